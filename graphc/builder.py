@@ -1,0 +1,97 @@
+"""Creating tensors: applying an op to inputs, and lifting Python and NumPy values to tensors.
+
+`apply` is the one place where a node is made from an op: it infers shape and dtype (raising
+ShapeError at the user's line) or, when any input is an eager tensor, hands over to eager mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import eager
+from .dtypes import as_dtype, is_weak_scalar, result_type, scalar_dtype
+from .errors import GraphError, ShapeError
+from .ir import Node, type_string
+from .opdef import OpDef
+from .source import current_grad_of, user_location
+
+
+def is_tensor(value: Any) -> bool:
+    """A graph node or an eager tensor."""
+    return isinstance(value, Node) or eager.is_eager(value)
+
+
+def apply(op: OpDef, inputs: tuple[Any, ...], label: str | None = None, **attrs: Any) -> Any:
+    """`op` applied to tensors `inputs`: a new node, or an eager result if any input is eager."""
+    if any(eager.is_eager(x) for x in inputs):
+        return eager.apply(op, tuple(eager.to_eager(x) for x in inputs), attrs)
+    location = user_location()
+    for x in inputs:
+        if not isinstance(x, Node):
+            raise GraphError(f"{op.name}: expected a tensor input, got {x!r} at {location}")
+    try:
+        shape, dtype = op.infer(*inputs, **attrs)
+    except ShapeError as exc:
+        types = ", ".join(x.type for x in inputs)
+        raise ShapeError(f"{op.name}({types}): {exc} at {location}") from None
+    return Node(op, inputs, attrs, shape, dtype, location, label, current_grad_of())
+
+
+def lift(*values: Any) -> list[Any]:
+    """Tensors for `values`: tensors pass through, other values become constants.
+
+    Python and NumPy scalars are weak (they take the dtype the tensors promote to, as in
+    PyTorch); NumPy arrays and lists keep their own dtype.
+    """
+    tensors = [v for v in values if is_tensor(v)]
+    eager_mode = any(eager.is_eager(v) for v in tensors)
+    strong = [v.dtype for v in tensors]
+    strong += [as_dtype(np.asarray(v).dtype) for v in values if not is_tensor(v) and not is_weak_scalar(v)]
+    out = []
+    for v in values:
+        if is_tensor(v):
+            out.append(v)
+            continue
+        if is_weak_scalar(v):
+            dtype = result_type(*strong, v) if strong else scalar_dtype(v)
+        else:
+            dtype = as_dtype(np.asarray(v).dtype)
+        out.append(eager.tensor(v, dtype=dtype) if eager_mode else constant(v, dtype))
+    return out
+
+
+def constant(value: Any, dtype: Any = None) -> Node:
+    """A literal. Scalars default to bool, int64 or float32; arrays keep their dtype."""
+    from .ops.leaves import CONSTANT
+
+    if is_tensor(value):
+        raise GraphError(f"constant() takes a value, got the tensor {value!r}")
+    if dtype is None:
+        dtype = scalar_dtype(value) if is_weak_scalar(value) else np.asarray(value).dtype
+    dt = as_dtype(dtype)
+    array = np.array(value, dtype=dt)
+    array.flags.writeable = False
+    location = user_location()
+    return Node(CONSTANT, (), {"value": array}, array.shape, dt, location, None, current_grad_of())
+
+
+def check_shape(shape: Any, what: str) -> tuple[int, ...]:
+    """`shape` as a tuple of non-negative ints, or ShapeError."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        dims = tuple(int(d) for d in shape)
+    except TypeError:
+        raise ShapeError(f"{what}: expected a shape (a tuple of ints), got {shape!r}") from None
+    if any(d < 0 for d in dims) or any(not isinstance(d, (int, np.integer)) for d in shape):
+        raise ShapeError(f"{what}: expected a shape of non-negative ints, got {shape!r}")
+    return dims
+
+
+def describe(x: Any) -> str:
+    """A short description of a value for error messages."""
+    if is_tensor(x):
+        return type_string(x.shape, x.dtype)
+    return repr(x)

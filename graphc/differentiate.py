@@ -1,0 +1,118 @@
+"""The differentiation API: grad, vjp, jvp, hvp and jacobian over graph tensors.
+
+Each builds graph nodes by running a differentiation pass, so results can be differentiated
+again, to any order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import eager
+from .builder import lift
+from .dtypes import is_float
+from .errors import GraphError, ShapeError
+from .ir import Graph, Node, topological_order, type_string
+from .ops import full, reshape, stack
+from .source import user_location
+from .tree import flatten, unflatten
+
+
+def _graph_of(outputs: list[Node]) -> Graph:
+    placeholders = [n for n in topological_order(outputs) if n.op.name == "placeholder"]
+    return Graph(placeholders, outputs)
+
+
+def _tensors(structure: Any, what: str) -> tuple[list[Node], Any]:
+    leaves, tree = flatten(structure)
+    for leaf in leaves:
+        if eager.is_eager(leaf):
+            raise GraphError(
+                f"{what}: gc.grad and friends take graph tensors; an eager tensor differentiates"
+                f" with .backward() (at {user_location()})"
+            )
+        if not isinstance(leaf, Node):
+            raise GraphError(f"{what}: expected graph tensors, got {leaf!r} at {user_location()}")
+    return leaves, tree
+
+
+def _matching(values: Any, like: list[Node], what: str) -> list[Node]:
+    """`values` (tensors or arrays, one per tensor of `like`) as tensors of matching type."""
+    leaves, _ = flatten(values)
+    if len(leaves) != len(like):
+        raise ShapeError(f"{what}: expected {len(like)} values, got {len(leaves)} at {user_location()}")
+    out = []
+    for v, t in zip(leaves, like):
+        if not isinstance(v, Node):
+            (v,) = lift(np.asarray(v, dtype=t.dtype))
+        if v.shape != t.shape:
+            raise ShapeError(
+                f"{what}: expected shape {t.shape} to match {t.name}, got {type_string(v.shape, v.dtype)}"
+                f" at {user_location()}"
+            )
+        out.append(v)
+    return out
+
+
+def vjp(ys: Any, xs: Any, cotangents: Any) -> Any:
+    """Cotangents of `xs` (in the structure of `xs`) given `cotangents` of `ys`."""
+    from .passes import reverse_mode
+
+    y_list, _ = _tensors(ys, "vjp")
+    x_list, x_tree = _tensors(xs, "vjp")
+    cts = _matching(cotangents, y_list, "vjp cotangents")
+    result = reverse_mode(_graph_of(y_list), x_list, cts)
+    return unflatten(x_tree, list(result.graph.outputs))
+
+
+def grad(y: Any, xs: Any) -> Any:
+    """d y / d xs for a scalar `y`, in the structure of `xs`; zeros where y does not depend."""
+    (y_node,), _ = _tensors([y], "grad")
+    if y_node.size != 1 or y_node.ndim:
+        raise GraphError(
+            f"grad: expected a scalar y, got {y_node.name} of shape {y_node.shape}; use gc.vjp with"
+            f" cotangents, or reduce y first (at {user_location()})"
+        )
+    if not is_float(y_node.dtype):
+        raise GraphError(f"grad: y must be a float tensor, got {y_node.dtype.name} at {user_location()}")
+    return vjp(y_node, xs, full(y_node.shape, 1, y_node.dtype))
+
+
+def jvp(ys: Any, xs: Any, tangents: Any) -> Any:
+    """Tangents of `ys` (in the structure of `ys`) given `tangents` of `xs` (forward mode)."""
+    from .passes import forward_mode
+
+    y_list, y_tree = _tensors(ys, "jvp")
+    x_list, _ = _tensors(xs, "jvp")
+    ts = _matching(tangents, x_list, "jvp tangents")
+    result = forward_mode(_graph_of(y_list), x_list, ts)
+    return unflatten(y_tree, list(result.graph.outputs))
+
+
+def hvp(y: Any, xs: Any, vs: Any) -> Any:
+    """The Hessian of scalar `y` times `vs`, in the structure of `xs`: forward over reverse."""
+    return jvp(grad(y, xs), xs, vs)
+
+
+def jacobian(y: Any, x: Any, mode: str = "rev") -> Any:
+    """The full Jacobian d y / d x, of shape y.shape + x.shape; `mode` "rev" or "fwd"."""
+    (y_node,), _ = _tensors([y], "jacobian")
+    (x_node,), _ = _tensors([x], "jacobian")
+    shape = y_node.shape + x_node.shape
+    if mode not in ("rev", "fwd"):
+        raise GraphError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
+    if y_node.size == 0 or x_node.size == 0:
+        return full(shape, 0, y_node.dtype)
+    if mode == "rev":
+        rows = [vjp(y_node, x_node, _basis(y_node, i)) for i in range(y_node.size)]
+        return reshape(stack(rows, 0), shape)
+    cols = [jvp(y_node, x_node, _basis(x_node, j)) for j in range(x_node.size)]
+    return reshape(stack(cols, -1), shape)
+
+
+def _basis(t: Node, i: int) -> np.ndarray:
+    e = np.zeros(t.size, t.dtype)
+    e[i] = 1
+    return e.reshape(t.shape)

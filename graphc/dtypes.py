@@ -1,0 +1,79 @@
+"""Dtypes: normalization, promotion and short names.
+
+Promotion follows NumPy 2 (NEP 50), except that Python *and NumPy* scalars are weak, as in
+PyTorch: ``x_f32 * np.float64(2)`` stays float32. Arrays are strong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import ShapeError
+
+SUPPORTED = tuple(
+    np.dtype(t) for t in ("float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
+)
+
+_SHORT = {
+    "float32": "f32",
+    "float64": "f64",
+    "int8": "i8",
+    "int16": "i16",
+    "int32": "i32",
+    "int64": "i64",
+    "uint8": "u8",
+    "bool": "bool",
+}
+
+
+def as_dtype(dtype: Any) -> np.dtype:
+    """`dtype` as a supported NumPy dtype, or ShapeError naming the supported ones."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise ShapeError(f"expected a dtype, got {dtype!r}") from exc
+    if dt not in SUPPORTED:
+        names = ", ".join(d.name for d in SUPPORTED)
+        raise ShapeError(f"dtype {dt.name} is not supported; expected one of {names}")
+    return dt
+
+
+def short_name(dtype: np.dtype) -> str:
+    """A compact spelling for printing: f32, i64, bool."""
+    return _SHORT[np.dtype(dtype).name]
+
+
+def is_float(dtype: np.dtype) -> bool:
+    """True for dtypes that carry gradients."""
+    return np.dtype(dtype).kind == "f"
+
+
+def is_weak_scalar(value: Any) -> bool:
+    """Python and NumPy scalars take the dtype of the tensor they meet."""
+    return isinstance(value, (bool, int, float, np.generic)) and not isinstance(value, np.ndarray)
+
+
+def result_type(*operands: Any) -> np.dtype:
+    """The dtype of an elementwise op on `operands` (dtypes of tensors, or weak scalars)."""
+    strong = [o for o in operands if isinstance(o, np.dtype)]
+    weak = [o.item() if isinstance(o, np.generic) else o for o in operands if not isinstance(o, np.dtype)]
+    if not strong:
+        return as_dtype(np.result_type(*[_default_scalar_dtype(w) for w in weak]))
+    return as_dtype(np.result_type(*strong, *weak))
+
+
+def _default_scalar_dtype(value: Any) -> np.dtype:
+    if isinstance(value, bool):
+        return np.dtype(bool)
+    if isinstance(value, int):
+        return np.dtype("int64")
+    return np.dtype("float32")
+
+
+def scalar_dtype(value: Any) -> np.dtype:
+    """The dtype a lone scalar gets when made a tensor: bool, int64, or float32 (as PyTorch)."""
+    if isinstance(value, np.generic):
+        return as_dtype(value.dtype)
+    return _default_scalar_dtype(value)

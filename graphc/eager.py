@@ -1,0 +1,228 @@
+"""The define-by-run baseline: a tape of the same op declarations, run op by op.
+
+Each op computes its result at once with the op's NumPy reference and, when gradients are
+wanted, remembers its op, inputs and attributes. `backward()` runs the op's VJP rules (the same
+rules the symbolic pass uses) in reverse topological order, without recursion, and accumulates
+into `.grad` of leaves as PyTorch does: a second backward adds to the first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from .dtypes import as_dtype, is_float, scalar_dtype, short_name
+from .errors import GraphError, ShapeError
+from .operators import Operators
+from .source import user_location
+
+Hook = Callable[["Tensor"], "Tensor | None"]
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block, eager ops record nothing and results never require gradients."""
+    saved = _mode.enabled
+    _mode.enabled = False
+    try:
+        yield
+    finally:
+        _mode.enabled = saved
+
+
+def is_eager(value: Any) -> bool:
+    """True for eager tensors."""
+    return isinstance(value, Tensor)
+
+
+class HookHandle:
+    """Returned by `register_hook`; `remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list[Hook], hook: Hook) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+class Tensor(Operators):
+    """An eager tensor: a NumPy array, and what made it if it requires gradients.
+
+    A leaf has no op: the user created it. Only leaves that require gradients (and tensors that
+    called `retain_grad`) keep `.grad` after `backward`.
+    """
+
+    __graphc_eager__ = True
+    __slots__ = ("data", "grad", "requires_grad", "op", "inputs", "attrs", "name", "_hooks", "_retain")
+
+    def __init__(self, data: np.ndarray, requires_grad: bool = False, name: str | None = None) -> None:
+        self.data = data
+        self.grad: Tensor | None = None
+        self.requires_grad = requires_grad
+        self.op: Any = None
+        self.inputs: tuple[Tensor, ...] = ()
+        self.attrs: dict[str, Any] = {}
+        self.name = name
+        self._hooks: list[Hook] = []
+        self._retain = False
+
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op is None
+
+    def backward(self, gradient: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires it."""
+        from .passes.reverse_mode import backpropagate
+
+        if not self.requires_grad:
+            raise GraphError(
+                f"backward() of a tensor that does not require grad ({self!r}) at {user_location()}"
+            )
+        if gradient is None:
+            if self.size != 1:
+                raise GraphError(
+                    f"backward() needs a gradient argument for a non-scalar tensor of shape"
+                    f" {self.shape}, at {user_location()}"
+                )
+            seed = Tensor(np.ones(self.shape, self.dtype))
+        else:
+            seed = tensor(gradient, dtype=self.dtype)
+            if seed.shape != self.shape:
+                raise ShapeError(
+                    f"backward(gradient): expected shape {self.shape}, got {seed.shape} at"
+                    f" {user_location()}"
+                )
+        with no_grad():
+            backpropagate([self], [seed], wanted=None, on_final=_finish_gradient)
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."""
+        self._retain = True
+
+    def zero_grad(self) -> None:
+        """Reset the accumulated gradient to zeros."""
+        self.grad = Tensor(np.zeros_like(self.data))
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the tape: no gradient flows through the result."""
+        return Tensor(self.data)
+
+    def register_hook(self, hook: Hook) -> HookHandle:
+        """Call `hook(grad)` when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self.requires_grad:
+            raise GraphError(f"register_hook on a tensor that does not require grad ({self!r})")
+        self._hooks.append(hook)
+        return HookHandle(self._hooks, hook)
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self) -> Any:
+        return self.data.item()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ")
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        dt = "" if self.dtype == np.float32 else f", dtype={short_name(self.dtype)}"
+        return f"tensor({body}{dt}{grad})"
+
+
+def _finish_gradient(t: Tensor, g: Tensor) -> Tensor:
+    """Run `t`'s hooks on its final gradient, then accumulate it if `t` keeps gradients."""
+    for hook in list(t._hooks):
+        replaced = hook(g)
+        if replaced is not None:
+            g = tensor(replaced, dtype=t.dtype)
+    if t.is_leaf or t._retain:
+        t.grad = g if t.grad is None else Tensor(t.grad.data + g.data)
+    return g
+
+
+def tensor(value: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
+    """An eager leaf tensor holding a copy of `value`.
+
+    Python floats (and lists of them) become float32, as in PyTorch; NumPy values keep their dtype.
+    """
+    if is_eager(value):
+        value = value.data
+    if dtype is None:
+        if isinstance(value, (np.ndarray, np.generic)):
+            dtype = value.dtype
+        elif isinstance(value, (bool, int, float)):
+            dtype = scalar_dtype(value)
+        else:
+            dtype = np.asarray(value).dtype
+            dtype = np.float32 if dtype == np.float64 else dtype
+    dt = as_dtype(dtype)
+    if requires_grad and not is_float(dt):
+        raise GraphError(f"only float tensors can require gradients, got {dt.name}")
+    return Tensor(np.array(value, dtype=dt), requires_grad, name)
+
+
+def to_eager(value: Any) -> Tensor:
+    """An eager tensor for `value`: eager tensors pass; graph literals (constants, fills, random
+    draws: nodes needing no feed) are evaluated; other graph tensors cannot join eager mode."""
+    if is_eager(value):
+        return value
+    op = getattr(value, "op", None)
+    if op is None or value.inputs or op.numpy is None:
+        raise GraphError(
+            f"cannot mix eager tensors with the graph tensor {value!r} at {user_location()}"
+        )
+    extra = {"step": 0} if op.needs_step else {}
+    return Tensor(np.asarray(op.numpy(**value.attrs, **extra), dtype=value.dtype))
+
+
+def apply(op: Any, inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Tensor:
+    """Run `op` now on eager `inputs`; record it on the tape if a gradient may be needed."""
+    try:
+        shape, dtype = op.infer(*inputs, **attrs)
+    except ShapeError as exc:
+        types = ", ".join(f"{short_name(x.dtype)}[{','.join(map(str, x.shape))}]" for x in inputs)
+        raise ShapeError(f"{op.name}({types}): {exc} at {user_location()}") from None
+    extra = {"step": 0} if op.needs_step else {}
+    with np.errstate(all="ignore"):
+        result = np.asarray(op.numpy(*(x.data for x in inputs), **attrs, **extra), dtype=dtype)
+    out = Tensor(result.reshape(shape))
+    if _mode.enabled and is_float(dtype) and op.vjp is not None:
+        if any(x.requires_grad and op.vjp_rule(i) is not None for i, x in enumerate(inputs)):
+            out.requires_grad = True
+            out.op, out.inputs, out.attrs = op, inputs, attrs
+    return out
+

@@ -1,0 +1,43 @@
+"""Checking a value against the shape and dtype it must have (feeds and variable assignment)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import FeedError
+from .ir import type_string
+
+
+def check_feed(value: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:
+    """`value` as an array of exactly `shape` and `dtype`, or FeedError naming `what`.
+
+    NumPy arrays and scalars must convert safely (int32 into int64, not float64 into float32);
+    Python numbers and lists are converted when their kind fits (a list of floats feeds float32).
+    """
+    if hasattr(value, "__graphc_eager__"):
+        value = value.data
+    if isinstance(value, (np.ndarray, np.generic)):
+        array = np.asarray(value)
+        if array.dtype != dtype and not np.can_cast(array.dtype, dtype, "safe"):
+            raise FeedError(
+                f"{what} expects {type_string(shape, dtype)}, got {type_string(array.shape, array.dtype)}"
+                f" ({array.dtype.name} does not convert to {dtype.name} without loss; cast it first)"
+            )
+    else:
+        try:
+            array = np.asarray(value)
+        except Exception as exc:  # noqa: BLE001 - anything not array-like is a bad feed
+            raise FeedError(f"{what} expects {type_string(shape, dtype)}, got {value!r}") from exc
+        if array.dtype == object or not np.can_cast(array.dtype, dtype, "same_kind"):
+            raise FeedError(
+                f"{what} expects {type_string(shape, dtype)}, got {type(value).__name__} of"
+                f" {array.dtype.name}"
+            )
+    if array.shape != tuple(shape):
+        raise FeedError(
+            f"{what} expects {type_string(shape, dtype)}, got {type_string(array.shape, array.dtype)}"
+            f" (shape {array.shape} instead of {tuple(shape)})"
+        )
+    return np.asarray(array, dtype=dtype, order="C")

@@ -1,0 +1,222 @@
+"""`gc.compile`: a graph, its updates and options turned into a callable `Function`.
+
+A call checks every feed before anything runs, computes all outputs and all new variable values
+from the values before the call, and only then writes the variables: a failing call changes
+nothing. Calls are serialized per variable, so threads sharing variables see whole steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .builder import lift
+from .errors import FeedError, GraphError, ShapeError
+from .executor import evaluate
+from .feeds import check_feed
+from .ir import Graph, Node, Variable, topological_order, verify
+from .printer import format_graph
+from .source import user_location
+from .tree import flatten, unflatten
+
+
+class Function:
+    """A compiled program. Call it with arrays, by position or by placeholder name."""
+
+    def __init__(
+        self,
+        inputs: Sequence[Node],
+        outputs: Any,
+        updates: Mapping[Variable, Any] | None = None,
+        optimize: bool = True,
+        check_numerics: bool = False,
+        memory_budget: int | None = None,
+        cache: bool = True,
+    ) -> None:
+        started = time.perf_counter()
+        where = user_location()
+        self.inputs = _check_inputs(inputs, where)
+        out_list, self._out_tree = flatten(outputs)
+        self._outputs = [_as_output(o, where) for o in out_list]
+        self._updates = _check_updates(updates or {}, where)
+        if memory_budget is not None:
+            raise GraphError(
+                f"memory_budget: rematerialization is not implemented yet (at {where}); compile"
+                " without it"
+            )
+        self.optimize, self.check_numerics, self.cache = optimize, check_numerics, cache
+        self.source_graph = Graph(self.inputs, self._outputs + [v for _, v in self._updates])
+        _check_fed(self.source_graph, where)
+        verify(self.source_graph)
+        # No optimizing pass exists yet: the program runs as the user built it.
+        self.graph = self.source_graph
+        self._steps = 0
+        self._lock = threading.Lock()
+        self._variables = sorted(self.graph.variables + [v for v, _ in self._updates], key=lambda v: v.id)
+        self.compile_seconds = time.perf_counter() - started
+
+    # Calling.
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        feeds = self._bind(args, kwargs)
+        with self._step_lock():
+            outs = self._run(feeds)
+        return unflatten(self._out_tree, outs)
+
+    def run_many(self, *args: Any, **kwargs: Any) -> Any:
+        """Run one step per slice along axis 0 of every feed; outputs stacked along axis 0.
+
+        Either every step happens or, if one fails, none does (variables are restored).
+        """
+        stacked = self._bind(args, kwargs, stacked=True)
+        steps = {a.shape[0] for a in stacked.values()}
+        if len(steps) > 1:
+            raise FeedError(f"run_many: feeds have different numbers of steps {sorted(steps)}")
+        n = steps.pop() if steps else 1
+        with self._step_lock():
+            saved = [(v, v.store.array) for v in self._variables]
+            first_step = self._steps
+            try:
+                results = [self._run({p: a[t] for p, a in stacked.items()}) for t in range(n)]
+            except BaseException:
+                for v, array in saved:
+                    v.store.array = array
+                self._steps = first_step
+                raise
+        columns = [np.stack([r[i] for r in results]) for i in range(len(self._outputs))]
+        return unflatten(self._out_tree, columns)
+
+    def _run(self, feeds: dict[Node, np.ndarray]) -> list[np.ndarray]:
+        values = evaluate(self.graph, feeds, self._steps, self.check_numerics)
+        n_out = len(self._outputs)
+        for (var, _), new in zip(self._updates, values[n_out:]):
+            var.store.array = np.array(new, dtype=var.dtype)  # a copy: values may alias
+        self._steps += 1
+        return [np.array(v) for v in values[:n_out]]
+
+    @contextlib.contextmanager
+    def _step_lock(self) -> Any:
+        # Variables are locked in id order, so functions sharing them cannot deadlock.
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(self._lock)
+            for v in self._variables:
+                stack.enter_context(v.store.lock)
+            yield
+
+    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any], stacked: bool = False) -> dict[Node, np.ndarray]:
+        if len(args) > len(self.inputs):
+            raise FeedError(f"expected at most {len(self.inputs)} inputs ({self._signature()}), got {len(args)}")
+        given: dict[Node, Any] = dict(zip(self.inputs, args))
+        by_name = {p.name: p for p in self.inputs}
+        for name, value in kwargs.items():
+            p = by_name.get(name)
+            if p is None:
+                raise FeedError(f"unknown input {name!r}; the inputs are {self._signature()}")
+            if p in given:
+                raise FeedError(f"input {name!r} was given twice (by position and by name)")
+            given[p] = value
+        feeds = {}
+        for p in self.inputs:
+            if p not in given:
+                raise FeedError(f"missing input {p.name!r} ({p.type}, created at {p.location}); the inputs are {self._signature()}")
+            value = given[p]
+            if stacked:
+                lead = np.shape(value)[:1]
+                if not lead:
+                    raise FeedError(f"run_many: input {p.name!r} needs a leading steps axis, got a scalar")
+                feeds[p] = check_feed(value, lead + p.shape, p.dtype, f"input {p.name!r} (stacked)")
+            else:
+                feeds[p] = check_feed(value, p.shape, p.dtype, f"input {p.name!r}")
+        return feeds
+
+    def _signature(self) -> str:
+        return "(" + ", ".join(f"{p.name}:{p.type}" for p in self.inputs) + ")"
+
+    # Looking inside.
+    def pretty(self) -> str:
+        """The program as SSA text: outputs, then the variable updates."""
+        return format_graph(self.graph, self._outputs, self._updates)
+
+    def __str__(self) -> str:
+        return self.pretty()
+
+    def __repr__(self) -> str:
+        return f"<graphc.Function {self._signature()} -> {len(self._outputs)} outputs, {len(self._updates)} updates>"
+
+    def report(self) -> str:
+        """What the compiler did: passes, program size, executor."""
+        lines = [
+            f"graphc function {self._signature()}: {len(self._outputs)} outputs, {len(self._updates)} updates",
+            f"source graph: {len(self.source_graph)} nodes",
+            "passes: none run (no optimizing pass exists yet)" if self.optimize else "passes: disabled (optimize=False)",
+            f"program: {len(self.graph)} nodes",
+            "executor: NumPy reference, node by node",
+            f"build time: {self.compile_seconds * 1e3:.1f} ms; calls so far: {self._steps}",
+        ]
+        return "\n".join(lines)
+
+
+def _check_inputs(inputs: Any, where: Any) -> list[Node]:
+    if isinstance(inputs, Node):
+        inputs = [inputs]
+    out: list[Node] = []
+    for p in inputs:
+        if not isinstance(p, Node) or p.op.name != "placeholder":
+            raise GraphError(f"compile: inputs must be placeholders, got {p!r} at {where}")
+        if any(p is q for q in out):
+            raise GraphError(f"compile: input {p.name!r} is listed twice at {where}")
+        out.append(p)
+    names = [p.name for p in out]
+    if len(set(names)) != len(names):
+        raise GraphError(f"compile: input names repeat ({names}) at {where}; name placeholders apart")
+    return out
+
+
+def _as_output(o: Any, where: Any) -> Node:
+    if not isinstance(o, Node):
+        raise GraphError(f"compile: outputs must be graph tensors, got {o!r} at {where}")
+    return o
+
+
+def _check_updates(updates: Mapping[Any, Any], where: Any) -> list[tuple[Variable, Node]]:
+    out = []
+    for var, value in updates.items():
+        if not isinstance(var, Variable):
+            raise GraphError(f"compile: updates must be keyed by variables, got {var!r} at {where}")
+        (value,) = lift(value)
+        if not isinstance(value, Node):
+            raise GraphError(f"compile: the update of {var.name!r} must be a graph tensor, got {value!r}")
+        if value.shape != var.shape or value.dtype != var.dtype:
+            raise ShapeError(
+                f"compile: the update of variable {var.name!r} must be {var.type}, got {value.type}"
+                f" (created at {value.location}); cast or reshape it"
+            )
+        out.append((var, value))
+    return out
+
+
+def _check_fed(graph: Graph, where: Any) -> None:
+    fed = {id(p) for p in graph.inputs}
+    for n in topological_order(graph.outputs):
+        if n.op.name == "placeholder" and id(n) not in fed:
+            raise GraphError(
+                f"compile: the outputs need placeholder {n.name!r} ({n.type}, created at"
+                f" {n.location}), which is not among the inputs (at {where})"
+            )
+
+
+def compile(  # noqa: A001 - the API's name
+    inputs: Sequence[Node],
+    outputs: Any,
+    updates: Mapping[Variable, Any] | None = None,
+    optimize: bool = True,
+    check_numerics: bool = False,
+    memory_budget: int | None = None,
+    cache: bool = True,
+) -> Function:
+    """A callable program computing `outputs` from `inputs` and applying `updates` atomically."""
+    return Function(inputs, outputs, updates, optimize, check_numerics, memory_budget, cache)

@@ -1,0 +1,273 @@
+"""The graph IR: immutable nodes, graphs of inputs and outputs, ordering and verification.
+
+Invariants (checked by `verify`):
+- a node never changes after creation; its shape and dtype are what its op's rule infers from
+  its inputs and attributes;
+- a graph's nodes are exactly those reachable from its outputs, every placeholder among them is
+  one of its inputs, and no node id repeats;
+- `topological_order` never recurses, so graphs of any depth can be ordered.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from .dtypes import short_name
+from .errors import GraphError
+from .operators import Operators
+from .source import Location
+
+_ids = itertools.count(1)
+
+
+def type_string(shape: tuple[int, ...], dtype: np.dtype) -> str:
+    """`f32[2,3]`: the dtype's short name and the shape."""
+    return f"{short_name(dtype)}[{','.join(str(d) for d in shape)}]"
+
+
+class Node(Operators):
+    """One value of a graph: `op` applied to `inputs` with `attrs`. Immutable.
+
+    `location` is where the user's code created it; `grad_of` is the id of the forward node a
+    derivative node helps differentiate (None for nodes the user wrote).
+    """
+
+    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "label", "location", "id", "grad_of")
+
+    op: Any  # an OpDef; typed loosely to keep the IR free of the op library
+    inputs: tuple[Node, ...]
+    attrs: Mapping[str, Any]
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    label: str | None
+    location: Location
+    id: int
+    grad_of: int | None
+
+    def __init__(
+        self,
+        op: Any,
+        inputs: Sequence[Node],
+        attrs: Mapping[str, Any],
+        shape: tuple[int, ...],
+        dtype: np.dtype,
+        location: Location,
+        label: str | None = None,
+        grad_of: int | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "op", op)
+        init(self, "inputs", tuple(inputs))
+        init(self, "attrs", MappingProxyType(dict(attrs)))
+        init(self, "shape", tuple(int(d) for d in shape))
+        init(self, "dtype", np.dtype(dtype))
+        init(self, "label", label)
+        init(self, "location", location)
+        init(self, "id", next(_ids))
+        init(self, "grad_of", grad_of)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise GraphError(f"nodes are immutable: cannot set {name!r} of {self!r}")
+
+    __hash__ = object.__hash__
+
+    @property
+    def name(self) -> str:
+        """The user's name for this tensor, or `<op>_<id>`."""
+        return self.label if self.label is not None else f"{self.op.name}_{self.id}"
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def type(self) -> str:
+        return type_string(self.shape, self.dtype)
+
+    def __repr__(self) -> str:
+        return f"<graphc.Tensor {self.name}: {self.type} at {self.location}>"
+
+    def __bool__(self) -> bool:
+        raise GraphError(
+            f"a symbolic tensor has no truth value ({self!r}); "
+            "use gc.where for a choice made at run time"
+        )
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise GraphError(f"len() of a 0-d tensor ({self!r})")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+class VariableStore:
+    """The mutable value behind a variable node, shared by every function that uses it."""
+
+    __slots__ = ("array", "lock")
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self.lock = threading.RLock()
+
+
+class Variable(Node):
+    """A stateful parameter. The node is immutable; its value lives in `store`."""
+
+    __slots__ = ("store",)
+    store: VariableStore
+
+    def __init__(self, op: Any, array: np.ndarray, location: Location, label: str | None) -> None:
+        attrs = {"shape": array.shape, "dtype": array.dtype}
+        super().__init__(op, (), attrs, array.shape, array.dtype, location, label)
+        object.__setattr__(self, "store", VariableStore(array))
+
+    @property
+    def value(self) -> np.ndarray:
+        """A copy of the current value."""
+        with self.store.lock:
+            return self.store.array.copy()
+
+    def assign(self, value: Any) -> None:
+        """Overwrite the value; `value` must have this variable's shape and a dtype that fits."""
+        from .feeds import check_feed
+
+        array = check_feed(value, self.shape, self.dtype, f"variable {self.name!r}")
+        with self.store.lock:
+            self.store.array = array.copy()
+
+    def __repr__(self) -> str:
+        return f"<graphc.variable {self.name}: {self.type} at {self.location}>"
+
+
+class HasInputs(Protocol):
+    inputs: Sequence[Any]
+
+
+T = TypeVar("T", bound=HasInputs)
+
+
+def topological_order(outputs: Iterable[T]) -> list[T]:
+    """Every node reachable from `outputs`, each after its inputs; deterministic; no recursion.
+
+    Works for any objects with an `inputs` sequence (graph nodes and eager tensors alike).
+    """
+    order: list[T] = []
+    done: set[int] = set()
+    for root in outputs:
+        if id(root) in done:
+            continue
+        stack: list[tuple[T, int]] = [(root, 0)]
+        on_stack = {id(root)}
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.inputs):
+                stack[-1] = (node, i + 1)
+                child = node.inputs[i]
+                if id(child) in done:
+                    continue
+                if id(child) in on_stack:
+                    raise GraphError(f"the graph has a cycle through {child!r}")
+                stack.append((child, 0))
+                on_stack.add(id(child))
+            else:
+                stack.pop()
+                on_stack.discard(id(node))
+                done.add(id(node))
+                order.append(node)
+    return order
+
+
+class Graph:
+    """Placeholders in, nodes out. Its nodes are those reachable from `outputs`."""
+
+    __slots__ = ("inputs", "outputs", "_nodes")
+
+    def __init__(self, inputs: Iterable[Node], outputs: Iterable[Node]) -> None:
+        self.inputs: tuple[Node, ...] = tuple(inputs)
+        self.outputs: tuple[Node, ...] = tuple(outputs)
+        self._nodes: list[Node] | None = None
+
+    @property
+    def nodes(self) -> list[Node]:
+        """All nodes in topological order (computed once; the graph never changes)."""
+        if self._nodes is None:
+            self._nodes = topological_order(self.outputs)
+        return self._nodes
+
+    @property
+    def variables(self) -> list[Variable]:
+        return [n for n in self.nodes if isinstance(n, Variable)]
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __str__(self) -> str:
+        from .printer import format_graph
+
+        return format_graph(self)
+
+
+def consumers(graph: Graph) -> dict[Node, list[Node]]:
+    """For each node, the nodes that use it as an input (in topological order, with repeats)."""
+    users: dict[Node, list[Node]] = {n: [] for n in graph.nodes}
+    for n in graph.nodes:
+        for i in n.inputs:
+            users[i].append(n)
+    return users
+
+
+def verify(graph: Graph) -> None:
+    """Check every invariant of `graph`; raise GraphError listing all that fail."""
+    from .opdef import REGISTRY
+
+    problems: list[str] = []
+    input_ids = {id(p) for p in graph.inputs}
+    if len(input_ids) != len(graph.inputs):
+        problems.append("an input placeholder is listed twice")
+    for p in graph.inputs:
+        if not isinstance(p, Node) or p.op.name != "placeholder":
+            problems.append(f"input {p!r} is not a placeholder")
+    for o in graph.outputs:
+        if not isinstance(o, Node):
+            problems.append(f"output {o!r} is not a node")
+    if problems:
+        raise GraphError("invalid graph: " + "; ".join(problems))
+    seen_ids: set[int] = set()
+    for n in graph.nodes:
+        if n.id in seen_ids:
+            problems.append(f"node id {n.id} repeats")
+        seen_ids.add(n.id)
+        if REGISTRY.get(n.op.name) is not n.op:
+            problems.append(f"{n!r}: op {n.op.name!r} is not the registered op of that name")
+            continue
+        if n.op.arity is not None and len(n.inputs) != n.op.arity:
+            problems.append(f"{n!r}: {n.op.name} takes {n.op.arity} inputs, has {len(n.inputs)}")
+            continue
+        if n.op.name == "placeholder" and id(n) not in input_ids:
+            problems.append(f"{n!r} is used but is not an input of the graph")
+        if n.op.name == "variable" and not isinstance(n, Variable):
+            problems.append(f"{n!r} is a variable node without a value")
+        try:
+            shape, dtype = n.op.infer(*n.inputs, **n.attrs)
+        except Exception as exc:  # noqa: BLE001 - every failure is a finding
+            problems.append(f"{n!r}: its shape rule now fails: {exc}")
+            continue
+        if tuple(shape) != n.shape or np.dtype(dtype) != n.dtype:
+            problems.append(
+                f"{n!r}: recorded {n.type} but its rule gives {type_string(tuple(shape), dtype)}"
+            )
+    if problems:
+        raise GraphError("invalid graph:\n  " + "\n  ".join(problems))

@@ -1,0 +1,72 @@
+"""The op record: everything graphc knows about one op, declared once.
+
+An `OpDef` holds the op's shape/dtype rule, its NumPy reference, and its derivative rules.
+Derivative rules are written with graphc's public functions, so the same rule builds graph
+nodes (symbolic differentiation, to any order) or computes eagerly (the define-by-run tape).
+
+Rule signatures (`out` is the op's result, `xs` its inputs, `attrs` its attributes):
+- ``infer(*xs, **attrs) -> (shape, dtype)``; raises ShapeError(detail) for impossible inputs.
+- ``numpy(*arrays, **attrs) -> array`` (random ops also get ``step=k``).
+- ``vjp[i](g, out, *xs, **attrs)``: the cotangent of input i, in the shape of `out` or of input
+  i (the differentiation pass sums broadcast dimensions back); None where input i has none.
+- ``jvp[i](t, out, *xs, **attrs)``: the tangent of `out` contributed by tangent `t` of input i.
+  A single callable instead of a tuple receives every input's tangent (zeros where absent).
+Variadic ops (`arity` None) declare one VJP rule for all inputs; it also gets ``index=i``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Rule = Callable[..., Any]
+
+KINDS = ("leaf", "elementwise", "reduction", "shape", "linalg", "nn", "random")
+
+
+@dataclass(frozen=True, eq=False)
+class OpDef:
+    """One op of the library. `arity` is None for ops taking any number of inputs."""
+
+    name: str
+    kind: str
+    arity: int | None
+    infer: Rule
+    numpy: Rule | None  # None for leaves whose values come from outside (feeds, variables)
+    vjp: tuple[Rule | None, ...] | None = None
+    jvp: tuple[Rule | None, ...] | Rule | None = None
+    needs_step: bool = False
+    doc: str = ""
+
+    @property
+    def differentiable(self) -> bool:
+        """Whether any input can receive a gradient through this op."""
+        return self.vjp is not None and any(r is not None for r in self.vjp)
+
+    def vjp_rule(self, i: int) -> Rule | None:
+        """The rule giving input i's cotangent, or None if input i gets no gradient."""
+        if self.vjp is None:
+            return None
+        if self.arity is None:
+            rule = self.vjp[0]
+            return None if rule is None else functools.partial(rule, index=i)
+        return self.vjp[i]
+
+    def __repr__(self) -> str:
+        return f"OpDef({self.name})"
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def register(op: OpDef) -> OpDef:
+    """Add `op` to the registry; names are unique."""
+    assert op.kind in KINDS, op.kind
+    assert op.name not in REGISTRY, f"op {op.name} declared twice"
+    if op.vjp is not None:
+        expected = 1 if op.arity is None else op.arity
+        assert len(op.vjp) == expected, f"{op.name}: one vjp rule per input"
+    REGISTRY[op.name] = op
+    return op

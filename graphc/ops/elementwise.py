@@ -1,0 +1,426 @@
+"""Elementwise ops, with NumPy broadcasting.
+
+Derivative rules return cotangents in the broadcast output shape; the differentiation pass sums
+them back to each input's shape. Kinks and ties follow PyTorch and JAX: relu'(0) = abs'(0) = 0,
+maximum/minimum split the gradient in half between equal sides.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..builder import apply, is_tensor, lift
+from ..dtypes import as_dtype, is_float, result_type
+from ..errors import ShapeError
+from ..opdef import OpDef, Rule, register
+
+GELU_K = math.sqrt(2.0 / math.pi)  # the tanh approximation's constants, as in PyTorch
+GELU_C = 0.044715
+
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy's broadcast of `shapes`, or ShapeError."""
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ShapeError(f"shapes {' and '.join(map(str, shapes))} do not broadcast") from None
+
+
+def _float_dtype(dt: np.dtype) -> np.dtype:
+    return dt if is_float(dt) else np.dtype("float64")
+
+
+def _as_float(a: np.ndarray) -> np.ndarray:
+    return a if a.dtype.kind == "f" else a.astype(np.float64)
+
+
+# Shape/dtype rules.
+def _same(x: Any, **_: Any) -> tuple[tuple[int, ...], np.dtype]:
+    return x.shape, x.dtype
+
+
+def _numeric(x: Any, **_: Any) -> tuple[tuple[int, ...], np.dtype]:
+    if x.dtype == np.bool_:
+        raise ShapeError("expected a numeric tensor, got bool")
+    return x.shape, x.dtype
+
+
+def _floating(x: Any, **_: Any) -> tuple[tuple[int, ...], np.dtype]:
+    return x.shape, _float_dtype(x.dtype)
+
+
+def _binary(x: Any, y: Any) -> tuple[tuple[int, ...], np.dtype]:
+    return broadcast_shapes(x.shape, y.shape), result_type(x.dtype, y.dtype)
+
+
+def _binary_numeric(x: Any, y: Any) -> tuple[tuple[int, ...], np.dtype]:
+    shape, dt = _binary(x, y)
+    if dt == np.bool_:
+        raise ShapeError("expected numeric tensors, got bool")
+    return shape, dt
+
+
+def _binary_float(x: Any, y: Any) -> tuple[tuple[int, ...], np.dtype]:
+    shape, dt = _binary(x, y)
+    return shape, _float_dtype(dt)
+
+
+def _compare(x: Any, y: Any) -> tuple[tuple[int, ...], np.dtype]:
+    return broadcast_shapes(x.shape, y.shape), np.dtype(bool)
+
+
+def _logical(*xs: Any) -> tuple[tuple[int, ...], np.dtype]:
+    if any(x.dtype != np.bool_ for x in xs):
+        raise ShapeError("expected bool tensors")
+    return broadcast_shapes(*(x.shape for x in xs)), np.dtype(bool)
+
+
+def _where(c: Any, x: Any, y: Any) -> tuple[tuple[int, ...], np.dtype]:
+    if c.dtype != np.bool_:
+        raise ShapeError(f"the condition must be bool, got {c.dtype.name}")
+    return broadcast_shapes(c.shape, x.shape, y.shape), result_type(x.dtype, y.dtype)
+
+
+def _declare(
+    name: str, infer: Rule, ref: Rule, vjp: tuple[Rule | None, ...] | None, jvp: Any, doc: str,
+    arity: int = 0,
+) -> OpDef:
+    arity = arity or len(vjp or ())
+    return register(OpDef(name, "elementwise", arity, infer, ref, vjp, jvp, doc=doc))
+
+
+def _sigmoid_ref(x: np.ndarray) -> np.ndarray:
+    x = _as_float(x)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+def _gelu_ref(x: np.ndarray) -> np.ndarray:
+    x = _as_float(x)
+    k, c, half, one = (x.dtype.type(v) for v in (GELU_K, GELU_C, 0.5, 1.0))
+    return half * x * (one + np.tanh(k * (x + c * (x * x * x))))
+
+
+def _gelu_derivative(x: Any) -> Any:
+    # d/dx 0.5 x (1 + tanh(u)), u = k (x + c x^3), term for term as PyTorch computes it.
+    tanh_u = tanh(GELU_K * (x + GELU_C * (x * x * x)))
+    left, right = 0.5 * x, 1 + tanh_u
+    right_derivative = (1 - tanh_u * tanh_u) * (GELU_K * (1 + 3 * GELU_C * (x * x)))
+    return 0.5 * right + left * right_derivative
+
+
+def _clip_ref(x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
+    out = x
+    if lo is not None:
+        out = np.maximum(out, x.dtype.type(lo))
+    if hi is not None:
+        out = np.minimum(out, x.dtype.type(hi))
+    return np.asarray(out, x.dtype)
+
+
+def _clip_mask(x: Any, lo: Any, hi: Any) -> Any:
+    # PyTorch's clamp passes the gradient where lo <= x <= hi, ends included.
+    inside = None
+    if lo is not None:
+        inside = x >= lo
+    if hi is not None:
+        upper = x <= hi
+        inside = upper if inside is None else logical_and(inside, upper)
+    return inside
+
+
+def _pow_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
+    # y x^(y-1), taken as 0 where y == 0 (so 0**0 has derivative 0, as PyTorch).
+    return where(y == 0, 0.0, g * (y * pow(x, y - 1)))
+
+
+def _pow_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
+    # x^y log x, taken as 0 where x == 0 and y >= 0 (the limit), as PyTorch.
+    return g * where(logical_and(x == 0, y >= 0), 0.0, out * log(x))
+
+
+def _max_share(x: Any, y: Any, g: Any) -> Any:
+    # x's share of g in maximum(x, y): all of it where x > y, half where tied.
+    return where(x == y, g * 0.5, where(x > y, g, 0.0))
+
+
+def _min_share(x: Any, y: Any, g: Any) -> Any:
+    return where(x == y, g * 0.5, where(x < y, g, 0.0))
+
+
+# Unary ops: name, shape rule, NumPy reference, VJP, JVP.
+NEGATIVE = _declare("negative", _numeric, np.negative, (lambda g, out, x: -g,), (lambda t, out, x: -t,), "-x")
+EXP = _declare("exp", _floating, lambda x: np.exp(_as_float(x)),
+               (lambda g, out, x: g * out,), (lambda t, out, x: t * out,), "e**x")
+LOG = _declare("log", _floating, lambda x: np.log(_as_float(x)),
+               (lambda g, out, x: g / x,), (lambda t, out, x: t / x,), "natural logarithm")
+SQRT = _declare("sqrt", _floating, lambda x: np.sqrt(_as_float(x)),
+                (lambda g, out, x: g / (2 * out),), (lambda t, out, x: t / (2 * out),), "square root")
+ABS = _declare("abs", _numeric, np.abs, (lambda g, out, x: g * sign(x),), (lambda t, out, x: t * sign(x),),
+               "|x|, with abs'(0) = 0")
+SIGN = _declare("sign", _numeric, np.sign, (None,), (None,), "-1, 0 or 1; its derivative is zero")
+SIN = _declare("sin", _floating, lambda x: np.sin(_as_float(x)),
+               (lambda g, out, x: g * cos(x),), (lambda t, out, x: t * cos(x),), "sine")
+COS = _declare("cos", _floating, lambda x: np.cos(_as_float(x)),
+               (lambda g, out, x: g * -sin(x),), (lambda t, out, x: t * -sin(x),), "cosine")
+TANH = _declare("tanh", _floating, lambda x: np.tanh(_as_float(x)),
+                (lambda g, out, x: g * (1 - out * out),), (lambda t, out, x: t * (1 - out * out),),
+                "hyperbolic tangent")
+SIGMOID = _declare("sigmoid", _floating, _sigmoid_ref,
+                   (lambda g, out, x: g * (1 - out) * out,), (lambda t, out, x: t * (1 - out) * out,),
+                   "1 / (1 + e**-x), computed without overflow")
+RELU = _declare("relu", _numeric, lambda x: np.maximum(x, x.dtype.type(0)),
+                (lambda g, out, x: where(x > 0, g, 0.0),), (lambda t, out, x: where(x > 0, t, 0.0),),
+                "max(x, 0), with relu'(0) = 0")
+SOFTPLUS = _declare("softplus", _floating, lambda x: np.logaddexp(_as_float(x).dtype.type(0), _as_float(x)),
+                    (lambda g, out, x: g * sigmoid(x),), (lambda t, out, x: t * sigmoid(x),),
+                    "log(1 + e**x), computed without overflow")
+GELU = _declare("gelu", _floating, _gelu_ref,
+                (lambda g, out, x: g * _gelu_derivative(x),), (lambda t, out, x: t * _gelu_derivative(x),),
+                "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), the tanh approximation")
+LEAKY_RELU = _declare(
+    "leaky_relu", _floating, lambda x, slope: np.where(x > 0, x, x * x.dtype.type(slope)).astype(x.dtype),
+    (lambda g, out, x, slope: where(x > 0, g, g * slope),),
+    (lambda t, out, x, slope: where(x > 0, t, t * slope),),
+    "x where x > 0, else slope * x (slope at 0, as PyTorch)",
+)
+CLIP = _declare(
+    "clip", _numeric, _clip_ref,
+    (lambda g, out, x, lo, hi: where(_clip_mask(x, lo, hi), g, 0.0),),
+    (lambda t, out, x, lo, hi: where(_clip_mask(x, lo, hi), t, 0.0),),
+    "x limited to [lo, hi]; the gradient passes where lo <= x <= hi",
+)
+CAST = _declare(
+    "cast", lambda x, dtype: (x.shape, dtype), lambda x, dtype: x.astype(dtype),
+    (lambda g, out, x, dtype: g,), (lambda t, out, x, dtype: cast(t, dtype),),
+    "conversion to another dtype; gradients flow between float dtypes only",
+)
+STOP_GRADIENT = _declare("stop_gradient", _same, lambda x: x, (None,), (None,),
+                         "x, through which no gradient flows")
+LOGICAL_NOT = _declare("logical_not", _logical, np.logical_not, None, None, "~x on bools", arity=1)
+
+# Binary ops.
+ADD = _declare("add", _binary, np.add, (lambda g, out, x, y: g, lambda g, out, x, y: g),
+               (lambda t, out, x, y: t, lambda t, out, x, y: t), "x + y")
+SUBTRACT = _declare("subtract", _binary_numeric, np.subtract,
+                    (lambda g, out, x, y: g, lambda g, out, x, y: -g),
+                    (lambda t, out, x, y: t, lambda t, out, x, y: -t), "x - y")
+MULTIPLY = _declare("multiply", _binary, np.multiply,
+                    (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
+                    (lambda t, out, x, y: t * y, lambda t, out, x, y: x * t), "x * y")
+DIVIDE = _declare("divide", _binary_float, lambda x, y: np.true_divide(x, y),
+                  (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
+                  (lambda t, out, x, y: t / y, lambda t, out, x, y: -t * x / (y * y)), "x / y (true division)")
+POW = _declare("pow", _binary, np.power, (_pow_dx, _pow_dy),
+               (lambda t, out, x, y: _pow_dx(t, out, x, y), lambda t, out, x, y: _pow_dy(t, out, x, y)),
+               "x ** y")
+MAXIMUM = _declare("maximum", _binary, np.maximum,
+                   (lambda g, out, x, y: _max_share(x, y, g), lambda g, out, x, y: _max_share(y, x, g)),
+                   (lambda t, out, x, y: _max_share(x, y, t), lambda t, out, x, y: _max_share(y, x, t)),
+                   "the larger of x and y; ties split the gradient in half")
+MINIMUM = _declare("minimum", _binary, np.minimum,
+                   (lambda g, out, x, y: _min_share(x, y, g), lambda g, out, x, y: _min_share(y, x, g)),
+                   (lambda t, out, x, y: _min_share(x, y, t), lambda t, out, x, y: _min_share(y, x, t)),
+                   "the smaller of x and y; ties split the gradient in half")
+LESS = _declare("less", _compare, np.less, None, None, "x < y", arity=2)
+LESS_EQUAL = _declare("less_equal", _compare, np.less_equal, None, None, "x <= y", arity=2)
+GREATER = _declare("greater", _compare, np.greater, None, None, "x > y", arity=2)
+GREATER_EQUAL = _declare("greater_equal", _compare, np.greater_equal, None, None, "x >= y", arity=2)
+EQUAL = _declare("equal", _compare, np.equal, None, None, "x == y", arity=2)
+NOT_EQUAL = _declare("not_equal", _compare, np.not_equal, None, None, "x != y", arity=2)
+LOGICAL_AND = _declare("logical_and", _logical, np.logical_and, None, None, "x & y on bools", arity=2)
+LOGICAL_OR = _declare("logical_or", _logical, np.logical_or, None, None, "x | y on bools", arity=2)
+WHERE = register(OpDef(
+    "where", "elementwise", 3, _where, np.where,
+    (None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g)),
+    (None, lambda t, out, c, x, y: where(c, t, 0.0), lambda t, out, c, x, y: where(c, 0.0, t)),
+    doc="x where c is true, else y",
+))
+
+
+def _unary(op: OpDef, x: Any, **attrs: Any) -> Any:
+    return apply(op, tuple(lift(x)), **attrs)
+
+
+def _binary_op(op: OpDef, x: Any, y: Any) -> Any:
+    return apply(op, tuple(lift(x, y)))
+
+
+def negative(x: Any) -> Any:
+    """-x."""
+    return _unary(NEGATIVE, x)
+
+
+def exp(x: Any) -> Any:
+    """e**x, elementwise."""
+    return _unary(EXP, x)
+
+
+def log(x: Any) -> Any:
+    """Natural logarithm, elementwise."""
+    return _unary(LOG, x)
+
+
+def sqrt(x: Any) -> Any:
+    """Square root, elementwise."""
+    return _unary(SQRT, x)
+
+
+def abs(x: Any) -> Any:  # noqa: A001 - the API's name
+    """|x|, elementwise; abs'(0) = 0."""
+    return _unary(ABS, x)
+
+
+def sign(x: Any) -> Any:
+    """-1, 0 or 1, elementwise."""
+    return _unary(SIGN, x)
+
+
+def sin(x: Any) -> Any:
+    """Sine, elementwise."""
+    return _unary(SIN, x)
+
+
+def cos(x: Any) -> Any:
+    """Cosine, elementwise."""
+    return _unary(COS, x)
+
+
+def tanh(x: Any) -> Any:
+    """Hyperbolic tangent, elementwise."""
+    return _unary(TANH, x)
+
+
+def sigmoid(x: Any) -> Any:
+    """1 / (1 + e**-x), elementwise."""
+    return _unary(SIGMOID, x)
+
+
+def relu(x: Any) -> Any:
+    """max(x, 0), elementwise; relu'(0) = 0."""
+    return _unary(RELU, x)
+
+
+def softplus(x: Any) -> Any:
+    """log(1 + e**x), elementwise."""
+    return _unary(SOFTPLUS, x)
+
+
+def gelu(x: Any) -> Any:
+    """GELU, tanh approximation (PyTorch's approximate='tanh')."""
+    return _unary(GELU, x)
+
+
+def leaky_relu(x: Any, slope: float = 0.01) -> Any:
+    """x where x > 0, else slope * x."""
+    return _unary(LEAKY_RELU, x, slope=float(slope))
+
+
+def clip(x: Any, lo: Any = None, hi: Any = None) -> Any:
+    """x limited to [lo, hi] (either may be None); the gradient passes where lo <= x <= hi."""
+    for bound in (lo, hi):
+        if bound is not None and not isinstance(bound, (int, float, np.integer, np.floating)):
+            raise ShapeError(f"clip: bounds must be numbers or None, got {bound!r}")
+    lo = None if lo is None else lo.item() if isinstance(lo, np.generic) else lo
+    hi = None if hi is None else hi.item() if isinstance(hi, np.generic) else hi
+    return _unary(CLIP, x, lo=lo, hi=hi)
+
+
+def cast(x: Any, dtype: Any) -> Any:
+    """x converted to `dtype`."""
+    return _unary(CAST, x, dtype=as_dtype(dtype))
+
+
+def stop_gradient(x: Any) -> Any:
+    """x, through which no gradient flows."""
+    return _unary(STOP_GRADIENT, x)
+
+
+def add(x: Any, y: Any) -> Any:
+    """x + y."""
+    return _binary_op(ADD, x, y)
+
+
+def subtract(x: Any, y: Any) -> Any:
+    """x - y."""
+    return _binary_op(SUBTRACT, x, y)
+
+
+def multiply(x: Any, y: Any) -> Any:
+    """x * y."""
+    return _binary_op(MULTIPLY, x, y)
+
+
+def divide(x: Any, y: Any) -> Any:
+    """x / y, true division."""
+    return _binary_op(DIVIDE, x, y)
+
+
+def pow(x: Any, y: Any) -> Any:  # noqa: A001 - the API's name
+    """x ** y."""
+    return _binary_op(POW, x, y)
+
+
+def maximum(x: Any, y: Any) -> Any:
+    """The larger of x and y, elementwise; ties split the gradient."""
+    return _binary_op(MAXIMUM, x, y)
+
+
+def minimum(x: Any, y: Any) -> Any:
+    """The smaller of x and y, elementwise; ties split the gradient."""
+    return _binary_op(MINIMUM, x, y)
+
+
+def less(x: Any, y: Any) -> Any:
+    """x < y (bool)."""
+    return _binary_op(LESS, x, y)
+
+
+def less_equal(x: Any, y: Any) -> Any:
+    """x <= y (bool)."""
+    return _binary_op(LESS_EQUAL, x, y)
+
+
+def greater(x: Any, y: Any) -> Any:
+    """x > y (bool)."""
+    return _binary_op(GREATER, x, y)
+
+
+def greater_equal(x: Any, y: Any) -> Any:
+    """x >= y (bool)."""
+    return _binary_op(GREATER_EQUAL, x, y)
+
+
+def equal(x: Any, y: Any) -> Any:
+    """x == y (bool)."""
+    return _binary_op(EQUAL, x, y)
+
+
+def not_equal(x: Any, y: Any) -> Any:
+    """x != y (bool)."""
+    return _binary_op(NOT_EQUAL, x, y)
+
+
+def logical_and(x: Any, y: Any) -> Any:
+    """x & y, on bool tensors."""
+    return _binary_op(LOGICAL_AND, x, y)
+
+
+def logical_or(x: Any, y: Any) -> Any:
+    """x | y, on bool tensors."""
+    return _binary_op(LOGICAL_OR, x, y)
+
+
+def logical_not(x: Any) -> Any:
+    """~x, on a bool tensor."""
+    return _unary(LOGICAL_NOT, x)
+
+
+def where(c: Any, x: Any, y: Any) -> Any:
+    """x where `c` is true, else y (all three broadcast together)."""
+    x, y = lift(x, y)
+    (c,) = lift(c if is_tensor(c) else np.asarray(c, dtype=bool))
+    return apply(WHERE, (c, x, y))

@@ -1,0 +1,83 @@
+"""Leaf ops: placeholders (fed), variables (state), constants and fills (literals)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import eager
+from ..builder import check_shape, constant
+from ..dtypes import as_dtype
+from ..errors import GraphError
+from ..ir import Node, Variable
+from ..opdef import OpDef, register
+from ..source import current_grad_of, user_location
+
+
+def _no_inputs(**attrs: Any) -> tuple[tuple[int, ...], np.dtype]:
+    return attrs["shape"], attrs["dtype"]
+
+
+PLACEHOLDER = register(OpDef("placeholder", "leaf", 0, _no_inputs, None, doc="a value fed at run time"))
+VARIABLE = register(OpDef("variable", "leaf", 0, _no_inputs, None, doc="a stateful parameter"))
+CONSTANT = register(
+    OpDef(
+        "constant",
+        "leaf",
+        0,
+        lambda value: (value.shape, value.dtype),
+        lambda value: value,
+        doc="a literal array",
+    )
+)
+FULL = register(
+    OpDef(
+        "full",
+        "leaf",
+        0,
+        lambda shape, dtype, value: (shape, dtype),
+        lambda shape, dtype, value: np.full(shape, value, dtype),
+        doc="an array of one repeated value",
+    )
+)
+
+
+def placeholder(shape: Any, dtype: Any = "float32", name: str | None = None) -> Node:
+    """A value fed at run time, of fixed `shape` and `dtype`."""
+    dims = check_shape(shape, "placeholder")
+    dt = as_dtype(dtype)
+    return Node(PLACEHOLDER, (), {"shape": dims, "dtype": dt}, dims, dt, user_location(), name)
+
+
+def variable(value: Any, name: str | None = None) -> Variable:
+    """A stateful parameter holding a copy of `value` (its shape and dtype)."""
+    if isinstance(value, Node):
+        raise GraphError(f"variable() takes an array, got the tensor {value!r}")
+    array = np.array(eager.tensor(value).data if eager.is_eager(value) else value)
+    as_dtype(array.dtype)
+    return Variable(VARIABLE, array, user_location(), name)
+
+
+def full(shape: tuple[int, ...], value: Any, dtype: Any) -> Node:
+    """An array of `shape` filled with `value` (always a graph node)."""
+    dims, dt = check_shape(shape, "full"), as_dtype(dtype)
+    return Node(FULL, (), {"shape": dims, "dtype": dt, "value": value}, dims, dt, user_location(), None,
+                current_grad_of())
+
+
+def full_like(x: Any, value: Any, dtype: Any = None, shape: tuple[int, ...] | None = None) -> Any:
+    """A fill with `x`'s shape and dtype (unless given), in `x`'s mode (graph or eager)."""
+    dims = x.shape if shape is None else shape
+    dt = x.dtype if dtype is None else as_dtype(dtype)
+    if eager.is_eager(x):
+        return eager.Tensor(np.full(dims, value, dt))
+    return full(dims, value, dt)
+
+
+def zeros_like(x: Any) -> Any:
+    """Zeros of `x`'s shape and dtype."""
+    return full_like(x, 0, None)
+
+
+__all__ = ["placeholder", "variable", "constant", "full", "full_like", "zeros_like"]

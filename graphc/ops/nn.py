@@ -1,0 +1,98 @@
+"""Neural-network ops: softmax, log-softmax and softmax cross-entropy, each numerically stable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..builder import apply, lift
+from ..errors import GraphcError, ShapeError
+from ..opdef import OpDef, register
+from . import elementwise as ew
+from . import reduction as rd
+from . import shape as sh
+
+
+def _softmax_rule(x: Any, axis: int) -> tuple[tuple[int, ...], np.dtype]:
+    if x.dtype.kind != "f":
+        raise ShapeError(f"needs a float tensor, got {x.dtype.name}")
+    return x.shape, x.dtype
+
+
+def _softmax_ref(x: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax_ref(x: np.ndarray, axis: int) -> np.ndarray:
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _xent_rule(logits: Any, labels: Any) -> tuple[tuple[int, ...], np.dtype]:
+    if logits.dtype.kind != "f" or logits.ndim < 1:
+        raise ShapeError(f"logits must be a float tensor of 1 or more dimensions, got {logits.dtype.name}{list(logits.shape)}")
+    if labels.dtype.kind not in "iu":
+        raise ShapeError(f"labels must be integers, got {labels.dtype.name}")
+    if labels.shape != logits.shape[:-1]:
+        raise ShapeError(f"labels of shape {labels.shape} do not match logits of shape {logits.shape}")
+    return labels.shape, logits.dtype
+
+
+def _xent_ref(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    n = logits.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= n):
+        bad = labels[(labels < 0) | (labels >= n)].flat[0]
+        raise GraphcError(f"softmax_cross_entropy: label {bad} is out of range for {n} classes")
+    picked = np.take_along_axis(logits, labels[..., None].astype(np.int64), axis=-1)[..., 0]
+    m = np.max(logits, axis=-1)
+    return (np.log(np.sum(np.exp(logits - m[..., None]), axis=-1)) + m - picked).astype(logits.dtype)
+
+
+def _xent_direction(logits: Any, labels: Any) -> Any:
+    # The fused gradient of cross-entropy with respect to the logits: softmax - one_hot.
+    return softmax(logits, -1) - sh.one_hot(labels, logits.shape[-1], logits.dtype)
+
+
+SOFTMAX = register(OpDef(
+    "softmax", "nn", 1, _softmax_rule, _softmax_ref,
+    (lambda g, out, x, axis: out * (g - rd.sum(g * out, axis, keepdims=True)),),
+    (lambda t, out, x, axis: out * (t - rd.sum(t * out, axis, keepdims=True)),),
+    doc="exp(x) / sum(exp(x)) along an axis",
+))
+LOG_SOFTMAX = register(OpDef(
+    "log_softmax", "nn", 1, _softmax_rule, _log_softmax_ref,
+    (lambda g, out, x, axis: g - ew.exp(out) * rd.sum(g, axis, keepdims=True),),
+    (lambda t, out, x, axis: t - rd.sum(ew.exp(out) * t, axis, keepdims=True),),
+    doc="x - logsumexp(x) along an axis",
+))
+SOFTMAX_CROSS_ENTROPY = register(OpDef(
+    "softmax_cross_entropy", "nn", 2, _xent_rule, _xent_ref,
+    (lambda g, out, logits, labels: sh.reshape(g, g.shape + (1,)) * _xent_direction(logits, labels), None),
+    (lambda t, out, logits, labels: rd.sum(t * _xent_direction(logits, labels), -1), None),
+    doc="per-example -log softmax(logits)[label] over the last axis, for integer labels",
+))
+
+
+def _axis(x: Any, axis: int) -> int:
+    return rd.normalize_axes(axis, x.ndim)[0]
+
+
+def softmax(x: Any, axis: int = -1) -> Any:
+    """exp(x) / sum(exp(x)) along `axis`, stable for large inputs."""
+    (x,) = lift(x)
+    return apply(SOFTMAX, (x,), axis=_axis(x, axis))
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    """x - logsumexp(x) along `axis`, stable for large inputs."""
+    (x,) = lift(x)
+    return apply(LOG_SOFTMAX, (x,), axis=_axis(x, axis))
+
+
+def softmax_cross_entropy(logits: Any, labels: Any) -> Any:
+    """Per-example cross-entropy of integer `labels` under softmax(`logits`) (last axis)."""
+    (logits,) = lift(logits)
+    (labels,) = lift(labels)
+    return apply(SOFTMAX_CROSS_ENTROPY, (logits, labels))

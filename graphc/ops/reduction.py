@@ -1,0 +1,176 @@
+"""Reductions over axes: sum, mean, max, min, logsumexp, argmax; and summing back to a shape.
+
+`axis` is normalized to a sorted tuple of non-negative axes (None means all) before the node is
+made, so equal reductions have equal attributes. Ties in max/min split the gradient evenly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..builder import apply, lift
+from ..errors import ShapeError
+from ..opdef import OpDef, register
+from . import elementwise as ew
+from . import shape as sh
+
+
+def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """`axis` (None, an int or a sequence) as a sorted tuple of distinct axes in [0, ndim)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+            raise ShapeError(f"axis {a!r} is out of range for a tensor of {ndim} dimensions")
+        out.append(int(a) % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"axis {axis!r} repeats an axis")
+    return tuple(sorted(out))
+
+
+def reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...], keepdims: bool) -> tuple[int, ...]:
+    """The shape after reducing `axis` of `shape`."""
+    if keepdims:
+        return tuple(1 if i in axis else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axis)
+
+
+def _reduce(x: Any, axis: tuple[int, ...], keepdims: bool) -> tuple[tuple[int, ...], np.dtype]:
+    dtype = np.dtype("int64") if x.dtype.kind in "biu" else x.dtype
+    return reduced_shape(x.shape, axis, keepdims), dtype
+
+
+def _reduce_extremum(x: Any, axis: tuple[int, ...], keepdims: bool) -> tuple[tuple[int, ...], np.dtype]:
+    if any(x.shape[a] == 0 for a in axis):
+        raise ShapeError(f"cannot take the max/min over an empty axis of shape {x.shape}")
+    return reduced_shape(x.shape, axis, keepdims), x.dtype
+
+
+def _logsumexp_rule(x: Any, axis: tuple[int, ...], keepdims: bool) -> tuple[tuple[int, ...], np.dtype]:
+    if x.dtype.kind != "f":
+        raise ShapeError(f"logsumexp needs a float tensor, got {x.dtype.name}")
+    return reduced_shape(x.shape, axis, keepdims), x.dtype
+
+
+def _logsumexp_ref(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _argmax_rule(x: Any, axis: int | None) -> tuple[tuple[int, ...], np.dtype]:
+    if x.size == 0:
+        raise ShapeError("argmax of an empty tensor")
+    shape = () if axis is None else reduced_shape(x.shape, (axis,), False)
+    return shape, np.dtype("int64")
+
+
+def keep_axes(g: Any, x_shape: tuple[int, ...], axis: tuple[int, ...], keepdims: bool) -> Any:
+    """`g` (a reduction's result or cotangent) reshaped so it broadcasts against the input."""
+    return g if keepdims else sh.reshape(g, reduced_shape(x_shape, axis, True))
+
+
+def _spread(g: Any, x: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
+    return sh.broadcast_to(keep_axes(g, x.shape, axis, keepdims), x.shape)
+
+
+def _extremum_share(x: Any, out: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
+    # Each tied extremum gets an equal share: mask / count.
+    hit = ew.cast(x == keep_axes(out, x.shape, axis, keepdims), out.dtype)
+    return hit / sum(hit, axis, keepdims=True)
+
+
+def _softmax_of(x: Any, out: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
+    return ew.exp(x - keep_axes(out, x.shape, axis, keepdims))
+
+
+SUM = register(OpDef(
+    "sum", "reduction", 1, _reduce,
+    lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=_reduce(x, axis, keepdims)[1]),
+    (lambda g, out, x, axis, keepdims: _spread(g, x, axis, keepdims),),
+    (lambda t, out, x, axis, keepdims: sum(t, axis, keepdims),),
+    doc="sum over axes",
+))
+MAX = register(OpDef(
+    "max", "reduction", 1, _reduce_extremum,
+    lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+    (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims),),
+    (lambda t, out, x, axis, keepdims: sum(t * _extremum_share(x, out, axis, keepdims), axis, keepdims),),
+    doc="maximum over axes; tied maxima share the gradient evenly",
+))
+MIN = register(OpDef(
+    "min", "reduction", 1, _reduce_extremum,
+    lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+    (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims),),
+    (lambda t, out, x, axis, keepdims: sum(t * _extremum_share(x, out, axis, keepdims), axis, keepdims),),
+    doc="minimum over axes; tied minima share the gradient evenly",
+))
+LOGSUMEXP = register(OpDef(
+    "logsumexp", "reduction", 1, _logsumexp_rule, _logsumexp_ref,
+    (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _softmax_of(x, out, axis, keepdims),),
+    (lambda t, out, x, axis, keepdims: sum(t * _softmax_of(x, out, axis, keepdims), axis, keepdims),),
+    doc="log(sum(exp(x))) over axes, computed without overflow",
+))
+ARGMAX = register(OpDef(
+    "argmax", "reduction", 1, _argmax_rule,
+    lambda x, axis: np.asarray(np.argmax(x, axis=axis), dtype=np.int64),
+    None, None, doc="index of the first maximum (flat index when axis is None)",
+))
+
+
+def _reduction(op: OpDef, x: Any, axis: Any, keepdims: bool) -> Any:
+    (x,) = lift(x)
+    return apply(op, (x,), axis=normalize_axes(axis, x.ndim), keepdims=bool(keepdims))
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001 - the API's name
+    """Sum over `axis` (None: all)."""
+    return _reduction(SUM, x, axis, keepdims)
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Mean over `axis` (None: all): the sum divided by the count."""
+    (x,) = lift(x)
+    axes = normalize_axes(axis, x.ndim)
+    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    return sum(x, axes, keepdims) / count
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001 - the API's name
+    """Maximum over `axis` (None: all); tied maxima share the gradient."""
+    return _reduction(MAX, x, axis, keepdims)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001 - the API's name
+    """Minimum over `axis` (None: all); tied minima share the gradient."""
+    return _reduction(MIN, x, axis, keepdims)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """log(sum(exp(x))) over `axis`, stable for large inputs."""
+    return _reduction(LOGSUMEXP, x, axis, keepdims)
+
+
+def argmax(x: Any, axis: int | None = None) -> Any:
+    """Index of the first maximum along `axis` (int64; None: into the flattened tensor)."""
+    (x,) = lift(x)
+    ax = None if axis is None else normalize_axes(axis, x.ndim)[0]
+    return apply(ARGMAX, (x,), axis=ax)
+
+
+def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
+    """`g` summed over the dimensions that broadcasting added to reach it from `shape`."""
+    if tuple(g.shape) == tuple(shape):
+        return g
+    lead = len(g.shape) - len(shape)
+    if lead < 0:
+        raise ShapeError(f"cannot sum shape {g.shape} down to {shape}")
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1
+    )
+    return sh.reshape(sum(g, axes), shape)

@@ -1,0 +1,75 @@
+"""Optimizers as graphs: each returns the `updates` dict of one training step.
+
+State (momentum buffers, Adam's moments and step count) lives in variables the optimizer
+creates. Each step follows `torch.optim` term for term (SGD; SGD with momentum, dampening 0;
+Adam), scalar factors computed in float64 and then cast to the parameter's dtype, as PyTorch
+does with its Python-float step sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .differentiate import grad
+from .errors import GraphError
+from .ir import Node, Variable
+from .ops import cast, sqrt
+from .ops.leaves import variable
+
+
+def _params(params: Sequence[Variable] | Variable) -> list[Variable]:
+    items = [params] if isinstance(params, Node) else list(params)
+    for p in items:
+        if not isinstance(p, Variable):
+            raise GraphError(f"optimizers update variables; got {p!r}")
+    return items
+
+
+def _state(p: Variable, what: str) -> Variable:
+    return variable(np.zeros(p.shape, p.dtype), name=f"{p.name}.{what}")
+
+
+def sgd(loss: Node, params: Sequence[Variable] | Variable, lr: Any) -> dict[Variable, Node]:
+    """p <- p - lr * grad."""
+    ps = _params(params)
+    return {p: p - lr * g for p, g in zip(ps, grad(loss, ps))}
+
+
+def momentum(loss: Node, params: Sequence[Variable] | Variable, lr: Any, beta: float = 0.9) -> dict[Variable, Node]:
+    """buf <- beta * buf + grad; p <- p - lr * buf (torch.optim.SGD with momentum=beta)."""
+    ps = _params(params)
+    updates: dict[Variable, Node] = {}
+    for p, g in zip(ps, grad(loss, ps)):
+        buf = _state(p, "momentum")
+        new_buf = buf * beta + g
+        updates[buf] = new_buf
+        updates[p] = p - lr * new_buf
+    return updates
+
+
+def adam(
+    loss: Node,
+    params: Sequence[Variable] | Variable,
+    lr: Any = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> dict[Variable, Node]:
+    """Adam, as torch.optim.Adam: bias-corrected moments, eps added after the square root."""
+    ps = _params(params)
+    beta1, beta2 = betas
+    step = variable(np.zeros((), np.float64), name="adam.step")
+    t = step + 1.0
+    step_size = lr / (1.0 - beta1**t)  # float64, as PyTorch's Python floats
+    bias_correction2_sqrt = sqrt(1.0 - beta2**t)
+    updates: dict[Variable, Node] = {step: t}
+    for p, g in zip(ps, grad(loss, ps)):
+        m, v = _state(p, "adam_m"), _state(p, "adam_v")
+        new_m = m + (1.0 - beta1) * (g - m)  # torch: exp_avg.lerp_(grad, 1 - beta1)
+        new_v = v * beta2 + (1.0 - beta2) * g * g  # torch: mul_(beta2).addcmul_(g, g, 1 - beta2)
+        denom = sqrt(new_v) / cast(bias_correction2_sqrt, p.dtype) + eps
+        updates[m], updates[v] = new_m, new_v
+        updates[p] = p + cast(-step_size, p.dtype) * new_m / denom
+    return updates

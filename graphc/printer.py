@@ -1,0 +1,116 @@
+"""Deterministic SSA text for graphs: one node a line, types inline, the user's line as a comment.
+
+    graph (x:f32[32,64], y:i64[32]) {
+      a:f32[32,128] = matmul x W0          # model.py:14
+      ...
+      return (loss,)
+    }
+
+Names are the user's where given, else a, b, c, ... in topological order, so the text depends
+only on the graph's structure. Scalar constants are printed inline as literals.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .dtypes import short_name
+from .ir import Graph, Node
+
+COMMENT_COLUMN = 44
+
+
+def _auto_names() -> Iterator[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for width in itertools.count(1):
+        for combo in itertools.product(letters, repeat=width):
+            yield "".join(combo)
+
+
+def _is_literal(n: Node) -> bool:
+    return n.op.name == "constant" and n.shape == ()
+
+
+def _literal(n: Node) -> str:
+    return str(n.attrs["value"][()])
+
+
+def node_names(graph: Graph) -> dict[int, str]:
+    """A unique printable name for every node (literals excluded), keyed by `id`."""
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+    for n in graph.nodes:
+        if n.label is not None:
+            base = re.sub(r"\W", "_", n.label) or "t"
+            name, k = base, 1
+            while name in taken:
+                k += 1
+                name = f"{base}_{k}"
+            names[id(n)] = name
+            taken.add(name)
+    auto = _auto_names()
+    for n in graph.nodes:
+        if id(n) in names or _is_literal(n):
+            continue
+        name = next(auto)
+        while name in taken:
+            name = next(auto)
+        names[id(n)] = name
+        taken.add(name)
+    return names
+
+
+def _attr(value: Any) -> str:
+    if isinstance(value, np.dtype):
+        return short_name(value)
+    if isinstance(value, tuple):
+        return "(" + ",".join(_attr(v) for v in value) + ")"
+    if isinstance(value, np.ndarray):
+        if value.size <= 6:
+            return np.array2string(value, separator=",").replace("\n", "")
+        return f"<{short_name(value.dtype)}[{','.join(map(str, value.shape))}]>"
+    return str(value)
+
+
+def _attrs(n: Node) -> str:
+    shown = {k: v for k, v in n.attrs.items() if n.op.name not in ("placeholder", "variable", "full") or k == "value"}
+    if n.op.name == "constant":
+        return " " + _attr(n.attrs["value"])
+    if not shown:
+        return ""
+    return "[" + ", ".join(f"{k}={_attr(v)}" for k, v in sorted(shown.items())) + "]"
+
+
+def format_graph(
+    graph: Graph, returns: Sequence[Node] | None = None, updates: Sequence[tuple[Node, Node]] = ()
+) -> str:
+    """The SSA text of `graph`; `returns` and `updates` default to all outputs and none."""
+    names = node_names(graph)
+    by_id = {n.id: n for n in graph.nodes}
+
+    def ref(n: Node) -> str:
+        return _literal(n) if _is_literal(n) else names[id(n)]
+
+    header = ", ".join(f"{names[id(p)]}:{p.type}" for p in graph.inputs)
+    lines = [f"graph ({header}) {{"]
+    for n in graph.nodes:
+        if n.op.name == "placeholder" or _is_literal(n):
+            continue
+        args = "".join(" " + ref(x) for x in n.inputs)
+        code = f"  {names[id(n)]}:{n.type} = {n.op.name}{_attrs(n)}{args}"
+        note = str(n.location)
+        if n.grad_of is not None:
+            forward = by_id.get(n.grad_of)
+            note = f"grad of {names[id(forward)] if forward is not None else '#' + str(n.grad_of)} · {note}"
+        lines.append(f"{code.ljust(COMMENT_COLUMN)}  # {note}")
+    shown = graph.outputs if returns is None else returns
+    lines.append("  return (" + ", ".join(ref(o) for o in shown) + ("," if len(shown) == 1 else "") + ")")
+    for var, value in updates:
+        lines.append(f"  update {names.get(id(var), var.name)} <- {ref(value)}")
+    lines.append("}")
+    return "\n".join(lines)

@@ -1,0 +1,73 @@
+"""Where in the user's code a node was created: the first stack frame outside graphc.
+
+Derivative rules run inside graphc, so the differentiation passes set an override: nodes built
+while it is active carry the location (and the forward node) they differentiate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+_GRAPHC_DIR = os.path.dirname(os.path.abspath(__file__))
+# Installed, the passes live in graphc/passes; in a source checkout, beside graphc/.
+_PACKAGE_DIRS = (_GRAPHC_DIR + os.sep, os.path.join(os.path.dirname(_GRAPHC_DIR), "passes") + os.sep)
+
+
+@dataclass(frozen=True)
+class Location:
+    """A file and line of the user's code."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{os.path.basename(self.file)}:{self.line}"
+
+
+UNKNOWN = Location("<unknown>", 0)
+
+
+class _Override(threading.local):
+    location: Location | None = None
+    grad_of: int | None = None
+
+
+_override = _Override()
+
+
+def _inside_graphc(filename: str) -> bool:
+    return filename.startswith(_PACKAGE_DIRS) or filename.startswith("<frozen")
+
+
+def user_location() -> Location:
+    """The caller's location: an active override, else the first frame outside graphc."""
+    if _override.location is not None:
+        return _override.location
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not _inside_graphc(filename):
+            return Location(filename, frame.f_lineno)
+        frame = frame.f_back
+    return UNKNOWN
+
+
+def current_grad_of() -> int | None:
+    """The id of the forward node being differentiated, when inside a derivative rule."""
+    return _override.grad_of
+
+
+@contextlib.contextmanager
+def derived_from(location: Location, grad_of: int | None) -> Iterator[None]:
+    """Nodes created inside this block are attributed to `location` (and forward node `grad_of`)."""
+    saved = (_override.location, _override.grad_of)
+    _override.location, _override.grad_of = location, grad_of
+    try:
+        yield
+    finally:
+        _override.location, _override.grad_of = saved

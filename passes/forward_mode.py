@@ -1,0 +1,66 @@
+"""Forward-mode differentiation: tangents flow from the given inputs forward to the outputs.
+
+A graph transform of its own (not reverse mode applied twice): one sweep in topological order
+calls each op's JVP rule for the inputs that carry a tangent and adds the contributions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from graphc.dtypes import is_float
+from graphc.ir import Graph, Node, topological_order
+from graphc.ops import broadcast_to, cast, full_like
+from graphc.source import derived_from
+
+from .base import PassResult
+
+
+def _tangent_of(n: Node, tangents: list[Any]) -> Any:
+    """The tangent of `n` from its inputs' tangents (None where an input has none)."""
+    jvp = n.op.jvp
+    if callable(jvp):
+        full = [t if t is not None else full_like(x, 0) for t, x in zip(tangents, n.inputs)]
+        return jvp(full, n, *n.inputs, **n.attrs)
+    total = None
+    for rule, t in zip(jvp, tangents):
+        if t is None or rule is None:
+            continue
+        part = rule(t, n, *n.inputs, **n.attrs)
+        total = part if total is None else total + part
+    return total
+
+
+def push_forward(ys: Sequence[Node], xs: Sequence[Node], tangents: Sequence[Node]) -> dict[int, Any]:
+    """Tangents (by `id`) of every float node between `xs` and `ys`."""
+    tan: dict[int, Any] = {id(x): t for x, t in zip(xs, tangents) if is_float(x.dtype)}
+    seeds = set(tan)
+    for n in topological_order(ys):
+        if id(n) in seeds or n.op.jvp is None or not is_float(n.dtype):
+            continue
+        ts = [tan.get(id(x)) for x in n.inputs]
+        if all(t is None for t in ts):
+            continue
+        with derived_from(n.location, n.id):
+            t = _tangent_of(n, ts)
+            if t is None:
+                continue
+            if t.shape != n.shape:
+                t = broadcast_to(t, n.shape)
+            tan[id(n)] = t if t.dtype == n.dtype else cast(t, n.dtype)
+    return tan
+
+
+def forward_mode(graph: Graph, wrt: Sequence[Node], tangents: Sequence[Node]) -> PassResult:
+    """A graph whose outputs are the tangents of `graph.outputs` given `tangents` of `wrt`.
+
+    An output that does not depend on `wrt` gets zeros.
+    """
+    tan = push_forward(graph.outputs, wrt, tangents)
+    outs = [tan[id(y)] if id(y) in tan else full_like(y, 0) for y in graph.outputs]
+    seen = {id(p) for p in graph.inputs}
+    extra = [p for p in topological_order(tangents) if p.op.name == "placeholder" and id(p) not in seen]
+    result = Graph(graph.inputs + tuple(extra), outs)
+    new_nodes = len({id(n) for n in result.nodes} - {id(n) for n in graph.nodes})
+    return PassResult(result, {"nodes_before": len(graph), "nodes_added": new_nodes, "reached": len(tan)})
