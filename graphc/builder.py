@@ -30,12 +30,12 @@ def apply(op: OpDef, inputs: tuple[Any, ...], label: str | None = None, **attrs:
     location = user_location()
     for x in inputs:
         if not isinstance(x, Node):
-            raise GraphError(f"{op.name}: expected a tensor input, got {x!r} at {location}")
+            raise GraphError(f"{op.name}: expected a tensor input, got {x!r}")
     try:
         shape, dtype = op.infer(*inputs, **attrs)
     except ShapeError as exc:
         types = ", ".join(x.type for x in inputs)
-        raise ShapeError(f"{op.name}({types}): {exc} at {location}") from None
+        raise ShapeError(f"{op.name}({types}): {exc.detail}") from None
     return Node(op, inputs, attrs, shape, dtype, location, label, current_grad_of())
 
 

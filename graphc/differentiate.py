@@ -31,10 +31,10 @@ def _tensors(structure: Any, what: str) -> tuple[list[Node], Any]:
         if eager.is_eager(leaf):
             raise GraphError(
                 f"{what}: gc.grad and friends take graph tensors; an eager tensor differentiates"
-                f" with .backward() (at {user_location()})"
+                f" with .backward()"
             )
         if not isinstance(leaf, Node):
-            raise GraphError(f"{what}: expected graph tensors, got {leaf!r} at {user_location()}")
+            raise GraphError(f"{what}: expected graph tensors, got {leaf!r}")
     return leaves, tree
 
 
@@ -42,7 +42,7 @@ def _matching(values: Any, like: list[Node], what: str) -> list[Node]:
     """`values` (tensors or arrays, one per tensor of `like`) as tensors of matching type."""
     leaves, _ = flatten(values)
     if len(leaves) != len(like):
-        raise ShapeError(f"{what}: expected {len(like)} values, got {len(leaves)} at {user_location()}")
+        raise ShapeError(f"{what}: expected {len(like)} values, got {len(leaves)}")
     out = []
     for v, t in zip(leaves, like):
         if not isinstance(v, Node):
@@ -50,7 +50,7 @@ def _matching(values: Any, like: list[Node], what: str) -> list[Node]:
         if v.shape != t.shape:
             raise ShapeError(
                 f"{what}: expected shape {t.shape} to match {t.name}, got {type_string(v.shape, v.dtype)}"
-                f" at {user_location()}"
+                f""
             )
         out.append(v)
     return out
@@ -73,10 +73,10 @@ def grad(y: Any, xs: Any) -> Any:
     if y_node.size != 1 or y_node.ndim:
         raise GraphError(
             f"grad: expected a scalar y, got {y_node.name} of shape {y_node.shape}; use gc.vjp with"
-            f" cotangents, or reduce y first (at {user_location()})"
+            f" cotangents, or reduce y first"
         )
     if not is_float(y_node.dtype):
-        raise GraphError(f"grad: y must be a float tensor, got {y_node.dtype.name} at {user_location()}")
+        raise GraphError(f"grad: y must be a float tensor, got {y_node.dtype.name}")
     return vjp(y_node, xs, full(y_node.shape, 1, y_node.dtype))
 
 

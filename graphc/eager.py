@@ -93,21 +93,20 @@ class Tensor(Operators):
 
         if not self.requires_grad:
             raise GraphError(
-                f"backward() of a tensor that does not require grad ({self!r}) at {user_location()}"
+                f"backward() of a tensor that does not require grad ({self!r})"
             )
         if gradient is None:
             if self.size != 1:
                 raise GraphError(
                     f"backward() needs a gradient argument for a non-scalar tensor of shape"
-                    f" {self.shape}, at {user_location()}"
+                    f" {self.shape}"
                 )
             seed = Tensor(np.ones(self.shape, self.dtype))
         else:
             seed = tensor(gradient, dtype=self.dtype)
             if seed.shape != self.shape:
                 raise ShapeError(
-                    f"backward(gradient): expected shape {self.shape}, got {seed.shape} at"
-                    f" {user_location()}"
+                    f"backward(gradient): expected shape {self.shape}, got {seed.shape}"
                 )
         with no_grad():
             backpropagate([self], [seed], wanted=None, on_final=_finish_gradient)
@@ -203,7 +202,7 @@ def to_eager(value: Any) -> Tensor:
     op = getattr(value, "op", None)
     if op is None or value.inputs or op.numpy is None:
         raise GraphError(
-            f"cannot mix eager tensors with the graph tensor {value!r} at {user_location()}"
+            f"cannot mix eager tensors with the graph tensor {value!r}"
         )
     extra = {"step": 0} if op.needs_step else {}
     return Tensor(np.asarray(op.numpy(**value.attrs, **extra), dtype=value.dtype))
@@ -215,7 +214,7 @@ def apply(op: Any, inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Tensor:
         shape, dtype = op.infer(*inputs, **attrs)
     except ShapeError as exc:
         types = ", ".join(f"{short_name(x.dtype)}[{','.join(map(str, x.shape))}]" for x in inputs)
-        raise ShapeError(f"{op.name}({types}): {exc} at {user_location()}") from None
+        raise ShapeError(f"{op.name}({types}): {exc.detail}") from None
     extra = {"step": 0} if op.needs_step else {}
     with np.errstate(all="ignore"):
         result = np.asarray(op.numpy(*(x.data for x in inputs), **attrs, **extra), dtype=dtype)

@@ -1,11 +1,23 @@
 """The errors graphc raises. Every one derives from `GraphcError`.
 
-Each message says what was expected, what was found, and where in the user's code.
+Each message says what was expected and what was found; the error itself adds where: the line of
+the user's code that led to it (the first stack frame outside graphc when it was raised).
 """
+
+from __future__ import annotations
 
 
 class GraphcError(Exception):
-    """Base class of every error graphc raises on purpose."""
+    """Base class of every error graphc raises on purpose. `detail` is the message without the
+    location; `location` is the user's file:line (None when raised outside any user code)."""
+
+    def __init__(self, detail: str) -> None:
+        from .source import UNKNOWN, user_location
+
+        self.detail = detail
+        where = user_location()
+        self.location = None if where is UNKNOWN else where
+        super().__init__(detail if self.location is None else f"{detail} (at {self.location})")
 
 
 class ShapeError(GraphcError):

@@ -21,7 +21,6 @@ from .executor import evaluate
 from .feeds import check_feed
 from .ir import Graph, Node, Variable, topological_order, verify
 from .printer import format_graph
-from .source import user_location
 from .tree import flatten, unflatten
 
 
@@ -39,19 +38,17 @@ class Function:
         cache: bool = True,
     ) -> None:
         started = time.perf_counter()
-        where = user_location()
-        self.inputs = _check_inputs(inputs, where)
+        self.inputs = _check_inputs(inputs)
         out_list, self._out_tree = flatten(outputs)
-        self._outputs = [_as_output(o, where) for o in out_list]
-        self._updates = _check_updates(updates or {}, where)
+        self._outputs = [_as_output(o) for o in out_list]
+        self._updates = _check_updates(updates or {})
         if memory_budget is not None:
             raise GraphError(
-                f"memory_budget: rematerialization is not implemented yet (at {where}); compile"
-                " without it"
+                "memory_budget: rematerialization is not implemented yet; compile without it"
             )
         self.optimize, self.check_numerics, self.cache = optimize, check_numerics, cache
         self.source_graph = Graph(self.inputs, self._outputs + [v for _, v in self._updates])
-        _check_fed(self.source_graph, where)
+        _check_fed(self.source_graph)
         verify(self.source_graph)
         # No optimizing pass exists yet: the program runs as the user built it.
         self.graph = self.source_graph
@@ -160,33 +157,33 @@ class Function:
         return "\n".join(lines)
 
 
-def _check_inputs(inputs: Any, where: Any) -> list[Node]:
+def _check_inputs(inputs: Any) -> list[Node]:
     if isinstance(inputs, Node):
         inputs = [inputs]
     out: list[Node] = []
     for p in inputs:
         if not isinstance(p, Node) or p.op.name != "placeholder":
-            raise GraphError(f"compile: inputs must be placeholders, got {p!r} at {where}")
+            raise GraphError(f"compile: inputs must be placeholders, got {p!r}")
         if any(p is q for q in out):
-            raise GraphError(f"compile: input {p.name!r} is listed twice at {where}")
+            raise GraphError(f"compile: input {p.name!r} is listed twice")
         out.append(p)
     names = [p.name for p in out]
     if len(set(names)) != len(names):
-        raise GraphError(f"compile: input names repeat ({names}) at {where}; name placeholders apart")
+        raise GraphError(f"compile: input names repeat ({names}); name placeholders apart")
     return out
 
 
-def _as_output(o: Any, where: Any) -> Node:
+def _as_output(o: Any) -> Node:
     if not isinstance(o, Node):
-        raise GraphError(f"compile: outputs must be graph tensors, got {o!r} at {where}")
+        raise GraphError(f"compile: outputs must be graph tensors, got {o!r}")
     return o
 
 
-def _check_updates(updates: Mapping[Any, Any], where: Any) -> list[tuple[Variable, Node]]:
+def _check_updates(updates: Mapping[Any, Any]) -> list[tuple[Variable, Node]]:
     out = []
     for var, value in updates.items():
         if not isinstance(var, Variable):
-            raise GraphError(f"compile: updates must be keyed by variables, got {var!r} at {where}")
+            raise GraphError(f"compile: updates must be keyed by variables, got {var!r}")
         (value,) = lift(value)
         if not isinstance(value, Node):
             raise GraphError(f"compile: the update of {var.name!r} must be a graph tensor, got {value!r}")
@@ -199,13 +196,13 @@ def _check_updates(updates: Mapping[Any, Any], where: Any) -> list[tuple[Variabl
     return out
 
 
-def _check_fed(graph: Graph, where: Any) -> None:
+def _check_fed(graph: Graph) -> None:
     fed = {id(p) for p in graph.inputs}
     for n in topological_order(graph.outputs):
         if n.op.name == "placeholder" and id(n) not in fed:
             raise GraphError(
                 f"compile: the outputs need placeholder {n.name!r} ({n.type}, created at"
-                f" {n.location}), which is not among the inputs (at {where})"
+                f" {n.location}), which is not among the inputs"
             )
 
 

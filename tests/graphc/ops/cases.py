@@ -1,0 +1,159 @@
+"""Test inputs for every op of the registry; `test_registry_is_covered` keeps this complete.
+
+A case builds one node whose op is the op under test from placeholders of the given kinds:
+  real      standard normal
+  positive  in [0.5, 2]           (log, sqrt, pow's base, divisors)
+  away      |x| in [0.2, 1.5]     (away from kinks at 0)
+  distinct  well-separated values (no ties in max/min/maximum)
+  bool, int:N (labels in [0, N))
+Inputs of float kinds are float64 and differentiable; the others are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import graphc as gc
+from graphc.builder import apply
+from graphc.ops.shape import SCATTER_INDEX
+
+FLOAT_KINDS = ("real", "positive", "away", "distinct", "clipped")
+
+
+@dataclass(frozen=True)
+class Case:
+    op: str
+    build: Callable[..., Any]
+    inputs: tuple[tuple[tuple[int, ...], str], ...]
+    label: str = ""
+
+    @property
+    def id(self) -> str:
+        shapes = "_".join("x".join(map(str, s)) or "scalar" for s, _ in self.inputs)
+        return f"{self.op}-{self.label or shapes}"
+
+
+def make_value(shape: tuple[int, ...], kind: str, rng: np.random.Generator) -> np.ndarray:
+    """A float64/bool/int64 array of `kind`."""
+    if kind == "real":
+        return rng.standard_normal(shape)
+    if kind == "positive":
+        return rng.uniform(0.5, 2.0, shape)
+    if kind == "away":
+        return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.2, 1.5, shape)
+    if kind == "distinct":
+        n = int(np.prod(shape))
+        return (rng.permutation(n) * 0.37 - n * 0.15 + rng.uniform(-0.05, 0.05, n)).reshape(shape)
+    if kind == "clipped":  # away from the clip bounds +-0.5
+        return rng.choice([-1.0, 1.0], shape) * rng.choice([0.2, 0.3, 0.8, 1.1], shape)
+    if kind == "bool":
+        return rng.random(shape) < 0.5
+    if kind.startswith("int:"):
+        return rng.integers(0, int(kind[4:]), shape).astype(np.int64)
+    raise ValueError(kind)
+
+
+def placeholder_for(shape: tuple[int, ...], kind: str, i: int) -> Any:
+    dtype = "float64" if kind in FLOAT_KINDS else ("bool" if kind == "bool" else "int64")
+    return gc.placeholder(shape, dtype, name=f"in{i}")
+
+
+def _unary(op: str, fn: Callable[..., Any], kind: str = "real") -> list[Case]:
+    return [Case(op, fn, ((s, kind),)) for s in [(), (3,), (2, 3)]]
+
+
+BROADCASTS = [((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 3))]
+
+
+def _binary(op: str, fn: Callable[..., Any], kx: str = "real", ky: str = "real") -> list[Case]:
+    return [Case(op, fn, ((a, kx), (b, ky))) for a, b in BROADCASTS]
+
+
+def _compare(op: str, fn: Callable[..., Any]) -> list[Case]:
+    return [Case(op, fn, ((a, "real"), (b, "real"))) for a, b in BROADCASTS[:2]]
+
+
+def _reductions(op: str, fn: Callable[..., Any], kind: str) -> list[Case]:
+    out = []
+    for axis, keep in [(None, False), (1, False), ((0, 2), True), (-1, True)]:
+        out.append(Case(op, lambda x, a=axis, k=keep: fn(x, a, k), (((2, 3, 4), kind),), f"axis{axis}-keep{keep}"))
+    return out
+
+
+CASES: list[Case] = [
+    *_unary("negative", gc.negative),
+    *_unary("exp", gc.exp),
+    *_unary("log", gc.log, "positive"),
+    *_unary("sqrt", gc.sqrt, "positive"),
+    *_unary("abs", gc.abs, "away"),
+    *_unary("sign", gc.sign, "away"),
+    *_unary("sin", gc.sin),
+    *_unary("cos", gc.cos),
+    *_unary("tanh", gc.tanh),
+    *_unary("sigmoid", gc.sigmoid),
+    *_unary("relu", gc.relu, "away"),
+    *_unary("softplus", gc.softplus),
+    *_unary("gelu", gc.gelu),
+    *_unary("leaky_relu", lambda x: gc.leaky_relu(x, 0.1), "away"),
+    *_unary("clip", lambda x: gc.clip(x, -0.5, 0.5), "clipped"),
+    *_unary("cast", lambda x: gc.cast(x, "float64")),
+    *_unary("stop_gradient", gc.stop_gradient),
+    Case("logical_not", gc.logical_not, (((2, 3), "bool"),)),
+    *_binary("add", gc.add),
+    *_binary("subtract", gc.subtract),
+    *_binary("multiply", gc.multiply),
+    *_binary("divide", gc.divide, "real", "positive"),
+    *_binary("pow", gc.pow, "positive", "real"),
+    *_binary("maximum", gc.maximum, "distinct", "distinct"),
+    *_binary("minimum", gc.minimum, "distinct", "distinct"),
+    *_compare("less", gc.less),
+    *_compare("less_equal", gc.less_equal),
+    *_compare("greater", gc.greater),
+    *_compare("greater_equal", gc.greater_equal),
+    *_compare("equal", gc.equal),
+    *_compare("not_equal", gc.not_equal),
+    Case("logical_and", gc.logical_and, (((2, 3), "bool"), ((3,), "bool"))),
+    Case("logical_or", gc.logical_or, (((2, 3), "bool"), ((3,), "bool"))),
+    Case("where", gc.where, (((2, 3), "bool"), ((2, 3), "real"), ((3,), "real"))),
+    Case("where", gc.where, (((3,), "bool"), ((2, 1), "real"), ((), "real"))),
+    *_reductions("sum", gc.sum, "real"),
+    *_reductions("max", gc.max, "distinct"),
+    *_reductions("min", gc.min, "distinct"),
+    *_reductions("logsumexp", gc.logsumexp, "real"),
+    Case("argmax", lambda x: gc.argmax(x, 1), (((3, 4), "distinct"),)),
+    Case("argmax", lambda x: gc.argmax(x), (((3, 4), "distinct"),), "flat"),
+    Case("matmul", gc.matmul, (((2, 3), "real"), ((3, 4), "real"))),
+    Case("matmul", gc.matmul, (((2, 2, 3), "real"), ((3, 4), "real"))),
+    Case("matmul", gc.matmul, (((2, 3), "real"), ((2, 3, 4), "real"))),
+    Case("matmul", gc.matmul, (((2, 1, 2, 3), "real"), ((3, 3, 2), "real"))),
+    Case("reshape", lambda x: gc.reshape(x, (3, -1)), (((2, 3, 2), "real"),)),
+    Case("reshape", lambda x: gc.reshape(x, ()), (((1, 1), "real"),)),
+    Case("transpose", gc.transpose, (((2, 3, 4), "real"),)),
+    Case("transpose", lambda x: gc.transpose(x, (1, 0, 2)), (((2, 3, 4), "real"),), "perm102"),
+    Case("broadcast_to", lambda x: gc.broadcast_to(x, (2, 3)), (((3,), "real"),)),
+    Case("broadcast_to", lambda x: gc.broadcast_to(x, (4, 2, 3)), (((2, 1), "real"),)),
+    Case("concatenate", lambda *xs: gc.concatenate(xs, 0), (((2, 3), "real"), ((1, 3), "real"))),
+    Case("concatenate", lambda *xs: gc.concatenate(xs, -1), (((2, 1), "real"), ((2, 3), "real"), ((2, 2), "real"))),
+    Case("index", lambda x: x[1], (((3, 4), "real"),), "int"),
+    Case("index", lambda x: x[:, 1:3], (((3, 4), "real"),), "slice"),
+    Case("index", lambda x: x[::-2, -1], (((5, 4), "real"),), "negative-step"),
+    Case("index", lambda x: x[..., 0], (((2, 3, 4), "real"),), "ellipsis"),
+    Case("scatter_index", lambda x: apply(SCATTER_INDEX, (x,), shape=(4, 3), key=((1, 3, 1),)), (((2, 3), "real"),)),
+    Case("one_hot", lambda y: gc.one_hot(y, 5), (((4,), "int:5"),)),
+    Case("softmax", gc.softmax, (((3, 4), "real"),)),
+    Case("softmax", lambda x: gc.softmax(x, 0), (((3, 4), "real"),), "axis0"),
+    Case("log_softmax", gc.log_softmax, (((3, 4), "real"),)),
+    Case("log_softmax", lambda x: gc.log_softmax(x, 0), (((3, 4), "real"),), "axis0"),
+    Case("softmax_cross_entropy", gc.softmax_cross_entropy, (((4, 5), "real"), ((4,), "int:5"))),
+    Case("softmax_cross_entropy", gc.softmax_cross_entropy, (((2, 3, 5), "real"), ((2, 3), "int:5"))),
+    Case("random_normal", lambda: gc.random_normal((3, 4), seed=1, dtype="float64"), ()),
+    Case("random_uniform", lambda: gc.random_uniform((3, 4), seed=1), ()),
+    Case("full", lambda: gc.ops.full((2, 3), 1.5, "float64"), ()),
+    Case("constant", lambda: gc.constant(np.arange(6.0).reshape(2, 3)), ()),
+    Case("placeholder", lambda: gc.placeholder((2, 3), name="p"), ()),
+    Case("variable", lambda: gc.variable(np.ones((2, 3)), name="v"), ()),
+]

@@ -1,0 +1,186 @@
+"""Bad input gets a clear GraphcError naming what was expected, what came, and where."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc import eager
+
+
+def here(offset: int = 1) -> str:
+    """'test_errors.py:N' for the line `offset` lines below the caller's."""
+    frame = inspect.currentframe().f_back  # type: ignore[union-attr]
+    return f"test_errors.py:{frame.f_lineno + offset}"  # type: ignore[union-attr]
+
+
+def test_all_errors_derive_from_graphc_error() -> None:
+    for error in (gc.ShapeError, gc.FeedError, gc.NumericsError, gc.GraphError):
+        assert issubclass(error, gc.GraphcError)
+
+
+def test_impossible_matmul_names_op_shapes_and_line() -> None:
+    a, b = gc.placeholder((3, 4)), gc.placeholder((5, 6))
+    where = here(2)
+    with pytest.raises(gc.ShapeError) as info:
+        gc.matmul(a, b)
+    message = str(info.value)
+    assert "matmul" in message and "(3, 4)" in message and "(5, 6)" in message and where in message
+
+
+def test_broadcast_mismatch_names_shapes_and_line() -> None:
+    a, b = gc.placeholder((2, 3)), gc.placeholder((4,))
+    where = here(2)
+    with pytest.raises(gc.ShapeError, match=r"add.*\(2, 3\).*\(4,\).*" + where):
+        _ = a + b
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: gc.reshape(x, (5,)),
+        lambda x: gc.sum(x, axis=2),
+        lambda x: gc.transpose(x, (0, 0)),
+        lambda x: gc.broadcast_to(x, (3,)),
+        lambda x: gc.concatenate([x, gc.placeholder((3, 2))], 0),
+        lambda x: x[2],
+        lambda x: gc.softmax_cross_entropy(x, gc.placeholder((3,), "int64")),
+        lambda x: gc.where(x, x, x),
+        lambda x: gc.one_hot(x, 3),
+    ],
+)
+def test_shape_errors(make) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(gc.ShapeError, match="test_errors.py"):
+        make(gc.placeholder((2, 3), name="x"))
+
+
+def test_grad_of_non_scalar_is_a_graph_error() -> None:
+    x = gc.placeholder((3,), name="x")
+    where = here(2)
+    with pytest.raises(gc.GraphError, match=r"scalar.*\(3,\).*" + where):
+        gc.grad(x * 2, x)
+
+
+def test_eager_backward_of_non_scalar_needs_a_gradient() -> None:
+    x = eager.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(gc.GraphError, match="non-scalar"):
+        (x * 2).backward()
+    (x * 2).backward(np.ones(2, np.float32))
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+
+
+def test_feed_errors_name_the_placeholder_and_change_nothing() -> None:
+    x = gc.placeholder((2, 3), name="x")
+    w = gc.variable(np.ones(3, np.float32), name="w")
+    loss = gc.sum(x * w)
+    f = gc.compile([x], loss, updates=gc.optim.sgd(loss, [w], lr=0.1))
+    bad_feeds = [
+        ((np.ones((3, 2), np.float32),), {}, r"'x'.*f32\[2,3\].*f32\[3,2\]"),
+        ((np.ones((2, 3), np.float64),), {}, r"'x'.*f32\[2,3\].*f64\[2,3\]"),
+        ((), {}, r"missing input 'x'"),
+        ((np.ones((2, 3), np.float32), 1), {}, r"at most 1"),
+        ((), {"y": np.ones((2, 3), np.float32)}, r"unknown input 'y'"),
+        (("text",), {}, r"'x'"),
+    ]
+    for args, kwargs, pattern in bad_feeds:
+        with pytest.raises(gc.FeedError, match=pattern):
+            f(*args, **kwargs)
+    np.testing.assert_array_equal(w.value, np.ones(3, np.float32))
+    f(x=np.ones((2, 3), np.float32))  # by name
+    np.testing.assert_allclose(w.value, np.full(3, 1 - 0.1 * 2, np.float32))
+
+
+def test_safe_feeds_are_converted() -> None:
+    x = gc.placeholder((2,), "float64", name="x")
+    n = gc.placeholder((2,), "int64", name="n")
+    f = gc.compile([x, n], [x * 2, n + 1])
+    out = f(np.array([1, 2], np.float32), np.array([1, 2], np.int32))
+    assert out[0].dtype == np.float64 and out[1].dtype == np.int64
+    out = f([1.5, 2.5], [3, 4])
+    np.testing.assert_array_equal(out[0], [3.0, 5.0])
+
+
+def test_check_numerics_names_node_and_line_and_changes_nothing() -> None:
+    x = gc.placeholder((2,), name="x")
+    w = gc.variable(np.ones(2, np.float32), name="w")
+    where = here()
+    y = gc.log(x * w)
+    loss = gc.sum(y)
+    f = gc.compile([x], loss, updates=gc.optim.sgd(loss, [w], 0.1), check_numerics=True)
+    with pytest.raises(gc.NumericsError) as info:
+        f(np.array([1.0, -1.0], np.float32))
+    message = str(info.value)
+    assert "log" in message and "NaN" in message and where in message
+    np.testing.assert_array_equal(w.value, [1.0, 1.0])
+    unchecked = gc.compile([x], loss)
+    assert np.isnan(unchecked(np.array([1.0, -1.0], np.float32)))
+
+
+def test_numerics_error_in_a_gradient_points_at_the_forward_line() -> None:
+    x = gc.placeholder((), "float64", name="x")
+    where = here()
+    y = gc.sqrt(x)
+    f = gc.compile([x], gc.grad(y, x), check_numerics=True)
+    with pytest.raises(gc.NumericsError, match=where + ".*derivative"):
+        f(0.0)
+
+
+def test_compile_errors() -> None:
+    x = gc.placeholder((2,), name="x")
+    other = gc.placeholder((2,), name="other")
+    w = gc.variable(np.ones(2, np.float32), name="w")
+    with pytest.raises(gc.GraphError, match="'other'.*not among the inputs"):
+        gc.compile([x], x + other)
+    with pytest.raises(gc.GraphError, match="placeholders"):
+        gc.compile([x * 2], x)
+    with pytest.raises(gc.ShapeError, match="'w'.*f32\\[2\\].*f64"):
+        gc.compile([x], x, updates={w: gc.cast(w, "float64")})
+    with pytest.raises(gc.GraphError, match="variables"):
+        gc.compile([x], x, updates={x: x})
+
+
+def test_symbolic_tensors_have_no_truth_value() -> None:
+    x = gc.placeholder((), name="x")
+    with pytest.raises(gc.GraphError, match="gc.where"):
+        if x > 0:
+            pass
+
+
+def test_eager_and_graph_tensors_do_not_mix() -> None:
+    x = gc.placeholder((), name="x")
+    with pytest.raises(gc.GraphError, match="cannot mix"):
+        _ = eager.tensor(1.0) + x
+
+
+def test_advanced_indexing_is_refused_clearly() -> None:
+    x = gc.placeholder((3,), name="x")
+    with pytest.raises(gc.GraphError, match="basic indexing"):
+        _ = x[np.array([0, 1])]
+
+
+def test_variable_assign_checks_shape_and_dtype() -> None:
+    w = gc.variable(np.zeros((2, 2), np.float32), name="w")
+    with pytest.raises(gc.FeedError, match="'w'.*f32\\[2,2\\].*f32\\[3\\]"):
+        w.assign(np.zeros(3, np.float32))
+    with pytest.raises(gc.FeedError, match="f64"):
+        w.assign(np.zeros((2, 2), np.float64))
+    w.assign(np.ones((2, 2), np.float32))
+    value = w.value
+    value[:] = 7  # a copy: the variable is unchanged
+    np.testing.assert_array_equal(w.value, 1.0)
+
+
+def test_labels_out_of_range_raise() -> None:
+    logits = gc.placeholder((2, 3), name="logits")
+    labels = gc.placeholder((2,), "int64", name="labels")
+    f = gc.compile([logits, labels], gc.mean(gc.softmax_cross_entropy(logits, labels)))
+    with pytest.raises(gc.GraphcError, match="label 3 is out of range for 3 classes"):
+        f(np.zeros((2, 3), np.float32), np.array([0, 3]))
+
+
+def test_requires_grad_only_on_floats() -> None:
+    with pytest.raises(gc.GraphError, match="float"):
+        eager.tensor([1, 2], requires_grad=True)
