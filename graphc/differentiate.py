@@ -14,15 +14,10 @@ from . import eager
 from .builder import lift
 from .dtypes import is_float
 from .errors import GraphError, ShapeError
-from .ir import Graph, Node, topological_order, type_string
+from .ir import Graph, Node, type_string
 from .ops import full, reshape, stack
 from .source import user_location
 from .tree import flatten, unflatten
-
-
-def _graph_of(outputs: list[Node]) -> Graph:
-    placeholders = [n for n in topological_order(outputs) if n.op.name == "placeholder"]
-    return Graph(placeholders, outputs)
 
 
 def _tensors(structure: Any, what: str) -> tuple[list[Node], Any]:
@@ -63,7 +58,7 @@ def vjp(ys: Any, xs: Any, cotangents: Any) -> Any:
     y_list, _ = _tensors(ys, "vjp")
     x_list, x_tree = _tensors(xs, "vjp")
     cts = _matching(cotangents, y_list, "vjp cotangents")
-    result = reverse_mode(_graph_of(y_list), x_list, cts)
+    result = reverse_mode(Graph.of(y_list), x_list, cts)
     return unflatten(x_tree, list(result.graph.outputs))
 
 
@@ -87,7 +82,7 @@ def jvp(ys: Any, xs: Any, tangents: Any) -> Any:
     y_list, y_tree = _tensors(ys, "jvp")
     x_list, _ = _tensors(xs, "jvp")
     ts = _matching(tangents, x_list, "jvp tangents")
-    result = forward_mode(_graph_of(y_list), x_list, ts)
+    result = forward_mode(Graph.of(y_list), x_list, ts)
     return unflatten(y_tree, list(result.graph.outputs))
 
 

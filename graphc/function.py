@@ -19,7 +19,7 @@ from .builder import lift
 from .errors import FeedError, GraphError, ShapeError
 from .executor import evaluate
 from .feeds import check_feed
-from .ir import Graph, Node, Variable, topological_order, verify
+from .ir import Graph, Node, Variable, verify
 from .printer import format_graph
 from .tree import flatten, unflatten
 
@@ -198,7 +198,7 @@ def _check_updates(updates: Mapping[Any, Any]) -> list[tuple[Variable, Node]]:
 
 def _check_fed(graph: Graph) -> None:
     fed = {id(p) for p in graph.inputs}
-    for n in topological_order(graph.outputs):
+    for n in graph.nodes:
         if n.op.name == "placeholder" and id(n) not in fed:
             raise GraphError(
                 f"compile: the outputs need placeholder {n.name!r} ({n.type}, created at"

@@ -26,6 +26,11 @@ from .source import Location
 _ids = itertools.count(1)
 
 
+def nodes_created() -> int:
+    """A counter that grows by at least one per node created (for passes' "nodes_added")."""
+    return next(_ids)
+
+
 def type_string(shape: tuple[int, ...], dtype: np.dtype) -> str:
     """`f32[2,3]`: the dtype's short name and the shape."""
     return f"{short_name(dtype)}[{','.join(str(d) for d in shape)}]"
@@ -200,6 +205,14 @@ class Graph:
         self.outputs: tuple[Node, ...] = tuple(outputs)
         self._nodes: list[Node] | None = None
 
+    @classmethod
+    def of(cls, outputs: Iterable[Node]) -> Graph:
+        """The graph computing `outputs`, with every placeholder they need as an input."""
+        order = topological_order(outputs)
+        graph = cls([n for n in order if n.op.name == "placeholder"], outputs)
+        graph._nodes = order
+        return graph
+
     @property
     def nodes(self) -> list[Node]:
         """All nodes in topological order (computed once; the graph never changes)."""
@@ -218,6 +231,12 @@ class Graph:
         from .printer import format_graph
 
         return format_graph(self)
+
+
+def placeholders_among(roots: Sequence[Node], known: Sequence[Node] = ()) -> tuple[Node, ...]:
+    """Placeholders that `roots` depend on, in order of first use, leaving out `known` ones."""
+    seen = {id(p) for p in known}
+    return tuple(n for n in topological_order(roots) if n.op.name == "placeholder" and id(n) not in seen)
 
 
 def consumers(graph: Graph) -> dict[Node, list[Node]]:

@@ -69,7 +69,7 @@ def _attr(value: Any) -> str:
     if isinstance(value, np.dtype):
         return short_name(value)
     if isinstance(value, tuple):
-        return "(" + ",".join(_attr(v) for v in value) + ")"
+        return "(" + ",".join(_attr(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     if isinstance(value, np.ndarray):
         if value.size <= 6:
             return np.array2string(value, separator=",").replace("\n", "")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from graphc.dtypes import is_float
-from graphc.ir import Graph, Node, topological_order
+from graphc.ir import Graph, Node, nodes_created, placeholders_among
 from graphc.ops import broadcast_to, cast, full_like
 from graphc.source import derived_from
 
@@ -32,11 +32,11 @@ def _tangent_of(n: Node, tangents: list[Any]) -> Any:
     return total
 
 
-def push_forward(ys: Sequence[Node], xs: Sequence[Node], tangents: Sequence[Node]) -> dict[int, Any]:
-    """Tangents (by `id`) of every float node between `xs` and `ys`."""
+def push_forward(order: Sequence[Node], xs: Sequence[Node], tangents: Sequence[Node]) -> dict[int, Any]:
+    """Tangents (by `id`) of every float node of `order` (topologically sorted) that depends on `xs`."""
     tan: dict[int, Any] = {id(x): t for x, t in zip(xs, tangents) if is_float(x.dtype)}
     seeds = set(tan)
-    for n in topological_order(ys):
+    for n in order:
         if id(n) in seeds or n.op.jvp is None or not is_float(n.dtype):
             continue
         ts = [tan.get(id(x)) for x in n.inputs]
@@ -57,10 +57,8 @@ def forward_mode(graph: Graph, wrt: Sequence[Node], tangents: Sequence[Node]) ->
 
     An output that does not depend on `wrt` gets zeros.
     """
-    tan = push_forward(graph.outputs, wrt, tangents)
+    first = nodes_created()
+    tan = push_forward(graph.nodes, wrt, tangents)
     outs = [tan[id(y)] if id(y) in tan else full_like(y, 0) for y in graph.outputs]
-    seen = {id(p) for p in graph.inputs}
-    extra = [p for p in topological_order(tangents) if p.op.name == "placeholder" and id(p) not in seen]
-    result = Graph(graph.inputs + tuple(extra), outs)
-    new_nodes = len({id(n) for n in result.nodes} - {id(n) for n in graph.nodes})
-    return PassResult(result, {"nodes_before": len(graph), "nodes_added": new_nodes, "reached": len(tan)})
+    stats = {"nodes_before": len(graph), "nodes_added": nodes_created() - first - 1, "tangents": len(tan)}
+    return PassResult(Graph(graph.inputs + placeholders_among(tangents, graph.inputs), outs), stats)

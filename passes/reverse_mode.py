@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from graphc.dtypes import is_float
-from graphc.ir import Graph, Node, topological_order
+from graphc.ir import Graph, Node, nodes_created, placeholders_among, topological_order
 from graphc.ops import broadcast_to, cast, full_like, sum_to_shape
 from graphc.source import derived_from
 
@@ -47,13 +47,16 @@ def backpropagate(
     wanted: Sequence[Any] | None,
     on_final: Callable[[Any, Any], Any] | None = None,
     scope: Scope | None = None,
+    order: Sequence[Any] | None = None,
 ) -> dict[int, Any]:
     """Cotangents (by `id`) of every tensor between `wanted` and `ys`.
 
     `wanted` None means every tensor with `requires_grad` (the eager tape). `on_final(t, g)` sees
     each tensor's complete cotangent before it flows on and may replace it (eager hooks).
+    `order`, if given, is the topological order of everything `ys` depend on.
     """
-    order = topological_order(ys)
+    if order is None:
+        order = topological_order(ys)
     if wanted is None:
         active = {id(n) for n in order if n.requires_grad}
     else:
@@ -87,13 +90,10 @@ def reverse_mode(graph: Graph, wrt: Sequence[Node], cotangents: Sequence[Node]) 
 
     A tensor the outputs do not depend on gets zeros.
     """
-    before = len(graph)
+    first = nodes_created()
     ct = backpropagate(
-        graph.outputs, cotangents, wrt, scope=lambda n: derived_from(n.location, n.id)
+        graph.outputs, cotangents, wrt, scope=lambda n: derived_from(n.location, n.id), order=graph.nodes
     )
     grads = [ct[id(x)] if id(x) in ct else full_like(x, 0) for x in wrt]
-    seen = {id(p) for p in graph.inputs}
-    extra = [p for p in topological_order(cotangents) if p.op.name == "placeholder" and id(p) not in seen]
-    result = Graph(graph.inputs + tuple(extra), grads)
-    new_nodes = len({id(n) for n in result.nodes} - {id(n) for n in graph.nodes})
-    return PassResult(result, {"nodes_before": before, "nodes_added": new_nodes, "reached": len(ct)})
+    stats = {"nodes_before": len(graph), "nodes_added": nodes_created() - first - 1, "cotangents": len(ct)}
+    return PassResult(Graph(graph.inputs + placeholders_among(cotangents, graph.inputs), grads), stats)
