@@ -1,0 +1,45 @@
+"""The README's quick start runs as written, and the demo trains and agrees with eager mode."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pathlib
+import re
+
+from graphc.demo import run
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    text = (ROOT / "README.md").read_text()
+    first_block = re.search(r"```sh\n(.*?)```", text, re.S)
+    assert first_block is not None and text.index("```sh") < text.index("## ")
+    commands = [line.split("#")[0].strip() for line in first_block.group(1).splitlines()]
+    assert commands == ["make demo", "make test"]
+
+
+def test_readme_quick_start_runs() -> None:
+    text = (ROOT / "README.md").read_text()
+    code = re.search(r"## Quick start\n\n```python\n(.*?)```", text, re.S)
+    assert code is not None
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        exec(compile(code.group(1), "README.md", "exec"), {})
+    assert "tensor(5.)" in buffer.getvalue()
+
+
+def test_demo_trains_and_matches_eager() -> None:
+    lines: list[str] = []
+    figures = run(steps=60, report_every=20, out=lines.append)
+    assert figures["final_loss"] < 0.5 * figures["first_loss"]
+    assert figures["grad_difference"] < 1e-6
+    assert any("loss" in line for line in lines)
+
+
+def test_command_line_runs_the_demo(capsys) -> None:  # type: ignore[no-untyped-def]
+    from graphc.__main__ import main
+
+    assert main(["demo", "--steps", "5"]) == 0
+    assert "step" in capsys.readouterr().out
