@@ -54,7 +54,7 @@ def run(steps: int = 300, report_every: int = 50, out: Any = print) -> dict[str,
     tensors = [eager.tensor(p, requires_grad=True) for p in initial]
     eager_loss = mean(softmax_cross_entropy(mlp(eager.tensor(points), tensors), eager.tensor(labels)))
     eager_loss.backward()
-    diff = max(float(np.max(np.abs(t.grad.data - g))) for t, g in zip(tensors, graph_grads))
+    diff = max(float(np.max(np.abs(np.asarray(t.grad) - g))) for t, g in zip(tensors, graph_grads))
     out(f"  gradients, compiled vs eager baseline: max |difference| = {diff:.2e} over {len(params)} parameters")
 
     started = time.perf_counter()

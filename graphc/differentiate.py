@@ -16,7 +16,6 @@ from .dtypes import is_float
 from .errors import GraphError, ShapeError
 from .ir import Graph, Node, type_string
 from .ops import full, reshape, stack
-from .source import user_location
 from .tree import flatten, unflatten
 
 

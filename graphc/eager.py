@@ -18,7 +18,6 @@ import numpy as np
 from .dtypes import as_dtype, is_float, scalar_dtype, short_name
 from .errors import GraphError, ShapeError
 from .operators import Operators
-from .source import user_location
 
 Hook = Callable[["Tensor"], "Tensor | None"]
 

@@ -158,7 +158,8 @@ class Variable(Node):
 
 
 class HasInputs(Protocol):
-    inputs: Sequence[Any]
+    @property
+    def inputs(self) -> Sequence[Any]: ...
 
 
 T = TypeVar("T", bound=HasInputs)
@@ -269,7 +270,7 @@ def verify(graph: Graph) -> None:
         if n.id in seen_ids:
             problems.append(f"node id {n.id} repeats")
         seen_ids.add(n.id)
-        if REGISTRY.get(n.op.name) is not n.op:
+        if n.op.name not in REGISTRY or REGISTRY[n.op.name] != n.op:
             problems.append(f"{n!r}: op {n.op.name!r} is not the registered op of that name")
             continue
         if n.op.arity is not None and len(n.inputs) != n.op.arity:

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 
 _GRAPHC_DIR = os.path.dirname(os.path.abspath(__file__))
 # Installed, the passes live in graphc/passes; in a source checkout, beside graphc/.
@@ -48,7 +49,7 @@ def user_location() -> Location:
     """The caller's location: an active override, else the first frame outside graphc."""
     if _override.location is not None:
         return _override.location
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
         if not _inside_graphc(filename):

@@ -61,7 +61,7 @@ def _random(op: OpDef, shape: Any, seed: int | None, dtype: Any) -> Node:
         stream = next(_state.streams)
         seed = _state.seed if seed is None else int(seed)
     attrs = {"shape": dims, "dtype": dt, "seed": seed, "stream": stream}
-    _random_rule(**attrs)
+    _random_rule(dims, dt, seed, stream)
     return Node(op, (), attrs, dims, dt, user_location(), None, current_grad_of())
 
 

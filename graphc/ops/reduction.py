@@ -89,40 +89,6 @@ def _softmax_of(x: Any, out: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
     return ew.exp(x - keep_axes(out, x.shape, axis, keepdims))
 
 
-SUM = register(OpDef(
-    "sum", "reduction", 1, _reduce,
-    lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=_reduce(x, axis, keepdims)[1]),
-    (lambda g, out, x, axis, keepdims: _spread(g, x, axis, keepdims),),
-    (lambda t, out, x, axis, keepdims: sum(t, axis, keepdims),),
-    doc="sum over axes",
-))
-MAX = register(OpDef(
-    "max", "reduction", 1, _reduce_extremum,
-    lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
-    (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims),),
-    (lambda t, out, x, axis, keepdims: sum(t * _extremum_share(x, out, axis, keepdims), axis, keepdims),),
-    doc="maximum over axes; tied maxima share the gradient evenly",
-))
-MIN = register(OpDef(
-    "min", "reduction", 1, _reduce_extremum,
-    lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
-    (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims),),
-    (lambda t, out, x, axis, keepdims: sum(t * _extremum_share(x, out, axis, keepdims), axis, keepdims),),
-    doc="minimum over axes; tied minima share the gradient evenly",
-))
-LOGSUMEXP = register(OpDef(
-    "logsumexp", "reduction", 1, _logsumexp_rule, _logsumexp_ref,
-    (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _softmax_of(x, out, axis, keepdims),),
-    (lambda t, out, x, axis, keepdims: sum(t * _softmax_of(x, out, axis, keepdims), axis, keepdims),),
-    doc="log(sum(exp(x))) over axes, computed without overflow",
-))
-ARGMAX = register(OpDef(
-    "argmax", "reduction", 1, _argmax_rule,
-    lambda x, axis: np.asarray(np.argmax(x, axis=axis), dtype=np.int64),
-    None, None, doc="index of the first maximum (flat index when axis is None)",
-))
-
-
 def _reduction(op: OpDef, x: Any, axis: Any, keepdims: bool) -> Any:
     (x,) = lift(x)
     return apply(op, (x,), axis=normalize_axes(axis, x.ndim), keepdims=bool(keepdims))
@@ -174,3 +140,37 @@ def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
         lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1
     )
     return sh.reshape(sum(g, axes), shape)
+
+
+SUM = register(OpDef(
+    "sum", "reduction", 1, _reduce,
+    lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=_reduce(x, axis, keepdims)[1]),
+    (lambda g, out, x, axis, keepdims: _spread(g, x, axis, keepdims),),
+    (lambda t, out, x, axis, keepdims: sum(t, axis, keepdims),),
+    doc="sum over axes",
+))
+MAX = register(OpDef(
+    "max", "reduction", 1, _reduce_extremum,
+    lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
+    (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims),),
+    (lambda t, out, x, axis, keepdims: sum(t * _extremum_share(x, out, axis, keepdims), axis, keepdims),),
+    doc="maximum over axes; tied maxima share the gradient evenly",
+))
+MIN = register(OpDef(
+    "min", "reduction", 1, _reduce_extremum,
+    lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
+    (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims),),
+    (lambda t, out, x, axis, keepdims: sum(t * _extremum_share(x, out, axis, keepdims), axis, keepdims),),
+    doc="minimum over axes; tied minima share the gradient evenly",
+))
+LOGSUMEXP = register(OpDef(
+    "logsumexp", "reduction", 1, _logsumexp_rule, _logsumexp_ref,
+    (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _softmax_of(x, out, axis, keepdims),),
+    (lambda t, out, x, axis, keepdims: sum(t * _softmax_of(x, out, axis, keepdims), axis, keepdims),),
+    doc="log(sum(exp(x))) over axes, computed without overflow",
+))
+ARGMAX = register(OpDef(
+    "argmax", "reduction", 1, _argmax_rule,
+    lambda x, axis: np.asarray(np.argmax(x, axis=axis), dtype=np.int64),
+    None, None, doc="index of the first maximum (flat index when axis is None)",
+))

@@ -111,40 +111,40 @@ def _concat_jvp(ts: list[Any], out: Any, *xs: Any, axis: int) -> Any:
     return concatenate(ts, axis)
 
 
-RESHAPE = register(OpDef(
+RESHAPE: OpDef = register(OpDef(
     "reshape", "shape", 1, _reshape_rule, lambda x, shape: np.reshape(x, shape),
     (lambda g, out, x, shape: reshape(g, x.shape),), (lambda t, out, x, shape: reshape(t, shape),),
     doc="the same elements in another shape (row-major)",
 ))
-TRANSPOSE = register(OpDef(
+TRANSPOSE: OpDef = register(OpDef(
     "transpose", "shape", 1, _transpose_rule, lambda x, axes: np.ascontiguousarray(np.transpose(x, axes)),
     (lambda g, out, x, axes: transpose(g, tuple(np.argsort(axes).tolist())),),
     (lambda t, out, x, axes: transpose(t, axes),),
     doc="axes permuted",
 ))
-BROADCAST_TO = register(OpDef(
+BROADCAST_TO: OpDef = register(OpDef(
     "broadcast_to", "shape", 1, _broadcast_rule, lambda x, shape: np.array(np.broadcast_to(x, shape)),
     # The differentiation pass sums the broadcast dimensions back, so the rule passes g along.
     (lambda g, out, x, shape: g,), (lambda t, out, x, shape: broadcast_to(t, shape),),
     doc="x repeated along new or size-1 axes",
 ))
-CONCATENATE = register(OpDef(
+CONCATENATE: OpDef = register(OpDef(
     "concatenate", "shape", None, _concatenate_rule, lambda *xs, axis: np.concatenate(xs, axis=axis),
     (_concat_vjp,), _concat_jvp, doc="tensors joined along an existing axis",
 ))
-INDEX = register(OpDef(
+INDEX: OpDef = register(OpDef(
     "index", "shape", 1, lambda x, key: (_indexed_shape(x.shape, key), x.dtype), _index_ref,
     (lambda g, out, x, key: apply(SCATTER_INDEX, (g,), shape=x.shape, key=key),),
     (lambda t, out, x, key: apply(INDEX, (t,), key=key),),
     doc="basic indexing: ints and slices",
 ))
-SCATTER_INDEX = register(OpDef(
+SCATTER_INDEX: OpDef = register(OpDef(
     "scatter_index", "shape", 1, _scatter_rule, _scatter_ref,
     (lambda g, out, x, shape, key: apply(INDEX, (g,), key=key),),
     (lambda t, out, x, shape, key: apply(SCATTER_INDEX, (t,), shape=shape, key=key),),
     doc="zeros of `shape` with x written at `key` (the transpose of index)",
 ))
-ONE_HOT = register(OpDef(
+ONE_HOT: OpDef = register(OpDef(
     "one_hot", "shape", 1, _one_hot_rule,
     lambda labels, n, dtype: (labels[..., None] == np.arange(n)).astype(dtype),
     None, None, doc="1 at each label's position along a new last axis, else 0",

@@ -141,7 +141,7 @@ def test_second_order_matches_finite_differences(case: Case) -> None:
     for k in range(n):
         numeric = 0.0
         for i, v in zip(wrt, vs):
-            numeric = numeric + central_difference(lambda x: f(*x)[1 + n + k], vals, i, v)
+            numeric = numeric + central_difference(lambda x, k=k: f(*x)[1 + n + k], vals, i, v)
         np.testing.assert_allclose(got[1 + 2 * n + k], numeric, rtol=RTOL, atol=ATOL, err_msg="hvp")
 
 
