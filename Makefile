@@ -15,7 +15,7 @@ demo: $(STAMP)
 	$(VENV)/bin/python -m graphc demo
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n 2
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check graphc passes tests examples

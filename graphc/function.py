@@ -20,6 +20,8 @@ from .errors import FeedError, GraphError, ShapeError
 from .executor import evaluate
 from .feeds import check_feed
 from .ir import Graph, Node, Variable, verify
+from .lowering import lower
+from .native import NativeProgram
 from .printer import format_graph
 from .tree import flatten, unflatten
 
@@ -36,6 +38,7 @@ class Function:
         check_numerics: bool = False,
         memory_budget: int | None = None,
         cache: bool = True,
+        backend: str = "numba",
     ) -> None:
         started = time.perf_counter()
         self.inputs = _check_inputs(inputs)
@@ -46,7 +49,9 @@ class Function:
             raise GraphError(
                 "memory_budget: rematerialization is not implemented yet; compile without it"
             )
-        self.optimize, self.check_numerics, self.cache = optimize, check_numerics, cache
+        if backend not in ("numba", "numpy"):
+            raise GraphError(f"compile: backend must be 'numba' or 'numpy', got {backend!r}")
+        self.optimize, self.check_numerics, self.cache, self.backend = optimize, check_numerics, cache, backend
         self.source_graph = Graph(self.inputs, self._outputs + [v for _, v in self._updates])
         _check_fed(self.source_graph)
         verify(self.source_graph)
@@ -55,6 +60,10 @@ class Function:
         self._steps = 0
         self._lock = threading.Lock()
         self._variables = sorted(self.graph.variables + [v for v, _ in self._updates], key=lambda v: v.id)
+        self._native: NativeProgram | None = None
+        if backend == "numba":
+            lowered = lower(self.graph, len(self._outputs), self._updates, check_numerics)
+            self._native = NativeProgram(lowered, cache)
         self.compile_seconds = time.perf_counter() - started
 
     # Calling.
@@ -75,19 +84,28 @@ class Function:
             raise FeedError(f"run_many: feeds have different numbers of steps {sorted(steps)}")
         n = steps.pop() if steps else 1
         with self._step_lock():
-            saved = [(v, v.store.array) for v in self._variables]
+            # Native code updates variables in place: keep copies to restore after a failure.
+            saved = [(v, v.store.array.copy()) for v in self._variables]
             first_step = self._steps
             try:
-                results = [self._run({p: a[t] for p, a in stacked.items()}) for t in range(n)]
+                if self._native is not None:
+                    columns = self._native.run_many([stacked[p] for p in self.inputs], n, first_step)
+                    self._steps += n
+                else:
+                    results = [self._run({p: a[t] for p, a in stacked.items()}) for t in range(n)]
+                    columns = [np.stack([r[i] for r in results]) for i in range(len(self._outputs))]
             except BaseException:
                 for v, array in saved:
                     v.store.array = array
                 self._steps = first_step
                 raise
-        columns = [np.stack([r[i] for r in results]) for i in range(len(self._outputs))]
         return unflatten(self._out_tree, columns)
 
     def _run(self, feeds: dict[Node, np.ndarray]) -> list[np.ndarray]:
+        if self._native is not None:
+            outs = self._native([feeds[p] for p in self.inputs], self._steps)
+            self._steps += 1
+            return outs
         values = evaluate(self.graph, feeds, self._steps, self.check_numerics)
         n_out = len(self._outputs)
         for (var, _), new in zip(self._updates, values[n_out:]):
@@ -214,6 +232,10 @@ def compile(  # noqa: A001 - the API's name
     check_numerics: bool = False,
     memory_budget: int | None = None,
     cache: bool = True,
+    backend: str = "numba",
 ) -> Function:
-    """A callable program computing `outputs` from `inputs` and applying `updates` atomically."""
-    return Function(inputs, outputs, updates, optimize, check_numerics, memory_budget, cache)
+    """A callable program computing `outputs` from `inputs` and applying `updates` atomically.
+
+    `backend="numpy"` runs the NumPy reference executor instead of native code (for comparison).
+    """
+    return Function(inputs, outputs, updates, optimize, check_numerics, memory_budget, cache, backend)

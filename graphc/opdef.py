@@ -12,6 +12,12 @@ Rule signatures (`out` is the op's result, `xs` its inputs, `attrs` its attribut
 - ``jvp[i](t, out, *xs, **attrs)``: the tangent of `out` contributed by tangent `t` of input i.
   A single callable instead of a tuple receives every input's tangent (zeros where absent).
 Variadic ops (`arity` None) declare one VJP rule for all inputs; it also gets ``index=i``.
+
+Lowering to Numba (one of three, see `graphc.emit`; leaves are lowered by the program itself):
+- ``scalar(c, *xs, **attrs) -> str``: elementwise ops, a scalar expression of the scalar
+  expressions `xs`; `c` gives typed constants and casts. Such ops fuse into loop nests.
+- ``kernel(em, out, *xs, **attrs)``: emits statements filling array `out` from arrays `xs`.
+- ``view(x, **attrs) -> str``: an expression for the result as a view of array `x` (no copy).
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ class OpDef:
     jvp: tuple[Rule | None, ...] | Rule | None = None
     needs_step: bool = False
     doc: str = ""
+    scalar: Rule | None = None
+    kernel: Rule | None = None
+    view: Rule | None = None
 
     @property
     def differentiable(self) -> bool:

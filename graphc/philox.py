@@ -7,6 +7,8 @@ formula gets the same bits. graphc's random ops use key = the node's seed, and c
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
@@ -51,11 +53,19 @@ def uniform(shape: tuple[int, ...], dtype: np.dtype, seed: int, stream: int, ste
     return _unit(w[0], w[1], dtype).astype(dtype).reshape(shape)
 
 
+# The C library's log and cos, element by element: NumPy's own SIMD versions differ from them
+# in the last bit now and then, and compiled code calls the C library.
+_libm_log = np.frompyfunc(math.log, 1, 1)
+_libm_cos = np.frompyfunc(math.cos, 1, 1)
+
+
 def normal(shape: tuple[int, ...], dtype: np.dtype, seed: int, stream: int, step: int) -> np.ndarray:
     """Standard normal draws (Box-Muller on two uniforms per element, in float64)."""
     size = int(np.prod(shape, dtype=np.int64))
     w = random_words(size, seed, stream, step)
     u1 = 1.0 - _unit(w[0], w[1], dtype)  # in (0, 1]: log(u1) is finite
     u2 = _unit(w[2], w[3], dtype)
-    z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    log_u1 = _libm_log(u1).astype(np.float64)
+    cos_u2 = _libm_cos(2.0 * np.pi * u2).astype(np.float64)
+    z = np.sqrt(-2.0 * log_u1) * cos_u2
     return z.astype(dtype).reshape(shape)

@@ -15,6 +15,7 @@ import numpy as np
 from ..builder import apply, is_tensor, lift
 from ..dtypes import as_dtype, is_float, result_type
 from ..errors import ShapeError
+from ..emit import Scalar
 from ..opdef import OpDef, Rule, register
 
 GELU_K = math.sqrt(2.0 / math.pi)  # the tanh approximation's constants, as in PyTorch
@@ -86,10 +87,10 @@ def _where(c: Any, x: Any, y: Any) -> tuple[tuple[int, ...], np.dtype]:
 
 def _declare(
     name: str, infer: Rule, ref: Rule, vjp: tuple[Rule | None, ...] | None, jvp: Any, doc: str,
-    arity: int = 0,
+    arity: int = 0, scalar: Rule | None = None,
 ) -> OpDef:
     arity = arity or len(vjp or ())
-    return register(OpDef(name, "elementwise", arity, infer, ref, vjp, jvp, doc=doc))
+    return register(OpDef(name, "elementwise", arity, infer, ref, vjp, jvp, doc=doc, scalar=scalar))
 
 
 def _sigmoid_ref(x: np.ndarray) -> np.ndarray:
@@ -151,93 +152,184 @@ def _min_share(x: Any, y: Any, g: Any) -> Any:
     return where(x == y, g * 0.5, where(x < y, g, 0.0))
 
 
-# Unary ops: name, shape rule, NumPy reference, VJP, JVP.
-NEGATIVE = _declare("negative", _numeric, np.negative, (lambda g, out, x: -g,), (lambda t, out, x: -t,), "-x")
+def _sigmoid_scalar(c: Scalar, x: str) -> str:
+    x = c.cast(x, 0)
+    e, one = f"np.exp(-abs({x}))", c.k(1)
+    return f"({one} / ({one} + {e})) if {x} >= 0 else ({e} / ({one} + {e}))"
+
+
+def _softplus_scalar(c: Scalar, x: str) -> str:
+    # NumPy's logaddexp(0, x), branch for branch.
+    x = c.cast(x, 0)
+    return (f"{c.k(math.log(2.0))} if {x} == 0 else (np.log1p(np.exp({x})) if {x} < 0 else"
+            f" ({x} + np.log1p(np.exp(-{x})) if {x} > 0 else {x}))")
+
+
+def _gelu_scalar(c: Scalar, x: str) -> str:
+    x = c.cast(x, 0)
+    cube = f"({x} * {x} * {x})"
+    return f"{c.k(0.5)} * {x} * ({c.k(1)} + np.tanh({c.k(GELU_K)} * ({x} + {c.k(GELU_C)} * {cube})))"
+
+
+def _clip_scalar(c: Scalar, x: str, lo: Any, hi: Any) -> str:
+    if lo is not None:
+        x = f"np.maximum({x}, {c.k(lo)})"
+    if hi is not None:
+        x = f"np.minimum({x}, {c.k(hi)})"
+    return x
+
+
+# Unary ops: name, shape rule, NumPy reference, VJP, JVP, Numba scalar lowering.
+NEGATIVE = _declare("negative", _numeric, np.negative, (lambda g, out, x: -g,), (lambda t, out, x: -t,), "-x",
+    scalar=lambda c, x: f"-{x}",
+)
 EXP = _declare("exp", _floating, lambda x: np.exp(_as_float(x)),
-               (lambda g, out, x: g * out,), (lambda t, out, x: t * out,), "e**x")
+               (lambda g, out, x: g * out,), (lambda t, out, x: t * out,), "e**x",
+    scalar=lambda c, x: f"np.exp({c.cast(x, 0)})",
+)
 LOG = _declare("log", _floating, lambda x: np.log(_as_float(x)),
-               (lambda g, out, x: g / x,), (lambda t, out, x: t / x,), "natural logarithm")
+               (lambda g, out, x: g / x,), (lambda t, out, x: t / x,), "natural logarithm",
+    scalar=lambda c, x: f"np.log({c.cast(x, 0)})",
+)
 SQRT = _declare("sqrt", _floating, lambda x: np.sqrt(_as_float(x)),
-                (lambda g, out, x: g / (2 * out),), (lambda t, out, x: t / (2 * out),), "square root")
+                (lambda g, out, x: g / (2 * out),), (lambda t, out, x: t / (2 * out),), "square root",
+    scalar=lambda c, x: f"np.sqrt({c.cast(x, 0)})",
+)
 ABS = _declare("abs", _numeric, np.abs, (lambda g, out, x: g * sign(x),), (lambda t, out, x: t * sign(x),),
-               "|x|, with abs'(0) = 0")
-SIGN = _declare("sign", _numeric, np.sign, (None,), (None,), "-1, 0 or 1; its derivative is zero")
+               "|x|, with abs'(0) = 0",
+    scalar=lambda c, x: f"abs({x})",
+)
+SIGN = _declare("sign", _numeric, np.sign, (None,), (None,), "-1, 0 or 1; its derivative is zero",
+    scalar=lambda c, x: f"np.sign({x})",
+)
 SIN = _declare("sin", _floating, lambda x: np.sin(_as_float(x)),
-               (lambda g, out, x: g * cos(x),), (lambda t, out, x: t * cos(x),), "sine")
+               (lambda g, out, x: g * cos(x),), (lambda t, out, x: t * cos(x),), "sine",
+    scalar=lambda c, x: f"np.sin({c.cast(x, 0)})",
+)
 COS = _declare("cos", _floating, lambda x: np.cos(_as_float(x)),
-               (lambda g, out, x: g * -sin(x),), (lambda t, out, x: t * -sin(x),), "cosine")
+               (lambda g, out, x: g * -sin(x),), (lambda t, out, x: t * -sin(x),), "cosine",
+    scalar=lambda c, x: f"np.cos({c.cast(x, 0)})",
+)
 TANH = _declare("tanh", _floating, lambda x: np.tanh(_as_float(x)),
                 (lambda g, out, x: g * (1 - out * out),), (lambda t, out, x: t * (1 - out * out),),
-                "hyperbolic tangent")
+                "hyperbolic tangent",
+    scalar=lambda c, x: f"np.tanh({c.cast(x, 0)})",
+)
 SIGMOID = _declare("sigmoid", _floating, _sigmoid_ref,
                    (lambda g, out, x: g * (1 - out) * out,), (lambda t, out, x: t * (1 - out) * out,),
-                   "1 / (1 + e**-x), computed without overflow")
+                   "1 / (1 + e**-x), computed without overflow",
+    scalar=_sigmoid_scalar,
+)
 RELU = _declare("relu", _numeric, lambda x: np.maximum(x, x.dtype.type(0)),
                 (lambda g, out, x: where(x > 0, g, 0.0),), (lambda t, out, x: where(x > 0, t, 0.0),),
-                "max(x, 0), with relu'(0) = 0")
+                "max(x, 0), with relu'(0) = 0",
+    scalar=lambda c, x: f"np.maximum({x}, {c.k(0)})",
+)
 SOFTPLUS = _declare("softplus", _floating, lambda x: np.logaddexp(_as_float(x).dtype.type(0), _as_float(x)),
                     (lambda g, out, x: g * sigmoid(x),), (lambda t, out, x: t * sigmoid(x),),
-                    "log(1 + e**x), computed without overflow")
+                    "log(1 + e**x), computed without overflow",
+    scalar=_softplus_scalar,
+)
 GELU = _declare("gelu", _floating, _gelu_ref,
                 (lambda g, out, x: g * _gelu_derivative(x),), (lambda t, out, x: t * _gelu_derivative(x),),
-                "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), the tanh approximation")
+                "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), the tanh approximation",
+    scalar=_gelu_scalar,
+)
 LEAKY_RELU = _declare(
     "leaky_relu", _floating, lambda x, slope: np.where(x > 0, x, x * x.dtype.type(slope)).astype(x.dtype),
     (lambda g, out, x, slope: where(x > 0, g, g * slope),),
     (lambda t, out, x, slope: where(x > 0, t, t * slope),),
     "x where x > 0, else slope * x (slope at 0, as PyTorch)",
+    scalar=lambda c, x, slope: f"{c.cast(x, 0)} if {x} > 0 else {c.cast(x, 0)} * {c.k(slope)}",
 )
 CLIP = _declare(
     "clip", _numeric, _clip_ref,
     (lambda g, out, x, lo, hi: where(_clip_mask(x, lo, hi), g, 0.0),),
     (lambda t, out, x, lo, hi: where(_clip_mask(x, lo, hi), t, 0.0),),
     "x limited to [lo, hi]; the gradient passes where lo <= x <= hi",
+    scalar=_clip_scalar,
 )
 CAST = _declare(
     "cast", lambda x, dtype: (x.shape, dtype), lambda x, dtype: x.astype(dtype),
     (lambda g, out, x, dtype: g,), (lambda t, out, x, dtype: cast(t, dtype),),
     "conversion to another dtype; gradients flow between float dtypes only",
+    scalar=lambda c, x, dtype: f"{x} != 0" if dtype == np.bool_ else x,
 )
 STOP_GRADIENT = _declare("stop_gradient", _same, lambda x: x, (None,), (None,),
-                         "x, through which no gradient flows")
-LOGICAL_NOT = _declare("logical_not", _logical, np.logical_not, None, None, "~x on bools", arity=1)
+                         "x, through which no gradient flows",
+    scalar=lambda c, x: x,
+)
+LOGICAL_NOT = _declare("logical_not", _logical, np.logical_not, None, None, "~x on bools", arity=1,
+    scalar=lambda c, x: f"not {x}",
+)
 
 # Binary ops.
 ADD = _declare("add", _binary, np.add, (lambda g, out, x, y: g, lambda g, out, x, y: g),
-               (lambda t, out, x, y: t, lambda t, out, x, y: t), "x + y")
+               (lambda t, out, x, y: t, lambda t, out, x, y: t), "x + y",
+    scalar=lambda c, x, y: f"{x} + {y}",
+)
 SUBTRACT = _declare("subtract", _binary_numeric, np.subtract,
                     (lambda g, out, x, y: g, lambda g, out, x, y: -g),
-                    (lambda t, out, x, y: t, lambda t, out, x, y: -t), "x - y")
+                    (lambda t, out, x, y: t, lambda t, out, x, y: -t), "x - y",
+    scalar=lambda c, x, y: f"{x} - {y}",
+)
 MULTIPLY = _declare("multiply", _binary, np.multiply,
                     (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
-                    (lambda t, out, x, y: t * y, lambda t, out, x, y: x * t), "x * y")
+                    (lambda t, out, x, y: t * y, lambda t, out, x, y: x * t), "x * y",
+    scalar=lambda c, x, y: f"{x} * {y}",
+)
 DIVIDE = _declare("divide", _binary_float, lambda x, y: np.true_divide(x, y),
                   (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
-                  (lambda t, out, x, y: t / y, lambda t, out, x, y: -t * x / (y * y)), "x / y (true division)")
+                  (lambda t, out, x, y: t / y, lambda t, out, x, y: -t * x / (y * y)), "x / y (true division)",
+    scalar=lambda c, x, y: f"{c.cast(x, 0)} / {c.cast(y, 1)}",
+)
 POW = _declare("pow", _binary, np.power, (_pow_dx, _pow_dy),
                (lambda t, out, x, y: _pow_dx(t, out, x, y), lambda t, out, x, y: _pow_dy(t, out, x, y)),
-               "x ** y")
+               "x ** y",
+    scalar=lambda c, x, y: f"{c.cast(x, 0)} ** {c.cast(y, 1)}",
+)
 MAXIMUM = _declare("maximum", _binary, np.maximum,
                    (lambda g, out, x, y: _max_share(x, y, g), lambda g, out, x, y: _max_share(y, x, g)),
                    (lambda t, out, x, y: _max_share(x, y, t), lambda t, out, x, y: _max_share(y, x, t)),
-                   "the larger of x and y; ties split the gradient in half")
+                   "the larger of x and y; ties split the gradient in half",
+    scalar=lambda c, x, y: f"np.maximum({c.cast(x, 0)}, {c.cast(y, 1)})",
+)
 MINIMUM = _declare("minimum", _binary, np.minimum,
                    (lambda g, out, x, y: _min_share(x, y, g), lambda g, out, x, y: _min_share(y, x, g)),
                    (lambda t, out, x, y: _min_share(x, y, t), lambda t, out, x, y: _min_share(y, x, t)),
-                   "the smaller of x and y; ties split the gradient in half")
-LESS = _declare("less", _compare, np.less, None, None, "x < y", arity=2)
-LESS_EQUAL = _declare("less_equal", _compare, np.less_equal, None, None, "x <= y", arity=2)
-GREATER = _declare("greater", _compare, np.greater, None, None, "x > y", arity=2)
-GREATER_EQUAL = _declare("greater_equal", _compare, np.greater_equal, None, None, "x >= y", arity=2)
-EQUAL = _declare("equal", _compare, np.equal, None, None, "x == y", arity=2)
-NOT_EQUAL = _declare("not_equal", _compare, np.not_equal, None, None, "x != y", arity=2)
-LOGICAL_AND = _declare("logical_and", _logical, np.logical_and, None, None, "x & y on bools", arity=2)
-LOGICAL_OR = _declare("logical_or", _logical, np.logical_or, None, None, "x | y on bools", arity=2)
+                   "the smaller of x and y; ties split the gradient in half",
+    scalar=lambda c, x, y: f"np.minimum({c.cast(x, 0)}, {c.cast(y, 1)})",
+)
+LESS = _declare("less", _compare, np.less, None, None, "x < y", arity=2,
+    scalar=lambda c, x, y: f"{x} < {y}",
+)
+LESS_EQUAL = _declare("less_equal", _compare, np.less_equal, None, None, "x <= y", arity=2,
+    scalar=lambda c, x, y: f"{x} <= {y}",
+)
+GREATER = _declare("greater", _compare, np.greater, None, None, "x > y", arity=2,
+    scalar=lambda c, x, y: f"{x} > {y}",
+)
+GREATER_EQUAL = _declare("greater_equal", _compare, np.greater_equal, None, None, "x >= y", arity=2,
+    scalar=lambda c, x, y: f"{x} >= {y}",
+)
+EQUAL = _declare("equal", _compare, np.equal, None, None, "x == y", arity=2,
+    scalar=lambda c, x, y: f"{x} == {y}",
+)
+NOT_EQUAL = _declare("not_equal", _compare, np.not_equal, None, None, "x != y", arity=2,
+    scalar=lambda c, x, y: f"{x} != {y}",
+)
+LOGICAL_AND = _declare("logical_and", _logical, np.logical_and, None, None, "x & y on bools", arity=2,
+    scalar=lambda c, x, y: f"{x} & {y}",
+)
+LOGICAL_OR = _declare("logical_or", _logical, np.logical_or, None, None, "x | y on bools", arity=2,
+    scalar=lambda c, x, y: f"{x} | {y}",
+)
 WHERE = register(OpDef(
     "where", "elementwise", 3, _where, np.where,
     (None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g)),
     (None, lambda t, out, c, x, y: where(c, t, 0.0), lambda t, out, c, x, y: where(c, 0.0, t)),
     doc="x where c is true, else y",
+    scalar=lambda c, cond, x, y: f"{c.cast(x, 1)} if {cond} else {c.cast(y, 2)}",
 ))
 
 

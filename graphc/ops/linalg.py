@@ -8,6 +8,7 @@ import numpy as np
 
 from ..builder import apply, lift
 from ..dtypes import result_type
+from ..emit import Buf, Emitter, linear
 from ..errors import ShapeError
 from ..opdef import OpDef, register
 from . import shape as sh
@@ -32,12 +33,37 @@ def swap_last(x: Any) -> Any:
     return sh.transpose(x, axes)
 
 
+def _matmul_kernel(em: Emitter, out: Buf, a: Buf, b: Buf) -> None:
+    # Float matrices go to BLAS (np.dot into the output); batches loop over broadcast indices.
+    batch = out.shape[:-2]
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+
+    def start(x: Buf, names: list[str]) -> str:
+        lead = len(batch) - (len(x.shape) - 2)
+        terms = [(v, 0 if x.shape[i - lead] == 1 else int(np.prod(x.shape[i - lead + 1:])))
+                 for i, v in enumerate(names) if i >= lead]
+        return linear(0, terms)
+
+    with em.loops(batch) as names:
+        sa, sb, so = start(a, names), start(b, names), start(out, names)
+        if out.dtype.kind == "f" and a.dtype == b.dtype == out.dtype:
+            em.line(f"np.dot({a.matrix(sa, (m, k))}, {b.matrix(sb, (k, n))}, {out.matrix(so, (m, n))})")
+        else:  # integers and mixed dtypes: a plain triple loop
+            with em.loops([m, n]) as (i, j):
+                acc = em.fresh("acc")
+                em.line(f"{acc} = {em.const(0, out.dtype)}")
+                with em.loops([k]) as (r,):
+                    em.line(f"{acc} += {a.base}[{linear(a.offset, [(sa, 1), (i, k), (r, 1)])}]"
+                            f" * {b.base}[{linear(b.offset, [(sb, 1), (r, n), (j, 1)])}]")
+                em.line(f"{out.base}[{linear(out.offset, [(so, 1), (i, n), (j, 1)])}] = {acc}")
+
+
 MATMUL = register(OpDef(
     "matmul", "linalg", 2, _matmul_rule, np.matmul,
     # Batch dimensions that broadcast are summed back by the differentiation pass.
     (lambda g, out, a, b: matmul(g, swap_last(b)), lambda g, out, a, b: matmul(swap_last(a), g)),
     (lambda t, out, a, b: matmul(t, b), lambda t, out, a, b: matmul(a, t)),
-    doc="matrix product over the last two axes",
+    doc="matrix product over the last two axes", kernel=_matmul_kernel,
 ))
 
 

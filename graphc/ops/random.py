@@ -16,6 +16,7 @@ import numpy as np
 from .. import philox
 from ..builder import check_shape
 from ..dtypes import as_dtype
+from ..emit import Buf, Emitter
 from ..errors import ShapeError
 from ..ir import Node
 from ..opdef import OpDef, register
@@ -45,13 +46,20 @@ def _random_rule(shape: tuple[int, ...], dtype: np.dtype, seed: int, stream: int
     return shape, dtype
 
 
+def _draw_kernel(helper: str) -> Any:
+    def kernel(em: Emitter, out: Buf, shape: tuple[int, ...], dtype: np.dtype, seed: int, stream: int) -> None:
+        em.line(f"{helper}({out.array()}, {seed}, {stream}, step)")
+
+    return kernel
+
+
 RANDOM_NORMAL = register(OpDef(
     "random_normal", "random", 0, _random_rule, philox.normal, needs_step=True,
-    doc="standard normal draws, new on every call",
+    doc="standard normal draws, new on every call", kernel=_draw_kernel("philox_normal"),
 ))
 RANDOM_UNIFORM = register(OpDef(
     "random_uniform", "random", 0, _random_rule, philox.uniform, needs_step=True,
-    doc="uniform draws in [0, 1), new on every call",
+    doc="uniform draws in [0, 1), new on every call", kernel=_draw_kernel("philox_uniform"),
 ))
 
 

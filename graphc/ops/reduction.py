@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..builder import apply, lift
+from ..emit import Buf, Emitter, emit_reduce, outer_inner
 from ..errors import ShapeError
 from ..opdef import OpDef, register
 from . import elementwise as ew
@@ -68,6 +69,34 @@ def _argmax_rule(x: Any, axis: int | None) -> tuple[tuple[int, ...], np.dtype]:
         raise ShapeError("argmax of an empty tensor")
     shape = () if axis is None else reduced_shape(x.shape, (axis,), False)
     return shape, np.dtype("int64")
+
+
+def _logsumexp_kernel(em: Emitter, out: Buf, x: Buf, axis: tuple[int, ...], keepdims: bool) -> None:
+    # As the reference: m = max (0 where not finite), then log(sum(exp(x - m))) + m.
+    emit_reduce(em, x, out, axis, "max")
+    with em.loops([out.size]) as (i,):
+        em.line(f"{out.item(i)} = {out.item(i)} if np.isfinite({out.item(i)}) else 0")
+    total = em.scratch(out.shape, out.dtype)
+    emit_reduce(em, x, total, axis, "sum", value=lambda e, k: f"np.exp({e} - {out.item(k)})")
+    with em.loops([out.size]) as (i,):
+        em.line(f"{out.item(i)} = np.log({total.item(i)}) + {out.item(i)}")
+
+
+def _argmax_kernel(em: Emitter, out: Buf, x: Buf, axis: int | None) -> None:
+    # The first maximum; a NaN counts as the maximum, as in NumPy.
+    outer, n, inner = (1, x.size, 1) if axis is None else outer_inner(x.shape, axis)
+    xs, os = x.reshaped((outer, n, inner)), out.reshaped((outer, inner))
+    with em.loops([outer, inner]) as (o, j):
+        best, at = em.fresh("best"), em.fresh("at")
+        em.line(f"{best} = {xs.at([o, '0', j])}")
+        em.line(f"{at} = 0")
+        with em.loops([n]) as (k,):
+            v = em.fresh("v")
+            em.line(f"{v} = {xs.at([o, k, j])}")
+            with em.block(f"if {v} > {best} or ({v} != {v} and {best} == {best}):"):
+                em.line(f"{best} = {v}")
+                em.line(f"{at} = {k}")
+        em.line(f"{os.at([o, j])} = {at}")
 
 
 def keep_axes(g: Any, x_shape: tuple[int, ...], axis: tuple[int, ...], keepdims: bool) -> Any:
@@ -147,30 +176,30 @@ SUM = register(OpDef(
     lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=_reduce(x, axis, keepdims)[1]),
     (lambda g, out, x, axis, keepdims: _spread(g, x, axis, keepdims),),
     (lambda t, out, x, axis, keepdims: sum(t, axis, keepdims),),
-    doc="sum over axes",
+    doc="sum over axes", kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, "sum"),
 ))
 MAX = register(OpDef(
     "max", "reduction", 1, _reduce_extremum,
     lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
     (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims),),
     (lambda t, out, x, axis, keepdims: sum(t * _extremum_share(x, out, axis, keepdims), axis, keepdims),),
-    doc="maximum over axes; tied maxima share the gradient evenly",
+    doc="maximum over axes; tied maxima share the gradient evenly", kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, "max"),
 ))
 MIN = register(OpDef(
     "min", "reduction", 1, _reduce_extremum,
     lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
     (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims),),
     (lambda t, out, x, axis, keepdims: sum(t * _extremum_share(x, out, axis, keepdims), axis, keepdims),),
-    doc="minimum over axes; tied minima share the gradient evenly",
+    doc="minimum over axes; tied minima share the gradient evenly", kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, "min"),
 ))
 LOGSUMEXP = register(OpDef(
     "logsumexp", "reduction", 1, _logsumexp_rule, _logsumexp_ref,
     (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _softmax_of(x, out, axis, keepdims),),
     (lambda t, out, x, axis, keepdims: sum(t * _softmax_of(x, out, axis, keepdims), axis, keepdims),),
-    doc="log(sum(exp(x))) over axes, computed without overflow",
+    doc="log(sum(exp(x))) over axes, computed without overflow", kernel=_logsumexp_kernel,
 ))
 ARGMAX = register(OpDef(
     "argmax", "reduction", 1, _argmax_rule,
     lambda x, axis: np.asarray(np.argmax(x, axis=axis), dtype=np.int64),
-    None, None, doc="index of the first maximum (flat index when axis is None)",
+    None, None, doc="index of the first maximum (flat index when axis is None)", kernel=_argmax_kernel,
 ))

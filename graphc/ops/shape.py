@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..builder import apply, check_shape, lift
+from ..emit import Buf, Emitter
 from ..errors import GraphError, ShapeError
 from ..opdef import OpDef, register
 
@@ -101,6 +102,49 @@ def _one_hot_rule(labels: Any, n: int, dtype: np.dtype) -> tuple[tuple[int, ...]
     return labels.shape + (n,), dtype
 
 
+def _source_index(key: IndexKey, names: list[str]) -> list[str]:
+    """Index into the sliced array for loop variables `names` over the result's axes."""
+    out, it = [], iter(names)
+    for k in key:
+        out.append(str(k) if isinstance(k, int) else f"({k[0]} + {k[2]} * {next(it)})")
+    return out + list(it)
+
+
+def _transpose_kernel(em: Emitter, out: Buf, x: Buf, axes: tuple[int, ...]) -> None:
+    with em.loops(out.shape) as names:
+        em.line(f"{out.at(names)} = {x.at([names[axes.index(d)] for d in range(len(axes))])}")
+
+
+def _concatenate_kernel(em: Emitter, out: Buf, *xs: Buf, axis: int) -> None:
+    start = 0
+    for x in xs:
+        with em.loops(x.shape) as names:
+            shifted = [f"({start} + {v})" if a == axis and start else v for a, v in enumerate(names)]
+            em.line(f"{out.at(shifted)} = {x.at(names)}")
+        start += x.shape[axis]
+
+
+def _index_kernel(em: Emitter, out: Buf, x: Buf, key: IndexKey) -> None:
+    with em.loops(out.shape) as names:
+        em.line(f"{out.at(names)} = {x.at(_source_index(key, names))}")
+
+
+def _scatter_kernel(em: Emitter, out: Buf, g: Buf, shape: tuple[int, ...], key: IndexKey) -> None:
+    em.fill(out, "0")
+    with em.loops(g.shape) as names:
+        em.line(f"{out.at(_source_index(key, names))} = {g.at(names)}")
+
+
+def _one_hot_kernel(em: Emitter, out: Buf, labels: Buf, n: int, dtype: np.dtype) -> None:
+    em.fill(out, "0")
+    rows = out.reshaped((labels.size, n))
+    with em.loops([labels.size]) as (i,):
+        label = em.fresh("label")
+        em.line(f"{label} = {labels.item(i)}")
+        with em.block(f"if 0 <= {label} < {n}:"):
+            em.line(f"{rows.at([i, label])} = 1")
+
+
 def _concat_vjp(g: Any, out: Any, *xs: Any, axis: int, index: int) -> Any:
     start = builtins.sum(x.shape[axis] for x in xs[:index])
     key = tuple((0, d, 1) for d in g.shape[:axis]) + ((start, start + xs[index].shape[axis], 1),)
@@ -114,40 +158,40 @@ def _concat_jvp(ts: list[Any], out: Any, *xs: Any, axis: int) -> Any:
 RESHAPE: OpDef = register(OpDef(
     "reshape", "shape", 1, _reshape_rule, lambda x, shape: np.reshape(x, shape),
     (lambda g, out, x, shape: reshape(g, x.shape),), (lambda t, out, x, shape: reshape(t, shape),),
-    doc="the same elements in another shape (row-major)",
+    doc="the same elements in another shape (row-major)", view=lambda x, shape: x.reshaped(shape),
 ))
 TRANSPOSE: OpDef = register(OpDef(
     "transpose", "shape", 1, _transpose_rule, lambda x, axes: np.ascontiguousarray(np.transpose(x, axes)),
     (lambda g, out, x, axes: transpose(g, tuple(np.argsort(axes).tolist())),),
     (lambda t, out, x, axes: transpose(t, axes),),
-    doc="axes permuted",
+    doc="axes permuted", kernel=_transpose_kernel,
 ))
 BROADCAST_TO: OpDef = register(OpDef(
     "broadcast_to", "shape", 1, _broadcast_rule, lambda x, shape: np.array(np.broadcast_to(x, shape)),
     # The differentiation pass sums the broadcast dimensions back, so the rule passes g along.
     (lambda g, out, x, shape: g,), (lambda t, out, x, shape: broadcast_to(t, shape),),
-    doc="x repeated along new or size-1 axes",
+    doc="x repeated along new or size-1 axes", scalar=lambda c, x, shape: x,
 ))
 CONCATENATE: OpDef = register(OpDef(
     "concatenate", "shape", None, _concatenate_rule, lambda *xs, axis: np.concatenate(xs, axis=axis),
-    (_concat_vjp,), _concat_jvp, doc="tensors joined along an existing axis",
+    (_concat_vjp,), _concat_jvp, doc="tensors joined along an existing axis", kernel=_concatenate_kernel,
 ))
 INDEX: OpDef = register(OpDef(
     "index", "shape", 1, lambda x, key: (_indexed_shape(x.shape, key), x.dtype), _index_ref,
     (lambda g, out, x, key: apply(SCATTER_INDEX, (g,), shape=x.shape, key=key),),
     (lambda t, out, x, key: apply(INDEX, (t,), key=key),),
-    doc="basic indexing: ints and slices",
+    doc="basic indexing: ints and slices", kernel=_index_kernel,
 ))
 SCATTER_INDEX: OpDef = register(OpDef(
     "scatter_index", "shape", 1, _scatter_rule, _scatter_ref,
     (lambda g, out, x, shape, key: apply(INDEX, (g,), key=key),),
     (lambda t, out, x, shape, key: apply(SCATTER_INDEX, (t,), shape=shape, key=key),),
-    doc="zeros of `shape` with x written at `key` (the transpose of index)",
+    doc="zeros of `shape` with x written at `key` (the transpose of index)", kernel=_scatter_kernel,
 ))
 ONE_HOT: OpDef = register(OpDef(
     "one_hot", "shape", 1, _one_hot_rule,
     lambda labels, n, dtype: (labels[..., None] == np.arange(n)).astype(dtype),
-    None, None, doc="1 at each label's position along a new last axis, else 0",
+    None, None, doc="1 at each label's position along a new last axis, else 0", kernel=_one_hot_kernel,
 ))
 
 

@@ -1,0 +1,209 @@
+"""Lowering a graph to the Python source of one Numba function (nopython mode only).
+
+Every shape is static and written into the source. Each node becomes one of:
+- an argument: placeholders (fed), variables (their arrays, updated in place), array constants,
+  each passed as a flat 1-D view;
+- a literal: 0-d constants and fills, used inline as typed scalars;
+- a view: an op declaring `view` (reshape) re-describes its input's data, at no cost;
+- a buffer: a stretch of one byte arena (seen through one typed view per dtype), filled by a
+  loop nest (ops declaring `scalar`) or by the op's `kernel`.
+Outputs and new variable values always live in the arena, so updates are written after
+everything else is computed, and a failing call (status set, early return) changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .dtypes import short_name
+from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
+from .ir import Graph, Node, Variable
+
+ALIGN = 64
+STATUS_NUMERICS, STATUS_LABEL = 1, 2
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A buffer's place in the arena: byte offset, shape, dtype."""
+
+    offset: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+
+@dataclass
+class LoweredProgram:
+    """The generated source and what the runtime needs to call it."""
+
+    source: str  # def program(step, status, arena, *inputs, *variables, *constants)
+    definitions: list[str]  # module-level typed constants it uses
+    placeholders: list[Node]
+    variables: list[Variable]
+    constants: list[np.ndarray]
+    nodes: list[Node]  # by the index that status reports carry
+    outputs: list[Slot]  # the user's outputs, in order
+    slots: dict[int, Slot]  # node id -> its arena buffer
+    arena_bytes: int
+
+
+def arena_base(dtype: np.dtype) -> str:
+    """The name of the arena's typed view for `dtype`."""
+    return f"A_{short_name(dtype)}"
+
+
+class _Lowering:
+    def __init__(self, graph: Graph, n_outputs: int, updates: Sequence[tuple[Variable, Node]], check: bool):
+        self.graph, self.check = graph, check
+        self.outputs = list(graph.outputs[:n_outputs])
+        self.updates = list(updates)
+        self.arrays: dict[int, Buf] = {}  # node id -> its data
+        self.literals: dict[int, str] = {}  # node id -> typed constant name
+        self.slots: dict[int, Slot] = {}
+        self.own: dict[int, Slot] = {}  # outputs and update values -> an arena buffer of their own
+        self.arena = 0
+        self.dtypes: set[np.dtype] = set()
+        self.em = Emitter(scratch=lambda shape, dtype: self._allocate(shape, dtype)[0])
+        self.placeholders = list(graph.inputs)
+        self.variables: list[Variable] = []
+        self.constants: list[np.ndarray] = []
+        self.index = {id(n): i for i, n in enumerate(graph.nodes)}
+
+    def _allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[Buf, Slot]:
+        slot = Slot(self.arena, tuple(shape), np.dtype(dtype))
+        self.arena += -(-max(slot.nbytes, 1) // ALIGN) * ALIGN
+        self.dtypes.add(slot.dtype)
+        return Buf(arena_base(slot.dtype), slot.offset // slot.dtype.itemsize, slot.shape, slot.dtype), slot
+
+    def buffer(self, n: Node) -> Buf:
+        buf, self.slots[id(n)] = self._allocate(n.shape, n.dtype)
+        self.arrays[id(n)] = buf
+        return buf
+
+    def array_of(self, n: Node) -> Buf:
+        """`n` as array data, filling a buffer once if it is a literal."""
+        if id(n) not in self.arrays:
+            self.em.fill(self.buffer(n), self.literals[id(n)])
+        return self.arrays[id(n)]
+
+    def lower(self) -> LoweredProgram:
+        em = self.em
+        for n in self.graph.nodes:
+            em.node_index = self.index[id(n)]
+            self.node(n)
+        for n in self.outputs + [v for _, v in self.updates]:
+            self.in_arena(n)
+        if self.updates:
+            em.line("# updates: written only after every value is computed")
+        for var, value in self.updates:
+            slot = self.own[id(value)]
+            em.copy(self.arrays[id(var)], Buf(arena_base(slot.dtype), slot.offset // slot.dtype.itemsize,
+                                              slot.shape, slot.dtype))
+        args = ([f"in{i}" for i in range(len(self.placeholders))]
+                + [f"var{i}" for i in range(len(self.variables))]
+                + [f"const{i}" for i in range(len(self.constants))])
+        header = f"def program(step, status, arena{''.join(', ' + a for a in args)}):"
+        views = [f"    {arena_base(dt)} = arena.view(np.{dt.name})" for dt in sorted(self.dtypes, key=str)]
+        return LoweredProgram(
+            source="\n".join([header, *views, *em.lines, "    return"]),
+            definitions=em.constant_definitions(), placeholders=self.placeholders,
+            variables=self.variables, constants=self.constants, nodes=list(self.graph.nodes),
+            outputs=[self.own[id(o)] for o in self.outputs], slots=self.slots,
+            arena_bytes=-(-self.arena // ALIGN) * ALIGN,
+        )
+
+    def in_arena(self, n: Node) -> None:
+        """Give `n`'s value an arena buffer (outputs and new variable values must have one)."""
+        if id(n) in self.own:
+            return
+        if id(n) in self.slots:
+            self.own[id(n)] = self.slots[id(n)]
+            return
+        buf, slot = self._allocate(n.shape, n.dtype)
+        if id(n) in self.literals:
+            self.em.fill(buf, self.literals[id(n)])
+        else:
+            self.em.copy(buf, self.arrays[id(n)])
+        self.own[id(n)] = slot
+
+    def node(self, n: Node) -> None:
+        em, op = self.em, n.op
+        if op.name == "placeholder":
+            at = next(i for i, p in enumerate(self.placeholders) if p is n)
+            self.arrays[id(n)] = Buf(f"in{at}", 0, n.shape, n.dtype)
+        elif isinstance(n, Variable):
+            self.arrays[id(n)] = Buf(f"var{len(self.variables)}", 0, n.shape, n.dtype)
+            self.variables.append(n)
+        elif op.name in ("constant", "full") and (n.shape == () or op.name == "full"):
+            value = n.attrs["value"][()] if op.name == "constant" else n.attrs["value"]
+            self.literals[id(n)] = em.const(value, n.dtype)
+            return
+        elif op.name == "constant":
+            self.arrays[id(n)] = Buf(f"const{len(self.constants)}", 0, n.shape, n.dtype)
+            self.constants.append(n.attrs["value"])
+            return
+        elif op.view is not None or (op.name == "broadcast_to" and id(n.inputs[0]) in self.literals):
+            (x,) = n.inputs
+            if id(x) in self.literals:
+                self.literals[id(n)] = self.literals[id(x)]
+            else:
+                self.arrays[id(n)] = op.view(self.arrays[id(x)], **n.attrs)
+            return
+        elif op.scalar is not None:
+            em.line(f"# {self.index[id(n)]}: {op.name} at {n.location}")
+            self.elementwise([n], {id(n): self.buffer(n)})
+        else:
+            ins = [self.array_of(x) for x in n.inputs]
+            out = self.buffer(n)
+            em.line(f"# {self.index[id(n)]}: {op.name} at {n.location}")
+            op.kernel(em, out, *ins, **n.attrs)
+        if self.check and n.dtype.kind == "f":
+            with em.block(f"if not all_finite({self.arrays[id(n)].array()}):"):
+                em.fail(STATUS_NUMERICS, "0")
+
+    def elementwise(self, members: list[Node], stores: dict[int, Buf]) -> None:
+        """One loop nest computing `members` (in topological order) and storing `stores`."""
+        em = self.em
+        inside = {id(m) for m in members}
+        operands: list[Buf] = []
+        scalar_of: dict[int, str] = {}
+        loaded: dict[int, int] = {}  # node id -> index in operands
+        for m in members:
+            for x in m.inputs:
+                if id(x) in self.literals:
+                    scalar_of[id(x)] = self.literals[id(x)]
+                elif id(x) not in inside and id(x) not in loaded:
+                    loaded[id(x)] = len(operands)
+                    operands.append(self.arrays[id(x)])
+        shape = max((m.shape for m in members), key=len)
+        stored = [(m, stores[id(m)]) for m in members if id(m) in stores]
+        sizes, strides = broadcast_loops(shape, [b.shape for b in operands] + [b.shape for _, b in stored])
+        with em.loops(sizes) as names:
+            for node_id, k in loaded.items():
+                s = em.fresh("s")
+                buf = operands[k]
+                em.line(f"{s} = {buf.base}[{linear(buf.offset, list(zip(names, strides[k])))}]")
+                scalar_of[node_id] = s
+            for m in members:
+                c = Scalar(em, m.dtype, tuple(x.dtype for x in m.inputs))
+                expr = m.op.scalar(c, *(scalar_of[id(x)] for x in m.inputs), **m.attrs)
+                t = em.fresh("t")
+                em.line(f"{t} = {dtype_name(m.dtype)}({expr})")
+                scalar_of[id(m)] = t
+            for (m, buf), st in zip(stored, strides[len(operands):]):
+                em.line(f"{buf.base}[{linear(buf.offset, list(zip(names, st)))}] = {scalar_of[id(m)]}")
+
+
+def lower(graph: Graph, n_outputs: int, updates: Sequence[tuple[Variable, Node]], check_numerics: bool) -> LoweredProgram:
+    """The source of `program(step, status, arena, *inputs, *variables, *constants)` for `graph`.
+
+    `graph.outputs` are the user's `n_outputs` outputs followed by the updates' new values.
+    """
+    return _Lowering(graph, n_outputs, updates, check_numerics).lower()
