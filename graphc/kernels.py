@@ -6,16 +6,17 @@ conversions), so compiled programs draw what the NumPy reference draws.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
 import numpy as np
 
-_JIT = {"nogil": True, "cache": True, "error_model": "numpy"}
+_jit = functools.partial(numba.njit, nogil=True, cache=True, error_model="numpy")
 _MASK = np.uint64(0xFFFFFFFF)
 
 
-@numba.njit(**_JIT)
+@_jit
 def _philox_block(index: int, step: int, stream: int, seed: int) -> tuple[int, int, int, int]:
     c0 = np.uint64(index) & _MASK
     c1 = np.uint64(step) & _MASK
@@ -34,14 +35,14 @@ def _philox_block(index: int, step: int, stream: int, seed: int) -> tuple[int, i
     return c0, c1, c2, c3
 
 
-@numba.njit(**_JIT)
+@_jit
 def _unit(hi: int, lo: int, single: bool) -> float:
     if single:
         return float(hi >> np.uint64(8)) * 2.0**-24
     return float((hi << np.uint64(21)) | (lo >> np.uint64(11))) * 2.0**-53
 
 
-@numba.njit(**_JIT)
+@_jit
 def philox_uniform(out: np.ndarray, seed: int, stream: int, step: int) -> None:
     """Fill 1-D `out` with uniform draws in [0, 1) (as graphc.philox.uniform)."""
     single = out.itemsize == 4
@@ -50,7 +51,7 @@ def philox_uniform(out: np.ndarray, seed: int, stream: int, step: int) -> None:
         out[i] = _unit(w0, w1, single)
 
 
-@numba.njit(**_JIT)
+@_jit
 def philox_normal(out: np.ndarray, seed: int, stream: int, step: int) -> None:
     """Fill 1-D `out` with standard normal draws (as graphc.philox.normal)."""
     single = out.itemsize == 4
@@ -61,7 +62,7 @@ def philox_normal(out: np.ndarray, seed: int, stream: int, step: int) -> None:
         out[i] = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
-@numba.njit(**_JIT)
+@_jit
 def all_finite(flat: np.ndarray) -> bool:
     """Whether no element of 1-D `flat` is NaN or infinite."""
     for i in range(flat.size):

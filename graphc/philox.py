@@ -65,7 +65,7 @@ def normal(shape: tuple[int, ...], dtype: np.dtype, seed: int, stream: int, step
     w = random_words(size, seed, stream, step)
     u1 = 1.0 - _unit(w[0], w[1], dtype)  # in (0, 1]: log(u1) is finite
     u2 = _unit(w[2], w[3], dtype)
-    log_u1 = _libm_log(u1).astype(np.float64)
-    cos_u2 = _libm_cos(2.0 * np.pi * u2).astype(np.float64)
+    log_u1 = np.asarray(_libm_log(u1), dtype=np.float64)
+    cos_u2 = np.asarray(_libm_cos(2.0 * np.pi * u2), dtype=np.float64)
     z = np.sqrt(-2.0 * log_u1) * cos_u2
     return z.astype(dtype).reshape(shape)

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..builder import apply, is_tensor, lift
 from ..dtypes import as_dtype, is_float, result_type
-from ..errors import ShapeError
 from ..emit import Scalar
+from ..errors import ShapeError
 from ..opdef import OpDef, Rule, register
 
 GELU_K = math.sqrt(2.0 / math.pi)  # the tanh approximation's constants, as in PyTorch
