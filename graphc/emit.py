@@ -54,6 +54,7 @@ class Buf:
     offset: int
     shape: tuple[int, ...]
     dtype: np.dtype
+    swapped: bool = False  # the last two axes of row-major data, exchanged (matmul operands only)
 
     @property
     def size(self) -> int:
@@ -72,11 +73,14 @@ class Buf:
         return f"{self.base}[{self.offset}:{self.offset + self.size}]"
 
     def matrix(self, offset: str = "0", shape: tuple[int, ...] | None = None) -> str:
-        """A 2-D array expression of `shape` starting `offset` elements in (for np.dot)."""
-        shape = shape or self.shape
+        """A 2-D array expression of `shape` starting `offset` elements in (for np.dot); a
+        swapped buffer gives the transposed view of its row-major data."""
+        shape = tuple(shape or self.shape)
         n = int(np.prod(shape))
         start = linear(self.offset, [(offset, 1)]) if offset != "0" else str(self.offset)
-        return f"{self.base}[{start}:{start} + {n}].reshape({tuple(shape)})"
+        if self.swapped:
+            return f"{self.base}[{start}:{start} + {n}].reshape({shape[::-1]}).T"
+        return f"{self.base}[{start}:{start} + {n}].reshape({shape})"
 
     def reshaped(self, shape: tuple[int, ...]) -> Buf:
         return Buf(self.base, self.offset, tuple(shape), self.dtype)

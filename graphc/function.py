@@ -7,7 +7,6 @@ nothing. Calls are serialized per variable, so threads sharing variables see who
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -19,7 +18,7 @@ from .builder import lift
 from .errors import FeedError, GraphError, ShapeError
 from .executor import evaluate
 from .feeds import check_feed
-from .ir import Graph, Node, Variable, verify
+from .ir import STEP_LOCK, Graph, Node, Variable, verify
 from .lowering import lower
 from .native import NativeProgram
 from .printer import format_graph
@@ -58,7 +57,6 @@ class Function:
         # No optimizing pass exists yet: the program runs as the user built it.
         self.graph = self.source_graph
         self._steps = 0
-        self._lock = threading.Lock()
         self._variables = sorted(self.graph.variables + [v for v, _ in self._updates], key=lambda v: v.id)
         self._native: NativeProgram | None = None
         if backend == "numba":
@@ -113,14 +111,10 @@ class Function:
         self._steps += 1
         return [np.array(v) for v in values[:n_out]]
 
-    @contextlib.contextmanager
-    def _step_lock(self) -> Any:
-        # Variables are locked in id order, so functions sharing them cannot deadlock.
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(self._lock)
-            for v in self._variables:
-                stack.enter_context(v.store.lock)
-            yield
+    def _step_lock(self) -> threading.RLock:
+        """One lock for every step of every function: variables shared between functions are
+        read and written by whole steps (native code updates them in place)."""
+        return STEP_LOCK
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any], stacked: bool = False) -> dict[Node, np.ndarray]:
         if len(args) > len(self.inputs):

@@ -118,14 +118,18 @@ class Node(Operators):
             yield self[i]
 
 
+# Held for every compiled step and every read or write of a variable's value: a variable
+# shared by several functions is only ever seen between whole steps.
+STEP_LOCK = threading.RLock()
+
+
 class VariableStore:
     """The mutable value behind a variable node, shared by every function that uses it."""
 
-    __slots__ = ("array", "lock")
+    __slots__ = ("array",)
 
     def __init__(self, array: np.ndarray) -> None:
         self.array = array
-        self.lock = threading.RLock()
 
 
 class Variable(Node):
@@ -142,7 +146,7 @@ class Variable(Node):
     @property
     def value(self) -> np.ndarray:
         """A copy of the current value."""
-        with self.store.lock:
+        with STEP_LOCK:
             return self.store.array.copy()
 
     def assign(self, value: Any) -> None:
@@ -150,7 +154,7 @@ class Variable(Node):
         from .feeds import check_feed
 
         array = check_feed(value, self.shape, self.dtype, f"variable {self.name!r}")
-        with self.store.lock:
+        with STEP_LOCK:
             self.store.array = array.copy()
 
     def __repr__(self) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .dtypes import short_name
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
-from .ir import Graph, Node, Variable
+from .ir import Graph, Node, Variable, consumers
 
 ALIGN = 64
 STATUS_NUMERICS, STATUS_LABEL = 1, 2
@@ -75,6 +75,8 @@ class _Lowering:
         self.variables: list[Variable] = []
         self.constants: list[np.ndarray] = []
         self.index = {id(n): i for i, n in enumerate(graph.nodes)}
+        self.users = consumers(graph)
+        self.results = {id(o) for o in graph.outputs}
 
     def _allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[Buf, Slot]:
         slot = Slot(self.arena, tuple(shape), np.dtype(dtype))
@@ -156,6 +158,10 @@ class _Lowering:
             else:
                 self.arrays[id(n)] = op.view(self.arrays[id(x)], **n.attrs)
             return
+        elif self.swaps_for_blas(n):
+            x = self.arrays[id(n.inputs[0])]
+            self.arrays[id(n)] = Buf(x.base, x.offset, n.shape, n.dtype, swapped=True)
+            return
         elif op.scalar is not None:
             em.line(f"# {self.index[id(n)]}: {op.name} at {n.location}")
             self.elementwise([n], {id(n): self.buffer(n)})
@@ -167,6 +173,19 @@ class _Lowering:
         if self.check and n.dtype.kind == "f":
             with em.block(f"if not all_finite({self.arrays[id(n)].array()}):"):
                 em.fail(STATUS_NUMERICS, "0")
+
+    def swaps_for_blas(self, n: Node) -> bool:
+        """A transpose of the last two axes that only float matmuls read: BLAS takes it as a
+        transposed view, so it needs no copy."""
+        if n.op.name != "transpose" or n.ndim < 2 or id(n) in self.results:
+            return False
+        axes = n.attrs["axes"]
+        if tuple(axes) != tuple(range(n.ndim - 2)) + (n.ndim - 1, n.ndim - 2):
+            return False
+        x = self.arrays.get(id(n.inputs[0]))
+        users = self.users[n]
+        return (x is not None and not x.swapped and n.dtype.kind == "f" and bool(users)
+                and all(u.op.name == "matmul" and u.inputs[0].dtype == u.inputs[1].dtype for u in users))
 
     def elementwise(self, members: list[Node], stores: dict[int, Buf]) -> None:
         """One loop nest computing `members` (in topological order) and storing `stores`."""
