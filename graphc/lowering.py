@@ -159,8 +159,8 @@ class _Lowering:
                 self.arrays[id(n)] = op.view(self.arrays[id(x)], **n.attrs)
             return
         elif self.swaps_for_blas(n):
-            x = self.arrays[id(n.inputs[0])]
-            self.arrays[id(n)] = Buf(x.base, x.offset, n.shape, n.dtype, swapped=True)
+            data = self.arrays[id(n.inputs[0])]
+            self.arrays[id(n)] = Buf(data.base, data.offset, n.shape, n.dtype, swapped=True)
             return
         elif op.scalar is not None:
             em.line(f"# {self.index[id(n)]}: {op.name} at {n.location}")
