@@ -157,15 +157,26 @@ class Function:
         return f"<graphc.Function {self._signature()} -> {len(self._outputs)} outputs, {len(self._updates)} updates>"
 
     def report(self) -> str:
-        """What the compiler did: passes, program size, executor."""
+        """What the compiler did: passes, program size, back end, compile cache and time."""
         lines = [
             f"graphc function {self._signature()}: {len(self._outputs)} outputs, {len(self._updates)} updates",
             f"source graph: {len(self.source_graph)} nodes",
             "passes: none run (no optimizing pass exists yet)" if self.optimize else "passes: disabled (optimize=False)",
             f"program: {len(self.graph)} nodes",
-            "executor: NumPy reference, node by node",
-            f"build time: {self.compile_seconds * 1e3:.1f} ms; calls so far: {self._steps}",
         ]
+        native = self._native
+        if native is None:
+            lines.append("executor: NumPy reference, node by node")
+        else:
+            hit = "hit (machine code loaded)" if native.cache_hit else "miss (compiled by LLVM)"
+            lines += [
+                f"executor: one Numba function, {native.text.count(chr(10))} lines of generated source",
+                f"  source: {native.path}",
+                f"  compile cache: {hit}; compile {native.compile_seconds:.2f} s",
+                f"  arena: {native.program.arena_bytes} bytes in one buffer",
+                f"  check_numerics: {'on' if self.check_numerics else 'off (no checks in the code)'}",
+            ]
+        lines.append(f"build time: {self.compile_seconds:.2f} s; calls so far: {self._steps}")
         return "\n".join(lines)
 
 

@@ -1,0 +1,99 @@
+"""The native runtime: one Numba function per program, its disk cache, native run_many,
+and numerics checks that cost nothing when off."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import graphc as gc
+
+PROGRAM = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    import graphc as gc
+    x = gc.placeholder((8, 4), name="x")
+    w = gc.variable(np.full((4, 3), 0.5, np.float32), name="w")
+    y = gc.placeholder((8,), "int64", name="y")
+    loss = gc.mean(gc.softmax_cross_entropy(gc.tanh(x @ w), y))
+    f = gc.compile([x, y], loss, updates=gc.optim.sgd(loss, [w], 0.1))
+    value = float(f(np.ones((8, 4), np.float32), np.arange(8) % 3))
+    print(json.dumps({"hit": f._native.cache_hit, "compile_s": f._native.compile_seconds,
+                      "path": str(f._native.path), "loss": value, "report": f.report()}))
+""")
+
+
+def run_in_new_process(cache: pathlib.Path) -> dict:
+    env = dict(os.environ, GRAPHC_CACHE_DIR=str(cache))
+    out = subprocess.run([sys.executable, "-c", PROGRAM], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_second_process_loads_machine_code_from_the_cache(tmp_path: pathlib.Path) -> None:
+    first = run_in_new_process(tmp_path)
+    second = run_in_new_process(tmp_path)
+    assert not first["hit"] and second["hit"]
+    assert second["path"] == first["path"] and second["loss"] == first["loss"]
+    assert "compile cache: hit" in second["report"]
+    assert second["compile_s"] < 1.0
+
+
+def test_corrupt_cache_entries_are_rebuilt(tmp_path: pathlib.Path) -> None:
+    first = run_in_new_process(tmp_path)
+    source = pathlib.Path(first["path"])
+    for entry in (source.parent / "__pycache__").glob(f"{source.stem}.*"):
+        entry.write_bytes(b"garbage")  # Numba's index and machine code
+    source.write_text(source.read_text()[:100])  # a truncated generated file
+    again = run_in_new_process(tmp_path)
+    assert again["loss"] == first["loss"]
+
+
+def test_generated_code_is_nopython_and_names_the_users_lines() -> None:
+    x = gc.placeholder((3,), name="x")
+    f = gc.compile([x], gc.exp(x) * 2.0)
+    text = f._native.text
+    assert "@numba.njit(" in text and "forceobj" not in text and "objmode" not in text
+    assert "test_native.py" in text  # each op's comment points at the user's line
+
+
+def test_native_run_many_matches_step_by_step() -> None:
+    x = gc.placeholder((4,), "float64", name="x")
+    w = gc.variable(np.zeros(4), name="w")
+    loss = gc.sum((w - x) ** 2)
+    f = gc.compile([x], [loss, w * 1.0], updates=gc.optim.momentum(loss, [w], 0.1))
+    batches = np.random.default_rng(0).standard_normal((6, 4))
+    many = f.run_many(batches)
+    after_many = w.value
+    w.assign(np.zeros(4))
+    for v in [v for v in f.graph.variables if v.name.endswith("momentum")]:
+        v.assign(np.zeros(4))
+    single = [f(b) for b in batches]
+    np.testing.assert_array_equal(many[0], [s[0] for s in single])
+    np.testing.assert_array_equal(many[1], [s[1] for s in single])
+    np.testing.assert_array_equal(w.value, after_many)
+
+
+def test_numerics_checks_are_absent_when_off() -> None:
+    x = gc.placeholder((3,), name="x")
+    off = gc.compile([x], gc.log(x))
+    on = gc.compile([x], gc.log(x), check_numerics=True)
+    assert "all_finite" not in off._native.text.split("def program")[1].split("def run_many")[0]
+    assert "all_finite" in on._native.text
+    assert np.isnan(off(np.array([-1.0, 1.0, 2.0], np.float32))[0])
+    with pytest.raises(gc.NumericsError, match="log"):
+        on(np.array([-1.0, 1.0, 2.0], np.float32))
+
+
+def test_reference_backend_is_available_for_comparison() -> None:
+    x = gc.placeholder((3,), name="x")
+    f = gc.compile([x], gc.tanh(x), backend="numpy")
+    assert "NumPy reference" in f.report()
+    with pytest.raises(gc.GraphError, match="backend"):
+        gc.compile([x], x, backend="gpu")
