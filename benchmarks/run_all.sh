@@ -10,6 +10,7 @@
 # Round 1 starts every process with empty compile caches (cold_s) and then reruns build +
 # first call against the caches just filled (coldcache-1thread.jsonl: the warm compile).
 # Results: benchmarks/results/results-1thread.jsonl; summarise with benchmarks/report.py.
+# GRAPHC_PEER_BENCH names the shared bench folder when this checkout is not beside ../shared.
 set -u
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PY="${PY:-python}"
@@ -41,6 +42,7 @@ for R in $(seq 1 "$ROUNDS"); do
       export GRAPHC_CACHE_DIR="$cache/graphc" NUMBA_CACHE_DIR="$cache/numba"
       export TORCHINDUCTOR_CACHE_DIR="$cache/inductor" PYTENSOR_FLAGS="base_compiledir=$cache/pytensor"
       log="$OUTDIR/logs/$w.$p.r$R.log"
+      n0=$(wc -l < "$out")
       $RUN --workload "$w" --peer "$p" --threads $T --round "$R" --json "$out" > /dev/null 2> "$log"
       if [ "$R" = 1 ]; then
         case "$p" in graphc|graphc_noopt|torch_compile|jax|pytensor_c|pytensor_numba)
@@ -48,6 +50,7 @@ for R in $(seq 1 "$ROUNDS"); do
         esac
         rm -rf "$cache"
       fi
+      if [ "$(wc -l < "$out")" = "$n0" ]; then echo "r$R $w $p: no result, see $log"; continue; fi
       tail -n 1 "$out" | "$PY" -c 'import json,sys; r=json.loads(sys.stdin.read()); print("r%d %-16s %-14s median %9.3f ms  cold %6.2f s  %s" % (r.get("round",1), r["workload"], r["peer"], 1e3*r.get("median_s", float("nan")), r.get("cold_s", float("nan")), r.get("error", "")[:120]), flush=True)'
     done
   done
