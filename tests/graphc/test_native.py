@@ -97,3 +97,15 @@ def test_reference_backend_is_available_for_comparison() -> None:
     assert "NumPy reference" in f.report()
     with pytest.raises(gc.GraphError, match="backend"):
         gc.compile([x], x, backend="gpu")
+
+
+def test_elementwise_loops_vectorize() -> None:
+    # The numpy error model keeps division checks out of the loop, so LLVM emits packed
+    # (SIMD) instructions: xmm/ymm/zmm registers with the "ps" (packed single) suffix.
+    x = gc.placeholder((1024,), name="x")
+    y = gc.placeholder((1024,), name="y")
+    f = gc.compile([x, y], (x * y + 1.0) / (y * y + 2.0))
+    asm = "\n".join(f._native.module.program.inspect_asm().values())
+    packed = [line for line in asm.splitlines() if ("vmulps" in line or "vdivps" in line)
+              and ("ymm" in line or "zmm" in line)]
+    assert packed, "the elementwise loop did not vectorize"
