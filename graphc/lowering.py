@@ -158,6 +158,9 @@ class _Lowering:
             else:
                 self.arrays[id(n)] = op.view(self.arrays[id(x)], **n.attrs)
             return
+        elif self.broadcasts_in_loops(n):
+            self.arrays[id(n)] = self.arrays[id(n.inputs[0])]
+            return
         elif self.swaps_for_blas(n):
             data = self.arrays[id(n.inputs[0])]
             self.arrays[id(n)] = Buf(data.base, data.offset, n.shape, n.dtype, swapped=True)
@@ -173,6 +176,13 @@ class _Lowering:
         if self.check and n.dtype.kind == "f":
             with em.block(f"if not all_finite({self.arrays[id(n)].array()}):"):
                 em.fail(STATUS_NUMERICS, "0")
+
+    def broadcasts_in_loops(self, n: Node) -> bool:
+        """A broadcast read only by elementwise loops: they broadcast the smaller array
+        themselves (right-aligned, as NumPy), so the broadcast needs no copy."""
+        return (n.op.name == "broadcast_to" and id(n) not in self.results
+                and id(n.inputs[0]) in self.arrays and bool(self.users[n])
+                and all(u.op.scalar is not None for u in self.users[n]))
 
     def swaps_for_blas(self, n: Node) -> bool:
         """A transpose of the last two axes that only float matmuls read: BLAS takes it as a

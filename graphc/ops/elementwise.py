@@ -158,6 +158,11 @@ def _sigmoid_scalar(c: Scalar, x: str) -> str:
     return f"({one} / ({one} + {e})) if {x} >= 0 else ({e} / ({one} + {e}))"
 
 
+def _tanh_scalar(c: Scalar, x: str) -> str:
+    # float32 uses the vectorizing rational approximation (graphc.kernels.tanh_f32).
+    return f"tanh_f32({x})" if c.out == np.float32 else f"np.tanh({x})"
+
+
 def _softplus_scalar(c: Scalar, x: str) -> str:
     # NumPy's logaddexp(0, x), branch for branch.
     x = c.cast(x, 0)
@@ -168,7 +173,7 @@ def _softplus_scalar(c: Scalar, x: str) -> str:
 def _gelu_scalar(c: Scalar, x: str) -> str:
     x = c.cast(x, 0)
     cube = f"({x} * {x} * {x})"
-    return f"{c.k(0.5)} * {x} * ({c.k(1)} + np.tanh({c.k(GELU_K)} * ({x} + {c.k(GELU_C)} * {cube})))"
+    return f"{c.k(0.5)} * {x} * ({c.k(1)} + {_tanh_scalar(c, f'{c.k(GELU_K)} * ({x} + {c.k(GELU_C)} * {cube})')})"
 
 
 def _clip_scalar(c: Scalar, x: str, lo: Any, hi: Any) -> str:
@@ -213,7 +218,7 @@ COS = _declare("cos", _floating, lambda x: np.cos(_as_float(x)),
 TANH = _declare("tanh", _floating, lambda x: np.tanh(_as_float(x)),
                 (lambda g, out, x: g * (1 - out * out),), (lambda t, out, x: t * (1 - out * out),),
                 "hyperbolic tangent",
-    scalar=lambda c, x: f"np.tanh({c.cast(x, 0)})",
+    scalar=lambda c, x: _tanh_scalar(c, c.cast(x, 0)),
 )
 SIGMOID = _declare("sigmoid", _floating, _sigmoid_ref,
                    (lambda g, out, x: g * (1 - out) * out,), (lambda t, out, x: t * (1 - out) * out,),
