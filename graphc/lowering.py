@@ -97,14 +97,30 @@ class _Lowering:
 
     def lower(self) -> LoweredProgram:
         em = self.em
+        candidates = self.in_place_candidates()
+        for var, _ in self.updates:  # a variable may be written without being read
+            if id(var) not in self.index:
+                self.node(var)
         for n in self.graph.nodes:
-            em.node_index = self.index[id(n)]
-            self.node(n)
-        for n in self.outputs + [v for _, v in self.updates]:
+            if id(n) not in candidates:
+                em.node_index = self.index[id(n)]
+                self.node(n)
+        in_place = self.without_conflicts(candidates)
+        for _, value in self.updates:
+            if id(value) in candidates and id(value) not in in_place:
+                em.node_index = self.index[id(value)]
+                self.node(value)
+        copied = [(var, value) for var, value in self.updates if id(value) not in in_place]
+        for n in self.outputs + [v for _, v in copied]:
             self.in_arena(n)
         if self.updates:
             em.line("# updates: written only after every value is computed")
         for var, value in self.updates:
+            if id(value) in in_place:
+                em.node_index = self.index[id(value)]
+                em.line(f"# {em.node_index}: {value.op.name} at {value.location}, into {var.name} in place")
+                self.elementwise([value], {id(value): self.arrays[id(var)]})
+        for var, value in copied:
             slot = self.own[id(value)]
             em.copy(self.arrays[id(var)], Buf(arena_base(slot.dtype), slot.offset // slot.dtype.itemsize,
                                               slot.shape, slot.dtype))
@@ -120,6 +136,38 @@ class _Lowering:
             outputs=[self.own[id(o)] for o in self.outputs], slots=self.slots,
             arena_bytes=-(-self.arena // ALIGN) * ALIGN,
         )
+
+    def in_place_candidates(self) -> set[int]:
+        """New variable values that could be computed last, straight into the variable: an
+        elementwise node that nothing else reads. Only without numerics checks, so that no
+        check can fail once a variable has been written."""
+        if self.check:
+            return set()
+        counts: dict[int, int] = {}
+        for _, value in self.updates:
+            counts[id(value)] = counts.get(id(value), 0) + 1
+        outputs = {id(o) for o in self.outputs}
+        return {id(v) for _, v in self.updates
+                if v.op.scalar is not None and counts[id(v)] == 1 and id(v) not in outputs
+                and not self.users[v]}
+
+    def without_conflicts(self, candidates: set[int]) -> set[int]:
+        """The candidates that may write in place, in update order: each reads a variable
+        already written by an earlier one never, and its own variable only element for element."""
+        written: set[str] = set()
+        chosen: set[int] = set()
+        for var, value in self.updates:
+            if id(value) not in candidates:
+                continue
+            target = self.arrays[id(var)]
+            reads = [self.arrays[id(x)] for x in value.inputs if id(x) in self.arrays]
+            if any(b.base in written for b in reads):
+                continue
+            if any(b.base == target.base and (b.shape != target.shape or b.offset or b.swapped) for b in reads):
+                continue
+            chosen.add(id(value))
+            written.add(target.base)
+        return chosen
 
     def in_arena(self, n: Node) -> None:
         """Give `n`'s value an arena buffer (outputs and new variable values must have one)."""

@@ -131,3 +131,12 @@ def test_memory_budget_is_refused_until_rematerialization_exists() -> None:
     x = gc.placeholder((2,), name="x")
     with pytest.raises(gc.GraphError, match="memory_budget"):
         gc.compile([x], x, memory_budget=1024)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_a_variable_can_be_written_without_being_read(backend: str) -> None:
+    x = gc.placeholder((2,), "float64", name="x")
+    last = gc.variable(np.zeros(2), name="last")
+    f = gc.compile([x], gc.sum(x), updates={last: x * 2.0}, backend=backend)
+    f(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(last.value, [2.0, 4.0])

@@ -109,3 +109,15 @@ def test_elementwise_loops_vectorize() -> None:
     packed = [line for line in asm.splitlines() if ("vmulps" in line or "vdivps" in line)
               and ("ymm" in line or "zmm" in line)]
     assert packed, "the elementwise loop did not vectorize"
+
+
+def test_updates_computed_in_place_still_see_values_from_before_the_call() -> None:
+    a = gc.variable(np.array([1.0, 2.0]), name="a")
+    b = gc.variable(np.array([0.0, 0.0]), name="b")
+    f = gc.compile([], a * 1.0, updates={a: a + 1.0, b: a * 2.0})
+    assert "into a in place" in f._native.text  # a's new value goes straight into a ...
+    np.testing.assert_array_equal(f(), [1.0, 2.0])
+    np.testing.assert_array_equal(b.value, [2.0, 4.0])  # ... yet b still read a's old value
+    np.testing.assert_array_equal(a.value, [2.0, 3.0])
+    checked = gc.compile([], a * 1.0, updates={a: a + 1.0}, check_numerics=True)
+    assert "in place" not in checked._native.text  # a check could fail after the write
