@@ -79,3 +79,27 @@ def test_random_graphs_match_reference(seed: int) -> None:
     y = random_program(seed)(*phs)
     outs = [y, *gc.grad(y, phs)]
     assert_same(gc.compile(phs, outs)(*values), gc.compile(phs, outs, backend="numpy")(*values), 1e-11)
+
+
+def _edge_programs():  # type: ignore[no-untyped-def]
+    x = gc.placeholder((0, 3), name="x")
+    yield "zero-size", [x], [x * 2, gc.sum(x, 0), gc.sum(x)], [np.zeros((0, 3), np.float32)]
+    a, b = gc.placeholder((2, 3), "int64", name="a"), gc.placeholder((3, 2), "int64", name="b")
+    yield "integers", [a, b], [a @ b, gc.sum(a, 1), gc.max(a)], [np.arange(6).reshape(2, 3), np.arange(6).reshape(3, 2)]
+    c = gc.placeholder((3,), "bool", name="c")
+    yield "bools", [c], [c & ~c, c | c, gc.cast(c, "float32") + 1, gc.where(c, 1.0, -1.0)], [np.array([True, False, True])]
+    f = gc.placeholder((4,), "float64", name="f")
+    yield "nan", [f], [gc.max(f), gc.argmax(f), gc.min(f)], [np.array([1.0, np.nan, 3.0, 2.0])]
+    yield "0-d", [f], [gc.sum(f) * 2.0, f[2]], [np.arange(4.0)]
+    m = gc.placeholder((2,), "int32", name="m")
+    yield "mixed dtypes", [f, m], [gc.concatenate([f, gc.cast(m, "float64")]), f[:2] + m], [np.arange(4.0), np.array([5, 6], np.int32)]
+    yield "overflow", [f], [gc.sigmoid(f), gc.softplus(f), gc.exp(f)], [np.array([-1000.0, -30.0, 30.0, 1000.0])]
+
+
+@pytest.mark.parametrize("name,inputs,outputs,values", list(_edge_programs()), ids=lambda v: v if isinstance(v, str) else "")
+def test_edge_cases_match_reference_exactly(name, inputs, outputs, values) -> None:  # type: ignore[no-untyped-def]
+    native = gc.compile(inputs, outputs)(*values)
+    reference = gc.compile(inputs, outputs, backend="numpy")(*values)
+    for got, want in zip(native, reference):
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
