@@ -77,6 +77,7 @@ class _Lowering:
         self.index = {id(n): i for i, n in enumerate(graph.nodes)}
         self.users = consumers(graph)
         self.results = {id(o) for o in graph.outputs}
+        self.inlined = self.computed_in_readers_loop()
 
     def _allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[Buf, Slot]:
         slot = Slot(self.arena, tuple(shape), np.dtype(dtype))
@@ -102,7 +103,7 @@ class _Lowering:
             if id(var) not in self.index:
                 self.node(var)
         for n in self.graph.nodes:
-            if id(n) not in candidates:
+            if id(n) not in candidates and id(n) not in self.inlined:
                 em.node_index = self.index[id(n)]
                 self.node(n)
         in_place = self.without_conflicts(candidates)
@@ -119,7 +120,7 @@ class _Lowering:
             if id(value) in in_place:
                 em.node_index = self.index[id(value)]
                 em.line(f"# {em.node_index}: {value.op.name} at {value.location}, into {var.name} in place")
-                self.elementwise([value], {id(value): self.arrays[id(var)]})
+                self.elementwise(self.group(value), {id(value): self.arrays[id(var)]})
         for var, value in copied:
             slot = self.own[id(value)]
             em.copy(self.arrays[id(var)], Buf(arena_base(slot.dtype), slot.offset // slot.dtype.itemsize,
@@ -136,6 +137,34 @@ class _Lowering:
             outputs=[self.own[id(o)] for o in self.outputs], slots=self.slots,
             arena_bytes=-(-self.arena // ALIGN) * ALIGN,
         )
+
+    def computed_in_readers_loop(self) -> set[int]:
+        """Elementwise nodes computed inside the loop nest of their one reader, an elementwise node
+        of the same shape, instead of in a buffer of their own (a first, local form of fusion;
+        the fusion pass will form larger groups). Not under numerics checks: each value is checked."""
+        if self.check:
+            return set()
+        inlined = set()
+        for n in self.graph.nodes:
+            users = self.users[n]
+            if (n.op.scalar is not None and n.op.name != "broadcast_to" and id(n) not in self.results
+                    and len(users) == 1 and users[0].op.scalar is not None
+                    and users[0].op.name != "broadcast_to" and users[0].shape == n.shape):
+                inlined.add(id(n))
+        return inlined
+
+    def group(self, n: Node) -> list[Node]:
+        """`n` and the nodes computed in its loop, inputs first (iterative: chains can be long)."""
+        members: list[Node] = []
+        stack: list[tuple[Node, bool]] = [(n, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                members.append(node)
+                continue
+            stack.append((node, True))
+            stack += [(x, False) for x in reversed(node.inputs) if id(x) in self.inlined]
+        return members
 
     def in_place_candidates(self) -> set[int]:
         """New variable values that could be computed last, straight into the variable: an
@@ -160,7 +189,7 @@ class _Lowering:
             if id(value) not in candidates:
                 continue
             target = self.arrays[id(var)]
-            reads = [self.arrays[id(x)] for x in value.inputs if id(x) in self.arrays]
+            reads = [self.arrays[id(x)] for m in self.group(value) for x in m.inputs if id(x) in self.arrays]
             if any(b.base in written for b in reads):
                 continue
             if any(b.base == target.base and (b.shape != target.shape or b.offset or b.swapped) for b in reads):
@@ -214,8 +243,11 @@ class _Lowering:
             self.arrays[id(n)] = Buf(data.base, data.offset, n.shape, n.dtype, swapped=True)
             return
         elif op.scalar is not None:
+            members = self.group(n)
+            for m in members[:-1]:
+                em.line(f"# {self.index[id(m)]}: {m.op.name} at {m.location} (in the loop below)")
             em.line(f"# {self.index[id(n)]}: {op.name} at {n.location}")
-            self.elementwise([n], {id(n): self.buffer(n)})
+            self.elementwise(members, {id(n): self.buffer(n)})
         else:
             ins = [self.array_of(x) for x in n.inputs]
             out = self.buffer(n)

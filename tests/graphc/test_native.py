@@ -121,3 +121,14 @@ def test_updates_computed_in_place_still_see_values_from_before_the_call() -> No
     np.testing.assert_array_equal(a.value, [2.0, 3.0])
     checked = gc.compile([], a * 1.0, updates={a: a + 1.0}, check_numerics=True)
     assert "in place" not in checked._native.text  # a check could fail after the write
+
+
+def test_a_long_elementwise_chain_becomes_one_loop() -> None:
+    x = gc.placeholder((8,), "float64", name="x")
+    h = x
+    for _ in range(2000):
+        h = h * 1.0 + 0.0
+    f = gc.compile([x], h, cache=False)
+    body = f._native.text.split("def program")[1].split("def run_many")[0]
+    assert body.count("for ") == 1  # 4000 ops, one loop nest, no recursion
+    np.testing.assert_array_equal(f(np.arange(8.0)), np.arange(8.0))
