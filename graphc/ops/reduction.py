@@ -13,7 +13,7 @@ import numpy as np
 from ..builder import apply, lift
 from ..emit import Buf, Emitter, emit_reduce, outer_inner
 from ..errors import ShapeError
-from ..opdef import OpDef, register
+from ..opdef import OpDef, Rule, register
 from . import elementwise as ew
 from . import shape as sh
 
@@ -178,20 +178,20 @@ SUM = register(OpDef(
     (lambda t, out, x, axis, keepdims: sum(t, axis, keepdims),),
     doc="sum over axes", kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, "sum"),
 ))
-MAX = register(OpDef(
-    "max", "reduction", 1, _reduce_extremum,
-    lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims),
-    (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims),),
-    (lambda t, out, x, axis, keepdims: sum(t * _extremum_share(x, out, axis, keepdims), axis, keepdims),),
-    doc="maximum over axes; tied maxima share the gradient evenly", kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, "max"),
-))
-MIN = register(OpDef(
-    "min", "reduction", 1, _reduce_extremum,
-    lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims),
-    (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims),),
-    (lambda t, out, x, axis, keepdims: sum(t * _extremum_share(x, out, axis, keepdims), axis, keepdims),),
-    doc="minimum over axes; tied minima share the gradient evenly", kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, "min"),
-))
+def _declare_extremum(kind: str, reference: Rule) -> OpDef:
+    """max or min over axes: the same rules, tied extrema sharing the gradient evenly."""
+    return register(OpDef(
+        kind, "reduction", 1, _reduce_extremum,
+        lambda x, axis, keepdims: reference(x, axis=axis, keepdims=keepdims),
+        (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims),),
+        (lambda t, out, x, axis, keepdims: sum(t * _extremum_share(x, out, axis, keepdims), axis, keepdims),),
+        doc=f"{kind}imum over axes; tied extrema share the gradient evenly",
+        kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, kind),
+    ))
+
+
+MAX = _declare_extremum("max", np.max)
+MIN = _declare_extremum("min", np.min)
 LOGSUMEXP = register(OpDef(
     "logsumexp", "reduction", 1, _logsumexp_rule, _logsumexp_ref,
     (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _softmax_of(x, out, axis, keepdims),),
