@@ -13,7 +13,7 @@ import numpy as np
 from . import eager
 from .dtypes import as_dtype, is_weak_scalar, result_type, scalar_dtype
 from .errors import GraphError, ShapeError
-from .ir import Node, type_string
+from .ir import Node
 from .opdef import OpDef
 from .source import current_grad_of, user_location
 
@@ -89,9 +89,3 @@ def check_shape(shape: Any, what: str) -> tuple[int, ...]:
         raise ShapeError(f"{what}: expected a shape of non-negative ints, got {shape!r}")
     return dims
 
-
-def describe(x: Any) -> str:
-    """A short description of a value for error messages."""
-    if is_tensor(x):
-        return type_string(x.shape, x.dtype)
-    return repr(x)
