@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from graphc.passes import PassResult, forward_mode, reverse_mode
 
 import graphc as gc
 from graphc.executor import evaluate
 from graphc.ir import Graph, verify
+from graphc.passes import PassResult, forward_mode, reverse_mode
 
 
 def small_graph() -> tuple[Graph, gc.Node, gc.Node]:
