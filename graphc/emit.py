@@ -51,7 +51,7 @@ class Buf:
     """Array data in generated code: 1-D `base`, element `offset`, and a row-major shape."""
 
     base: str
-    offset: int
+    offset: int | str  # elements; a name for arena buffers, resolved once memory is planned
     shape: tuple[int, ...]
     dtype: np.dtype
     swapped: bool = False  # the last two axes of row-major data, exchanged (matmul operands only)
@@ -70,7 +70,7 @@ class Buf:
 
     def array(self) -> str:
         """The data as a 1-D array expression (for helper calls)."""
-        return f"{self.base}[{self.offset}:{self.offset + self.size}]"
+        return f"{self.base}[{self.offset}:{linear(self.offset, [(str(self.size), 1)])}]"
 
     def matrix(self, offset: str = "0", shape: tuple[int, ...] | None = None) -> str:
         """A 2-D array expression of `shape` starting `offset` elements in (for np.dot); a

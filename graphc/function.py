@@ -59,8 +59,10 @@ class Function:
         self._steps = 0
         self._variables = sorted(self.graph.variables + [v for v, _ in self._updates], key=lambda v: v.id)
         self._native: NativeProgram | None = None
+        lowered = lower(self.graph, len(self._outputs), self._updates, check_numerics)
+        # The arena of the native program: arena_bytes, naive_bytes, lower_bound_bytes.
+        self.memory = lowered.memory
         if backend == "numba":
-            lowered = lower(self.graph, len(self._outputs), self._updates, check_numerics)
             self._native = NativeProgram(lowered, cache)
         self.compile_seconds = time.perf_counter() - started
 
@@ -173,9 +175,13 @@ class Function:
                 f"executor: one Numba function, {native.text.count(chr(10))} lines of generated source",
                 f"  source: {native.path}",
                 f"  compile cache: {hit}; compile {native.compile_seconds:.2f} s",
-                f"  arena: {native.program.arena_bytes} bytes in one buffer",
                 f"  check_numerics: {'on' if self.check_numerics else 'off (no checks in the code)'}",
             ]
+        m = self.memory
+        lines.append(
+            f"memory: arena {m.arena_bytes} bytes ({m.heuristic}); every value its own buffer would take"
+            f" {m.naive_bytes}; the largest set of buffers alive at once {m.lower_bound_bytes}"
+        )
         lines.append(f"build time: {self.compile_seconds:.2f} s; calls so far: {self._steps}")
         return "\n".join(lines)
 

@@ -13,6 +13,7 @@ everything else is computed, and a failing call (status set, early return) chang
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,9 +22,12 @@ import numpy as np
 from .dtypes import short_name
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
 from .ir import Graph, Node, Variable, consumers
+from .passes.memory_plan import Lifetime, MemoryPlan, check_plan, plan_memory
 
 ALIGN = 64
 STATUS_NUMERICS, STATUS_LABEL = 1, 2
+# Prove every memory plan sound as it is made (the test suite sets GRAPHC_CHECK_PLANS=1).
+CHECK_PLANS = os.environ.get("GRAPHC_CHECK_PLANS") == "1"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class LoweredProgram:
     outputs: list[Slot]  # the user's outputs, in order
     slots: dict[int, Slot]  # node id -> its arena buffer
     arena_bytes: int
+    memory: MemoryPlan  # where each buffer lives, and the figures to judge the plan by
 
 
 def arena_base(dtype: np.dtype) -> str:
@@ -66,9 +71,13 @@ class _Lowering:
         self.updates = list(updates)
         self.arrays: dict[int, Buf] = {}  # node id -> its data
         self.literals: dict[int, str] = {}  # node id -> typed constant name
-        self.slots: dict[int, Slot] = {}
-        self.own: dict[int, Slot] = {}  # outputs and update values -> an arena buffer of their own
-        self.arena = 0
+        # Arena buffers, by key: shape and dtype, and the first and last step that use them.
+        self.buffers: list[tuple[tuple[int, ...], np.dtype]] = []
+        self.born: list[int] = []
+        self.last: list[int] = []
+        self.step = 0
+        self.slots: dict[int, int] = {}  # node id -> key of its buffer
+        self.own: dict[int, int] = {}  # outputs and update values -> key of their arena buffer
         self.dtypes: set[np.dtype] = set()
         self.em = Emitter(scratch=lambda shape, dtype: self._allocate(shape, dtype)[0])
         self.placeholders = list(graph.inputs)
@@ -79,11 +88,25 @@ class _Lowering:
         self.results = {id(o) for o in graph.outputs}
         self.inlined = self.computed_in_readers_loop()
 
-    def _allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[Buf, Slot]:
-        slot = Slot(self.arena, tuple(shape), np.dtype(dtype))
-        self.arena += -(-max(slot.nbytes, 1) // ALIGN) * ALIGN
-        self.dtypes.add(slot.dtype)
-        return Buf(arena_base(slot.dtype), slot.offset // slot.dtype.itemsize, slot.shape, slot.dtype), slot
+    def _allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[Buf, int]:
+        """A new arena buffer, born at the current step; its offset is planned at the end."""
+        key, dt = len(self.buffers), np.dtype(dtype)
+        self.buffers.append((tuple(shape), dt))
+        self.born.append(self.step)
+        self.last.append(self.step)
+        self.dtypes.add(dt)
+        return Buf(arena_base(dt), f"O{key}", tuple(shape), dt), key
+
+    def touch(self, buf: Buf) -> Buf:
+        """Record that the current step reads `buf` (its buffer lives at least until now)."""
+        if isinstance(buf.offset, str):
+            key = int(buf.offset[1:])
+            self.last[key] = max(self.last[key], self.step)
+        return buf
+
+    def arena_buf(self, key: int) -> Buf:
+        shape, dt = self.buffers[key]
+        return Buf(arena_base(dt), f"O{key}", shape, dt)
 
     def buffer(self, n: Node) -> Buf:
         buf, self.slots[id(n)] = self._allocate(n.shape, n.dtype)
@@ -94,7 +117,7 @@ class _Lowering:
         """`n` as array data, filling a buffer once if it is a literal."""
         if id(n) not in self.arrays:
             self.em.fill(self.buffer(n), self.literals[id(n)])
-        return self.arrays[id(n)]
+        return self.touch(self.arrays[id(n)])
 
     def lower(self) -> LoweredProgram:
         em = self.em
@@ -104,6 +127,7 @@ class _Lowering:
                 self.node(var)
         for n in self.graph.nodes:
             if id(n) not in candidates and id(n) not in self.inlined:
+                self.step += 1
                 em.node_index = self.index[id(n)]
                 self.node(n)
         in_place = self.without_conflicts(candidates)
@@ -112,6 +136,7 @@ class _Lowering:
                 em.node_index = self.index[id(value)]
                 self.node(value)
         copied = [(var, value) for var, value in self.updates if id(value) not in in_place]
+        self.step += 1  # outputs, and every update, from here to the end
         for n in self.outputs + [v for _, v in copied]:
             self.in_arena(n)
         if self.updates:
@@ -122,21 +147,34 @@ class _Lowering:
                 em.line(f"# {em.node_index}: {value.op.name} at {value.location}, into {var.name} in place")
                 self.elementwise(self.group(value), {id(value): self.arrays[id(var)]})
         for var, value in copied:
-            slot = self.own[id(value)]
-            em.copy(self.arrays[id(var)], Buf(arena_base(slot.dtype), slot.offset // slot.dtype.itemsize,
-                                              slot.shape, slot.dtype))
+            em.copy(self.arrays[id(var)], self.touch(self.arena_buf(self.own[id(value)])))
+        for key in self.own.values():  # outputs are read after the call
+            self.last[key] = self.step
+        self.memory = plan_memory([
+            Lifetime(k, int(np.prod(shape, dtype=np.int64)) * dt.itemsize, self.born[k], self.last[k])
+            for k, (shape, dt) in enumerate(self.buffers)
+        ])
+        if CHECK_PLANS:
+            check_plan([Lifetime(k, int(np.prod(shape, dtype=np.int64)) * dt.itemsize, self.born[k], self.last[k])
+                        for k, (shape, dt) in enumerate(self.buffers)], self.memory)
         args = ([f"in{i}" for i in range(len(self.placeholders))]
                 + [f"var{i}" for i in range(len(self.variables))]
                 + [f"const{i}" for i in range(len(self.constants))])
         header = f"def program(step, status, arena{''.join(', ' + a for a in args)}):"
         views = [f"    {arena_base(dt)} = arena.view(np.{dt.name})" for dt in sorted(self.dtypes, key=str)]
+        offsets = [f"O{k} = {self.memory.offsets[k] // dt.itemsize}" for k, (_, dt) in enumerate(self.buffers)]
         return LoweredProgram(
             source="\n".join([header, *views, *em.lines, "    return"]),
-            definitions=em.constant_definitions(), placeholders=self.placeholders,
+            definitions=em.constant_definitions() + offsets, placeholders=self.placeholders,
             variables=self.variables, constants=self.constants, nodes=list(self.graph.nodes),
-            outputs=[self.own[id(o)] for o in self.outputs], slots=self.slots,
-            arena_bytes=-(-self.arena // ALIGN) * ALIGN,
+            outputs=[self.slot(self.own[id(o)]) for o in self.outputs],
+            slots={node: self.slot(k) for node, k in self.slots.items()},
+            arena_bytes=max(self.memory.arena_bytes, ALIGN), memory=self.memory,
         )
+
+    def slot(self, key: int) -> Slot:
+        shape, dt = self.buffers[key]
+        return Slot(self.memory.offsets[key], shape, dt)
 
     def computed_in_readers_loop(self) -> set[int]:
         """Elementwise nodes computed inside the loop nest of their one reader, an elementwise node
@@ -205,12 +243,12 @@ class _Lowering:
         if id(n) in self.slots:
             self.own[id(n)] = self.slots[id(n)]
             return
-        buf, slot = self._allocate(n.shape, n.dtype)
+        buf, key = self._allocate(n.shape, n.dtype)
         if id(n) in self.literals:
             self.em.fill(buf, self.literals[id(n)])
         else:
-            self.em.copy(buf, self.arrays[id(n)])
-        self.own[id(n)] = slot
+            self.em.copy(buf, self.touch(self.arrays[id(n)]))
+        self.own[id(n)] = key
 
     def node(self, n: Node) -> None:
         em, op = self.em, n.op
@@ -290,7 +328,7 @@ class _Lowering:
                     scalar_of[id(x)] = self.literals[id(x)]
                 elif id(x) not in inside and id(x) not in loaded:
                     loaded[id(x)] = len(operands)
-                    operands.append(self.arrays[id(x)])
+                    operands.append(self.touch(self.arrays[id(x)]))
         shape = max((m.shape for m in members), key=len)
         stored = [(m, stores[id(m)]) for m in members if id(m) in stores]
         sizes, strides = broadcast_loops(shape, [b.shape for b in operands] + [b.shape for _, b in stored])

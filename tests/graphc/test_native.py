@@ -132,3 +132,19 @@ def test_a_long_elementwise_chain_becomes_one_loop() -> None:
     body = f._native.text.split("def program")[1].split("def run_many")[0]
     assert body.count("for ") == 1  # 4000 ops, one loop nest, no recursion
     np.testing.assert_array_equal(f(np.arange(8.0)), np.arange(8.0))
+
+
+def test_the_memory_plan_of_a_training_step_is_near_its_lower_bound() -> None:
+    rng = np.random.default_rng(0)
+    x = gc.placeholder((32, 64), name="x")
+    y = gc.placeholder((32,), "int64", name="y")
+    params = [gc.variable((rng.standard_normal(s) * 0.1).astype(np.float32)) for s in [(64, 128), (128,), (128, 10), (10,)]]
+    loss = gc.mean(gc.softmax_cross_entropy(gc.relu(x @ params[0] + params[1]) @ params[2] + params[3], y))
+    f = gc.compile([x, y], loss, updates=gc.optim.sgd(loss, params, 0.1))
+    m = f.memory
+    assert m.lower_bound_bytes <= m.arena_bytes <= 1.1 * m.lower_bound_bytes
+    assert m.arena_bytes < m.naive_bytes
+    assert f"arena {m.arena_bytes} bytes" in f.report()
+    feeds = rng.standard_normal((32, 64)).astype(np.float32), np.arange(32) % 10
+    reference = gc.compile([x, y], loss, backend="numpy")(*feeds)
+    assert float(f(*feeds)) == pytest.approx(float(reference), rel=1e-5)  # shared space, right values
