@@ -54,12 +54,20 @@ class Function:
         self.source_graph = Graph(self.inputs, self._outputs + [v for _, v in self._updates])
         _check_fed(self.source_graph)
         verify(self.source_graph)
-        # No optimizing pass exists yet: the program runs as the user built it.
+        self.passes: list[Any] = []
         self.graph = self.source_graph
+        if optimize:
+            from .passes.pipeline import run_pipeline
+
+            self.graph, self.passes = run_pipeline(self.source_graph)
+        n_out = len(self._outputs)
+        # The program's own outputs and update values (the pipeline may have replaced nodes).
+        self._program_outputs = list(self.graph.outputs[:n_out])
+        self._program_updates = [(var, value) for (var, _), value in zip(self._updates, self.graph.outputs[n_out:])]
         self._steps = 0
         self._variables = sorted(self.graph.variables + [v for v, _ in self._updates], key=lambda v: v.id)
         self._native: NativeProgram | None = None
-        lowered = lower(self.graph, len(self._outputs), self._updates, check_numerics)
+        lowered = lower(self.graph, len(self._outputs), self._program_updates, check_numerics)
         # The arena of the native program: arena_bytes, naive_bytes, lower_bound_bytes.
         self.memory = lowered.memory
         if backend == "numba":
@@ -150,7 +158,7 @@ class Function:
     # Looking inside.
     def pretty(self) -> str:
         """The program as SSA text: outputs, then the variable updates."""
-        return format_graph(self.graph, self._outputs, self._updates)
+        return format_graph(self.graph, self._program_outputs, self._program_updates)
 
     def __str__(self) -> str:
         return self.pretty()
@@ -163,7 +171,7 @@ class Function:
         lines = [
             f"graphc function {self._signature()}: {len(self._outputs)} outputs, {len(self._updates)} updates",
             f"source graph: {len(self.source_graph)} nodes",
-            "passes: none run (no optimizing pass exists yet)" if self.optimize else "passes: disabled (optimize=False)",
+            *(["passes:"] + [f"  {r}" for r in self.passes] if self.optimize else ["passes: disabled (optimize=False)"]),
             f"program: {len(self.graph)} nodes",
         ]
         native = self._native

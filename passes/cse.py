@@ -1,0 +1,53 @@
+"""Common-subexpression elimination: nodes with the same op, the same inputs (after merging) and
+the same attributes compute the same value, so one of them serves every user.
+
+Random draws are never merged (each node draws its own stream), nor are placeholders and
+variables (their identity is their meaning). Constants merge by dtype, shape and bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+
+from graphc.ir import Graph, Node
+
+from .base import PassResult
+
+_NEVER_MERGED = ("placeholder", "variable", "random_normal", "random_uniform")
+
+
+def _hashable(value: Any) -> Hashable:
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, (tuple, list)):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, np.dtype):
+        return ("dtype", value.str)
+    if isinstance(value, float) and value != value:
+        return ("nan",)
+    return value
+
+
+def cse(graph: Graph) -> PassResult:
+    """The graph with duplicate computations merged; counts `nodes_merged`."""
+    seen: dict[Hashable, Node] = {}
+    new: dict[int, Node] = {}
+    merged = 0
+    for n in graph.nodes:
+        inputs = tuple(new[id(x)] for x in n.inputs)
+        if n.op.name in _NEVER_MERGED:
+            new[id(n)] = n
+            continue
+        key = (n.op.name, tuple(id(x) for x in inputs), n.dtype.str, n.shape,
+               tuple(sorted((k, _hashable(v)) for k, v in n.attrs.items())))
+        if key in seen:
+            new[id(n)] = seen[key]
+            merged += 1
+            continue
+        same_inputs = all(a is b for a, b in zip(inputs, n.inputs))
+        kept = n if same_inputs else Node(n.op, inputs, n.attrs, n.shape, n.dtype, n.location, n.label, n.grad_of)
+        seen[key] = new[id(n)] = kept
+    return PassResult(Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), {"nodes_merged": merged})

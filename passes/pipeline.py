@@ -1,0 +1,59 @@
+"""The optimization pipeline: a plain ordered list of passes, run one after the other.
+
+Each pass is a pure function from a graph to a `PassResult`; `run_pipeline` records, per pass,
+the nodes before and after, its counters and its time, and can verify the graph after every
+pass (always in the test suite, through GRAPHC_VERIFY_PASSES=1).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from graphc.errors import GraphError
+from graphc.ir import Graph, verify
+
+from .base import PassResult
+from .cse import cse
+
+PIPELINE: list[tuple[str, Callable[[Graph], PassResult]]] = [
+    ("cse", cse),
+]
+VERIFY_EACH = os.environ.get("GRAPHC_VERIFY_PASSES") == "1"
+
+
+@dataclass(frozen=True)
+class PassReport:
+    """What one pass did."""
+
+    name: str
+    nodes_before: int
+    nodes_after: int
+    stats: dict[str, int]
+    seconds: float
+
+    def __str__(self) -> str:
+        counters = ", ".join(f"{k} {v}" for k, v in self.stats.items()) or "no change"
+        return (f"{self.name:<8} {self.nodes_before:>6} -> {self.nodes_after:<6} nodes  {counters}"
+                f"  ({self.seconds * 1e3:.1f} ms)")
+
+
+def run_pipeline(graph: Graph, disabled: Sequence[str] = (), verify_each: bool = VERIFY_EACH) -> tuple[Graph, list[PassReport]]:
+    """`graph` through every pass of PIPELINE not named in `disabled`, with a report per pass."""
+    unknown = set(disabled) - {name for name, _ in PIPELINE}
+    if unknown:
+        raise GraphError(f"unknown passes {sorted(unknown)}; the passes are {[n for n, _ in PIPELINE]}")
+    reports = []
+    for name, run in PIPELINE:
+        if name in disabled:
+            continue
+        started = time.perf_counter()
+        result = run(graph)
+        seconds = time.perf_counter() - started
+        if verify_each:
+            verify(result.graph)
+        reports.append(PassReport(name, len(graph), len(result.graph), result.stats, seconds))
+        graph = result.graph
+    return graph, reports
