@@ -14,7 +14,7 @@ import graphc as gc
 from graphc.opdef import REGISTRY
 
 from .ops.cases import CASES, FLOAT_KINDS, Case, make_value, placeholder_for
-from .test_random_graphs import random_program
+from .test_random_graphs import random_case
 
 
 def outputs_of(case: Case, dtype: str = "float64"):  # type: ignore[no-untyped-def]
@@ -73,10 +73,7 @@ def test_leaves_and_random_draws_match_reference() -> None:
 
 @pytest.mark.parametrize("seed", range(8))
 def test_random_graphs_match_reference(seed: int) -> None:
-    rng = np.random.default_rng(1000 + seed)
-    values = [rng.standard_normal((4, 3)) for _ in range(3)] + [rng.standard_normal((3, 3)) * 0.5]
-    phs = [gc.placeholder(v.shape, "float64", name=f"in{i}") for i, v in enumerate(values)]
-    y = random_program(seed)(*phs)
+    values, phs, y, _ = random_case(seed, 1000 + seed)
     outs = [y, *gc.grad(y, phs)]
     assert_same(gc.compile(phs, outs)(*values), gc.compile(phs, outs, backend="numpy")(*values), 1e-11)
 

@@ -55,13 +55,18 @@ def random_program(seed: int, n_ops: int = 8) -> Callable[..., Any]:
     return build
 
 
+def random_case(seed: int, data_seed: int) -> tuple[list[np.ndarray], list[Any], Any, np.random.Generator]:
+    """Input values, their placeholders, and program `seed` built on them."""
+    rng = np.random.default_rng(data_seed)
+    values = [rng.standard_normal((4, 3)) for _ in range(3)] + [rng.standard_normal((3, 3)) * 0.5]
+    phs = [gc.placeholder(v.shape, "float64", name=f"in{i}") for i, v in enumerate(values)]
+    return values, phs, random_program(seed)(*phs), rng
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_graph_and_eager_agree(seed: int) -> None:
-    rng = np.random.default_rng(1000 + seed)
-    values = [rng.standard_normal((4, 3)) for _ in range(3)] + [rng.standard_normal((3, 3)) * 0.5]
+    values, phs, y, rng = random_case(seed, 1000 + seed)
     build = random_program(seed)
-    phs = [gc.placeholder(v.shape, "float64", name=f"in{i}") for i, v in enumerate(values)]
-    y = build(*phs)
     directions = [rng.standard_normal(v.shape) for v in values]
     tangent = gc.jvp(y, phs, [gc.constant(d) for d in directions])
     f = gc.compile(phs, [y, *gc.grad(y, phs), tangent], backend="numpy")

@@ -11,7 +11,7 @@ from graphc.ir import Graph, verify
 from graphc.passes.cse import cse
 from graphc.passes.pipeline import run_pipeline
 
-from ..graphc.test_random_graphs import random_program
+from ..graphc.test_random_graphs import random_case
 
 
 def test_duplicates_merge_and_are_counted() -> None:
@@ -56,10 +56,7 @@ def test_optimize_false_runs_no_pass_and_unknown_names_are_refused() -> None:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_optimized_and_unoptimized_agree_on_random_graphs(seed: int) -> None:
-    rng = np.random.default_rng(2000 + seed)
-    values = [rng.standard_normal((4, 3)) for _ in range(3)] + [rng.standard_normal((3, 3)) * 0.5]
-    phs = [gc.placeholder(v.shape, "float64", name=f"in{i}") for i, v in enumerate(values)]
-    y = random_program(seed)(*phs)
+    values, phs, y, _ = random_case(seed, 2000 + seed)
     outs = [y, *gc.grad(y, phs)]
     optimized = gc.compile(phs, outs, backend="numpy")(*values)
     plain = gc.compile(phs, outs, optimize=False, backend="numpy")(*values)
