@@ -58,20 +58,21 @@ def _module_text(program: LoweredProgram, cache: bool) -> str:
             + [f"const{i}" for i in range(n_const)])
     stepped = [f"in{i}[t]" for i in range(n_in)] + args[n_in:]
     outs = [f"out{i}" for i in range(len(program.outputs))]
-    views = sorted({s.dtype for s in program.outputs}, key=str)
-    copies = [f"    {arena_base(dt)} = arena.view(np.{dt.name})" for dt in views]
+    # After each step, every output is copied from its arena buffer into row t of its stack.
+    views = [f"    {arena_base(dt)} = arena.view(np.{dt.name})"
+             for dt in sorted({s.dtype for s in program.outputs}, key=str)]
+    copies = []
     for o, s in zip(outs, program.outputs):
         n, start = max(int(np.prod(s.shape, dtype=np.int64)), 1), s.offset // s.dtype.itemsize
-        copies += [f"        for i in range({n}):",
-                   f"            {o}[t, i] = {arena_base(s.dtype)}[{start} + i]"]
+        copies += [f"        for i in range({n}):", f"            {o}[t, i] = {arena_base(s.dtype)}[{start} + i]"]
     run_many = "\n".join([
         f"def run_many(n_steps, step0, status, arena{''.join(', ' + a for a in args + outs)}):",
-        *[c for c in copies if c.startswith("    A_")],
+        *views,
         "    for t in range(n_steps):",
         f"        program(step0 + t, status, arena{''.join(', ' + a for a in stepped)})",
         "        if status[0] != 0:",
         "            return t",
-        *[c for c in copies if not c.startswith("    A_")],
+        *copies,
         "    return n_steps",
     ])
     return "\n".join([_HEADER.format(version=VERSION), *program.definitions, "", "", jit, program.source,
