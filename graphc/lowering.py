@@ -150,13 +150,11 @@ class _Lowering:
             em.copy(self.arrays[id(var)], self.touch(self.arena_buf(self.own[id(value)])))
         for key in self.own.values():  # outputs are read after the call
             self.last[key] = self.step
-        self.memory = plan_memory([
-            Lifetime(k, int(np.prod(shape, dtype=np.int64)) * dt.itemsize, self.born[k], self.last[k])
-            for k, (shape, dt) in enumerate(self.buffers)
-        ])
+        lifetimes = [Lifetime(k, int(np.prod(shape, dtype=np.int64)) * dt.itemsize, self.born[k], self.last[k])
+                     for k, (shape, dt) in enumerate(self.buffers)]
+        self.memory = plan_memory(lifetimes)
         if CHECK_PLANS:
-            check_plan([Lifetime(k, int(np.prod(shape, dtype=np.int64)) * dt.itemsize, self.born[k], self.last[k])
-                        for k, (shape, dt) in enumerate(self.buffers)], self.memory)
+            check_plan(lifetimes, self.memory)
         args = ([f"in{i}" for i in range(len(self.placeholders))]
                 + [f"var{i}" for i in range(len(self.variables))]
                 + [f"const{i}" for i in range(len(self.constants))])
