@@ -86,8 +86,14 @@ def _where(c: Any, x: Any, y: Any) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _declare(
-    name: str, infer: Rule, ref: Rule, vjp: tuple[Rule | None, ...] | None, jvp: Any, doc: str,
-    arity: int = 0, scalar: Rule | None = None,
+    name: str,
+    infer: Rule,
+    ref: Rule,
+    vjp: tuple[Rule | None, ...] | None,
+    jvp: Any,
+    doc: str,
+    arity: int = 0,
+    scalar: Rule | None = None,
 ) -> OpDef:
     arity = arity or len(vjp or ())
     return register(OpDef(name, "elementwise", arity, infer, ref, vjp, jvp, doc=doc, scalar=scalar))
@@ -166,8 +172,10 @@ def _tanh_scalar(c: Scalar, x: str) -> str:
 def _softplus_scalar(c: Scalar, x: str) -> str:
     # NumPy's logaddexp(0, x), branch for branch.
     x = c.cast(x, 0)
-    return (f"{c.k(math.log(2.0))} if {x} == 0 else (np.log1p(np.exp({x})) if {x} < 0 else"
-            f" ({x} + np.log1p(np.exp(-{x})) if {x} > 0 else {x}))")
+    return (
+        f"{c.k(math.log(2.0))} if {x} == 0 else (np.log1p(np.exp({x})) if {x} < 0 else"
+        f" ({x} + np.log1p(np.exp(-{x})) if {x} > 0 else {x}))"
+    )
 
 
 def _gelu_scalar(c: Scalar, x: str) -> str:
@@ -185,157 +193,327 @@ def _clip_scalar(c: Scalar, x: str, lo: Any, hi: Any) -> str:
 
 
 # Unary ops: name, shape rule, NumPy reference, VJP, JVP, Numba scalar lowering.
-NEGATIVE = _declare("negative", _numeric, np.negative, (lambda g, out, x: -g,), (lambda t, out, x: -t,), "-x",
+NEGATIVE = _declare(
+    "negative",
+    _numeric,
+    np.negative,
+    (lambda g, out, x: -g,),
+    (lambda t, out, x: -t,),
+    "-x",
     scalar=lambda c, x: f"-{x}",
 )
-EXP = _declare("exp", _floating, lambda x: np.exp(_as_float(x)),
-               (lambda g, out, x: g * out,), (lambda t, out, x: t * out,), "e**x",
+EXP = _declare(
+    "exp",
+    _floating,
+    lambda x: np.exp(_as_float(x)),
+    (lambda g, out, x: g * out,),
+    (lambda t, out, x: t * out,),
+    "e**x",
     scalar=lambda c, x: f"np.exp({c.cast(x, 0)})",
 )
-LOG = _declare("log", _floating, lambda x: np.log(_as_float(x)),
-               (lambda g, out, x: g / x,), (lambda t, out, x: t / x,), "natural logarithm",
+LOG = _declare(
+    "log",
+    _floating,
+    lambda x: np.log(_as_float(x)),
+    (lambda g, out, x: g / x,),
+    (lambda t, out, x: t / x,),
+    "natural logarithm",
     scalar=lambda c, x: f"np.log({c.cast(x, 0)})",
 )
-SQRT = _declare("sqrt", _floating, lambda x: np.sqrt(_as_float(x)),
-                (lambda g, out, x: g / (2 * out),), (lambda t, out, x: t / (2 * out),), "square root",
+SQRT = _declare(
+    "sqrt",
+    _floating,
+    lambda x: np.sqrt(_as_float(x)),
+    (lambda g, out, x: g / (2 * out),),
+    (lambda t, out, x: t / (2 * out),),
+    "square root",
     scalar=lambda c, x: f"np.sqrt({c.cast(x, 0)})",
 )
-ABS = _declare("abs", _numeric, np.abs, (lambda g, out, x: g * sign(x),), (lambda t, out, x: t * sign(x),),
-               "|x|, with abs'(0) = 0",
+ABS = _declare(
+    "abs",
+    _numeric,
+    np.abs,
+    (lambda g, out, x: g * sign(x),),
+    (lambda t, out, x: t * sign(x),),
+    "|x|, with abs'(0) = 0",
     scalar=lambda c, x: f"abs({x})",
 )
-SIGN = _declare("sign", _numeric, np.sign, (None,), (None,), "-1, 0 or 1; its derivative is zero",
+SIGN = _declare(
+    "sign",
+    _numeric,
+    np.sign,
+    (None,),
+    (None,),
+    "-1, 0 or 1; its derivative is zero",
     scalar=lambda c, x: f"np.sign({x})",
 )
-SIN = _declare("sin", _floating, lambda x: np.sin(_as_float(x)),
-               (lambda g, out, x: g * cos(x),), (lambda t, out, x: t * cos(x),), "sine",
+SIN = _declare(
+    "sin",
+    _floating,
+    lambda x: np.sin(_as_float(x)),
+    (lambda g, out, x: g * cos(x),),
+    (lambda t, out, x: t * cos(x),),
+    "sine",
     scalar=lambda c, x: f"np.sin({c.cast(x, 0)})",
 )
-COS = _declare("cos", _floating, lambda x: np.cos(_as_float(x)),
-               (lambda g, out, x: g * -sin(x),), (lambda t, out, x: t * -sin(x),), "cosine",
+COS = _declare(
+    "cos",
+    _floating,
+    lambda x: np.cos(_as_float(x)),
+    (lambda g, out, x: g * -sin(x),),
+    (lambda t, out, x: t * -sin(x),),
+    "cosine",
     scalar=lambda c, x: f"np.cos({c.cast(x, 0)})",
 )
-TANH = _declare("tanh", _floating, lambda x: np.tanh(_as_float(x)),
-                (lambda g, out, x: g * (1 - out * out),), (lambda t, out, x: t * (1 - out * out),),
-                "hyperbolic tangent",
+TANH = _declare(
+    "tanh",
+    _floating,
+    lambda x: np.tanh(_as_float(x)),
+    (lambda g, out, x: g * (1 - out * out),),
+    (lambda t, out, x: t * (1 - out * out),),
+    "hyperbolic tangent",
     scalar=lambda c, x: _tanh_scalar(c, c.cast(x, 0)),
 )
-SIGMOID = _declare("sigmoid", _floating, _sigmoid_ref,
-                   (lambda g, out, x: g * (1 - out) * out,), (lambda t, out, x: t * (1 - out) * out,),
-                   "1 / (1 + e**-x), computed without overflow",
+SIGMOID = _declare(
+    "sigmoid",
+    _floating,
+    _sigmoid_ref,
+    (lambda g, out, x: g * (1 - out) * out,),
+    (lambda t, out, x: t * (1 - out) * out,),
+    "1 / (1 + e**-x), computed without overflow",
     scalar=_sigmoid_scalar,
 )
-RELU = _declare("relu", _numeric, lambda x: np.maximum(x, x.dtype.type(0)),
-                (lambda g, out, x: where(x > 0, g, 0.0),), (lambda t, out, x: where(x > 0, t, 0.0),),
-                "max(x, 0), with relu'(0) = 0",
+RELU = _declare(
+    "relu",
+    _numeric,
+    lambda x: np.maximum(x, x.dtype.type(0)),
+    (lambda g, out, x: where(x > 0, g, 0.0),),
+    (lambda t, out, x: where(x > 0, t, 0.0),),
+    "max(x, 0), with relu'(0) = 0",
     scalar=lambda c, x: f"np.maximum({x}, {c.k(0)})",
 )
-SOFTPLUS = _declare("softplus", _floating, lambda x: np.logaddexp(_as_float(x).dtype.type(0), _as_float(x)),
-                    (lambda g, out, x: g * sigmoid(x),), (lambda t, out, x: t * sigmoid(x),),
-                    "log(1 + e**x), computed without overflow",
+SOFTPLUS = _declare(
+    "softplus",
+    _floating,
+    lambda x: np.logaddexp(_as_float(x).dtype.type(0), _as_float(x)),
+    (lambda g, out, x: g * sigmoid(x),),
+    (lambda t, out, x: t * sigmoid(x),),
+    "log(1 + e**x), computed without overflow",
     scalar=_softplus_scalar,
 )
-GELU = _declare("gelu", _floating, _gelu_ref,
-                (lambda g, out, x: g * _gelu_derivative(x),), (lambda t, out, x: t * _gelu_derivative(x),),
-                "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), the tanh approximation",
+GELU = _declare(
+    "gelu",
+    _floating,
+    _gelu_ref,
+    (lambda g, out, x: g * _gelu_derivative(x),),
+    (lambda t, out, x: t * _gelu_derivative(x),),
+    "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), the tanh approximation",
     scalar=_gelu_scalar,
 )
 LEAKY_RELU = _declare(
-    "leaky_relu", _floating, lambda x, slope: np.where(x > 0, x, x * x.dtype.type(slope)).astype(x.dtype),
+    "leaky_relu",
+    _floating,
+    lambda x, slope: np.where(x > 0, x, x * x.dtype.type(slope)).astype(x.dtype),
     (lambda g, out, x, slope: where(x > 0, g, g * slope),),
     (lambda t, out, x, slope: where(x > 0, t, t * slope),),
     "x where x > 0, else slope * x (slope at 0, as PyTorch)",
     scalar=lambda c, x, slope: f"{c.cast(x, 0)} if {x} > 0 else {c.cast(x, 0)} * {c.k(slope)}",
 )
 CLIP = _declare(
-    "clip", _numeric, _clip_ref,
+    "clip",
+    _numeric,
+    _clip_ref,
     (lambda g, out, x, lo, hi: where(_clip_mask(x, lo, hi), g, 0.0),),
     (lambda t, out, x, lo, hi: where(_clip_mask(x, lo, hi), t, 0.0),),
     "x limited to [lo, hi]; the gradient passes where lo <= x <= hi",
     scalar=_clip_scalar,
 )
 CAST = _declare(
-    "cast", lambda x, dtype: (x.shape, dtype), lambda x, dtype: x.astype(dtype),
-    (lambda g, out, x, dtype: g,), (lambda t, out, x, dtype: cast(t, dtype),),
+    "cast",
+    lambda x, dtype: (x.shape, dtype),
+    lambda x, dtype: x.astype(dtype),
+    (lambda g, out, x, dtype: g,),
+    (lambda t, out, x, dtype: cast(t, dtype),),
     "conversion to another dtype; gradients flow between float dtypes only",
     scalar=lambda c, x, dtype: f"{x} != 0" if dtype == np.bool_ else x,
 )
-STOP_GRADIENT = _declare("stop_gradient", _same, lambda x: x, (None,), (None,),
-                         "x, through which no gradient flows",
+STOP_GRADIENT = _declare(
+    "stop_gradient",
+    _same,
+    lambda x: x,
+    (None,),
+    (None,),
+    "x, through which no gradient flows",
     scalar=lambda c, x: x,
 )
-LOGICAL_NOT = _declare("logical_not", _logical, np.logical_not, None, None, "~x on bools", arity=1,
+LOGICAL_NOT = _declare(
+    "logical_not",
+    _logical,
+    np.logical_not,
+    None,
+    None,
+    "~x on bools",
+    arity=1,
     scalar=lambda c, x: f"not {x}",
 )
 
 # Binary ops.
-ADD = _declare("add", _binary, np.add, (lambda g, out, x, y: g, lambda g, out, x, y: g),
-               (lambda t, out, x, y: t, lambda t, out, x, y: t), "x + y",
+ADD = _declare(
+    "add",
+    _binary,
+    np.add,
+    (lambda g, out, x, y: g, lambda g, out, x, y: g),
+    (lambda t, out, x, y: t, lambda t, out, x, y: t),
+    "x + y",
     scalar=lambda c, x, y: f"{x} + {y}",
 )
-SUBTRACT = _declare("subtract", _binary_numeric, np.subtract,
-                    (lambda g, out, x, y: g, lambda g, out, x, y: -g),
-                    (lambda t, out, x, y: t, lambda t, out, x, y: -t), "x - y",
+SUBTRACT = _declare(
+    "subtract",
+    _binary_numeric,
+    np.subtract,
+    (lambda g, out, x, y: g, lambda g, out, x, y: -g),
+    (lambda t, out, x, y: t, lambda t, out, x, y: -t),
+    "x - y",
     scalar=lambda c, x, y: f"{x} - {y}",
 )
-MULTIPLY = _declare("multiply", _binary, np.multiply,
-                    (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
-                    (lambda t, out, x, y: t * y, lambda t, out, x, y: x * t), "x * y",
+MULTIPLY = _declare(
+    "multiply",
+    _binary,
+    np.multiply,
+    (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
+    (lambda t, out, x, y: t * y, lambda t, out, x, y: x * t),
+    "x * y",
     scalar=lambda c, x, y: f"{x} * {y}",
 )
-DIVIDE = _declare("divide", _binary_float, lambda x, y: np.true_divide(x, y),
-                  (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
-                  (lambda t, out, x, y: t / y, lambda t, out, x, y: -t * x / (y * y)), "x / y (true division)",
+DIVIDE = _declare(
+    "divide",
+    _binary_float,
+    lambda x, y: np.true_divide(x, y),
+    (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
+    (lambda t, out, x, y: t / y, lambda t, out, x, y: -t * x / (y * y)),
+    "x / y (true division)",
     scalar=lambda c, x, y: f"{c.cast(x, 0)} / {c.cast(y, 1)}",
 )
-POW = _declare("pow", _binary, np.power, (_pow_dx, _pow_dy),
-               (lambda t, out, x, y: _pow_dx(t, out, x, y), lambda t, out, x, y: _pow_dy(t, out, x, y)),
-               "x ** y",
+POW = _declare(
+    "pow",
+    _binary,
+    np.power,
+    (_pow_dx, _pow_dy),
+    (lambda t, out, x, y: _pow_dx(t, out, x, y), lambda t, out, x, y: _pow_dy(t, out, x, y)),
+    "x ** y",
     scalar=lambda c, x, y: f"{c.cast(x, 0)} ** {c.cast(y, 1)}",
 )
-MAXIMUM = _declare("maximum", _binary, np.maximum,
-                   (lambda g, out, x, y: _max_share(x, y, g), lambda g, out, x, y: _max_share(y, x, g)),
-                   (lambda t, out, x, y: _max_share(x, y, t), lambda t, out, x, y: _max_share(y, x, t)),
-                   "the larger of x and y; ties split the gradient in half",
+MAXIMUM = _declare(
+    "maximum",
+    _binary,
+    np.maximum,
+    (lambda g, out, x, y: _max_share(x, y, g), lambda g, out, x, y: _max_share(y, x, g)),
+    (lambda t, out, x, y: _max_share(x, y, t), lambda t, out, x, y: _max_share(y, x, t)),
+    "the larger of x and y; ties split the gradient in half",
     scalar=lambda c, x, y: f"np.maximum({c.cast(x, 0)}, {c.cast(y, 1)})",
 )
-MINIMUM = _declare("minimum", _binary, np.minimum,
-                   (lambda g, out, x, y: _min_share(x, y, g), lambda g, out, x, y: _min_share(y, x, g)),
-                   (lambda t, out, x, y: _min_share(x, y, t), lambda t, out, x, y: _min_share(y, x, t)),
-                   "the smaller of x and y; ties split the gradient in half",
+MINIMUM = _declare(
+    "minimum",
+    _binary,
+    np.minimum,
+    (lambda g, out, x, y: _min_share(x, y, g), lambda g, out, x, y: _min_share(y, x, g)),
+    (lambda t, out, x, y: _min_share(x, y, t), lambda t, out, x, y: _min_share(y, x, t)),
+    "the smaller of x and y; ties split the gradient in half",
     scalar=lambda c, x, y: f"np.minimum({c.cast(x, 0)}, {c.cast(y, 1)})",
 )
-LESS = _declare("less", _compare, np.less, None, None, "x < y", arity=2,
+LESS = _declare(
+    "less",
+    _compare,
+    np.less,
+    None,
+    None,
+    "x < y",
+    arity=2,
     scalar=lambda c, x, y: f"{x} < {y}",
 )
-LESS_EQUAL = _declare("less_equal", _compare, np.less_equal, None, None, "x <= y", arity=2,
+LESS_EQUAL = _declare(
+    "less_equal",
+    _compare,
+    np.less_equal,
+    None,
+    None,
+    "x <= y",
+    arity=2,
     scalar=lambda c, x, y: f"{x} <= {y}",
 )
-GREATER = _declare("greater", _compare, np.greater, None, None, "x > y", arity=2,
+GREATER = _declare(
+    "greater",
+    _compare,
+    np.greater,
+    None,
+    None,
+    "x > y",
+    arity=2,
     scalar=lambda c, x, y: f"{x} > {y}",
 )
-GREATER_EQUAL = _declare("greater_equal", _compare, np.greater_equal, None, None, "x >= y", arity=2,
+GREATER_EQUAL = _declare(
+    "greater_equal",
+    _compare,
+    np.greater_equal,
+    None,
+    None,
+    "x >= y",
+    arity=2,
     scalar=lambda c, x, y: f"{x} >= {y}",
 )
-EQUAL = _declare("equal", _compare, np.equal, None, None, "x == y", arity=2,
+EQUAL = _declare(
+    "equal",
+    _compare,
+    np.equal,
+    None,
+    None,
+    "x == y",
+    arity=2,
     scalar=lambda c, x, y: f"{x} == {y}",
 )
-NOT_EQUAL = _declare("not_equal", _compare, np.not_equal, None, None, "x != y", arity=2,
+NOT_EQUAL = _declare(
+    "not_equal",
+    _compare,
+    np.not_equal,
+    None,
+    None,
+    "x != y",
+    arity=2,
     scalar=lambda c, x, y: f"{x} != {y}",
 )
-LOGICAL_AND = _declare("logical_and", _logical, np.logical_and, None, None, "x & y on bools", arity=2,
+LOGICAL_AND = _declare(
+    "logical_and",
+    _logical,
+    np.logical_and,
+    None,
+    None,
+    "x & y on bools",
+    arity=2,
     scalar=lambda c, x, y: f"{x} & {y}",
 )
-LOGICAL_OR = _declare("logical_or", _logical, np.logical_or, None, None, "x | y on bools", arity=2,
+LOGICAL_OR = _declare(
+    "logical_or",
+    _logical,
+    np.logical_or,
+    None,
+    None,
+    "x | y on bools",
+    arity=2,
     scalar=lambda c, x, y: f"{x} | {y}",
 )
-WHERE = register(OpDef(
-    "where", "elementwise", 3, _where, np.where,
-    (None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g)),
-    (None, lambda t, out, c, x, y: where(c, t, 0.0), lambda t, out, c, x, y: where(c, 0.0, t)),
-    doc="x where c is true, else y",
-    scalar=lambda c, cond, x, y: f"{c.cast(x, 1)} if {cond} else {c.cast(y, 2)}",
-))
+WHERE = register(
+    OpDef(
+        "where",
+        "elementwise",
+        3,
+        _where,
+        np.where,
+        (None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g)),
+        (None, lambda t, out, c, x, y: where(c, t, 0.0), lambda t, out, c, x, y: where(c, 0.0, t)),
+        doc="x where c is true, else y",
+        scalar=lambda c, cond, x, y: f"{c.cast(x, 1)} if {cond} else {c.cast(y, 2)}",
+    )
+)
 
 
 def _unary(op: OpDef, x: Any, **attrs: Any) -> Any:

@@ -62,8 +62,16 @@ def variable(value: Any, name: str | None = None) -> Variable:
 def full(shape: tuple[int, ...], value: Any, dtype: Any) -> Node:
     """An array of `shape` filled with `value` (always a graph node)."""
     dims, dt = check_shape(shape, "full"), as_dtype(dtype)
-    return Node(FULL, (), {"shape": dims, "dtype": dt, "value": value}, dims, dt, user_location(), None,
-                current_grad_of())
+    return Node(
+        FULL,
+        (),
+        {"shape": dims, "dtype": dt, "value": value},
+        dims,
+        dt,
+        user_location(),
+        None,
+        current_grad_of(),
+    )
 
 
 def full_like(x: Any, value: Any, dtype: Any = None, shape: tuple[int, ...] | None = None) -> Any:

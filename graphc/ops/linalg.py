@@ -20,8 +20,7 @@ def _matmul_rule(a: Any, b: Any) -> tuple[tuple[int, ...], np.dtype]:
         raise ShapeError("matmul needs 2-D or batched operands")
     if a.shape[-1] != b.shape[-2]:
         raise ShapeError(
-            f"cannot multiply {a.shape} by {b.shape}: inner dimensions {a.shape[-1]} and"
-            f" {b.shape[-2]} differ"
+            f"cannot multiply {a.shape} by {b.shape}: inner dimensions {a.shape[-1]} and {b.shape[-2]} differ"
         )
     batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
     return batch + (a.shape[-2], b.shape[-1]), result_type(a.dtype, b.dtype)
@@ -40,8 +39,11 @@ def _matmul_kernel(em: Emitter, out: Buf, a: Buf, b: Buf) -> None:
 
     def start(x: Buf, names: list[str]) -> str:
         lead = len(batch) - (len(x.shape) - 2)
-        terms = [(v, 0 if x.shape[i - lead] == 1 else int(np.prod(x.shape[i - lead + 1:])))
-                 for i, v in enumerate(names) if i >= lead]
+        terms = [
+            (v, 0 if x.shape[i - lead] == 1 else int(np.prod(x.shape[i - lead + 1 :])))
+            for i, v in enumerate(names)
+            if i >= lead
+        ]
         return linear(0, terms)
 
     with em.loops(batch) as names:
@@ -53,18 +55,27 @@ def _matmul_kernel(em: Emitter, out: Buf, a: Buf, b: Buf) -> None:
                 acc = em.fresh("acc")
                 em.line(f"{acc} = {em.const(0, out.dtype)}")
                 with em.loops([k]) as (r,):
-                    em.line(f"{acc} += {a.base}[{linear(a.offset, [(sa, 1), (i, k), (r, 1)])}]"
-                            f" * {b.base}[{linear(b.offset, [(sb, 1), (r, n), (j, 1)])}]")
+                    em.line(
+                        f"{acc} += {a.base}[{linear(a.offset, [(sa, 1), (i, k), (r, 1)])}]"
+                        f" * {b.base}[{linear(b.offset, [(sb, 1), (r, n), (j, 1)])}]"
+                    )
                 em.line(f"{out.base}[{linear(out.offset, [(so, 1), (i, n), (j, 1)])}] = {acc}")
 
 
-MATMUL = register(OpDef(
-    "matmul", "linalg", 2, _matmul_rule, np.matmul,
-    # Batch dimensions that broadcast are summed back by the differentiation pass.
-    (lambda g, out, a, b: matmul(g, swap_last(b)), lambda g, out, a, b: matmul(swap_last(a), g)),
-    (lambda t, out, a, b: matmul(t, b), lambda t, out, a, b: matmul(a, t)),
-    doc="matrix product over the last two axes", kernel=_matmul_kernel,
-))
+MATMUL = register(
+    OpDef(
+        "matmul",
+        "linalg",
+        2,
+        _matmul_rule,
+        np.matmul,
+        # Batch dimensions that broadcast are summed back by the differentiation pass.
+        (lambda g, out, a, b: matmul(g, swap_last(b)), lambda g, out, a, b: matmul(swap_last(a), g)),
+        (lambda t, out, a, b: matmul(t, b), lambda t, out, a, b: matmul(a, t)),
+        doc="matrix product over the last two axes",
+        kernel=_matmul_kernel,
+    )
+)
 
 
 def matmul(a: Any, b: Any) -> Any:

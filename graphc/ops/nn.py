@@ -34,7 +34,9 @@ def _log_softmax_ref(x: np.ndarray, axis: int) -> np.ndarray:
 
 def _xent_rule(logits: Any, labels: Any) -> tuple[tuple[int, ...], np.dtype]:
     if logits.dtype.kind != "f" or logits.ndim < 1:
-        raise ShapeError(f"logits must be a float tensor of 1 or more dimensions, got {logits.dtype.name}{list(logits.shape)}")
+        raise ShapeError(
+            f"logits must be a float tensor of 1 or more dimensions, got {logits.dtype.name}{list(logits.shape)}"
+        )
     if labels.dtype.kind not in "iu":
         raise ShapeError(f"labels must be integers, got {labels.dtype.name}")
     if labels.shape != logits.shape[:-1]:
@@ -95,24 +97,48 @@ def _xent_kernel(em: Emitter, out: Buf, logits: Buf, labels: Buf) -> None:
         em.line(f"{out.item(i)} = np.log({cast}({total})) + {m} - {rows.at([i, label])}")
 
 
-SOFTMAX = register(OpDef(
-    "softmax", "nn", 1, _softmax_rule, _softmax_ref,
-    (lambda g, out, x, axis: out * (g - rd.sum(g * out, axis, keepdims=True)),),
-    (lambda t, out, x, axis: out * (t - rd.sum(t * out, axis, keepdims=True)),),
-    doc="exp(x) / sum(exp(x)) along an axis", kernel=lambda em, out, x, axis: _softmax_kernel(em, out, x, axis, log=False),
-))
-LOG_SOFTMAX = register(OpDef(
-    "log_softmax", "nn", 1, _softmax_rule, _log_softmax_ref,
-    (lambda g, out, x, axis: g - ew.exp(out) * rd.sum(g, axis, keepdims=True),),
-    (lambda t, out, x, axis: t - rd.sum(ew.exp(out) * t, axis, keepdims=True),),
-    doc="x - logsumexp(x) along an axis", kernel=lambda em, out, x, axis: _softmax_kernel(em, out, x, axis, log=True),
-))
-SOFTMAX_CROSS_ENTROPY = register(OpDef(
-    "softmax_cross_entropy", "nn", 2, _xent_rule, _xent_ref,
-    (lambda g, out, logits, labels: sh.reshape(g, g.shape + (1,)) * _xent_direction(logits, labels), None),
-    (lambda t, out, logits, labels: rd.sum(t * _xent_direction(logits, labels), -1), None),
-    doc="per-example -log softmax(logits)[label] over the last axis, for integer labels", kernel=_xent_kernel,
-))
+SOFTMAX = register(
+    OpDef(
+        "softmax",
+        "nn",
+        1,
+        _softmax_rule,
+        _softmax_ref,
+        (lambda g, out, x, axis: out * (g - rd.sum(g * out, axis, keepdims=True)),),
+        (lambda t, out, x, axis: out * (t - rd.sum(t * out, axis, keepdims=True)),),
+        doc="exp(x) / sum(exp(x)) along an axis",
+        kernel=lambda em, out, x, axis: _softmax_kernel(em, out, x, axis, log=False),
+    )
+)
+LOG_SOFTMAX = register(
+    OpDef(
+        "log_softmax",
+        "nn",
+        1,
+        _softmax_rule,
+        _log_softmax_ref,
+        (lambda g, out, x, axis: g - ew.exp(out) * rd.sum(g, axis, keepdims=True),),
+        (lambda t, out, x, axis: t - rd.sum(ew.exp(out) * t, axis, keepdims=True),),
+        doc="x - logsumexp(x) along an axis",
+        kernel=lambda em, out, x, axis: _softmax_kernel(em, out, x, axis, log=True),
+    )
+)
+SOFTMAX_CROSS_ENTROPY = register(
+    OpDef(
+        "softmax_cross_entropy",
+        "nn",
+        2,
+        _xent_rule,
+        _xent_ref,
+        (
+            lambda g, out, logits, labels: sh.reshape(g, g.shape + (1,)) * _xent_direction(logits, labels),
+            None,
+        ),
+        (lambda t, out, logits, labels: rd.sum(t * _xent_direction(logits, labels), -1), None),
+        doc="per-example -log softmax(logits)[label] over the last axis, for integer labels",
+        kernel=_xent_kernel,
+    )
+)
 
 
 def _axis(x: Any, axis: int) -> int:

@@ -40,27 +40,47 @@ def set_seed(seed: int) -> None:
         _state.streams = itertools.count()
 
 
-def _random_rule(shape: tuple[int, ...], dtype: np.dtype, seed: int, stream: int) -> tuple[tuple[int, ...], np.dtype]:
+def _random_rule(
+    shape: tuple[int, ...], dtype: np.dtype, seed: int, stream: int
+) -> tuple[tuple[int, ...], np.dtype]:
     if dtype.kind != "f":
         raise ShapeError(f"random draws are float32 or float64, not {dtype.name}")
     return shape, dtype
 
 
 def _draw_kernel(helper: str) -> Any:
-    def kernel(em: Emitter, out: Buf, shape: tuple[int, ...], dtype: np.dtype, seed: int, stream: int) -> None:
+    def kernel(
+        em: Emitter, out: Buf, shape: tuple[int, ...], dtype: np.dtype, seed: int, stream: int
+    ) -> None:
         em.line(f"{helper}({out.array()}, {seed}, {stream}, step)")
 
     return kernel
 
 
-RANDOM_NORMAL = register(OpDef(
-    "random_normal", "random", 0, _random_rule, philox.normal, needs_step=True,
-    doc="standard normal draws, new on every call", kernel=_draw_kernel("philox_normal"),
-))
-RANDOM_UNIFORM = register(OpDef(
-    "random_uniform", "random", 0, _random_rule, philox.uniform, needs_step=True,
-    doc="uniform draws in [0, 1), new on every call", kernel=_draw_kernel("philox_uniform"),
-))
+RANDOM_NORMAL = register(
+    OpDef(
+        "random_normal",
+        "random",
+        0,
+        _random_rule,
+        philox.normal,
+        needs_step=True,
+        doc="standard normal draws, new on every call",
+        kernel=_draw_kernel("philox_normal"),
+    )
+)
+RANDOM_UNIFORM = register(
+    OpDef(
+        "random_uniform",
+        "random",
+        0,
+        _random_rule,
+        philox.uniform,
+        needs_step=True,
+        doc="uniform draws in [0, 1), new on every call",
+        kernel=_draw_kernel("philox_uniform"),
+    )
+)
 
 
 def _random(op: OpDef, shape: Any, seed: int | None, dtype: Any) -> Node:

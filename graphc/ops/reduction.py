@@ -171,35 +171,77 @@ def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
     return sh.reshape(sum(g, axes), shape)
 
 
-SUM = register(OpDef(
-    "sum", "reduction", 1, _reduce,
-    lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=_reduce(x, axis, keepdims)[1]),
-    (lambda g, out, x, axis, keepdims: _spread(g, x, axis, keepdims),),
-    (lambda t, out, x, axis, keepdims: sum(t, axis, keepdims),),
-    doc="sum over axes", kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, "sum"),
-))
+SUM = register(
+    OpDef(
+        "sum",
+        "reduction",
+        1,
+        _reduce,
+        lambda x, axis, keepdims: np.sum(
+            x, axis=axis, keepdims=keepdims, dtype=_reduce(x, axis, keepdims)[1]
+        ),
+        (lambda g, out, x, axis, keepdims: _spread(g, x, axis, keepdims),),
+        (lambda t, out, x, axis, keepdims: sum(t, axis, keepdims),),
+        doc="sum over axes",
+        kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, "sum"),
+    )
+)
+
+
 def _declare_extremum(kind: str, reference: Rule) -> OpDef:
     """max or min over axes: the same rules, tied extrema sharing the gradient evenly."""
-    return register(OpDef(
-        kind, "reduction", 1, _reduce_extremum,
-        lambda x, axis, keepdims: reference(x, axis=axis, keepdims=keepdims),
-        (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims),),
-        (lambda t, out, x, axis, keepdims: sum(t * _extremum_share(x, out, axis, keepdims), axis, keepdims),),
-        doc=f"{kind}imum over axes; tied extrema share the gradient evenly",
-        kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, kind),
-    ))
+    return register(
+        OpDef(
+            kind,
+            "reduction",
+            1,
+            _reduce_extremum,
+            lambda x, axis, keepdims: reference(x, axis=axis, keepdims=keepdims),
+            (
+                lambda g, out, x, axis, keepdims: (
+                    keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims)
+                ),
+            ),
+            (
+                lambda t, out, x, axis, keepdims: sum(
+                    t * _extremum_share(x, out, axis, keepdims), axis, keepdims
+                ),
+            ),
+            doc=f"{kind}imum over axes; tied extrema share the gradient evenly",
+            kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, kind),
+        )
+    )
 
 
 MAX = _declare_extremum("max", np.max)
 MIN = _declare_extremum("min", np.min)
-LOGSUMEXP = register(OpDef(
-    "logsumexp", "reduction", 1, _logsumexp_rule, _logsumexp_ref,
-    (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _softmax_of(x, out, axis, keepdims),),
-    (lambda t, out, x, axis, keepdims: sum(t * _softmax_of(x, out, axis, keepdims), axis, keepdims),),
-    doc="log(sum(exp(x))) over axes, computed without overflow", kernel=_logsumexp_kernel,
-))
-ARGMAX = register(OpDef(
-    "argmax", "reduction", 1, _argmax_rule,
-    lambda x, axis: np.asarray(np.argmax(x, axis=axis), dtype=np.int64),
-    None, None, doc="index of the first maximum (flat index when axis is None)", kernel=_argmax_kernel,
-))
+LOGSUMEXP = register(
+    OpDef(
+        "logsumexp",
+        "reduction",
+        1,
+        _logsumexp_rule,
+        _logsumexp_ref,
+        (
+            lambda g, out, x, axis, keepdims: (
+                keep_axes(g, x.shape, axis, keepdims) * _softmax_of(x, out, axis, keepdims)
+            ),
+        ),
+        (lambda t, out, x, axis, keepdims: sum(t * _softmax_of(x, out, axis, keepdims), axis, keepdims),),
+        doc="log(sum(exp(x))) over axes, computed without overflow",
+        kernel=_logsumexp_kernel,
+    )
+)
+ARGMAX = register(
+    OpDef(
+        "argmax",
+        "reduction",
+        1,
+        _argmax_rule,
+        lambda x, axis: np.asarray(np.argmax(x, axis=axis), dtype=np.int64),
+        None,
+        None,
+        doc="index of the first maximum (flat index when axis is None)",
+        kernel=_argmax_kernel,
+    )
+)

@@ -70,14 +70,12 @@ def _concatenate_rule(*xs: Any, axis: int) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _indexed_shape(shape: tuple[int, ...], key: IndexKey) -> tuple[int, ...]:
-    return tuple(len(range(*k)) for k in key if not isinstance(k, int)) + shape[len(key):]
+    return tuple(len(range(*k)) for k in key if not isinstance(k, int)) + shape[len(key) :]
 
 
 def _as_slices(key: IndexKey) -> tuple[Any, ...]:
     # A stop of -1 with a negative step means "through index 0", which a slice spells None.
-    return tuple(
-        k if isinstance(k, int) else slice(k[0], None if k[1] < 0 else k[1], k[2]) for k in key
-    )
+    return tuple(k if isinstance(k, int) else slice(k[0], None if k[1] < 0 else k[1], k[2]) for k in key)
 
 
 def _index_ref(x: np.ndarray, key: IndexKey) -> np.ndarray:
@@ -155,44 +153,98 @@ def _concat_jvp(ts: list[Any], out: Any, *xs: Any, axis: int) -> Any:
     return concatenate(ts, axis)
 
 
-RESHAPE: OpDef = register(OpDef(
-    "reshape", "shape", 1, _reshape_rule, lambda x, shape: np.reshape(x, shape),
-    (lambda g, out, x, shape: reshape(g, x.shape),), (lambda t, out, x, shape: reshape(t, shape),),
-    doc="the same elements in another shape (row-major)", view=lambda x, shape: x.reshaped(shape),
-))
-TRANSPOSE: OpDef = register(OpDef(
-    "transpose", "shape", 1, _transpose_rule, lambda x, axes: np.ascontiguousarray(np.transpose(x, axes)),
-    (lambda g, out, x, axes: transpose(g, tuple(np.argsort(axes).tolist())),),
-    (lambda t, out, x, axes: transpose(t, axes),),
-    doc="axes permuted", kernel=_transpose_kernel,
-))
-BROADCAST_TO: OpDef = register(OpDef(
-    "broadcast_to", "shape", 1, _broadcast_rule, lambda x, shape: np.array(np.broadcast_to(x, shape)),
-    # The differentiation pass sums the broadcast dimensions back, so the rule passes g along.
-    (lambda g, out, x, shape: g,), (lambda t, out, x, shape: broadcast_to(t, shape),),
-    doc="x repeated along new or size-1 axes", scalar=lambda c, x, shape: x,
-))
-CONCATENATE: OpDef = register(OpDef(
-    "concatenate", "shape", None, _concatenate_rule, lambda *xs, axis: np.concatenate(xs, axis=axis),
-    (_concat_vjp,), _concat_jvp, doc="tensors joined along an existing axis", kernel=_concatenate_kernel,
-))
-INDEX: OpDef = register(OpDef(
-    "index", "shape", 1, lambda x, key: (_indexed_shape(x.shape, key), x.dtype), _index_ref,
-    (lambda g, out, x, key: apply(SCATTER_INDEX, (g,), shape=x.shape, key=key),),
-    (lambda t, out, x, key: apply(INDEX, (t,), key=key),),
-    doc="basic indexing: ints and slices", kernel=_index_kernel,
-))
-SCATTER_INDEX: OpDef = register(OpDef(
-    "scatter_index", "shape", 1, _scatter_rule, _scatter_ref,
-    (lambda g, out, x, shape, key: apply(INDEX, (g,), key=key),),
-    (lambda t, out, x, shape, key: apply(SCATTER_INDEX, (t,), shape=shape, key=key),),
-    doc="zeros of `shape` with x written at `key` (the transpose of index)", kernel=_scatter_kernel,
-))
-ONE_HOT: OpDef = register(OpDef(
-    "one_hot", "shape", 1, _one_hot_rule,
-    lambda labels, n, dtype: (labels[..., None] == np.arange(n)).astype(dtype),
-    None, None, doc="1 at each label's position along a new last axis, else 0", kernel=_one_hot_kernel,
-))
+RESHAPE: OpDef = register(
+    OpDef(
+        "reshape",
+        "shape",
+        1,
+        _reshape_rule,
+        lambda x, shape: np.reshape(x, shape),
+        (lambda g, out, x, shape: reshape(g, x.shape),),
+        (lambda t, out, x, shape: reshape(t, shape),),
+        doc="the same elements in another shape (row-major)",
+        view=lambda x, shape: x.reshaped(shape),
+    )
+)
+TRANSPOSE: OpDef = register(
+    OpDef(
+        "transpose",
+        "shape",
+        1,
+        _transpose_rule,
+        lambda x, axes: np.ascontiguousarray(np.transpose(x, axes)),
+        (lambda g, out, x, axes: transpose(g, tuple(np.argsort(axes).tolist())),),
+        (lambda t, out, x, axes: transpose(t, axes),),
+        doc="axes permuted",
+        kernel=_transpose_kernel,
+    )
+)
+BROADCAST_TO: OpDef = register(
+    OpDef(
+        "broadcast_to",
+        "shape",
+        1,
+        _broadcast_rule,
+        lambda x, shape: np.array(np.broadcast_to(x, shape)),
+        # The differentiation pass sums the broadcast dimensions back, so the rule passes g along.
+        (lambda g, out, x, shape: g,),
+        (lambda t, out, x, shape: broadcast_to(t, shape),),
+        doc="x repeated along new or size-1 axes",
+        scalar=lambda c, x, shape: x,
+    )
+)
+CONCATENATE: OpDef = register(
+    OpDef(
+        "concatenate",
+        "shape",
+        None,
+        _concatenate_rule,
+        lambda *xs, axis: np.concatenate(xs, axis=axis),
+        (_concat_vjp,),
+        _concat_jvp,
+        doc="tensors joined along an existing axis",
+        kernel=_concatenate_kernel,
+    )
+)
+INDEX: OpDef = register(
+    OpDef(
+        "index",
+        "shape",
+        1,
+        lambda x, key: (_indexed_shape(x.shape, key), x.dtype),
+        _index_ref,
+        (lambda g, out, x, key: apply(SCATTER_INDEX, (g,), shape=x.shape, key=key),),
+        (lambda t, out, x, key: apply(INDEX, (t,), key=key),),
+        doc="basic indexing: ints and slices",
+        kernel=_index_kernel,
+    )
+)
+SCATTER_INDEX: OpDef = register(
+    OpDef(
+        "scatter_index",
+        "shape",
+        1,
+        _scatter_rule,
+        _scatter_ref,
+        (lambda g, out, x, shape, key: apply(INDEX, (g,), key=key),),
+        (lambda t, out, x, shape, key: apply(SCATTER_INDEX, (t,), shape=shape, key=key),),
+        doc="zeros of `shape` with x written at `key` (the transpose of index)",
+        kernel=_scatter_kernel,
+    )
+)
+ONE_HOT: OpDef = register(
+    OpDef(
+        "one_hot",
+        "shape",
+        1,
+        _one_hot_rule,
+        lambda labels, n, dtype: (labels[..., None] == np.arange(n)).astype(dtype),
+        None,
+        None,
+        doc="1 at each label's position along a new last axis, else 0",
+        kernel=_one_hot_kernel,
+    )
+)
 
 
 def reshape(x: Any, shape: Any) -> Any:
@@ -204,7 +256,9 @@ def reshape(x: Any, shape: Any) -> Any:
 def transpose(x: Any, axes: Any = None) -> Any:
     """x with its axes permuted (reversed when `axes` is None)."""
     (x,) = lift(x)
-    perm = tuple(range(x.ndim))[::-1] if axes is None else tuple(int(a) % builtins.max(x.ndim, 1) for a in axes)
+    perm = (
+        tuple(range(x.ndim))[::-1] if axes is None else tuple(int(a) % builtins.max(x.ndim, 1) for a in axes)
+    )
     return apply(TRANSPOSE, (x,), axes=perm)
 
 
@@ -259,7 +313,7 @@ def getitem(x: Any, key: Any) -> Any:
         raise ShapeError(f"too many indices ({used}) for a tensor of shape {x.shape}")
     if any(e is Ellipsis for e in entries):
         at = next(i for i, e in enumerate(entries) if e is Ellipsis)
-        entries = entries[:at] + (slice(None),) * (x.ndim - used) + entries[at + 1:]
+        entries = entries[:at] + (slice(None),) * (x.ndim - used) + entries[at + 1 :]
     normalized: list[Any] = []
     new_axes: list[int] = []  # positions of None in the result
     axis, out_axis = 0, 0
@@ -277,9 +331,7 @@ def getitem(x: Any, key: Any) -> Any:
             normalized.append(int(e) % n)
             axis += 1
         else:
-            raise GraphError(
-                f"only basic indexing (ints, slices, ..., None) is supported, got {e!r}"
-            )
+            raise GraphError(f"only basic indexing (ints, slices, ..., None) is supported, got {e!r}")
     result = apply(INDEX, (x,), key=tuple(normalized)) if normalized else x
     if new_axes:
         shape = list(result.shape)
