@@ -97,7 +97,7 @@ class Function:
             first_step = self._steps
             try:
                 if self._native is not None:
-                    columns = self._native.run_many([stacked[p] for p in self.inputs], n, first_step)
+                    columns = self._native.run_many([stacked[p] for p in self.graph.inputs], n, first_step)
                     self._steps += n
                 else:
                     results = [self._run({p: a[t] for p, a in stacked.items()}) for t in range(n)]
@@ -111,7 +111,7 @@ class Function:
 
     def _run(self, feeds: dict[Node, np.ndarray]) -> list[np.ndarray]:
         if self._native is not None:
-            outs = self._native([feeds[p] for p in self.inputs], self._steps)
+            outs = self._native([feeds[p] for p in self.graph.inputs], self._steps)
             self._steps += 1
             return outs
         values = evaluate(self.graph, feeds, self._steps, self.check_numerics)

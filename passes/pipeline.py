@@ -17,9 +17,15 @@ from graphc.ir import Graph, verify
 
 from .base import PassResult
 from .cse import cse
+from .dce import eliminate_dead_nodes
+from .fold import fold_constants
+from .simplify import simplify
 
 PIPELINE: list[tuple[str, Callable[[Graph], PassResult]]] = [
+    ("fold", fold_constants),
+    ("simplify", simplify),
     ("cse", cse),
+    ("dce", eliminate_dead_nodes),
 ]
 VERIFY_EACH = os.environ.get("GRAPHC_VERIFY_PASSES") == "1"
 

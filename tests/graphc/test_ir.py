@@ -98,7 +98,7 @@ def test_printing_is_deterministic_ssa() -> None:
 def test_compiled_function_prints_outputs_and_updates() -> None:
     x = gc.placeholder((3,), name="x")
     w = gc.variable(np.ones(3, np.float32), name="w")
-    loss = gc.sum(x * w)
+    loss = gc.sum(gc.tanh(x * w))
     f = gc.compile([x], loss, updates=gc.optim.sgd(loss, [w], 0.5))
     text = str(f)
     assert text == f.pretty()

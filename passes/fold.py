@@ -1,0 +1,54 @@
+"""Constant folding: a node whose inputs are all literals is computed once, at compile time,
+by its op's NumPy reference, and becomes a literal (a fill when all its elements are equal).
+
+Folding never bloats the program: a result is folded only if it has at most FOLD_LIMIT
+elements or no more than its largest input (so `broadcast_to(0.5, [4096, 1024])` stays a
+broadcast of one number). Random draws, leaves and ops of the step count are never folded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graphc.builder import constant
+from graphc.ops import full
+from graphc.ir import Graph, Node
+
+from .base import PassResult
+from .rewrite import rewrite
+
+FOLD_LIMIT = 256
+_LITERALS = ("constant", "full")
+
+
+def literal_value(x: Node) -> np.ndarray:
+    """The array a literal node stands for."""
+    return x.attrs["value"] if x.op.name == "constant" else np.full(x.shape, x.attrs["value"], x.dtype)
+
+
+def foldable(n: Node) -> bool:
+    """Whether `n` can and may be computed at compile time."""
+    if n.op.name in _LITERALS or not n.inputs or n.op.numpy is None or n.op.needs_step:
+        return False
+    if not all(x.op.name in _LITERALS for x in n.inputs):
+        return False
+    return n.size <= max(FOLD_LIMIT, *(x.size for x in n.inputs))
+
+
+def fold_constants(graph: Graph) -> PassResult:
+    """`graph` with every foldable node replaced by its value; counts `nodes_folded`."""
+    folded = 0
+
+    def fold(n: Node) -> Node:
+        nonlocal folded
+        if not foldable(n):
+            return n
+        with np.errstate(all="ignore"):  # inf and nan fold like any value
+            value = n.op.numpy(*(literal_value(x) for x in n.inputs), **n.attrs)
+        folded += 1
+        array = np.asarray(value, dtype=n.dtype).reshape(n.shape)
+        if array.size and np.all(array == array.flat[0]) and n.ndim:  # one repeated value: a fill
+            return full(n.shape, array.flat[0].item(), n.dtype)
+        return constant(array, n.dtype)
+
+    return PassResult(rewrite(graph, fold), {"nodes_folded": folded})

@@ -1,0 +1,272 @@
+"""Algebraic simplification and numerical stabilization, as a table of rewrite rules.
+
+Each rule matches one op and returns a cheaper (or more stable) node computing the same value,
+or None. Identities hold for every float, inf and nan included, except the sign of a zero
+result (x+0 -> x, 0-x -> -x, as XLA and PyTorch also simplify); a rule that would change a
+value's type, or fails for some float (x*0 -> 0 for inf and nan; x-x -> 0 likewise), is not in
+the table.
+The sweep visits inputs first, so chains collapse in one pass (--x -> x, then x+(-y) ...);
+the pass repeats until nothing changes. Counters: how often each rule fired.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+import graphc.ops as ops
+from graphc.ir import Graph, Node
+
+from .base import PassResult
+from .rewrite import rewrite
+
+
+def constant_value(x: Node) -> float | None:
+    """The one value every element of a literal has, or None (not a literal, or mixed)."""
+    if x.op.name == "full":
+        return float(x.attrs["value"])
+    if x.op.name == "constant":
+        v = x.attrs["value"]
+        if v.size and v.dtype.kind in "fiub" and np.all(v == v.flat[0]):
+            return float(v.flat[0])
+    return None
+
+
+def _is(x: Node, value: float) -> bool:
+    return constant_value(x) == value
+
+
+def _same(x: Node, n: Node) -> Node | None:
+    """`x` if it can stand for `n` (same shape and dtype), else None."""
+    return x if x.shape == n.shape and x.dtype == n.dtype else None
+
+
+def _either(a: Node, b: Node, neutral: float, n: Node) -> Node | None:
+    """The operand that can stand for `n` when the other is the `neutral` element."""
+    if _is(b, neutral) and _same(a, n) is not None:
+        return a
+    if _is(a, neutral) and _same(b, n) is not None:
+        return b
+    return None
+
+
+def _op(x: Node, name: str) -> bool:
+    return x.op.name == name
+
+
+# --- the rules; each comment is the identity it applies ---
+
+def _add_zero(n: Node) -> Node | None:  # x + 0 = x, 0 + x = x
+    a, b = n.inputs
+    return _either(a, b, 0, n)
+
+
+def _add_negative(n: Node) -> Node | None:  # x + (-y) = x - y, (-x) + y = y - x
+    a, b = n.inputs
+    if _op(b, "negative"):
+        return _same(ops.subtract(a, b.inputs[0]), n)
+    if _op(a, "negative"):
+        return _same(ops.subtract(b, a.inputs[0]), n)
+    return None
+
+
+def _sub_zero(n: Node) -> Node | None:  # x - 0 = x
+    a, b = n.inputs
+    return _same(a, n) if _is(b, 0) else None
+
+
+def _zero_sub(n: Node) -> Node | None:  # 0 - x = -x
+    a, b = n.inputs
+    return _same(ops.negative(b), n) if _is(a, 0) and a.dtype == b.dtype else None
+
+
+def _sub_negative(n: Node) -> Node | None:  # x - (-y) = x + y
+    a, b = n.inputs
+    return _same(ops.add(a, b.inputs[0]), n) if _op(b, "negative") else None
+
+
+def _mul_one(n: Node) -> Node | None:  # x * 1 = x, 1 * x = x
+    a, b = n.inputs
+    return _either(a, b, 1, n)
+
+
+def _mul_minus_one(n: Node) -> Node | None:  # x * -1 = -x, -1 * x = -x
+    a, b = n.inputs
+    if _is(b, -1) and a.dtype == n.dtype:
+        return _same(ops.negative(a), n)
+    if _is(a, -1) and b.dtype == n.dtype:
+        return _same(ops.negative(b), n)
+    return None
+
+
+def _mul_negatives(n: Node) -> Node | None:  # (-x) * (-y) = x * y
+    a, b = n.inputs
+    return _same(ops.multiply(a.inputs[0], b.inputs[0]), n) if _op(a, "negative") and _op(b, "negative") else None
+
+
+def _div_one(n: Node) -> Node | None:  # x / 1 = x
+    a, b = n.inputs
+    return _same(a, n) if _is(b, 1) else None
+
+
+def _double_negative(n: Node) -> Node | None:  # -(-x) = x
+    (a,) = n.inputs
+    return _same(a.inputs[0], n) if _op(a, "negative") else None
+
+
+def _transpose(n: Node) -> Node | None:  # transpose(x, id) = x; transpose(transpose(x, p), q) = transpose(x, p∘q)
+    (a,) = n.inputs
+    axes = tuple(n.attrs["axes"])
+    if axes == tuple(range(n.ndim)):
+        return _same(a, n)
+    if _op(a, "transpose"):
+        inner = tuple(a.attrs["axes"])
+        composed = tuple(inner[i] for i in axes)
+        return _same(a.inputs[0], n) if composed == tuple(range(n.ndim)) else ops.transpose(a.inputs[0], composed)
+    return None
+
+
+def _reshape(n: Node) -> Node | None:  # reshape(x, shape(x)) = x; reshape(reshape(x, s), t) = reshape(x, t)
+    (a,) = n.inputs
+    if a.shape == n.shape:
+        return _same(a, n)
+    if _op(a, "reshape"):
+        inner = a.inputs[0]
+        return _same(inner, n) if inner.shape == n.shape else ops.reshape(inner, n.shape)
+    return None
+
+
+def _broadcast(n: Node) -> Node | None:  # broadcast_to(x, shape(x)) = x; nested broadcasts: the outer one
+    (a,) = n.inputs
+    if a.shape == n.shape:
+        return _same(a, n)
+    if _op(a, "broadcast_to"):
+        return ops.broadcast_to(a.inputs[0], n.shape)
+    return None
+
+
+def _cast_same(n: Node) -> Node | None:  # cast(x, dtype(x)) = x
+    return _same(n.inputs[0], n)
+
+
+def _stop_gradient(n: Node) -> Node | None:  # stop_gradient(x) = x once gradients are taken
+    return _same(n.inputs[0], n)
+
+
+def _log_exp(n: Node) -> Node | None:  # log(exp(x)) = x (no overflow for large x)
+    (a,) = n.inputs
+    return _same(a.inputs[0], n) if _op(a, "exp") else None
+
+
+def _log_softmax(n: Node) -> Node | None:  # log(softmax(x)) = log_softmax(x) (no log(0) for tiny probabilities)
+    (a,) = n.inputs
+    return ops.log_softmax(a.inputs[0], a.attrs["axis"]) if _op(a, "softmax") else None
+
+
+def _log_sigmoid(n: Node) -> Node | None:  # log(sigmoid(x)) = -softplus(-x) (no log(0) for very negative x)
+    (a,) = n.inputs
+    return _same(ops.negative(ops.softplus(ops.negative(a.inputs[0]))), n) if _op(a, "sigmoid") else None
+
+
+def _exp_log_softmax(n: Node) -> Node | None:  # exp(log_softmax(x)) = softmax(x)
+    (a,) = n.inputs
+    return ops.softmax(a.inputs[0], a.attrs["axis"]) if _op(a, "log_softmax") else None
+
+
+def _where_same(n: Node) -> Node | None:  # where(c, x, x) = x
+    _, a, b = n.inputs
+    return _same(a, n) if a is b else None
+
+
+def _pow_small(n: Node) -> Node | None:  # x ** 1 = x, x ** 2 = x * x
+    a, b = n.inputs
+    if _is(b, 1):
+        return _same(a, n)
+    if _is(b, 2) and a.dtype == n.dtype:
+        return _same(ops.multiply(a, a), n)
+    return None
+
+
+def _sum_none(n: Node) -> Node | None:  # sum over no axes = x
+    return _same(n.inputs[0], n) if not n.attrs["axis"] else None
+
+
+def _sum_broadcast(n: Node) -> Node | None:  # sum(broadcast(x)) over broadcast axes = x * count
+    (b,) = n.inputs
+    if not _op(b, "broadcast_to") or n.dtype != b.dtype:
+        return None
+    x = b.inputs[0]
+    axes = tuple(n.attrs["axis"])
+    padded = (1,) * (b.ndim - x.ndim) + x.shape
+    if not axes or any(padded[a] != 1 for a in axes):
+        return None
+    count = math.prod(b.shape[a] for a in axes)
+    kept = padded if n.attrs["keepdims"] else tuple(d for i, d in enumerate(padded) if i not in axes)
+    y = ops.multiply(x, count) if count != 1 else x
+    if y.shape != kept:
+        y = ops.reshape(y, kept)
+    return y if y.shape == n.shape else ops.broadcast_to(y, n.shape)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One entry of the table: the op it matches, its counter's name, the rewrite."""
+
+    op: str
+    name: str
+    apply: Callable[[Node], Node | None]
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("add", "x+0", _add_zero),
+    Rule("add", "x+(-y)", _add_negative),
+    Rule("subtract", "x-0", _sub_zero),
+    Rule("subtract", "0-x", _zero_sub),
+    Rule("subtract", "x-(-y)", _sub_negative),
+    Rule("multiply", "x*1", _mul_one),
+    Rule("multiply", "x*-1", _mul_minus_one),
+    Rule("multiply", "(-x)*(-y)", _mul_negatives),
+    Rule("divide", "x/1", _div_one),
+    Rule("negative", "--x", _double_negative),
+    Rule("transpose", "transpose chain", _transpose),
+    Rule("reshape", "reshape chain", _reshape),
+    Rule("broadcast_to", "broadcast chain", _broadcast),
+    Rule("cast", "cast to own dtype", _cast_same),
+    Rule("stop_gradient", "stop_gradient", _stop_gradient),
+    Rule("log", "log(exp(x))", _log_exp),
+    Rule("log", "log(softmax)", _log_softmax),
+    Rule("log", "log(sigmoid)", _log_sigmoid),
+    Rule("exp", "exp(log_softmax)", _exp_log_softmax),
+    Rule("where", "where(c,x,x)", _where_same),
+    Rule("pow", "x**1, x**2", _pow_small),
+    Rule("sum", "sum over no axes", _sum_none),
+    Rule("sum", "sum of broadcast", _sum_broadcast),
+)
+_BY_OP: dict[str, list[Rule]] = {}
+for _rule in RULES:
+    _BY_OP.setdefault(_rule.op, []).append(_rule)
+
+MAX_SWEEPS = 8
+
+
+def simplify(graph: Graph) -> PassResult:
+    """`graph` with every rule of RULES applied until none fires (at most MAX_SWEEPS sweeps)."""
+    fired: dict[str, int] = {}
+
+    def apply_rules(n: Node) -> Node:
+        for rule in _BY_OP.get(n.op.name, ()):
+            out = rule.apply(n)
+            if out is not None and out is not n:
+                fired[rule.name] = fired.get(rule.name, 0) + 1
+                return out
+        return n
+
+    for _ in range(MAX_SWEEPS):
+        before = sum(fired.values())
+        graph = rewrite(graph, apply_rules)
+        if sum(fired.values()) == before:
+            break
+    return PassResult(graph, fired)
