@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from graphc.builder import constant
-from graphc.ops import full
 from graphc.ir import Graph, Node
+from graphc.ops import full
 
 from .base import PassResult
 from .rewrite import rewrite
