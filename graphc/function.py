@@ -38,6 +38,8 @@ class Function:
         memory_budget: int | None = None,
         cache: bool = True,
         backend: str = "numba",
+        disable: Sequence[str] = (),
+        debug: bool = False,
     ) -> None:
         started = time.perf_counter()
         self.inputs = _check_inputs(inputs)
@@ -59,7 +61,9 @@ class Function:
         if optimize:
             from .passes.pipeline import run_pipeline
 
-            self.graph, self.passes = run_pipeline(self.source_graph)
+            # Numerics checks look at every value, so none may stay inside a fused loop.
+            off = tuple(disable) + (("fuse",) if check_numerics else ())
+            self.graph, self.passes = run_pipeline(self.source_graph, off, debug=debug)
         n_out = len(self._outputs)
         # The program's own outputs and update values (the pipeline may have replaced nodes).
         self._program_outputs = list(self.graph.outputs[:n_out])
@@ -252,9 +256,13 @@ def compile(  # noqa: A001 - the API's name
     memory_budget: int | None = None,
     cache: bool = True,
     backend: str = "numba",
+    disable: Sequence[str] = (),
+    debug: bool = False,
 ) -> Function:
     """A callable program computing `outputs` from `inputs` and applying `updates` atomically.
 
     `backend="numpy"` runs the NumPy reference executor instead of native code (for comparison).
+    `disable` names passes to skip (see `graphc.passes.pipeline.PIPELINE`); `debug=True` verifies
+    the graph after every pass and prints it to stderr.
     """
-    return Function(inputs, outputs, updates, optimize, check_numerics, memory_budget, cache, backend)
+    return Function(inputs, outputs, updates, optimize, check_numerics, memory_budget, cache, backend, disable, debug)

@@ -10,8 +10,10 @@ Invariants (checked by `verify`):
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
+from dataclasses import dataclass
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
@@ -200,14 +202,33 @@ def topological_order(outputs: Iterable[T]) -> list[T]:
     return order
 
 
+@dataclass(frozen=True, eq=False)
+class Group:
+    """Nodes the fusion pass puts in one loop nest over `domain` (members in topological order).
+
+    `kind` is "loop" (elementwise members of shape `domain`), or "rows" (also per-row values,
+    row reductions along the last axis, and column or total reductions that complete when the
+    loop does). A group may open with a matmul whose result the loop reads: its epilogue.
+    """
+
+    kind: str
+    domain: tuple[int, ...]
+    members: tuple[Node, ...]
+
+    def __contains__(self, n: object) -> bool:
+        return any(m is n for m in self.members)
+
+
 class Graph:
-    """Placeholders in, nodes out. Its nodes are those reachable from `outputs`."""
+    """Placeholders in, nodes out. Its nodes are those reachable from `outputs`; `groups` are
+    the fusion pass's loop nests (nodes in no group are computed on their own)."""
 
-    __slots__ = ("inputs", "outputs", "_nodes")
+    __slots__ = ("inputs", "outputs", "groups", "_nodes")
 
-    def __init__(self, inputs: Iterable[Node], outputs: Iterable[Node]) -> None:
+    def __init__(self, inputs: Iterable[Node], outputs: Iterable[Node], groups: Iterable[Group] = ()) -> None:
         self.inputs: tuple[Node, ...] = tuple(inputs)
         self.outputs: tuple[Node, ...] = tuple(outputs)
+        self.groups: tuple[Group, ...] = tuple(groups)
         self._nodes: list[Node] | None = None
 
     @classmethod
@@ -293,5 +314,66 @@ def verify(graph: Graph) -> None:
             problems.append(
                 f"{n!r}: recorded {n.type} but its rule gives {type_string(tuple(shape), dtype)}"
             )
+    problems += _group_problems(graph)
     if problems:
         raise GraphError("invalid graph:\n  " + "\n  ".join(problems))
+
+
+def schedule(graph: Graph) -> list[Node | Group]:
+    """Nodes and groups in an order where everything comes after what it reads (a group as a
+    whole); raises GraphError if the groups make that impossible (a cycle between groups)."""
+    group_of = {id(m): g for g in graph.groups for m in g.members}
+    units: list[Node | Group] = []
+    seen: set[int] = set()
+    for n in graph.nodes:
+        g = group_of.get(id(n))
+        unit: Node | Group = n if g is None else g
+        if id(unit) not in seen:
+            seen.add(id(unit))
+            units.append(unit)
+    index = {id(u): i for i, u in enumerate(units)}
+
+    def unit_of(n: Node) -> int:
+        return index[id(group_of.get(id(n), n))]
+
+    users: list[set[int]] = [set() for _ in units]
+    waiting = [0] * len(units)
+    for n in graph.nodes:
+        b = unit_of(n)
+        for x in n.inputs:
+            a = unit_of(x)
+            if a != b and b not in users[a]:
+                users[a].add(b)
+                waiting[b] += 1
+    ready = [u for u in range(len(units)) if not waiting[u]]
+    heapq.heapify(ready)
+    order: list[Node | Group] = []
+    while ready:  # Kahn's algorithm, the earliest unit in node order first
+        u = heapq.heappop(ready)
+        order.append(units[u])
+        for v in users[u]:
+            waiting[v] -= 1
+            if not waiting[v]:
+                heapq.heappush(ready, v)
+    if len(order) != len(units):
+        raise GraphError("invalid graph: its fusion groups depend on each other in a cycle")
+    return order
+
+
+def _group_problems(graph: Graph) -> list[str]:
+    problems = []
+    nodes = {id(n) for n in graph.nodes}
+    owner: dict[int, int] = {}
+    for k, g in enumerate(graph.groups):
+        for m in g.members:
+            if id(m) not in nodes:
+                problems.append(f"group {k}: member {m!r} is not in the graph")
+            if id(m) in owner:
+                problems.append(f"{m!r} is in groups {owner[id(m)]} and {k}")
+            owner[id(m)] = k
+    if not problems and graph.groups:
+        try:
+            schedule(graph)
+        except GraphError as exc:
+            problems.append(str(exc))
+    return problems

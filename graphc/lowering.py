@@ -21,7 +21,8 @@ import numpy as np
 
 from .dtypes import short_name
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
-from .ir import Graph, Node, Variable, consumers
+from .ir import Graph, Group, Node, Variable, consumers, schedule
+from .rowloop import RowLoop
 from .passes.memory_plan import Lifetime, MemoryPlan, check_plan, plan_memory
 
 ALIGN = 64
@@ -86,7 +87,7 @@ class _Lowering:
         self.index = {id(n): i for i, n in enumerate(graph.nodes)}
         self.users = consumers(graph)
         self.results = {id(o) for o in graph.outputs}
-        self.inlined = self.computed_in_readers_loop()
+        self.group_of = {id(m): g for g in graph.groups for m in g.members}
 
     def _allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[Buf, int]:
         """A new arena buffer, born at the current step; its offset is planned at the end."""
@@ -125,16 +126,16 @@ class _Lowering:
         for var, _ in self.updates:  # a variable may be written without being read
             if id(var) not in self.index:
                 self.node(var)
-        for n in self.graph.nodes:
-            if id(n) not in candidates and id(n) not in self.inlined:
-                self.step += 1
-                em.node_index = self.index[id(n)]
-                self.node(n)
+        deferred = {id(self.group_of[v]) if v in self.group_of else v for v in candidates}
+        for unit in schedule(self.graph):
+            if id(unit) in deferred:
+                continue
+            self.step += 1
+            self.unit(unit)
         in_place = self.without_conflicts(candidates)
         for _, value in self.updates:
             if id(value) in candidates and id(value) not in in_place:
-                em.node_index = self.index[id(value)]
-                self.node(value)
+                self.unit(self.group_of.get(id(value), value))
         copied = [(var, value) for var, value in self.updates if id(value) not in in_place]
         self.step += 1  # outputs, and every update, from here to the end
         for n in self.outputs + [v for _, v in copied]:
@@ -144,8 +145,11 @@ class _Lowering:
         for var, value in self.updates:
             if id(value) in in_place:
                 em.node_index = self.index[id(value)]
-                em.line(f"# {em.node_index}: {value.op.name} at {value.location}, into {var.name} in place")
-                self.elementwise(self.group(value), {id(value): self.arrays[id(var)]})
+                em.line(f"# {value.op.name} at {value.location}, into {var.name} in place:")
+                members = self.members(value)
+                if members[0].op.name == "matmul":
+                    self.node(members.pop(0))
+                self.elementwise(members, {id(value): self.arrays[id(var)]})
         for var, value in copied:
             em.copy(self.arrays[id(var)], self.touch(self.arena_buf(self.own[id(value)])))
         for key in self.own.values():  # outputs are read after the call
@@ -174,47 +178,55 @@ class _Lowering:
         shape, dt = self.buffers[key]
         return Slot(self.memory.offsets[key], shape, dt)
 
-    def computed_in_readers_loop(self) -> set[int]:
-        """Elementwise nodes computed inside the loop nest of their one reader, an elementwise node
-        of the same shape, instead of in a buffer of their own (a first, local form of fusion;
-        the fusion pass will form larger groups). Not under numerics checks: each value is checked."""
-        if self.check:
-            return set()
-        inlined = set()
-        for n in self.graph.nodes:
-            users = self.users[n]
-            if (n.op.scalar is not None and n.op.name != "broadcast_to" and id(n) not in self.results
-                    and len(users) == 1 and users[0].op.scalar is not None
-                    and users[0].op.name != "broadcast_to" and users[0].shape == n.shape):
-                inlined.add(id(n))
-        return inlined
+    def members(self, n: Node) -> list[Node]:
+        """The nodes computed in one loop with `n` (its fusion group, or itself)."""
+        g = self.group_of.get(id(n))
+        return list(g.members) if g is not None else [n]
 
-    def group(self, n: Node) -> list[Node]:
-        """`n` and the nodes computed in its loop, inputs first (iterative: chains can be long)."""
-        members: list[Node] = []
-        stack: list[tuple[Node, bool]] = [(n, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                members.append(node)
-                continue
-            stack.append((node, True))
-            stack += [(x, False) for x in reversed(node.inputs) if id(x) in self.inlined]
-        return members
+    def unit(self, unit: Node | Group) -> None:
+        """Emit one node, or one fusion group as one loop nest."""
+        if isinstance(unit, Node):
+            self.em.node_index = self.index[id(unit)]
+            self.node(unit)
+            return
+        em = self.em
+        members = list(unit.members)
+        em.node_index = self.index[id(members[-1])]
+        em.line(f"# fused: {unit.kind} over {list(unit.domain)}, {len(members)} nodes")
+        for m in members:
+            em.line(f"#   {self.index[id(m)]}: {m.op.name} at {m.location}")
+        if members[0].op.name == "matmul":  # BLAS first; the loop is its epilogue
+            self.node(members.pop(0))
+        inside = {id(m) for m in members}
+        stores = {id(m): self.buffer(m) for m in members
+                  if id(m) in self.results or any(id(u) not in inside for u in self.users[m])}
+        if unit.kind == "loop":
+            self.elementwise(members, stores)
+        else:
+            RowLoop(self, unit, members, stores).emit()
 
     def in_place_candidates(self) -> set[int]:
         """New variable values that could be computed last, straight into the variable: an
-        elementwise node that nothing else reads. Only without numerics checks, so that no
-        check can fail once a variable has been written."""
+        elementwise node that nothing else reads, alone or in an elementwise group whose other
+        members only it reads. Only without numerics checks, so that no check can fail once a
+        variable has been written."""
         if self.check:
             return set()
         counts: dict[int, int] = {}
         for _, value in self.updates:
             counts[id(value)] = counts.get(id(value), 0) + 1
         outputs = {id(o) for o in self.outputs}
+
+        def alone(v: Node) -> bool:
+            g = self.group_of.get(id(v))
+            if g is None:
+                return True
+            return g.kind == "loop" and all(
+                m is v or (id(m) not in self.results and all(u in g for u in self.users[m])) for m in g.members)
+
         return {id(v) for _, v in self.updates
                 if v.op.scalar is not None and counts[id(v)] == 1 and id(v) not in outputs
-                and not self.users[v]}
+                and not self.users[v] and alone(v)}
 
     def without_conflicts(self, candidates: set[int]) -> set[int]:
         """The candidates that may write in place, in update order: each reads a variable
@@ -225,7 +237,7 @@ class _Lowering:
             if id(value) not in candidates:
                 continue
             target = self.arrays[id(var)]
-            reads = [self.arrays[id(x)] for m in self.group(value) for x in m.inputs if id(x) in self.arrays]
+            reads = [self.arrays[id(x)] for m in self.members(value) for x in m.inputs if id(x) in self.arrays]
             if any(b.base in written for b in reads):
                 continue
             if any(b.base == target.base and (b.shape != target.shape or b.offset or b.swapped) for b in reads):
@@ -279,11 +291,8 @@ class _Lowering:
             self.arrays[id(n)] = Buf(data.base, data.offset, n.shape, n.dtype, swapped=True)
             return
         elif op.scalar is not None:
-            members = self.group(n)
-            for m in members[:-1]:
-                em.line(f"# {self.index[id(m)]}: {m.op.name} at {m.location} (in the loop below)")
             em.line(f"# {self.index[id(n)]}: {op.name} at {n.location}")
-            self.elementwise(members, {id(n): self.buffer(n)})
+            self.elementwise([n], {id(n): self.buffer(n)})
         else:
             ins = [self.array_of(x) for x in n.inputs]
             out = self.buffer(n)

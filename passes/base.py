@@ -9,10 +9,13 @@ from graphc.ir import Graph
 
 @dataclass(frozen=True)
 class PassResult:
-    """A pass's output graph and its counters (`{"nodes_removed": 3}`); the input is untouched."""
+    """A pass's output graph, its counters (`{"nodes_merged": 3}`) and notes (one line each, for
+    what counters cannot say: which nodes were fused, and why others were not). The input graph
+    is untouched."""
 
     graph: Graph
     stats: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:

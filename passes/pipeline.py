@@ -8,6 +8,7 @@ pass (always in the test suite, through GRAPHC_VERIFY_PASSES=1).
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from .base import PassResult
 from .cse import cse
 from .dce import eliminate_dead_nodes
 from .fold import fold_constants
+from .fuse import fuse
 from .simplify import simplify
 
 PIPELINE: list[tuple[str, Callable[[Graph], PassResult]]] = [
@@ -26,6 +28,7 @@ PIPELINE: list[tuple[str, Callable[[Graph], PassResult]]] = [
     ("simplify", simplify),
     ("cse", cse),
     ("dce", eliminate_dead_nodes),
+    ("fuse", fuse),
 ]
 VERIFY_EACH = os.environ.get("GRAPHC_VERIFY_PASSES") == "1"
 
@@ -39,6 +42,7 @@ class PassReport:
     nodes_after: int
     stats: dict[str, int]
     seconds: float
+    notes: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         counters = ", ".join(f"{k} {v}" for k, v in self.stats.items()) or "no change"
@@ -46,8 +50,12 @@ class PassReport:
                 f"  ({self.seconds * 1e3:.1f} ms)")
 
 
-def run_pipeline(graph: Graph, disabled: Sequence[str] = (), verify_each: bool = VERIFY_EACH) -> tuple[Graph, list[PassReport]]:
-    """`graph` through every pass of PIPELINE not named in `disabled`, with a report per pass."""
+def run_pipeline(graph: Graph, disabled: Sequence[str] = (), verify_each: bool = VERIFY_EACH,
+                 debug: bool = False) -> tuple[Graph, list[PassReport]]:
+    """`graph` through every pass of PIPELINE not named in `disabled`, with a report per pass.
+
+    `debug` verifies the graph after every pass and prints it, with the pass's report, to stderr.
+    """
     unknown = set(disabled) - {name for name, _ in PIPELINE}
     if unknown:
         raise GraphError(f"unknown passes {sorted(unknown)}; the passes are {[n for n, _ in PIPELINE]}")
@@ -58,8 +66,14 @@ def run_pipeline(graph: Graph, disabled: Sequence[str] = (), verify_each: bool =
         started = time.perf_counter()
         result = run(graph)
         seconds = time.perf_counter() - started
-        if verify_each:
+        if verify_each or debug:
             verify(result.graph)
-        reports.append(PassReport(name, len(graph), len(result.graph), result.stats, seconds))
+        report = PassReport(name, len(graph), len(result.graph), result.stats, seconds, result.notes)
+        if debug:
+            from graphc.printer import format_graph
+
+            notes = "".join(f"\n  {line}" for line in result.notes)
+            print(f"--- after {report}{notes}\n{format_graph(result.graph)}", file=sys.stderr)
+        reports.append(report)
         graph = result.graph
     return graph, reports

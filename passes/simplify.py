@@ -143,6 +143,8 @@ def _broadcast(n: Node) -> Node | None:  # broadcast_to(x, shape(x)) = x; nested
     (a,) = n.inputs
     if a.shape == n.shape:
         return _same(a, n)
+    if a.size == 1 and constant_value(a) is not None:  # broadcast_to(c, s) = full(s, c): a literal
+        return ops.full(n.shape, constant_value(a), n.dtype)
     if _op(a, "broadcast_to"):
         return ops.broadcast_to(a.inputs[0], n.shape)
     return None

@@ -1,0 +1,214 @@
+"""Fusion: nodes that can share one loop nest are put in one `Group`.
+
+A group iterates over a domain (a shape D; its last axis is the "row"). Each member has a role
+in it (`role`):
+- full: an elementwise node of shape D (broadcast inputs are read with zero strides);
+- row: a value per row — an elementwise node of shape D[:-1]+(1,) or D[:-1], a sum along the
+  last axis of a full value, or a reshape between those two forms;
+- col / total: a sum of a full value over every leading axis, or over all axes; it is complete
+  only when the whole loop is, so no member may read it;
+- matmul: a matmul of shape D opening the group: BLAS computes it, the loop is its epilogue.
+
+Groups grow by contracting producer -> consumer edges, in node order, when every member of the
+merged group has a role in one domain and no path leaves the group and comes back (through a
+node or another group): the groups then still form a DAG, so they can run one after another.
+Nodes left on their own are listed with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphc.ir import Graph, Group, Node, consumers
+
+from .base import PassResult
+
+_LEAVES = ("placeholder", "variable", "constant", "full")
+
+
+def role(n: Node, domain: tuple[int, ...]) -> str | None:
+    """What `n` is in a loop over `domain` (see the module docstring), or None if it cannot join."""
+    op = n.op.name
+    if not domain:
+        return "full" if n.op.scalar is not None and n.shape == () and op != "broadcast_to" else None
+    lead, width = domain[:-1], domain[-1]
+    per_row = width > 1 and n.shape in (lead + (1,), lead)
+    if op == "matmul":
+        return "matmul" if n.shape == domain and n.dtype.kind == "f" and n.ndim == 2 else None
+    if op == "sum":
+        (x,) = n.inputs
+        if x.shape != domain or n.dtype != x.dtype or n.dtype.kind != "f":
+            return None
+        axes, d = set(n.attrs["axis"]), len(domain)
+        if axes == {d - 1} and width > 1:
+            return "row"
+        if axes == set(range(d)):
+            return "total"
+        if d >= 2 and axes == set(range(d - 1)):
+            return "col"
+        return None
+    if op == "reshape":
+        return "row" if per_row and n.inputs[0].shape in (lead + (1,), lead) else None
+    if n.op.scalar is None:
+        return None
+    if n.shape == domain:
+        return "full"
+    return "row" if per_row and op != "broadcast_to" else None
+
+
+@dataclass
+class _Group:
+    members: list[Node]
+    domain: tuple[int, ...]
+    roles: dict[int, str] = field(default_factory=dict)
+
+
+def _natural_domain(n: Node) -> tuple[int, ...] | None:
+    """The domain of a group holding `n` alone (None: `n` never joins a group)."""
+    if n.op.name in _LEAVES or n.op.name == "reshape":
+        return None
+    if n.op.name == "sum" or n.op.name == "matmul":
+        d = n.inputs[0].shape if n.op.name == "sum" else n.shape
+        return d if role(n, d) is not None else None
+    return n.shape if role(n, n.shape) == "full" else None
+
+
+class _Fusion:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.order = {id(n): i for i, n in enumerate(graph.nodes)}
+        self.users = consumers(graph)
+        self.group: dict[int, _Group] = {}
+        self.why: dict[int, str] = {}
+        for n in graph.nodes:
+            d = _natural_domain(n)
+            if d is not None:
+                self.group[id(n)] = _Group([n], d, {id(n): role(n, d) or ""})
+
+    def roles_in(self, members: list[Node], domain: tuple[int, ...]) -> dict[int, str] | str:
+        """Each member's role in `domain`, or why they cannot share a loop over it."""
+        roles: dict[int, str] = {}
+        for m in members:
+            r = role(m, domain)
+            if r is None:
+                return f"{m.name} ({m.type}) has no place in a loop over {list(domain)}"
+            roles[id(m)] = r
+        inside = {id(m) for m in members}
+        heads = [m for m in members if roles[id(m)] == "matmul"]
+        if len(heads) > 1:
+            return "a group runs at most one matmul"
+        for m in members:
+            for x in m.inputs:
+                if id(x) not in inside:
+                    continue
+                rx, rm = roles[id(x)], roles[id(m)]
+                if rx in ("col", "total"):
+                    return f"{m.name} reads {x.name}, a sum complete only after the whole loop"
+                if rm == "matmul":
+                    return "a matmul can only open a group, not read from one"
+                if rm == "full" and rx == "row" and x.shape != domain[:-1] + (1,):
+                    return f"{x.name} ({x.type}) would broadcast along the wrong axis"
+        return roles
+
+    def other_path(self, a: _Group, b: _Group) -> Node | None:
+        """A node on a path from group `a` to group `b` outside both (through any group)."""
+        inside = {id(m) for m in a.members + b.members}
+        limit = max(self.order[id(m)] for m in b.members)
+        start = [u for m in a.members for u in self.users[m] if id(u) not in inside]
+        seen: set[int] = set()
+        stack = list(start)
+        while stack:
+            n = stack.pop()
+            if id(n) in seen or self.order[id(n)] > limit:
+                continue
+            seen.add(id(n))
+            g = self.group.get(id(n))
+            for m in g.members if g is not None else [n]:
+                seen.add(id(m))
+                for u in self.users[m]:
+                    if id(u) in inside:
+                        return n
+                    if id(u) not in seen:
+                        stack.append(u)
+        return None
+
+    def joining(self, n: Node, other: _Group | None) -> _Group | None:
+        """The group of `n`; a reshape between two per-row forms gets one in `other`'s domain."""
+        g = self.group.get(id(n))
+        if g is None and other is not None and n.op.name == "reshape" and role(n, other.domain) == "row":
+            g = self.group[id(n)] = _Group([n], other.domain, {id(n): "row"})
+        return g
+
+    def try_merge(self, p: Node, u: Node) -> None:
+        a = self.joining(p, self.group.get(id(u)))
+        b = self.joining(u, a)
+        if a is None or b is None or a is b:
+            return
+        members = sorted(a.members + b.members, key=lambda m: self.order[id(m)])
+        domains = sorted({a.domain, b.domain}, key=lambda d: -_size(d))
+        reason = ""
+        for domain in domains:
+            roles = self.roles_in(members, domain)
+            if isinstance(roles, str):
+                reason = reason or roles
+                continue
+            through = self.other_path(a, b)
+            if through is not None:
+                reason = f"fusing it with {u.name} would loop back through {through.name}"
+                break
+            merged = _Group(members, domain, roles)
+            for m in members:
+                self.group[id(m)] = merged
+            return
+        self.why.setdefault(id(p), reason)
+        self.why.setdefault(id(u), reason)
+
+    def run(self) -> tuple[list[Group], list[str]]:
+        for u in self.graph.nodes:
+            for p in u.inputs:
+                self.try_merge(p, u)
+        unique: dict[int, _Group] = {id(g): g for g in self.group.values()}
+        groups = []
+        for g in sorted(unique.values(), key=lambda g: self.order[id(g.members[0])]):
+            if len(g.members) < 2:
+                continue
+            rows = any(r in ("row", "col", "total") for r in g.roles.values())
+            # A matmul reads no member, so it can open the group: BLAS runs before the loop.
+            members = sorted(g.members, key=lambda m: g.roles[id(m)] != "matmul")
+            groups.append(Group("rows" if rows else "loop", g.domain, tuple(members)))
+        return groups, self.notes(groups)
+
+    def notes(self, groups: list[Group]) -> list[str]:
+        lines = []
+        for k, g in enumerate(groups):
+            names = ", ".join(f"{m.op.name} {m.name}" for m in g.members)
+            lines.append(f"group {k} ({g.kind} over {list(g.domain)}, {len(g.members)} nodes): {names}")
+        grouped = {id(m) for g in groups for m in g.members}
+        for n in self.graph.nodes:
+            if id(n) in grouped or n.op.name in _LEAVES or n.op.view is not None:
+                continue
+            if id(n) not in self.group:
+                why = "no loop fits it" if n.op.scalar is not None else (
+                    "a view for the matmuls reading it, or a copy" if n.op.name == "transpose"
+                    else f"{n.op.name} has its own kernel")
+            else:
+                why = self.why.get(id(n), "no neighbour to fuse with")
+            lines.append(f"unfused {n.op.name} {n.name} ({n.type}): {why}")
+        return lines
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    size = 1
+    for d in shape:
+        size *= d
+    return size
+
+
+def fuse(graph: Graph) -> PassResult:
+    """`graph` with its fusion groups; counts groups, nodes fused, and loop nests before/after."""
+    groups, notes = _Fusion(graph).run()
+    computing = [n for n in graph.nodes if n.op.name not in _LEAVES and n.op.view is None]
+    grouped = {id(m) for g in groups for m in g.members}
+    stats = {"groups": len(groups), "nodes_fused": len(grouped), "loops_before": len(computing),
+             "loops_after": len(groups) + sum(id(n) not in grouped for n in computing)}
+    return PassResult(Graph(graph.inputs, graph.outputs, groups), stats, tuple(notes))
