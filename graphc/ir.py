@@ -13,8 +13,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from dataclasses import dataclass
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 

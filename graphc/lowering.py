@@ -22,8 +22,8 @@ import numpy as np
 from .dtypes import short_name
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
 from .ir import Graph, Group, Node, Variable, consumers, schedule
-from .rowloop import RowLoop
 from .passes.memory_plan import Lifetime, MemoryPlan, check_plan, plan_memory
+from .rowloop import RowLoop
 
 ALIGN = 64
 STATUS_NUMERICS, STATUS_LABEL = 1, 2
