@@ -78,6 +78,7 @@ class _Lowering:
         self.last: list[int] = []
         self.step = 0
         self.slots: dict[int, int] = {}  # node id -> key of its buffer
+        self.reuses: dict[int, int] = {}  # buffer key -> key of a buffer whose place it may take
         self.own: dict[int, int] = {}  # outputs and update values -> key of their arena buffer
         self.dtypes: set[np.dtype] = set()
         self.em = Emitter(scratch=lambda shape, dtype: self._allocate(shape, dtype)[0])
@@ -154,9 +155,9 @@ class _Lowering:
             em.copy(self.arrays[id(var)], self.touch(self.arena_buf(self.own[id(value)])))
         for key in self.own.values():  # outputs are read after the call
             self.last[key] = self.step
-        lifetimes = [Lifetime(k, int(np.prod(shape, dtype=np.int64)) * dt.itemsize, self.born[k], self.last[k])
-                     for k, (shape, dt) in enumerate(self.buffers)]
-        self.memory = plan_memory(lifetimes)
+        lifetimes = [Lifetime(k, int(np.prod(shape, dtype=np.int64)) * dt.itemsize, self.born[k], self.last[k],
+                              self.reuses.get(k)) for k, (shape, dt) in enumerate(self.buffers)]
+        self.memory = plan_memory(lifetimes, self.naive_bytes())
         if CHECK_PLANS:
             check_plan(lifetimes, self.memory)
         args = ([f"in{i}" for i in range(len(self.placeholders))]
@@ -173,6 +174,26 @@ class _Lowering:
             slots={node: self.slot(k) for node, k in self.slots.items()},
             arena_bytes=max(self.memory.arena_bytes, ALIGN), memory=self.memory,
         )
+
+    def naive_bytes(self) -> int:
+        """Every value the program computes in a buffer of its own (no fusion, no planning)."""
+        computed = [n for n in self.graph.nodes
+                    if n.inputs and n.op.view is None and id(n) not in self.literals]
+        return sum(Lifetime(n.id, n.size * n.dtype.itemsize, 0, 0).size for n in computed)
+
+    def offer_in_place(self, stored: list[tuple[Node, Buf]], operands: list[Buf]) -> None:
+        """Offer each new buffer the place of an operand read at the same index (same shape), so
+        that the plan may write in place if the operand dies here."""
+        free = [b for b in operands if isinstance(b.offset, str) and not b.swapped]
+        for m, buf in stored:
+            if not isinstance(buf.offset, str) or int(buf.offset[1:]) in self.reuses:
+                continue
+            for b in free:
+                same_key = [o for o in operands if o.base == b.base and o.offset == b.offset]
+                if b.shape == buf.shape and b.dtype == buf.dtype and all(o.shape == b.shape for o in same_key):
+                    self.reuses[int(buf.offset[1:])] = int(b.offset[1:])
+                    free.remove(b)
+                    break
 
     def slot(self, key: int) -> Slot:
         shape, dt = self.buffers[key]
@@ -338,6 +359,7 @@ class _Lowering:
                     operands.append(self.touch(self.arrays[id(x)]))
         shape = max((m.shape for m in members), key=len)
         stored = [(m, stores[id(m)]) for m in members if id(m) in stores]
+        self.offer_in_place(stored, operands)
         sizes, strides = broadcast_loops(shape, [b.shape for b in operands] + [b.shape for _, b in stored])
         with em.loops(sizes) as names:
             for node_id, k in loaded.items():

@@ -1,8 +1,12 @@
 """Memory planning: place buffers with known lifetimes in one arena, overlapping only in time or
 in space, never both.
 
-A buffer lives from the step that writes it to the last step that reads it (inclusive). Two
-heuristics place them; the smaller arena wins:
+A buffer lives from the step that writes it to the last step that reads it (inclusive). A
+buffer may offer to reuse another's place (`reuses`): an elementwise loop that reads the old
+buffer and writes the new one element by element, at the same index, can write in place when
+the old buffer dies at that very step. The planner accepts the offer when it holds (the old
+buffer's last step is the new one's first, and no one else took the place) and then places the
+two as one. Two heuristics place the buffers; the smaller arena wins:
 - greedy by size: largest first, each at the lowest offset that fits between the buffers already
   placed that are alive at the same time (best fit: the smallest gap that fits);
 - greedy by start: in order of birth, first fit.
@@ -26,6 +30,7 @@ class Lifetime:
     nbytes: int
     start: int
     end: int
+    reuses: Hashable | None = None  # a buffer whose place this one may take (see above)
 
     @property
     def size(self) -> int:
@@ -41,6 +46,7 @@ class MemoryPlan:
     naive_bytes: int
     lower_bound_bytes: int
     heuristic: str
+    in_place: tuple[tuple[Hashable, Hashable], ...] = ()  # (old, new): new took old's place
 
 
 def _overlap_in_time(a: Lifetime, b: Lifetime) -> bool:
@@ -68,6 +74,32 @@ def _place(order: Sequence[Lifetime], best_fit: bool) -> dict[Hashable, int]:
     return offsets
 
 
+def accepted_reuses(buffers: Sequence[Lifetime]) -> list[tuple[Hashable, Hashable]]:
+    """The (old, new) offers that hold: same size, old dies where new is born, one taker each."""
+    by_key = {b.key: b for b in buffers}
+    taken: set[Hashable] = set()
+    pairs = []
+    for b in sorted(buffers, key=lambda b: b.start):
+        old = by_key.get(b.reuses) if b.reuses is not None else None
+        if old is not None and old.key not in taken and old.end == b.start and old.size == b.size:
+            taken.add(old.key)
+            pairs.append((old.key, b.key))
+    return pairs
+
+
+def _merged(buffers: Sequence[Lifetime], pairs: Sequence[tuple[Hashable, Hashable]]) -> tuple[list[Lifetime], dict[Hashable, Hashable]]:
+    """Chains of in-place buffers as single lifetimes, and each buffer's chain."""
+    chain = {b.key: b.key for b in buffers}
+    for old, new in pairs:  # in order of birth, so `old` already knows its chain
+        chain[new] = chain[old]
+    spans: dict[Hashable, Lifetime] = {}
+    for b in buffers:
+        c = chain[b.key]
+        s = spans.get(c)
+        spans[c] = b if s is None else Lifetime(c, max(s.nbytes, b.nbytes), min(s.start, b.start), max(s.end, b.end))
+    return [Lifetime(c, s.nbytes, s.start, s.end) for c, s in spans.items()], chain
+
+
 def lower_bound(buffers: Sequence[Lifetime]) -> int:
     """The most bytes alive at any single step."""
     events: dict[int, int] = {}
@@ -82,7 +114,13 @@ def lower_bound(buffers: Sequence[Lifetime]) -> int:
 
 
 def check_plan(buffers: Sequence[Lifetime], plan: MemoryPlan) -> None:
-    """Raise AssertionError if two buffers alive at the same step share a byte."""
+    """Raise AssertionError if two buffers alive at the same step share a byte — unless one
+    took the other's place in place, at the one step where the old dies and the new is born."""
+    allowed = {frozenset(pair) for pair in plan.in_place}
+    by_key = {b.key: b for b in buffers}
+    for old, new in plan.in_place:
+        assert by_key[old].end == by_key[new].start, f"{new} took the place of {old}, which is still alive"
+        assert plan.offsets[old] == plan.offsets[new], f"{new} is in place of {old} but elsewhere"
     ordered = sorted(buffers, key=lambda b: plan.offsets[b.key])
     for i, a in enumerate(ordered):
         a_lo = plan.offsets[a.key]
@@ -91,22 +129,31 @@ def check_plan(buffers: Sequence[Lifetime], plan: MemoryPlan) -> None:
             b_lo = plan.offsets[b.key]
             if b_lo >= a_lo + a.size:
                 break
+            if frozenset((a.key, b.key)) in allowed:
+                continue
             assert not _overlap_in_time(a, b), f"{a.key} and {b.key} overlap in time and space"
 
 
-def plan_memory(buffers: Sequence[Lifetime]) -> MemoryPlan:
-    """The smaller of the two greedy plans for `buffers`."""
+def plan_memory(buffers: Sequence[Lifetime], naive_bytes: int | None = None) -> MemoryPlan:
+    """The smaller of the two greedy plans for `buffers`, in-place offers taken where they hold.
+
+    `naive_bytes` is what the program would take with no planning at all (default: every
+    buffer its own place); `lower_bound_bytes` is the bound for these buffers, chains merged.
+    """
+    pairs = accepted_reuses(buffers)
+    units, chain = _merged(buffers, pairs)
     heuristics: dict[str, Callable[[], dict[Hashable, int]]] = {
-        "greedy by size, best fit": lambda: _place(sorted(buffers, key=lambda b: (-b.size, b.start)), True),
-        "greedy by start, first fit": lambda: _place(sorted(buffers, key=lambda b: (b.start, -b.size)), False),
+        "greedy by size, best fit": lambda: _place(sorted(units, key=lambda b: (-b.size, b.start)), True),
+        "greedy by start, first fit": lambda: _place(sorted(units, key=lambda b: (b.start, -b.size)), False),
     }
     best: MemoryPlan | None = None
-    naive = sum(b.size for b in buffers)
-    bound = lower_bound(buffers)
+    naive = sum(b.size for b in buffers) if naive_bytes is None else naive_bytes
+    bound = lower_bound(units)
     for name, place in heuristics.items():
-        offsets = place()
+        placed = place()
+        offsets = {b.key: placed[chain[b.key]] for b in buffers}
         arena = max((offsets[b.key] + b.size for b in buffers), default=0)
         if best is None or arena < best.arena_bytes:
-            best = MemoryPlan(offsets, arena, naive, bound, name)
+            best = MemoryPlan(offsets, arena, naive, bound, name, tuple(pairs))
     assert best is not None
     return best
