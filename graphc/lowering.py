@@ -185,7 +185,7 @@ class _Lowering:
         """Offer each new buffer the place of an operand read at the same index (same shape), so
         that the plan may write in place if the operand dies here."""
         free = [b for b in operands if isinstance(b.offset, str) and not b.swapped]
-        for m, buf in stored:
+        for _, buf in stored:
             if not isinstance(buf.offset, str) or int(buf.offset[1:]) in self.reuses:
                 continue
             for b in free:
