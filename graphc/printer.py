@@ -7,7 +7,8 @@
     }
 
 Names are the user's where given, else a, b, c, ... in topological order, so the text depends
-only on the graph's structure. Scalar constants are printed inline as literals.
+only on the graph's structure. Scalar constants are printed inline as literals. Fusion groups
+are printed as indented blocks (`fused loop over [32,128] { ... }`), in the order they run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .dtypes import short_name
-from .ir import Graph, Node
+from .ir import Graph, Group, Node, schedule
 
 COMMENT_COLUMN = 44
 
@@ -98,16 +99,24 @@ def format_graph(
 
     header = ", ".join(f"{names[id(p)]}:{p.type}" for p in graph.inputs)
     lines = [f"graph ({header}) {{"]
-    for n in graph.nodes:
-        if n.op.name == "placeholder" or _is_literal(n):
-            continue
+
+    def line(n: Node, indent: str) -> str:
         args = "".join(" " + ref(x) for x in n.inputs)
-        code = f"  {names[id(n)]}:{n.type} = {n.op.name}{_attrs(n)}{args}"
+        code = f"{indent}{names[id(n)]}:{n.type} = {n.op.name}{_attrs(n)}{args}"
         note = str(n.location)
         if n.grad_of is not None:
             forward = by_id.get(n.grad_of)
             note = f"grad of {names[id(forward)] if forward is not None else '#' + str(n.grad_of)} · {note}"
-        lines.append(f"{code.ljust(COMMENT_COLUMN)}  # {note}")
+        return f"{code.ljust(COMMENT_COLUMN)}  # {note}"
+
+    for unit in schedule(graph) if graph.groups else graph.nodes:
+        if isinstance(unit, Group):
+            domain = ",".join(str(d) for d in unit.domain)
+            lines.append(f"  fused {unit.kind} over [{domain}] {{")
+            lines += [line(m, "    ") for m in unit.members]
+            lines.append("  }")
+        elif unit.op.name != "placeholder" and not _is_literal(unit):
+            lines.append(line(unit, "  "))
     shown = graph.outputs if returns is None else returns
     lines.append("  return (" + ", ".join(ref(o) for o in shown) + ("," if len(shown) == 1 else "") + ")")
     for var, value in updates:

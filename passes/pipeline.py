@@ -23,7 +23,7 @@ from .fold import fold_constants
 from .fuse import fuse
 from .simplify import simplify
 
-PIPELINE: list[tuple[str, Callable[[Graph], PassResult]]] = [
+PIPELINE: list[tuple[str, Callable[[Graph], PassResult]]] = [  # in the order they run
     ("fold", fold_constants),
     ("simplify", simplify),
     ("cse", cse),
@@ -50,17 +50,21 @@ class PassReport:
                 f"  ({self.seconds * 1e3:.1f} ms)")
 
 
+Pass = tuple[str, Callable[[Graph], PassResult]]
+
+
 def run_pipeline(graph: Graph, disabled: Sequence[str] = (), verify_each: bool = VERIFY_EACH,
-                 debug: bool = False) -> tuple[Graph, list[PassReport]]:
+                 debug: bool = False, pipeline: Sequence[Pass] | None = None) -> tuple[Graph, list[PassReport]]:
     """`graph` through every pass of PIPELINE not named in `disabled`, with a report per pass.
 
     `debug` verifies the graph after every pass and prints it, with the pass's report, to stderr.
     """
-    unknown = set(disabled) - {name for name, _ in PIPELINE}
+    passes = PIPELINE if pipeline is None else pipeline
+    unknown = set(disabled) - {name for name, _ in passes}
     if unknown:
-        raise GraphError(f"unknown passes {sorted(unknown)}; the passes are {[n for n, _ in PIPELINE]}")
+        raise GraphError(f"unknown passes {sorted(unknown)}; the passes are {[n for n, _ in passes]}")
     reports = []
-    for name, run in PIPELINE:
+    for name, run in passes:
         if name in disabled:
             continue
         started = time.perf_counter()

@@ -183,6 +183,14 @@ def _where_same(n: Node) -> Node | None:  # where(c, x, x) = x
     return _same(a, n) if a is b else None
 
 
+def _where_known(n: Node) -> Node | None:  # where(true, x, y) = x, where(false, x, y) = y
+    c, a, b = n.inputs
+    known = constant_value(c)
+    if known is None:
+        return None
+    return _same(a if known else b, n)
+
+
 def _pow_small(n: Node) -> Node | None:  # x ** 1 = x, x ** 2 = x * x
     a, b = n.inputs
     if _is(b, 1):
@@ -243,6 +251,7 @@ RULES: tuple[Rule, ...] = (
     Rule("log", "log(sigmoid)", _log_sigmoid),
     Rule("exp", "exp(log_softmax)", _exp_log_softmax),
     Rule("where", "where(c,x,x)", _where_same),
+    Rule("where", "where(known c)", _where_known),
     Rule("pow", "x**1, x**2", _pow_small),
     Rule("sum", "sum over no axes", _sum_none),
     Rule("sum", "sum of broadcast", _sum_broadcast),

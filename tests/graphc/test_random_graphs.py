@@ -29,6 +29,9 @@ REDUCE: list[Callable[[Any], Any]] = [
     lambda t: gc.logsumexp(t, axis=-1, keepdims=True), lambda t: gc.max(t, axis=0, keepdims=True),
     lambda t: gc.softmax(t, -1), lambda t: gc.log_softmax(t, 0), lambda t: t[:, ::-1],
     lambda t: gc.transpose(gc.transpose(t)), lambda t: gc.reshape(gc.reshape(t, (-1,)), t.shape),
+    lambda t: t - gc.mean(t, axis=-1, keepdims=True), lambda t: gc.sum(t, axis=0) * t,
+    lambda t: t / gc.sqrt(gc.mean(t * t, axis=-1, keepdims=True) + 1.0),
+    lambda t: gc.reshape(gc.sum(gc.exp(t), axis=-1), (4, 1)) * t, lambda t: gc.sum(t * t) * t,
 ]
 
 

@@ -41,6 +41,7 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "log(sigmoid)": lambda x: gc.log(gc.sigmoid(x)),
     "exp(log_softmax)": lambda x: gc.exp(gc.log_softmax(x)),
     "where(c,x,x)": lambda x: (lambda e: gc.where(x > 0, e, e))(gc.exp(x)),
+    "where(known c)": lambda x: gc.where(False, gc.exp(x), x * 3.0),
     "x**1, x**2": lambda x: x**2.0,
     "sum over no axes": lambda x: gc.sum(x, axis=()),
     "sum of broadcast": lambda x: gc.sum(gc.broadcast_to(gc.sum(x, axis=0), (5, 3)), axis=0),
@@ -92,19 +93,19 @@ def test_simplify_golden_before_and_after() -> None:
     before = str(Graph([x], [y]))
     after = str(simplify(Graph([x], [y])).graph)
     assert before.splitlines()[1:] == [
-        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:91",
-        "  b:f32[4] = negative a                       # test_simplify_fold_dce.py:91",
-        "  c:f32[4] = multiply b 1.0                   # test_simplify_fold_dce.py:91",
-        "  d:f32[4] = sigmoid c                        # test_simplify_fold_dce.py:91",
-        "  e:f32[4] = log d                            # test_simplify_fold_dce.py:91",
-        "  f:f32[4] = add e 0.0                        # test_simplify_fold_dce.py:91",
+        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:92",
+        "  b:f32[4] = negative a                       # test_simplify_fold_dce.py:92",
+        "  c:f32[4] = multiply b 1.0                   # test_simplify_fold_dce.py:92",
+        "  d:f32[4] = sigmoid c                        # test_simplify_fold_dce.py:92",
+        "  e:f32[4] = log d                            # test_simplify_fold_dce.py:92",
+        "  f:f32[4] = add e 0.0                        # test_simplify_fold_dce.py:92",
         "  return (f,)",
         "}",
     ]
     assert after.splitlines()[1:] == [
-        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:91",
-        "  b:f32[4] = softplus a                       # test_simplify_fold_dce.py:91",
-        "  c:f32[4] = negative b                       # test_simplify_fold_dce.py:91",
+        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:92",
+        "  b:f32[4] = softplus a                       # test_simplify_fold_dce.py:92",
+        "  c:f32[4] = negative b                       # test_simplify_fold_dce.py:92",
         "  return (c,)",
         "}",
     ]
