@@ -18,10 +18,10 @@ from .builder import lift
 from .errors import FeedError, GraphError, ShapeError
 from .executor import evaluate
 from .feeds import check_feed
-from .ir import STEP_LOCK, Graph, Node, Variable, verify
+from .ir import STEP_LOCK, Graph, Group, Node, Variable, schedule, verify
 from .lowering import lower
 from .native import NativeProgram
-from .printer import format_graph
+from .printer import format_graph, node_names
 from .tree import flatten, unflatten
 
 
@@ -170,13 +170,35 @@ class Function:
     def __repr__(self) -> str:
         return f"<graphc.Function {self._signature()} -> {len(self._outputs)} outputs, {len(self._updates)} updates>"
 
+    def kernels(self) -> list[str]:
+        """The program's loop nests and kernels in the order they run, one line each."""
+        names = node_names(self.graph)
+        lines = []
+        for unit in schedule(self.graph):
+            if isinstance(unit, Group):
+                head = " after a BLAS matmul" if unit.members[0].op.name == "matmul" else ""
+                members = " ".join(names[id(m)] for m in unit.members)
+                lines.append(f"fused {unit.kind} over {list(unit.domain)}{head}: {len(unit.members)} nodes ({members})")
+            elif unit.inputs and unit.op.view is None and unit.op.name not in ("constant", "full"):
+                how = "BLAS" if unit.op.name == "matmul" else "loop" if unit.op.scalar is not None else "kernel"
+                lines.append(f"{unit.op.name} {names[id(unit)]} {unit.type} ({how})")
+        return lines
+
     def report(self) -> str:
-        """What the compiler did: passes, program size, back end, compile cache and time."""
+        """What the compiler did: per pass nodes before and after, counters, time and notes; then
+        the kernels, the back end, and the memory figures."""
+        passes = ["passes: disabled (optimize=False)"]
+        if self.optimize:
+            passes = ["passes:"]
+            for r in self.passes:
+                passes += [f"  {r}"] + [f"      {note}" for note in r.notes]
         lines = [
             f"graphc function {self._signature()}: {len(self._outputs)} outputs, {len(self._updates)} updates",
             f"source graph: {len(self.source_graph)} nodes",
-            *(["passes:"] + [f"  {r}" for r in self.passes] if self.optimize else ["passes: disabled (optimize=False)"]),
+            *passes,
             f"program: {len(self.graph)} nodes",
+            "kernels, in order:",
+            *(f"  {k}" for k in self.kernels()),
         ]
         native = self._native
         if native is None:
@@ -191,8 +213,9 @@ class Function:
             ]
         m = self.memory
         lines.append(
-            f"memory: arena {m.arena_bytes} bytes ({m.heuristic}); every value its own buffer would take"
-            f" {m.naive_bytes}; the largest set of buffers alive at once {m.lower_bound_bytes}"
+            f"memory: arena {m.arena_bytes} bytes ({m.heuristic}, {len(m.in_place)} buffers written in place);"
+            f" every value its own buffer would take {m.naive_bytes}; the largest set of buffers alive at"
+            f" once {m.lower_bound_bytes}"
         )
         lines.append(f"build time: {self.compile_seconds:.2f} s; calls so far: {self._steps}")
         return "\n".join(lines)

@@ -97,7 +97,7 @@ def format_graph(
     def ref(n: Node) -> str:
         return _literal(n) if _is_literal(n) else names[id(n)]
 
-    header = ", ".join(f"{names[id(p)]}:{p.type}" for p in graph.inputs)
+    header = ", ".join(f"{names.get(id(p), p.name)}:{p.type}" for p in graph.inputs)
     lines = [f"graph ({header}) {{"]
 
     def line(n: Node, indent: str) -> str:

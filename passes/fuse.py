@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from graphc.ir import Graph, Group, Node, consumers
+from graphc.printer import node_names
 
 from .base import PassResult
 
@@ -78,6 +79,7 @@ class _Fusion:
         self.graph = graph
         self.order = {id(n): i for i, n in enumerate(graph.nodes)}
         self.users = consumers(graph)
+        self.name = node_names(graph)
         self.group: dict[int, _Group] = {}
         self.why: dict[int, str] = {}
         for n in graph.nodes:
@@ -91,7 +93,7 @@ class _Fusion:
         for m in members:
             r = role(m, domain)
             if r is None:
-                return f"{m.name} ({m.type}) has no place in a loop over {list(domain)}"
+                return f"{self.name[id(m)]} ({m.type}) has no place in a loop over {list(domain)}"
             roles[id(m)] = r
         inside = {id(m) for m in members}
         heads = [m for m in members if roles[id(m)] == "matmul"]
@@ -103,11 +105,11 @@ class _Fusion:
                     continue
                 rx, rm = roles[id(x)], roles[id(m)]
                 if rx in ("col", "total"):
-                    return f"{m.name} reads {x.name}, a sum complete only after the whole loop"
+                    return f"{self.name[id(m)]} reads {self.name[id(x)]}, a sum complete only after the whole loop"
                 if rm == "matmul":
                     return "a matmul can only open a group, not read from one"
                 if rm == "full" and rx == "row" and x.shape != domain[:-1] + (1,):
-                    return f"{x.name} ({x.type}) would broadcast along the wrong axis"
+                    return f"{self.name[id(x)]} ({x.type}) would broadcast along the wrong axis"
         return roles
 
     def other_path(self, a: _Group, b: _Group) -> Node | None:
@@ -154,7 +156,7 @@ class _Fusion:
                 continue
             through = self.other_path(a, b)
             if through is not None:
-                reason = f"fusing it with {u.name} would loop back through {through.name}"
+                reason = f"fusing it with {self.name[id(u)]} would loop back through {self.name[id(through)]}"
                 break
             merged = _Group(members, domain, roles)
             for m in members:
@@ -179,9 +181,11 @@ class _Fusion:
         return groups, self.notes(groups)
 
     def notes(self, groups: list[Group]) -> list[str]:
+        """What was fused, and why each other computing node was not (named as the printer does)."""
+        name = self.name
         lines = []
         for k, g in enumerate(groups):
-            names = ", ".join(f"{m.op.name} {m.name}" for m in g.members)
+            names = ", ".join(f"{m.op.name} {name[id(m)]}" for m in g.members)
             lines.append(f"group {k} ({g.kind} over {list(g.domain)}, {len(g.members)} nodes): {names}")
         grouped = {id(m) for g in groups for m in g.members}
         for n in self.graph.nodes:
@@ -193,7 +197,7 @@ class _Fusion:
                     else f"{n.op.name} has its own kernel")
             else:
                 why = self.why.get(id(n), "no neighbour to fuse with")
-            lines.append(f"unfused {n.op.name} {n.name} ({n.type}): {why}")
+            lines.append(f"unfused {n.op.name} {name[id(n)]} ({n.type}): {why}")
         return lines
 
 
