@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Run one workload on one peer with the shared protocol (../shared/bench/peers.py), with
-graphc's runners added: `graphc` (compiled), `graphc_noopt` (optimize=False), `graphc_eager`.
+graphc's runners added: `graphc` (compiled), `graphc_nofuse` (every pass but fusion),
+`graphc_noopt` (optimize=False: no pass at all), `graphc_eager` (the define-by-run tape).
 
     python benchmarks/run.py --workload W --peer P [--threads T] [--json OUT]
 
@@ -19,7 +20,8 @@ sys.path.insert(0, HERE)
 
 import peers  # noqa: E402
 
-GRAPHC_PEERS = ["graphc", "graphc_noopt", "graphc_eager"]
+GRAPHC_PEERS = ["graphc", "graphc_nofuse", "graphc_noopt", "graphc_eager"]
+GRAPHC_OPTIONS = {"graphc": {}, "graphc_nofuse": {"disable": ("fuse",)}, "graphc_noopt": {"optimize": False}}
 _shared_import, _shared_build = peers.import_peer, peers.build
 
 
@@ -37,7 +39,7 @@ def build(peer: str, wl: dict, d: dict, lib):  # type: ignore[no-untyped-def]
 
         if peer == "graphc_eager":
             return GraphcEagerRunner(wl, d)
-        return GraphcRunner(wl, d, optimize=peer == "graphc")
+        return GraphcRunner(wl, d, **GRAPHC_OPTIONS[peer])
     return _shared_build(peer, wl, d, lib)
 
 

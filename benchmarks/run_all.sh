@@ -45,7 +45,7 @@ for R in $(seq 1 "$ROUNDS"); do
       n0=$(wc -l < "$out")
       $RUN --workload "$w" --peer "$p" --threads $T --round "$R" --json "$out" > /dev/null 2> "$log"
       if [ "$R" = 1 ]; then
-        case "$p" in graphc|graphc_noopt|torch_compile|jax|pytensor_c|pytensor_numba)
+        case "$p" in graphc|graphc_nofuse|graphc_noopt|torch_compile|jax|pytensor_c|pytensor_numba)
           $RUN --workload "$w" --peer "$p" --threads $T --cold-only --json "$cold" > /dev/null 2>> "$log" ;;
         esac
         rm -rf "$cache"

@@ -39,7 +39,7 @@ def big_matmul_loss(a: Any, b: Any) -> Any:
 class GraphcRunner:
     """The workload's step compiled by graphc (forward, backward and SGD in one native call)."""
 
-    def __init__(self, wl: dict, d: dict, optimize: bool = True) -> None:
+    def __init__(self, wl: dict, d: dict, **options: Any) -> None:
         self.kind = wl["kind"]
         self.updates = self.kind == "mlp"
         if self.kind == "mlp":
@@ -48,18 +48,18 @@ class GraphcRunner:
             self.params = [gc.variable(p, name=f"p{i}") for i, p in enumerate(d["params"])]
             loss = mlp_loss(x, y, self.params, wl["act"])
             updates = gc.optim.sgd(loss, self.params, wl["lr"])
-            self.f = gc.compile([x, y], loss, updates=updates, optimize=optimize)
+            self.f = gc.compile([x, y], loss, updates=updates, **options)
             self.feeds = (d["x"], d["y"])
         elif self.kind == "ln_gelu":
             names = ("x", "gamma", "beta")
             phs = [gc.placeholder(d[k].shape, "float32", name=k) for k in names]
             loss = ln_gelu_loss(*phs, wl["eps"])
-            self.f = gc.compile(phs, (loss, gc.grad(loss, phs)), optimize=optimize)
+            self.f = gc.compile(phs, (loss, gc.grad(loss, phs)), **options)
             self.feeds = tuple(d[k] for k in names)
         else:
             phs = [gc.placeholder(d[k].shape, "float32", name=k) for k in ("A", "B")]
             loss = big_matmul_loss(*phs)
-            self.f = gc.compile(phs, (loss, gc.grad(loss, phs)), optimize=optimize)
+            self.f = gc.compile(phs, (loss, gc.grad(loss, phs)), **options)
             self.feeds = (d["A"], d["B"])
 
     def step(self) -> Any:
