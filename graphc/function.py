@@ -7,6 +7,8 @@ nothing. Calls are serialized per variable, so threads sharing variables see who
 
 from __future__ import annotations
 
+import os
+import pathlib
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -18,10 +20,13 @@ from .builder import lift
 from .errors import FeedError, GraphError, ShapeError
 from .executor import evaluate
 from .feeds import check_feed
+from .gradient_flow import GradientFlow, flow_outputs
 from .ir import STEP_LOCK, Graph, Group, Node, Variable, schedule, verify
 from .lowering import lower
 from .native import NativeProgram
+from .pictures import graph_dot
 from .printer import format_graph, node_names
+from .report_page import render
 from .tree import flatten, unflatten
 
 
@@ -40,12 +45,16 @@ class Function:
         backend: str = "numba",
         disable: Sequence[str] = (),
         debug: bool = False,
+        gradient_flow: bool = False,
     ) -> None:
         started = time.perf_counter()
         self.inputs = _check_inputs(inputs)
         out_list, self._out_tree = flatten(outputs)
         self._outputs = [_as_output(o) for o in out_list]
         self._updates = _check_updates(updates or {})
+        # Extra outputs the program computes for the gradient-flow view, and their labels.
+        self._flow = flow_outputs(self._outputs, updates) if gradient_flow else []
+        self._last_flow: GradientFlow | None = None
         if memory_budget is not None:
             raise GraphError(
                 "memory_budget: rematerialization is not implemented yet; compile without it"
@@ -53,7 +62,8 @@ class Function:
         if backend not in ("numba", "numpy"):
             raise GraphError(f"compile: backend must be 'numba' or 'numpy', got {backend!r}")
         self.optimize, self.check_numerics, self.cache, self.backend = optimize, check_numerics, cache, backend
-        self.source_graph = Graph(self.inputs, self._outputs + [v for _, v in self._updates])
+        watched = self._outputs + [node for _, _, node in self._flow]
+        self.source_graph = Graph(self.inputs, watched + [v for _, v in self._updates])
         _check_fed(self.source_graph)
         verify(self.source_graph)
         self.passes: list[Any] = []
@@ -64,16 +74,17 @@ class Function:
             # Numerics checks look at every value, so none may stay inside a fused loop.
             off = tuple(disable) + (("fuse",) if check_numerics else ())
             self.graph, self.passes = run_pipeline(self.source_graph, off, debug=debug)
-        n_out = len(self._outputs)
+        n_out = len(watched)
         # The program's own outputs and update values (the pipeline may have replaced nodes).
-        self._program_outputs = list(self.graph.outputs[:n_out])
+        self._program_outputs = list(self.graph.outputs[:len(self._outputs)])
         self._program_updates = [(var, value) for (var, _), value in zip(self._updates, self.graph.outputs[n_out:])]
         self._steps = 0
         self._variables = sorted(self.graph.variables + [v for v, _ in self._updates], key=lambda v: v.id)
         self._native: NativeProgram | None = None
-        lowered = lower(self.graph, len(self._outputs), self._program_updates, check_numerics)
+        lowered = lower(self.graph, n_out, self._program_updates, check_numerics)
         # The arena of the native program: arena_bytes, naive_bytes, lower_bound_bytes.
         self.memory = lowered.memory
+        self._buffers, self._buffer_steps = lowered.buffers, lowered.steps
         if backend == "numba":
             self._native = NativeProgram(lowered, cache)
         self.compile_seconds = time.perf_counter() - started
@@ -83,6 +94,7 @@ class Function:
         feeds = self._bind(args, kwargs)
         with self._step_lock():
             outs = self._run(feeds)
+            outs = self._keep_flow(outs, [o[()] for o in outs[len(self._outputs):]])
         return unflatten(self._out_tree, outs)
 
     def run_many(self, *args: Any, **kwargs: Any) -> Any:
@@ -105,13 +117,25 @@ class Function:
                     self._steps += n
                 else:
                     results = [self._run({p: a[t] for p, a in stacked.items()}) for t in range(n)]
-                    columns = [np.stack([r[i] for r in results]) for i in range(len(self._outputs))]
+                    columns = [np.stack([r[i] for r in results]) for i in range(len(results[0]))]
             except BaseException:
                 for v, array in saved:
                     v.store.array = array
                 self._steps = first_step
                 raise
+            columns = self._keep_flow(columns, [c[-1] for c in columns[len(self._outputs):]])
         return unflatten(self._out_tree, columns)
+
+    def _keep_flow(self, outs: list[np.ndarray], flow: list[np.ndarray]) -> list[np.ndarray]:
+        """The user's outputs; the gradient-flow values of the last step are kept."""
+        if self._flow:
+            self._last_flow = GradientFlow.of(self._steps, self._flow, flow)
+        return outs[:len(self._outputs)]
+
+    def gradient_flow(self) -> GradientFlow | None:
+        """Gradient norms and dead-ReLU fractions of the last step (compile with
+        gradient_flow=True), or None."""
+        return self._last_flow
 
     def _run(self, feeds: dict[Node, np.ndarray]) -> list[np.ndarray]:
         if self._native is not None:
@@ -119,7 +143,7 @@ class Function:
             self._steps += 1
             return outs
         values = evaluate(self.graph, feeds, self._steps, self.check_numerics)
-        n_out = len(self._outputs)
+        n_out = len(self.graph.outputs) - len(self._updates)
         for (var, _), new in zip(self._updates, values[n_out:]):
             var.store.array = np.array(new, dtype=var.dtype)  # a copy: values may alias
         self._steps += 1
@@ -184,6 +208,16 @@ class Function:
                 lines.append(f"{unit.op.name} {names[id(unit)]} {unit.type} ({how})")
         return lines
 
+    def to_dot(self) -> str:
+        """Graphviz DOT text of the optimized graph, fused groups as clusters."""
+        return graph_dot(self.graph)
+
+    def save_html(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Write the self-contained report page (see `graphc.report_page`); returns its path."""
+        target = pathlib.Path(path)
+        target.write_text(render(self), encoding="utf-8")
+        return target
+
     def report(self) -> str:
         """What the compiler did: per pass nodes before and after, counters, time and notes; then
         the kernels, the back end, and the memory figures."""
@@ -217,6 +251,8 @@ class Function:
             f" every value its own buffer would take {m.naive_bytes}; the largest set of buffers alive at"
             f" once {m.lower_bound_bytes}"
         )
+        if self._last_flow is not None:
+            lines.append(str(self._last_flow))
         lines.append(f"build time: {self.compile_seconds:.2f} s; calls so far: {self._steps}")
         return "\n".join(lines)
 
@@ -281,11 +317,15 @@ def compile(  # noqa: A001 - the API's name
     backend: str = "numba",
     disable: Sequence[str] = (),
     debug: bool = False,
+    gradient_flow: bool = False,
 ) -> Function:
     """A callable program computing `outputs` from `inputs` and applying `updates` atomically.
 
     `backend="numpy"` runs the NumPy reference executor instead of native code (for comparison).
     `disable` names passes to skip (see `graphc.passes.pipeline.PIPELINE`); `debug=True` verifies
-    the graph after every pass and prints it to stderr.
+    the graph after every pass and prints it to stderr. `gradient_flow=True` (a training step with
+    updates from `gc.optim`) also computes each parameter's gradient norm and each ReLU's
+    fraction of dead units, read after a step with `f.gradient_flow()`.
     """
-    return Function(inputs, outputs, updates, optimize, check_numerics, memory_budget, cache, backend, disable, debug)
+    return Function(inputs, outputs, updates, optimize, check_numerics, memory_budget, cache, backend, disable, debug,
+                    gradient_flow)

@@ -23,6 +23,7 @@ from .dtypes import short_name
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
 from .ir import Graph, Group, Node, Variable, consumers, schedule
 from .passes.memory_plan import Lifetime, MemoryPlan, check_plan, plan_memory
+from .printer import node_names
 from .rowloop import RowLoop
 
 ALIGN = 64
@@ -58,6 +59,8 @@ class LoweredProgram:
     slots: dict[int, Slot]  # node id -> its arena buffer
     arena_bytes: int
     memory: MemoryPlan  # where each buffer lives, and the figures to judge the plan by
+    buffers: list[tuple[str, int, int, int, int]]  # (what, offset, bytes, first step, last step)
+    steps: int  # the number of steps buffers' lifetimes count in
 
 
 def arena_base(dtype: np.dtype) -> str:
@@ -173,7 +176,18 @@ class _Lowering:
             outputs=[self.slot(self.own[id(o)]) for o in self.outputs],
             slots={node: self.slot(k) for node, k in self.slots.items()},
             arena_bytes=max(self.memory.arena_bytes, ALIGN), memory=self.memory,
+            buffers=self.buffer_table(lifetimes), steps=self.step,
         )
+
+    def buffer_table(self, lifetimes: list[Lifetime]) -> list[tuple[str, int, int, int, int]]:
+        """Each buffer with the node whose value it holds (or "scratch"), for pictures."""
+        names = node_names(self.graph)
+        owner = {key: names.get(node_id, "") for node_id, key in self.slots.items()}
+        by_id = {id(n): n for n in self.graph.nodes}
+        owner.update({key: names.get(node_id, "") + " (result)" for node_id, key in self.own.items()
+                      if key not in owner and node_id in by_id})
+        return [(owner.get(b.key) or "scratch", self.memory.offsets[b.key], b.nbytes, b.start, b.end)
+                for b in lifetimes]
 
     def naive_bytes(self) -> int:
         """Every value the program computes in a buffer of its own (no fusion, no planning)."""

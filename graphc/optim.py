@@ -20,6 +20,19 @@ from .ops import cast, sqrt
 from .ops.leaves import variable
 
 
+class Updates(dict):  # type: ignore[type-arg]
+    """The updates of one step ({variable: new value}); `gradients` maps each parameter to the
+    gradient the step used, so a compiled step can report the gradient flow."""
+
+    gradients: dict[Variable, Node]
+
+
+def _updates(values: dict[Variable, Node], gradients: dict[Variable, Node]) -> Updates:
+    out = Updates(values)
+    out.gradients = gradients
+    return out
+
+
 def _params(params: Sequence[Variable] | Variable) -> list[Variable]:
     items = [params] if isinstance(params, Node) else list(params)
     for p in items:
@@ -32,22 +45,24 @@ def _state(p: Variable, what: str) -> Variable:
     return variable(np.zeros(p.shape, p.dtype), name=f"{p.name}.{what}")
 
 
-def sgd(loss: Node, params: Sequence[Variable] | Variable, lr: Any) -> dict[Variable, Node]:
+def sgd(loss: Node, params: Sequence[Variable] | Variable, lr: Any) -> Updates:
     """p <- p - lr * grad."""
     ps = _params(params)
-    return {p: p - lr * g for p, g in zip(ps, grad(loss, ps))}
+    grads = dict(zip(ps, grad(loss, ps)))
+    return _updates({p: p - lr * g for p, g in grads.items()}, grads)
 
 
-def momentum(loss: Node, params: Sequence[Variable] | Variable, lr: Any, beta: float = 0.9) -> dict[Variable, Node]:
+def momentum(loss: Node, params: Sequence[Variable] | Variable, lr: Any, beta: float = 0.9) -> Updates:
     """buf <- beta * buf + grad; p <- p - lr * buf (torch.optim.SGD with momentum=beta)."""
     ps = _params(params)
+    grads = dict(zip(ps, grad(loss, ps)))
     updates: dict[Variable, Node] = {}
-    for p, g in zip(ps, grad(loss, ps)):
+    for p, g in grads.items():
         buf = _state(p, "momentum")
         new_buf = buf * beta + g
         updates[buf] = new_buf
         updates[p] = p - lr * new_buf
-    return updates
+    return _updates(updates, grads)
 
 
 def adam(
@@ -56,7 +71,7 @@ def adam(
     lr: Any = 1e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
-) -> dict[Variable, Node]:
+) -> Updates:
     """Adam, as torch.optim.Adam: bias-corrected moments, eps added after the square root."""
     ps = _params(params)
     beta1, beta2 = betas
@@ -65,11 +80,12 @@ def adam(
     step_size = lr / (1.0 - beta1**t)  # float64, as PyTorch's Python floats
     bias_correction2_sqrt = sqrt(1.0 - beta2**t)
     updates: dict[Variable, Node] = {step: t}
-    for p, g in zip(ps, grad(loss, ps)):
+    grads = dict(zip(ps, grad(loss, ps)))
+    for p, g in grads.items():
         m, v = _state(p, "adam_m"), _state(p, "adam_v")
         new_m = m + (1.0 - beta1) * (g - m)  # torch: exp_avg.lerp_(grad, 1 - beta1)
         new_v = v * beta2 + (1.0 - beta2) * g * g  # torch: mul_(beta2).addcmul_(g, g, 1 - beta2)
         denom = sqrt(new_v) / cast(bias_correction2_sqrt, p.dtype) + eps
         updates[m], updates[v] = new_m, new_v
         updates[p] = p + cast(-step_size, p.dtype) * new_m / denom
-    return updates
+    return _updates(updates, grads)

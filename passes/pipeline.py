@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphc.errors import GraphError
 from graphc.ir import Graph, verify
@@ -43,6 +43,7 @@ class PassReport:
     stats: dict[str, int]
     seconds: float
     notes: tuple[str, ...] = ()
+    graph: Graph | None = field(default=None, repr=False, compare=False)  # the graph after the pass
 
     def __str__(self) -> str:
         counters = ", ".join(f"{k} {v}" for k, v in self.stats.items()) or "no change"
@@ -72,7 +73,7 @@ def run_pipeline(graph: Graph, disabled: Sequence[str] = (), verify_each: bool =
         seconds = time.perf_counter() - started
         if verify_each or debug:
             verify(result.graph)
-        report = PassReport(name, len(graph), len(result.graph), result.stats, seconds, result.notes)
+        report = PassReport(name, len(graph), len(result.graph), result.stats, seconds, result.notes, result.graph)
         if debug:
             from graphc.printer import format_graph
 

@@ -1,0 +1,177 @@
+"""Pictures of what the compiler did, as SVG text graphc draws itself (no Graphviz needed), and
+the same graph as Graphviz DOT text for those who have it.
+
+- `graph_svg`: nodes in layers (`graphc.layout`), forward and backward nodes in two colours,
+  placeholders and variables as distinct shapes, fusion groups as shaded clusters;
+- `memory_svg`: the memory plan, each buffer a rectangle (arena offset up, program step across),
+  the lower bound marked;
+- `bars_svg`: labelled horizontal bars (gradient norms, dead-ReLU fractions);
+- `graph_dot`: DOT text, fused groups as clusters, shapes on the edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from .ir import Graph, Node
+from .layout import BOX_HEIGHT, is_literal, layered_layout
+from .printer import node_names
+
+FORWARD, BACKWARD, INPUT, STATE, GROUP = "#dbe9f6", "#fbe3c8", "#d9f0d3", "#e6dcf2", "#9aa5b1"
+
+
+def _literal_text(n: Node) -> str:
+    if n.op.name == "full":
+        return repr(float(n.attrs["value"]) if n.dtype.kind == "f" else n.attrs["value"])
+    return str(n.attrs["value"][()]) if n.shape == () else f"const {n.type}"
+
+
+def _labels(graph: Graph) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
+    names = node_names(graph)
+    labels = {}
+    for n in graph.nodes:
+        if is_literal(n):
+            continue
+        args = " ".join(_literal_text(x) if is_literal(x) else names[id(x)] for x in n.inputs)
+        labels[id(n)] = (f"{names[id(n)]} = {n.op.name} {args}".strip(), n.type)
+    return names, labels
+
+
+def _fill(n: Node) -> str:
+    if n.op.name == "placeholder":
+        return INPUT
+    if n.op.name == "variable":
+        return STATE
+    return BACKWARD if n.grad_of is not None else FORWARD
+
+
+def graph_svg(graph: Graph, title: str = "") -> str:
+    """The graph as an SVG picture (a standalone <svg> element)."""
+    _, labels = _labels(graph)
+    boxes, width, height = layered_layout(graph, labels)
+    at = {id(b.node): b for b in boxes}
+    parts = []
+    for k, g in enumerate(graph.groups):  # clusters behind everything
+        members = [at[id(m)] for m in g.members if id(m) in at]
+        if not members:
+            continue
+        x0 = min(b.x - b.width / 2 for b in members) - 8
+        x1 = max(b.x + b.width / 2 for b in members) + 8
+        y0 = min(b.y for b in members) - BOX_HEIGHT / 2 - 16
+        y1 = max(b.y for b in members) + BOX_HEIGHT / 2 + 6
+        parts.append(f'<rect class="group" x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '
+                     f'rx="10" fill="#eef1f4" stroke="{GROUP}" stroke-dasharray="5,3"/>')
+        domain = ",".join(map(str, g.domain))
+        parts.append(f'<text x="{x0 + 6:.1f}" y="{y0 + 11:.1f}" font-size="10" fill="#52606d">'
+                     f'group {k}: fused {g.kind} over [{domain}]</text>')
+    for b in boxes:  # edges
+        for x in b.node.inputs:
+            a = at.get(id(x))
+            if a is None:
+                continue
+            y0, y1 = a.y + BOX_HEIGHT / 2, b.y - BOX_HEIGHT / 2
+            mid = (y0 + y1) / 2
+            parts.append(f'<path d="M{a.x:.1f},{y0:.1f} C{a.x:.1f},{mid:.1f} {b.x:.1f},{mid:.1f} {b.x:.1f},{y1:.1f}" '
+                         f'fill="none" stroke="#7b8794" stroke-width="1" marker-end="url(#arrow)"/>')
+    for b in boxes:  # nodes
+        n = b.node
+        x0, y0 = b.x - b.width / 2, b.y - BOX_HEIGHT / 2
+        rx = BOX_HEIGHT / 2 if n.op.name in ("placeholder", "variable") else 4
+        tip = escape(f"{b.lines[0]} : {b.lines[1]} at {n.location}")
+        parts.append(f'<g><title>{tip}</title><rect x="{x0:.1f}" y="{y0:.1f}" width="{b.width:.1f}" '
+                     f'height="{BOX_HEIGHT}" rx="{rx}" fill="{_fill(n)}" stroke="#52606d"/>'
+                     f'<text x="{b.x:.1f}" y="{b.y - 3:.1f}" text-anchor="middle" font-size="11">{escape(b.lines[0])}</text>'
+                     f'<text x="{b.x:.1f}" y="{b.y + 11:.1f}" text-anchor="middle" font-size="10" fill="#52606d">'
+                     f'{escape(b.lines[1])}</text></g>')
+    head = f'<text x="10" y="16" font-size="13" font-weight="bold">{escape(title)}</text>' if title else ""
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="monospace">'
+            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" '
+            'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#7b8794"/></marker></defs>'
+            f'{head}{"".join(parts)}</svg>')
+
+
+def memory_svg(buffers: Sequence[tuple[str, int, int, int, int]], arena: int, bound: int, steps: int) -> str:
+    """The memory plan: `buffers` as (name, offset, nbytes, first step, last step)."""
+    width, height, left, top = 900, 360, 70, 20
+    plot_w, plot_h = width - left - 20, height - top - 40
+    scale_y = plot_h / max(arena, 1)
+    scale_x = plot_w / max(steps + 1, 1)
+    parts = [f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#f8f9fa" stroke="#cbd2d9"/>']
+    palette = ["#7cb5ec", "#90ed7d", "#f7a35c", "#8085e9", "#f15c80", "#e4d354", "#2b908f", "#f45b5b"]
+    for k, (name, offset, nbytes, first, last) in enumerate(buffers):
+        x, w = left + first * scale_x, max((last - first + 1) * scale_x, 1.5)
+        y, h = top + plot_h - (offset + nbytes) * scale_y, max(nbytes * scale_y, 1.0)
+        parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{palette[k % len(palette)]}" '
+                     f'fill-opacity="0.8" stroke="#3e4c59" stroke-width="0.5"><title>{escape(name)}: {nbytes} bytes at '
+                     f'{offset}, steps {first}-{last}</title></rect>')
+    y_bound = top + plot_h - bound * scale_y
+    parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y_bound:.1f}" y2="{y_bound:.1f}" stroke="#c81e1e" '
+                 f'stroke-dasharray="6,4"/><text x="{left + plot_w - 4}" y="{y_bound - 4:.1f}" text-anchor="end" '
+                 f'font-size="11" fill="#c81e1e">lower bound {bound:,} bytes</text>')
+    parts.append(f'<text x="{left - 6}" y="{top + 10}" text-anchor="end" font-size="10">{arena:,} B</text>'
+                 f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" font-size="10">0</text>'
+                 f'<text x="{left + plot_w / 2}" y="{height - 8}" text-anchor="middle" font-size="11">program step '
+                 f'(one per loop nest or kernel) → ; arena offset ↑</text>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'font-family="sans-serif">{"".join(parts)}</svg>')
+
+
+def bars_svg(rows: Sequence[tuple[str, float]], unit: str = "", top_value: float | None = None) -> str:
+    """Horizontal bars, one per (label, value), scaled to the largest (or `top_value`)."""
+    height, left, bar_w = 24 * len(rows) + 10, 260, 420
+    largest = top_value if top_value is not None else max((v for _, v in rows), default=1.0) or 1.0
+    parts = []
+    for k, (label, value) in enumerate(rows):
+        y = 5 + 24 * k
+        w = bar_w * (value / largest if largest else 0.0)
+        parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" font-size="11">{escape(label)}</text>'
+                     f'<rect x="{left}" y="{y}" width="{max(w, 1.0):.1f}" height="18" fill="#4c8bf5"/>'
+                     f'<text x="{left + max(w, 1.0) + 6:.1f}" y="{y + 14}" font-size="11">{value:.4g}{unit}</text>')
+    width = left + bar_w + 90
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'font-family="sans-serif">{"".join(parts)}</svg>')
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def graph_dot(graph: Graph, name: str = "graphc") -> str:
+    """Graphviz DOT text of `graph`: fused groups as clusters, forward and backward nodes in two
+    colours, placeholders and variables as distinct shapes, shapes on the edges."""
+    names, labels = _labels(graph)
+    lines = [f"digraph {_quote(name)} {{", '  rankdir=TB; node [fontname="monospace", fontsize=10, style=filled];',
+             '  edge [fontname="monospace", fontsize=8, color="#7b8794"];']
+
+    def node_line(n: Node, indent: str) -> str:
+        shape = {"placeholder": "ellipse", "variable": "doubleoctagon"}.get(n.op.name, "box")
+        label = "\\n".join(labels[id(n)])
+        return f'{indent}{_quote(names[id(n)])} [label={_quote(label)}, shape={shape}, fillcolor="{_fill(n)}"];'
+
+    grouped = set()
+    for k, g in enumerate(graph.groups):
+        domain = ",".join(map(str, g.domain))
+        lines.append(f"  subgraph cluster_{k} {{")
+        lines.append(f'    label={_quote(f"fused {g.kind} over [{domain}]")}; style="rounded,dashed"; color="#9aa5b1";')
+        for m in g.members:
+            lines.append(node_line(m, "    "))
+            grouped.add(id(m))
+        lines.append("  }")
+    for n in graph.nodes:
+        if not is_literal(n) and id(n) not in grouped:
+            lines.append(node_line(n, "  "))
+    for n in graph.nodes:
+        if is_literal(n):
+            continue
+        for x in n.inputs:
+            if not is_literal(x):
+                lines.append(f"  {_quote(names[id(x)])} -> {_quote(names[id(n)])} [label={_quote(x.type)}];")
+    for i, o in enumerate(graph.outputs):
+        if not is_literal(o):
+            lines.append(f'  "out{i}" [label="output {i}", shape=plaintext, style=""];')
+            lines.append(f"  {_quote(names[id(o)])} -> \"out{i}\";")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,104 @@
+"""`Function.save_html`: one self-contained page showing what the compiler did.
+
+No network, no external script, style or font: the pictures are SVG drawn by graphc
+(`graphc.pictures`), the styles and a short check script are inline. The page shows the per-pass
+table, the graph as built and after every pass, the fusion groups and the reasons for nodes
+left unfused, the kernels in order, the memory plan as a picture, the gradient flow of the last
+step when the function records it, and the program as SSA text. On load, the script counts the
+pictures that rendered with a non-zero size and any script error into attributes of <body>
+(`data-pictures`, `data-empty`, `data-errors`), which the browser test reads.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from .pictures import bars_svg, graph_svg, memory_svg
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 24px; color: #1f2933; max-width: 1400px; }
+h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 32px; border-bottom: 1px solid #cbd2d9; }
+table { border-collapse: collapse; font-size: 13px; } td, th { border: 1px solid #cbd2d9; padding: 4px 8px; }
+th { background: #f0f4f8; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+pre { background: #f8f9fa; padding: 10px; font-size: 12px; overflow-x: auto; }
+.picture { overflow-x: auto; border: 1px solid #e4e7eb; margin: 8px 0 16px; padding: 4px; }
+.legend span { display: inline-block; padding: 2px 8px; margin-right: 8px; border: 1px solid #52606d; font-size: 12px; }
+"""
+
+CHECK = """
+window.__errors = [];
+window.addEventListener('error', function (e) { window.__errors.push(String(e.message)); });
+window.addEventListener('load', function () {
+  var pictures = document.querySelectorAll('svg'), empty = 0;
+  for (var i = 0; i < pictures.length; i++) {
+    var r = pictures[i].getBoundingClientRect();
+    if (!(r.width > 0 && r.height > 0)) { empty++; }
+  }
+  document.body.setAttribute('data-pictures', String(pictures.length));
+  document.body.setAttribute('data-empty', String(empty));
+  document.body.setAttribute('data-errors', String(window.__errors.length));
+});
+"""
+
+
+def _table(header: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:  # type: ignore[assignment]
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f'<td{" class=n" if i in numeric else ""}>{escape(c)}</td>' for i, c in enumerate(r)) + "</tr>"
+        for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _picture(svg: str) -> str:
+    return f'<div class="picture">{svg}</div>'
+
+
+def render(f: Any) -> str:
+    """The page for compiled function `f` (a `graphc.Function`)."""
+    m = f.memory
+    sections = [f"<h1>graphc: {escape(f._signature())}</h1>",
+                "<p>" + escape(f"{len(f._outputs)} outputs, {len(f._updates)} updates; source graph "
+                               f"{len(f.source_graph)} nodes, program {len(f.graph)} nodes; built in "
+                               f"{f.compile_seconds:.2f} s ({'native' if f._native is not None else 'NumPy reference'})")
+                + "</p>",
+                '<p class="legend"><span style="background:#dbe9f6">forward</span><span style="background:#fbe3c8">'
+                'backward (grad of …)</span><span style="background:#d9f0d3">placeholder</span><span '
+                'style="background:#e6dcf2">variable</span><span style="background:#eef1f4;border-style:dashed">'
+                'fused group</span></p>']
+    sections.append("<h2>Passes</h2>")
+    if f.passes:
+        rows = [[r.name, str(r.nodes_before), str(r.nodes_after),
+                 ", ".join(f"{k} {v}" for k, v in r.stats.items()) or "no change", f"{r.seconds * 1e3:.1f}"]
+                for r in f.passes]
+        sections.append(_table(["pass", "nodes before", "nodes after", "what it did", "ms"], rows, {1, 2, 4}))
+    else:
+        sections.append("<p>No pass ran (optimize=False).</p>")
+    sections.append("<h2>The graph as built</h2>" + _picture(graph_svg(f.source_graph, "as built")))
+    for r in f.passes:
+        if r.graph is not None:
+            sections.append(f"<h2>After {escape(r.name)}</h2>" + _picture(graph_svg(r.graph, f"after {r.name}")))
+    fuse = next((r for r in f.passes if r.name == "fuse"), None)
+    sections.append("<h2>Fusion groups</h2>")
+    sections.append("<pre>" + escape("\n".join(fuse.notes) if fuse is not None and fuse.notes
+                                     else "fusion did not run") + "</pre>")
+    sections.append("<h2>Kernels, in the order they run</h2><pre>" + escape("\n".join(f.kernels())) + "</pre>")
+    sections.append("<h2>Memory plan</h2><p>" + escape(
+        f"arena {m.arena_bytes:,} bytes ({m.heuristic}); lower bound {m.lower_bound_bytes:,}; every value its own "
+        f"buffer {m.naive_bytes:,}; {len(m.in_place)} buffers written in place. Each rectangle is a buffer: "
+        "its steps across, its place in the arena up.") + "</p>")
+    sections.append(_picture(memory_svg(f._buffers, max(m.arena_bytes, 1), m.lower_bound_bytes, f._buffer_steps)))
+    flow = f.gradient_flow()
+    sections.append("<h2>Gradient flow</h2>")
+    if flow is None:
+        sections.append("<p>Not recorded: compile a training step with <code>gradient_flow=True</code> "
+                        "(updates from <code>gc.optim</code>) and run it.</p>")
+    else:
+        sections.append(f"<p>After step {flow.step}: the norm of each parameter's gradient.</p>")
+        sections.append(_picture(bars_svg(sorted(flow.gradient_norms.items()))))
+        if flow.dead_relu:
+            sections.append("<p>Each ReLU: the fraction of its units that were zero for the whole batch (dead).</p>")
+            sections.append(_picture(bars_svg(list(flow.dead_relu.items()), top_value=1.0)))
+    sections.append("<h2>The program</h2><pre>" + escape(f.pretty()) + "</pre>")
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>graphc report</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(sections)}<script>{CHECK}</script></body></html>\n")
