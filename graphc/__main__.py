@@ -1,4 +1,7 @@
-"""The `graphc` command line: `graphc demo`."""
+"""The `graphc` command line: `graphc demo`, `graphc inspect SCRIPT.py`, `graphc compare`.
+
+Errors are one line on stderr and a non-zero exit status; every command has --help.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +9,61 @@ import argparse
 import sys
 
 
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="graphc", description="graphc, a define-and-run autodiff compiler.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = commands.add_parser("demo", help="train an MLP, compare it with eager mode, write the report page",
+                               description="Train an MLP on generated spirals, compare the compiled step with the "
+                                           "eager baseline, and write the report page.")
+    demo.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
+    demo.add_argument("--html", default="graphc-demo.html", metavar="PATH",
+                      help="where to write the report page (default graphc-demo.html; '' for none)")
+    inspect = commands.add_parser("inspect", help="print the graphs a script compiles",
+                                  description="Run SCRIPT.py and print every function it compiles (or, if it "
+                                              "compiles none, the tensors it defines at module level).")
+    inspect.add_argument("script", metavar="SCRIPT.py")
+    inspect.add_argument("--html", metavar="PATH", help="also write the report page (one per function)")
+    inspect.add_argument("--dot", action="store_true", help="print Graphviz DOT instead of SSA text")
+    compare = commands.add_parser("compare", help="time the benchmark workloads: compiled, eager and peers",
+                                  description="Time the benchmark workloads through the compiled step, the "
+                                              "unoptimized step, the eager baseline and every installed peer.")
+    compare.add_argument("--workloads", nargs="+", default=None, metavar="W",
+                         help="workloads to run (default: mlp_small mlp_mnist deep_narrow; 'all' for every one)")
+    compare.add_argument("--peers", nargs="+", default=None, metavar="P", help="runners to time (default: all available)")
+    compare.add_argument("--steps", type=int, default=20, help="timed steps per case (default 20)")
+    compare.add_argument("--bench", metavar="DIR", help="the shared bench folder with the peers (default: "
+                                                        "GRAPHC_PEER_BENCH or ../shared/bench)")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command; errors are one line, status 1."""
-    parser = argparse.ArgumentParser(prog="graphc", description="A define-and-run autodiff compiler.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="train a small MLP and check it against eager mode")
-    demo.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     from .errors import GraphcError
 
     try:
         if args.command == "demo":
             from .demo import run
 
-            run(steps=args.steps)
+            if args.steps < 1:
+                raise GraphcError(f"demo: --steps must be at least 1, got {args.steps}")
+            run(steps=args.steps, html=args.html or None)
+        elif args.command == "inspect":
+            from .inspect_script import inspect
+
+            inspect(args.script, html=args.html, dot=args.dot)
+        else:
+            from .compare import QUICK, compare, find_bench
+            from .workloads import WORKLOADS
+
+            workloads = QUICK if args.workloads is None else list(WORKLOADS) if args.workloads == ["all"] else args.workloads
+            compare(workloads, args.peers, args.steps, find_bench(args.bench))
     except GraphcError as exc:
         print(f"graphc: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("graphc: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

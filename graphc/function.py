@@ -7,11 +7,12 @@ nothing. Calls are serialized per variable, so threads sharing variables see who
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,20 @@ from .pictures import graph_dot
 from .printer import format_graph, node_names
 from .report_page import render
 from .tree import flatten, unflatten
+
+
+_CAPTURES: list[list[Function]] = []  # open `captured()` blocks, innermost last
+
+
+@contextlib.contextmanager
+def captured() -> Iterator[list[Function]]:
+    """Collect every function compiled inside the block (for `graphc inspect`)."""
+    found: list[Function] = []
+    _CAPTURES.append(found)
+    try:
+        yield found
+    finally:
+        _CAPTURES.remove(found)
 
 
 class Function:
@@ -88,6 +103,8 @@ class Function:
         if backend == "numba":
             self._native = NativeProgram(lowered, cache)
         self.compile_seconds = time.perf_counter() - started
+        for found in _CAPTURES:
+            found.append(self)
 
     # Calling.
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -35,7 +35,8 @@ def flow_outputs(outputs: Sequence[Node], updates: Mapping[Any, Any] | None) -> 
         if n.op.name == "relu" and n.grad_of is None and n.ndim >= 2:
             x = n.inputs[0]
             dead = ops.cast(ops.max(x, axis=0) <= 0.0, "float64")  # zero for every example of the batch
-            flow.append(("dead", f"{names[id(n)]} = relu at {n.location}", ops.mean(dead)))
+            where = f" at {n.location}" if n.location.line else ""
+            flow.append(("dead", f"{names[id(n)]} = relu{where}", ops.mean(dead)))
     return flow
 
 

@@ -1,7 +1,11 @@
-"""The shared benchmark workloads (../shared/bench/workloads.py) written with graphc.
+"""The benchmark workloads written with graphc: one model function per workload, run compiled
+(`GraphcRunner`) or eagerly (`GraphcEagerRunner`), with the runner interface of the shared
+bench's peers.py (`step`, `sync`, `loss_value`, `check_arrays`), so `benchmarks/` and
+`graphc compare` time the very same code.
 
-One model function per workload, run either compiled (`GraphcRunner`) or eagerly
-(`GraphcEagerRunner`), with the runner interface of the shared peers.py.
+`WORKLOADS` and `make_data` repeat the shared bench's definitions (../shared/bench/workloads.py:
+the same sizes, dtypes and initial distributions) so that `graphc compare` runs where that
+folder is absent; where it is present, its own data is used.
 """
 
 from __future__ import annotations
@@ -12,6 +16,43 @@ import numpy as np
 
 import graphc as gc
 from graphc import eager
+
+F32 = np.float32
+WORKLOADS: dict[str, dict[str, Any]] = {
+    "mlp_small": dict(kind="mlp", sizes=[64, 128, 128, 10], act="relu", batch=32, lr=0.01),
+    "mlp_mnist": dict(kind="mlp", sizes=[784, 512, 512, 10], act="relu", batch=128, lr=0.01),
+    "deep_narrow": dict(kind="mlp", sizes=[32] + [32] * 16 + [10], act="tanh", batch=16, lr=0.01),
+    "ln_gelu": dict(kind="ln_gelu", shape=(4096, 1024), eps=1e-5),
+    "big_matmul": dict(kind="big_matmul", n=1024),
+    "mlp_mnist_b4096": dict(kind="mlp", sizes=[784, 512, 512, 10], act="relu", batch=4096, lr=0.01),
+}
+
+
+def make_data(name: str) -> dict[str, Any]:
+    """Inputs and initial parameters of workload `name` (float32; labels int64), seeded."""
+    wl = WORKLOADS[name]
+    rng = np.random.default_rng(0)
+    if wl["kind"] == "mlp":
+        sizes, batch = wl["sizes"], wl["batch"]
+        x = rng.standard_normal((batch, sizes[0])).astype(F32)
+        y = rng.integers(0, 10, size=batch).astype(np.int64)
+        params = []
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            if wl["act"] == "relu" and i < len(sizes) - 2:
+                w = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
+            else:
+                limit = np.sqrt(6.0 / (fan_in + fan_out))
+                w = rng.uniform(-limit, limit, size=(fan_in, fan_out))
+            params += [w.astype(F32), np.zeros(fan_out, F32)]
+        return dict(x=x, y=y, params=params)
+    if wl["kind"] == "ln_gelu":
+        rows, cols = wl["shape"]
+        return dict(x=rng.standard_normal((rows, cols)).astype(F32),
+                    gamma=(1.0 + 0.1 * rng.standard_normal(cols)).astype(F32),
+                    beta=(0.1 * rng.standard_normal(cols)).astype(F32))
+    n = wl["n"]
+    scale = n**-0.25
+    return dict(A=(rng.standard_normal((n, n)) * scale).astype(F32), B=(rng.standard_normal((n, n)) * scale).astype(F32))
 
 
 def mlp_loss(x: Any, y: Any, params: list[Any], act: str) -> Any:

@@ -1,0 +1,74 @@
+"""`graphc inspect SCRIPT.py`: run a user's script, and print what graphc compiled in it.
+
+Every function the script compiles is captured; if it compiles none, the tensors it leaves in
+its module namespace are compiled (with the placeholders they need as inputs, through the NumPy
+reference: nothing native is built just to be looked at). Each is printed as SSA text with its
+pass report, or as DOT (`--dot`), or written as a report page (`--html PATH`).
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import GraphcError
+from .function import Function, captured, compile
+from .ir import Node, placeholders_among
+
+
+def _script_error(path: str, exc: BaseException) -> GraphcError:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename) == os.path.abspath(path)]
+    where = f" (at {os.path.basename(path)}:{frames[-1].lineno})" if frames else ""
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return GraphcError(f"inspect: {path} raised {type(exc).__name__}: {first}{where}")
+
+
+def functions_of(path: str) -> list[Function]:
+    """The functions `path` compiles when run, or its module-level tensors compiled."""
+    if not os.path.isfile(path):
+        raise GraphcError(f"inspect: no such script {path!r}")
+    argv = sys.argv
+    sys.argv = [path]
+    try:
+        with captured() as found:
+            namespace = runpy.run_path(path, run_name="__main__")
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise GraphcError(f"inspect: {path} exited with status {exc.code}") from None
+        namespace = {}
+    except GraphcError as exc:
+        raise GraphcError(f"inspect: {path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's script is one clear line
+        raise _script_error(path, exc) from None
+    finally:
+        sys.argv = argv
+    if found:
+        return found
+    tensors = [v for k, v in namespace.items() if isinstance(v, Node) and v.inputs and not k.startswith("_")]
+    if not tensors:
+        raise GraphcError(f"inspect: {path} compiles no function and defines no tensor at module level")
+    return [compile(list(placeholders_among([t])), t, backend="numpy") for t in tensors]
+
+
+def inspect(path: str, html: str | None = None, dot: bool = False, out: Callable[[str], None] = print) -> list[Function]:
+    """Print (or write) every function of `path`; return them."""
+    functions = functions_of(path)
+    for k, f in enumerate(functions):
+        if dot:
+            out(f.to_dot())
+        else:
+            out(f"# function {k + 1} of {len(functions)}: {f!r}")
+            out(str(f))
+            out("\n".join(line for line in f.report().splitlines() if not line.startswith("  source: ")))
+            out("")
+        if html:
+            target = Path(html)
+            if len(functions) > 1:
+                target = target.with_name(f"{target.stem}-{k + 1}{target.suffix}")
+            f.save_html(target)
+            out(f"report page: {target}")
+    return functions

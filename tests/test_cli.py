@@ -1,0 +1,70 @@
+"""The command line: --help everywhere, `inspect` and `compare` work, errors are one clear line
+with a non-zero status."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from graphc.__main__ import main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["inspect"], ["compare"]])
+def test_help_everywhere(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0 and "usage: graphc" in capsys.readouterr().out
+
+
+def test_installed_entry_point_and_module_agree() -> None:
+    out = subprocess.run([sys.executable, "-m", "graphc", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "inspect" in out and "compare" in out and "demo" in out
+
+
+def test_inspect_prints_what_a_script_compiles(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["inspect", str(EXAMPLES / "recipe_chain_rule.py"), "--html", str(tmp_path / "r.html")]) == 0
+    out = capsys.readouterr().out
+    assert "# function 1 of 1" in out and "graph (x:f32[], y:f32[])" in out and "passes:" in out
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    assert main(["inspect", str(EXAMPLES / "recipe_chain_rule.py"), "--dot"]) == 0
+    assert "digraph" in capsys.readouterr().out
+
+
+def test_inspect_compiles_module_level_tensors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    script = tmp_path / "model.py"
+    script.write_text("import graphc as gc\nx = gc.placeholder((3,), name='x')\ny = gc.tanh(x) * 2.0\n")
+    assert main(["inspect", str(script)]) == 0
+    assert "= tanh x" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["inspect", "missing.py"], "no such script"),
+    (["demo", "--steps", "0"], "--steps must be at least 1"),
+    (["compare", "--workloads", "nope"], "unknown workloads"),
+    (["compare", "--bench", "/nowhere"], "no peers.py"),
+])
+def test_errors_are_one_line_and_fail(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("graphc: ") and message in err and err.count("\n") == 1
+
+
+def test_a_failing_script_is_reported_with_its_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    script = tmp_path / "broken.py"
+    script.write_text("import graphc as gc\nx = gc.placeholder((3,), name='x')\ny = x @ x @ x\n")
+    assert main(["inspect", str(script)]) == 1
+    err = capsys.readouterr().err
+    assert "broken.py" in err and err.count("\n") == 1
+
+
+def test_compare_times_compiled_and_eager(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", "--workloads", "mlp_small", "--peers", "graphc", "graphc_eager", "--steps", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["workload", "runner", "median"]
+    assert lines[1].split()[:2] == ["mlp_small", "graphc"] and "1.00x" in lines[1]
+    assert lines[2].split()[:2] == ["mlp_small", "graphc_eager"]
