@@ -15,6 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.environ.get("GRAPHC_PEER_BENCH", os.path.join(HERE, "..", "..", "shared", "bench"))]
 
 import workloads  # noqa: E402  (the shared bench's definitions)
+
 from graphc.workloads import GraphcRunner  # noqa: E402
 
 

@@ -30,7 +30,6 @@ from .printer import format_graph, node_names
 from .report_page import render
 from .tree import flatten, unflatten
 
-
 _CAPTURES: list[list[Function]] = []  # open `captured()` blocks, innermost last
 
 
