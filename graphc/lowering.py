@@ -139,6 +139,7 @@ class _Lowering:
         in_place = self.without_conflicts(candidates)
         for _, value in self.updates:
             if id(value) in candidates and id(value) not in in_place:
+                self.step += 1
                 self.unit(self.group_of.get(id(value), value))
         copied = [(var, value) for var, value in self.updates if id(value) not in in_place]
         self.step += 1  # outputs, and every update, from here to the end
@@ -148,6 +149,7 @@ class _Lowering:
             em.line("# updates: written only after every value is computed")
         for var, value in self.updates:
             if id(value) in in_place:
+                self.step += 1  # one step each: their scratch (a matmul's product) dies here
                 em.node_index = self.index[id(value)]
                 em.line(f"# {value.op.name} at {value.location}, into {var.name} in place:")
                 members = self.members(value)
