@@ -98,7 +98,7 @@ class Function:
         lowered = lower(self.graph, n_out, self._program_updates, check_numerics)
         # The arena of the native program: arena_bytes, naive_bytes, lower_bound_bytes.
         self.memory = lowered.memory
-        self._buffers, self._buffer_steps = lowered.buffers, lowered.steps
+        self._buffers, self._buffer_steps, self._free = lowered.buffers, lowered.steps, lowered.free
         if backend == "numba":
             self._native = NativeProgram(lowered, cache)
         self.compile_seconds = time.perf_counter() - started
@@ -219,7 +219,9 @@ class Function:
                 head = " after a BLAS matmul" if unit.members[0].op.name == "matmul" else ""
                 members = " ".join(names[id(m)] for m in unit.members)
                 lines.append(f"fused {unit.kind} over {list(unit.domain)}{head}: {len(unit.members)} nodes ({members})")
-            elif unit.inputs and unit.op.view is None and unit.op.name not in ("constant", "full"):
+            elif id(unit) in self._free:
+                lines.append(f"{unit.op.name} {names[id(unit)]} {unit.type}: no code, {self._free[id(unit)]}")
+            elif unit.inputs and unit.op.name not in ("constant", "full"):
                 how = "BLAS" if unit.op.name == "matmul" else "loop" if unit.op.scalar is not None else "kernel"
                 lines.append(f"{unit.op.name} {names[id(unit)]} {unit.type} ({how})")
         return lines

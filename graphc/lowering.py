@@ -60,6 +60,7 @@ class LoweredProgram:
     arena_bytes: int
     memory: MemoryPlan  # where each buffer lives, and the figures to judge the plan by
     buffers: list[tuple[str, int, int, int, int]]  # (what, offset, bytes, first step, last step)
+    free: dict[int, str]  # node id -> how a node that runs no code of its own is had (views...)
     steps: int  # the number of steps buffers' lifetimes count in
 
 
@@ -82,6 +83,7 @@ class _Lowering:
         self.step = 0
         self.slots: dict[int, int] = {}  # node id -> key of its buffer
         self.reuses: dict[int, int] = {}  # buffer key -> key of a buffer whose place it may take
+        self.free: dict[int, str] = {}  # node id -> how it is had without code of its own
         self.own: dict[int, int] = {}  # outputs and update values -> key of their arena buffer
         self.dtypes: set[np.dtype] = set()
         self.em = Emitter(scratch=lambda shape, dtype: self._allocate(shape, dtype)[0])
@@ -178,7 +180,7 @@ class _Lowering:
             outputs=[self.slot(self.own[id(o)]) for o in self.outputs],
             slots={node: self.slot(k) for node, k in self.slots.items()},
             arena_bytes=max(self.memory.arena_bytes, ALIGN), memory=self.memory,
-            buffers=self.buffer_table(lifetimes), steps=self.step,
+            buffers=self.buffer_table(lifetimes), steps=self.step, free=self.free,
         )
 
     def buffer_table(self, lifetimes: list[Lifetime]) -> list[tuple[str, int, int, int, int]]:
@@ -317,15 +319,19 @@ class _Lowering:
             (x,) = n.inputs
             if id(x) in self.literals:
                 self.literals[id(n)] = self.literals[id(x)]
+                self.free[id(n)] = "a literal"
             else:
                 self.arrays[id(n)] = op.view(self.arrays[id(x)], **n.attrs)
+                self.free[id(n)] = "a view of its input"
             return
         elif self.broadcasts_in_loops(n):
             self.arrays[id(n)] = self.arrays[id(n.inputs[0])]
+            self.free[id(n)] = "read with zero strides by the loops using it"
             return
         elif self.swaps_for_blas(n):
             data = self.arrays[id(n.inputs[0])]
             self.arrays[id(n)] = Buf(data.base, data.offset, n.shape, n.dtype, swapped=True)
+            self.free[id(n)] = "a transposed view handed to BLAS"
             return
         elif op.scalar is not None:
             em.line(f"# {self.index[id(n)]}: {op.name} at {n.location}")

@@ -12,6 +12,7 @@ the same graph as Graphviz DOT text for those who have it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from html import escape
 
 from .ir import Graph, Node
@@ -19,6 +20,7 @@ from .layout import BOX_HEIGHT, is_literal, layered_layout
 from .printer import node_names
 
 FORWARD, BACKWARD, INPUT, STATE, GROUP = "#dbe9f6", "#fbe3c8", "#d9f0d3", "#e6dcf2", "#9aa5b1"
+GROUP_COLOURS = ("#2f6fb0", "#b0532f", "#2f8f5a", "#8a3fb0", "#b08a2f", "#2f9aa6", "#b02f6f", "#5a6b2f")
 
 
 def _literal_text(n: Node) -> str:
@@ -52,19 +54,26 @@ def graph_svg(graph: Graph, title: str = "") -> str:
     boxes, width, height = layered_layout(graph, labels)
     at = {id(b.node): b for b in boxes}
     parts = []
-    for k, g in enumerate(graph.groups):  # clusters behind everything
+    for k, g in enumerate(graph.groups):  # clusters behind everything: one band per layer
         members = [at[id(m)] for m in g.members if id(m) in at]
-        if not members:
-            continue
-        x0 = min(b.x - b.width / 2 for b in members) - 8
-        x1 = max(b.x + b.width / 2 for b in members) + 8
-        y0 = min(b.y for b in members) - BOX_HEIGHT / 2 - 16
-        y1 = max(b.y for b in members) + BOX_HEIGHT / 2 + 6
-        parts.append(f'<rect class="group" x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '
-                     f'rx="10" fill="#eef1f4" stroke="{GROUP}" stroke-dasharray="5,3"/>')
-        domain = ",".join(map(str, g.domain))
-        parts.append(f'<text x="{x0 + 6:.1f}" y="{y0 + 11:.1f}" font-size="10" fill="#52606d">'
-                     f'group {k}: fused {g.kind} over [{domain}]</text>')
+        rows: dict[float, list[Any]] = {}
+        for b in members:
+            rows.setdefault(b.y, []).append(b)
+        for i, y in enumerate(sorted(rows)):
+            x0 = min(b.x - b.width / 2 for b in rows[y]) - 6
+            x1 = max(b.x + b.width / 2 for b in rows[y]) + 6
+            top = y - BOX_HEIGHT / 2 - (16 if i == 0 else 6)
+            colour = GROUP_COLOURS[k % len(GROUP_COLOURS)]
+            parts.append(f'<rect class="group" x="{x0:.1f}" y="{top:.1f}" width="{x1 - x0:.1f}" '
+                         f'height="{y + BOX_HEIGHT / 2 + 6 - top:.1f}" rx="8" fill="#eef1f4" stroke="{colour}" '
+                         'stroke-width="1.5" stroke-dasharray="5,3"/>')
+            domain = ",".join(map(str, g.domain))
+            label = f"group {k}: fused {g.kind} over [{domain}]" if i == 0 else f"group {k}"
+            if i == 0:
+                parts.append(f'<text x="{x0 + 6:.1f}" y="{top + 11:.1f}" font-size="10" fill="{colour}">{label}</text>')
+            else:
+                parts.append(f'<text x="{x1 - 4:.1f}" y="{y + BOX_HEIGHT / 2 + 3:.1f}" text-anchor="end" '
+                             f'font-size="8" fill="{colour}">{label}</text>')
     for b in boxes:  # edges
         for x in b.node.inputs:
             a = at.get(id(x))
