@@ -12,8 +12,8 @@ the same graph as Graphviz DOT text for those who have it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from html import escape
+from typing import Any
 
 from .ir import Graph, Node
 from .layout import BOX_HEIGHT, is_literal, layered_layout
