@@ -11,6 +11,7 @@ import math
 
 import numba
 import numpy as np
+from numba.extending import intrinsic
 
 _jit = functools.partial(numba.njit, nogil=True, cache=True, error_model="numpy")
 _MASK = np.uint64(0xFFFFFFFF)
@@ -107,3 +108,44 @@ def sum_run(flat: np.ndarray, start: int, n: int) -> float:
     for i in range(np.uint64(n)):
         acc += np.float64(flat[base + i])
     return acc
+
+
+@intrinsic
+def gemm(typingctx, a, b, c, trans_a, trans_b, m, n, k, alpha, beta):  # type: ignore[no-untyped-def]
+    """c = alpha * op(a) @ op(b) + beta * c for row-major matrices held in contiguous 1-D arrays:
+    op(a) is [m, k] (the transpose of a's [k, m] data when trans_a), op(b) is [k, n], c is
+    [m, n]. It calls the BLAS gemm that Numba's own np.dot calls (numba_xxgemm, resolved by
+    name when the code is linked, so cached machine code stays valid), with alpha and beta:
+    `w - lr * (x.T @ g)` is one gemm into w, without the product ever being stored."""
+    from llvmlite import ir
+    from numba.core import cgutils, types
+
+    sig = types.void(a, b, c, trans_a, trans_b, m, n, k, alpha, beta)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        a_, b_, c_, ta, tb, m_, n_, k_, alpha_, beta_ = args
+        dtype = signature.args[2].dtype
+        void_p, char, intp = ir.IntType(8).as_pointer(), ir.IntType(8), context.get_value_type(types.intp)
+        fnty = ir.FunctionType(ir.IntType(32), [char, char, char, intp, intp, intp, void_p, void_p, intp,
+                                                void_p, intp, void_p, void_p, intp])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+        data = [builder.bitcast(cgutils.create_struct_proxy(t)(context, builder, value=v).data, void_p)
+                for t, v in zip(signature.args[:3], (a_, b_, c_))]
+        slots = []
+        for value, ty in ((alpha_, signature.args[8]), (beta_, signature.args[9])):
+            slot = cgutils.alloca_once(builder, context.get_value_type(dtype))
+            builder.store(context.cast(builder, value, ty, dtype), slot)
+            slots.append(builder.bitcast(slot, void_p))
+        m_, n_, k_ = (context.cast(builder, v, signature.args[i], types.intp) for i, v in ((5, m_), (6, n_), (7, k_)))
+        ta = builder.icmp_unsigned("!=", context.cast(builder, ta, signature.args[3], types.intp), intp(0))
+        tb = builder.icmp_unsigned("!=", context.cast(builder, tb, signature.args[4], types.intp), intp(0))
+        t, nt = char(ord("t")), char(ord("n"))
+        # Row-major c = op(a) op(b) is column-major c^T = op(b)^T op(a)^T.
+        trans_b_flag, ld_b = builder.select(tb, t, nt), builder.select(tb, k_, n_)
+        trans_a_flag, ld_a = builder.select(ta, t, nt), builder.select(ta, m_, k_)
+        kind = char(ord("s" if dtype == types.float32 else "d"))
+        builder.call(fn, (kind, trans_b_flag, trans_a_flag, n_, m_, k_, slots[0], data[1], ld_b, data[0], ld_a,
+                          slots[1], data[2], n_))
+        return context.get_dummy_value()
+
+    return sig, codegen

@@ -24,6 +24,7 @@ from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
 from .ir import Graph, Group, Node, Variable, consumers, schedule
 from .passes.memory_plan import Lifetime, MemoryPlan, check_plan, plan_memory
 from .printer import node_names
+from .passes.simplify import constant_value
 from .rowloop import RowLoop
 
 ALIGN = 64
@@ -156,6 +157,8 @@ class _Lowering:
                 em.line(f"# {value.op.name} at {value.location}, into {var.name} in place:")
                 members = self.members(value)
                 if members[0].op.name == "matmul":
+                    if self.gemm_update(members, var, value):
+                        continue
                     self.node(members.pop(0))
                 self.elementwise(members, {id(value): self.arrays[id(var)]})
         for var, value in copied:
@@ -192,6 +195,47 @@ class _Lowering:
                       if key not in owner and node_id in by_id})
         return [(owner.get(b.key) or "scratch", self.memory.offsets[b.key], b.nbytes, b.start, b.end)
                 for b in lifetimes]
+
+    def gemm_update(self, members: list[Node], var: Variable, value: Node) -> bool:
+        """Emit `var <- var +- c * (a @ b)` as one BLAS gemm into the variable (alpha = +-c,
+        beta = 1): the product is never stored and the variable is read and written once.
+        False (nothing emitted) unless the update has exactly that form."""
+        mm = members[0]
+        if len(mm.shape) != 2 or mm.ndim != mm.inputs[0].ndim or mm.ndim != mm.inputs[1].ndim:
+            return False
+        if not (mm.dtype == var.dtype == mm.inputs[0].dtype == mm.inputs[1].dtype and mm.dtype.kind == "f"):
+            return False
+        scale, rest = 1.0, members[1:]
+        if len(rest) == 2 and rest[0].op.name == "multiply":
+            x, y = rest[0].inputs
+            other = y if x is mm else x if y is mm else None
+            c = constant_value(other) if other is not None and other.size == 1 else None
+            if c is None:
+                return False
+            scale, product = c, rest[0]
+        elif len(rest) == 1:
+            product = mm
+        else:
+            return False
+        last = rest[-1]
+        if last is not value or last.op.name not in ("add", "subtract"):
+            return False
+        p, q = last.inputs
+        if last.op.name == "subtract" and p is var and q is product:
+            alpha = -scale
+        elif last.op.name == "add" and (p is var and q is product or q is var and p is product):
+            alpha = scale
+        else:
+            return False
+        a, b = (self.touch(self.arrays[id(x)]) for x in mm.inputs)
+        target = self.arrays[id(var)]
+        if target.base in (a.base, b.base):  # the product reads the variable: not in place
+            return False
+        m, k, n = mm.inputs[0].shape[0], mm.inputs[0].shape[1], mm.shape[1]
+        alpha_text = repr(float(np.array(alpha, mm.dtype)))
+        self.em.line(f"gemm({a.array()}, {b.array()}, {target.array()}, {int(a.swapped)}, {int(b.swapped)}, "
+                     f"{m}, {n}, {k}, {alpha_text}, 1.0)  # one BLAS call: product and update")
+        return True
 
     def naive_bytes(self) -> int:
         """Every value the program computes in a buffer of its own (no fusion, no planning)."""

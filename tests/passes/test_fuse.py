@@ -4,6 +4,7 @@ the reference does (ln_gelu's whole step in one pass over the rows; an MLP's epi
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import graphc as gc
 from graphc.ir import Graph, schedule, verify
@@ -100,3 +101,28 @@ def test_numerics_checks_turn_fusion_off() -> None:
     x = gc.placeholder((4,), "float64", name="x")
     f = gc.compile([x], gc.log(gc.tanh(x) + 1.0), check_numerics=True)
     assert f.graph.groups == () and "fuse" not in [r.name for r in f.passes]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sgd_update_of_a_matmul_gradient_is_one_gemm_into_the_variable(dtype: str) -> None:
+    rng = np.random.default_rng(3)
+    x = gc.placeholder((16, 12), dtype, name="x")
+    w = gc.variable(rng.standard_normal((12, 8)).astype(dtype), name="w")
+    v = gc.variable(rng.standard_normal((8, 8)).astype(dtype), name="v")
+    loss = gc.sum(gc.tanh(x @ w) @ v)
+    updates = gc.optim.sgd(loss, [w, v], 0.05)
+    updates[v] = v - 0.05 * (v @ v)  # reads its own variable: must not be computed in place by BLAS
+    f = gc.compile([x], loss, updates=updates)
+    source = f._native.text
+    assert source.count("gemm(") == 1 and "one BLAS call" in source
+    ref = gc.compile([x], loss, updates={w: updates[w] * 1.0, v: updates[v] * 1.0}, backend="numpy")
+    start = (w.value, v.value)
+    data = rng.standard_normal((16, 12)).astype(dtype)
+    f(data)
+    after = (w.value, v.value)
+    w.assign(start[0])
+    v.assign(start[1])
+    ref(data)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(after[0], w.value, rtol=tol, atol=tol)
+    np.testing.assert_allclose(after[1], v.value, rtol=tol, atol=tol)
