@@ -23,8 +23,8 @@ from .dtypes import short_name
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
 from .ir import Graph, Group, Node, Variable, consumers, schedule
 from .passes.memory_plan import Lifetime, MemoryPlan, check_plan, plan_memory
-from .printer import node_names
 from .passes.simplify import constant_value
+from .printer import node_names
 from .rowloop import RowLoop
 
 ALIGN = 64
