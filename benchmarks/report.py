@@ -15,7 +15,7 @@ sys.path.insert(0, BENCH)
 
 import report  # noqa: E402
 
-report.PEERS[:0] = ["graphc", "graphc_noopt", "graphc_eager"]
+report.PEERS[:0] = ["graphc", "graphc_nofuse", "graphc_noopt", "graphc_eager"]
 
 if __name__ == "__main__":
     if "--dir" not in sys.argv:
