@@ -9,6 +9,7 @@ rigorous numbers — one process per case, pinned, cold and warm compiles — co
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import time
@@ -69,10 +70,10 @@ def compare(workloads: Sequence[str], peers: Sequence[str] | None, steps: int, b
     unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown:
         raise GraphcError(f"compare: unknown workloads {unknown}; the workloads are {sorted(WORKLOADS)}")
-    shared = None
+    shared: Any = None
     if bench is not None:
         sys.path.insert(0, bench)
-        import peers as shared  # type: ignore[import-not-found,no-redef]
+        shared = importlib.import_module("peers")  # the shared bench's harness
     available = list(OURS) + ([p for p in shared.PEERS if p not in OURS] if shared is not None else [])
     chosen = list(available if peers is None else peers)
     missing = [p for p in chosen if p not in available]

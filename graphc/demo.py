@@ -84,6 +84,7 @@ def compare_with_eager(points: np.ndarray, labels: np.ndarray, initial: list[np.
         value.backward()
         with eager.no_grad():
             for t in tensors:
+                assert t.grad is not None  # every parameter reaches the loss
                 t.data -= np.float32(lr) * t.grad.data
         eager_losses.append(float(value))
     eager_ms = (time.perf_counter() - started) / steps * 1e3
@@ -111,10 +112,10 @@ def run(steps: int = 300, html: str | None = "graphc-demo.html", out: Callable[[
     accuracy = mean(cast(argmax(logits, 1) == y, "float32"))
     step = compile([x, y], [loss, accuracy], updates=adam(loss, params, lr=0.005), gradient_flow=True)
     out(f"  training with Adam ({steps} steps, one native call each):")
-    first = None
+    first = float("nan")
     for i in range(1, steps + 1):
         loss_value, acc = step(points, labels)
-        first = float(loss_value) if first is None else first
+        first = float(loss_value) if i == 1 else first
         progress(i, steps, f"loss {float(loss_value):.4f}  accuracy {float(acc):6.1%}", out, tty)
     out(f"  loss {first:.4f} -> {float(loss_value):.4f}; accuracy {float(acc):.1%}")
     flow = step.gradient_flow()

@@ -77,11 +77,11 @@ def layered_layout(graph: Graph, labels: dict[int, tuple[str, str]]) -> tuple[li
     total = max(row_widths, default=0) + 40
     boxes = []
     for k, row in enumerate(layers):
-        x = (total - row_widths[k]) / 2
+        left = (total - row_widths[k]) / 2
         y = 30 + k * (BOX_HEIGHT + LAYER_GAP) + BOX_HEIGHT / 2
-        for n in row:
-            w = widths[id(n)]
-            boxes.append(Box(n, x + w / 2, y, w, labels[id(n)]))
-            x += w + BOX_GAP
+        for node in row:
+            w = widths[id(node)]
+            boxes.append(Box(node, left + w / 2, y, w, labels[id(node)]))
+            left += w + BOX_GAP
     height = 30 + len(layers) * (BOX_HEIGHT + LAYER_GAP) + 10
     return boxes, total, height

@@ -253,7 +253,7 @@ class _Lowering:
             for b in free:
                 same_key = [o for o in operands if o.base == b.base and o.offset == b.offset]
                 if b.shape == buf.shape and b.dtype == buf.dtype and all(o.shape == b.shape for o in same_key):
-                    self.reuses[int(buf.offset[1:])] = int(b.offset[1:])
+                    self.reuses[int(buf.offset[1:])] = int(str(b.offset)[1:])
                     free.remove(b)
                     break
 

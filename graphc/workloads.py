@@ -94,7 +94,7 @@ class GraphcRunner:
         elif self.kind == "ln_gelu":
             names = ("x", "gamma", "beta")
             phs = [gc.placeholder(d[k].shape, "float32", name=k) for k in names]
-            loss = ln_gelu_loss(*phs, wl["eps"])
+            loss = ln_gelu_loss(phs[0], phs[1], phs[2], wl["eps"])
             self.f = gc.compile(phs, (loss, gc.grad(loss, phs)), **options)
             self.feeds = tuple(d[k] for k in names)
         else:
@@ -125,6 +125,8 @@ class GraphcEagerRunner(GraphcRunner):
         self.kind = wl["kind"]
         self.updates = self.kind == "mlp"
         self.wl = wl
+        self.params: list[Any]
+        self.inputs: list[Any] = []
         if self.kind == "mlp":
             self.params = [eager.tensor(p, requires_grad=True) for p in d["params"]]
             self.inputs = [eager.tensor(d["x"]), eager.tensor(d["y"])]
@@ -137,14 +139,14 @@ class GraphcEagerRunner(GraphcRunner):
         for p in self.params:
             p.grad = None
         if self.kind == "mlp":
-            loss = mlp_loss(*self.inputs, self.params, self.wl["act"])
+            loss = mlp_loss(self.inputs[0], self.inputs[1], self.params, self.wl["act"])
             loss.backward()
             with eager.no_grad():
                 for p in self.params:
                     p.data -= np.float32(self.wl["lr"]) * p.grad.data
             return loss
         if self.kind == "ln_gelu":
-            loss = ln_gelu_loss(*self.params, self.wl["eps"])
+            loss = ln_gelu_loss(self.params[0], self.params[1], self.params[2], self.wl["eps"])
         else:
             loss = big_matmul_loss(*self.params)
         loss.backward()
