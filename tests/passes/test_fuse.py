@@ -126,3 +126,22 @@ def test_sgd_update_of_a_matmul_gradient_is_one_gemm_into_the_variable(dtype: st
     tol = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(after[0], w.value, rtol=tol, atol=tol)
     np.testing.assert_allclose(after[1], v.value, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 3, 4), (2, 1, 3, 5)])
+def test_rows_groups_of_any_rank_match_the_reference(shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(len(shape))
+    x = gc.placeholder(shape, "float64", name="x")
+    g = gc.placeholder(shape[-1:], "float64", name="g")
+    c = x - gc.mean(x, axis=-1, keepdims=True)
+    y = gc.tanh(c / gc.sqrt(gc.mean(c * c, axis=-1, keepdims=True) + 1.0) * g)
+    lead = tuple(range(len(shape) - 1))
+    outs = [y, gc.sum(y * x, axis=lead) if lead else gc.sum(y * x), gc.sum(y), gc.sum(x * 2.0, axis=-1)]
+    loss = gc.sum(y * y)
+    outs += gc.grad(loss, [x, g])
+    f = gc.compile([x, g], outs)
+    assert any(grp.kind == "rows" for grp in f.graph.groups)
+    data = [rng.standard_normal(shape), rng.standard_normal(shape[-1:])]
+    want = gc.compile([x, g], outs, backend="numpy", optimize=False)(*data)
+    for got, ref in zip(f(*data), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
