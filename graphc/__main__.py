@@ -7,11 +7,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage mistakes reported in one line (and status 2) like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"graphc: {message} (see '{self.prog} --help')\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="graphc", description="graphc, a define-and-run autodiff compiler.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = _Parser(prog="graphc", description="graphc, a define-and-run autodiff compiler.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     demo = commands.add_parser("demo", help="train an MLP, compare it with eager mode, write the report page",
                                description="Train an MLP on generated spirals, compare the compiled step with the "
                                            "eager baseline, and write the report page.")

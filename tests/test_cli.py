@@ -54,6 +54,14 @@ def test_errors_are_one_line_and_fail(args: list[str], message: str, capsys: pyt
     assert err.startswith("graphc: ") and message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("args", [["nope"], [], ["inspect"], ["demo", "--steps", "x"]])
+def test_usage_mistakes_are_one_line_too(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("graphc") and err.count("\n") == 1 and "--help" in err
+
+
 def test_a_failing_script_is_reported_with_its_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     script = tmp_path / "broken.py"
     script.write_text("import graphc as gc\nx = gc.placeholder((3,), name='x')\ny = x @ x @ x\n")
