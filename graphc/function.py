@@ -99,6 +99,7 @@ class Function:
         # The arena of the native program: arena_bytes, naive_bytes, lower_bound_bytes.
         self.memory = lowered.memory
         self._buffers, self._buffer_steps, self._free = lowered.buffers, lowered.steps, lowered.free
+        self._at_end = lowered.at_end
         if backend == "numba":
             self._native = NativeProgram(lowered, cache)
         self.compile_seconds = time.perf_counter() - started
@@ -211,20 +212,28 @@ class Function:
         return f"<graphc.Function {self._signature()} -> {len(self._outputs)} outputs, {len(self._updates)} updates>"
 
     def kernels(self) -> list[str]:
-        """The program's loop nests and kernels in the order they run, one line each."""
+        """The program's loop nests and kernels in the order they run, one line each (updates
+        computed straight into their variables run last)."""
         names = node_names(self.graph)
-        lines = []
+        lines, last = [], []
         for unit in schedule(self.graph):
+            members = unit.members if isinstance(unit, Group) else (unit,)
+            if any(id(m) in self._at_end for m in members):  # runs after everything else
+                value = next(m for m in members if id(m) in self._at_end)
+                var = next(v for v, u in self._program_updates if u is value)
+                how = self._free.get(id(value), f"computed into {var.name} in place")
+                last.append(f"update of {var.name}: {len(members)} nodes ({' '.join(names[id(m)] for m in members)}); {how}")
+                continue
             if isinstance(unit, Group):
                 head = " after a BLAS matmul" if unit.members[0].op.name == "matmul" else ""
-                members = " ".join(names[id(m)] for m in unit.members)
-                lines.append(f"fused {unit.kind} over {list(unit.domain)}{head}: {len(unit.members)} nodes ({members})")
+                listed = " ".join(names[id(m)] for m in unit.members)
+                lines.append(f"fused {unit.kind} over {list(unit.domain)}{head}: {len(unit.members)} nodes ({listed})")
             elif id(unit) in self._free:
                 lines.append(f"{unit.op.name} {names[id(unit)]} {unit.type}: no code, {self._free[id(unit)]}")
             elif unit.inputs and unit.op.name not in ("constant", "full"):
                 how = "BLAS" if unit.op.name == "matmul" else "loop" if unit.op.scalar is not None else "kernel"
                 lines.append(f"{unit.op.name} {names[id(unit)]} {unit.type} ({how})")
-        return lines
+        return lines + last
 
     def to_dot(self) -> str:
         """Graphviz DOT text of the optimized graph, fused groups as clusters."""

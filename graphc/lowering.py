@@ -62,6 +62,7 @@ class LoweredProgram:
     memory: MemoryPlan  # where each buffer lives, and the figures to judge the plan by
     buffers: list[tuple[str, int, int, int, int]]  # (what, offset, bytes, first step, last step)
     free: dict[int, str]  # node id -> how a node that runs no code of its own is had (views...)
+    at_end: set[int]  # ids of update values computed last, straight into their variables
     steps: int  # the number of steps buffers' lifetimes count in
 
 
@@ -183,7 +184,7 @@ class _Lowering:
             outputs=[self.slot(self.own[id(o)]) for o in self.outputs],
             slots={node: self.slot(k) for node, k in self.slots.items()},
             arena_bytes=max(self.memory.arena_bytes, ALIGN), memory=self.memory,
-            buffers=self.buffer_table(lifetimes), steps=self.step, free=self.free,
+            buffers=self.buffer_table(lifetimes), steps=self.step, free=self.free, at_end=in_place,
         )
 
     def buffer_table(self, lifetimes: list[Lifetime]) -> list[tuple[str, int, int, int, int]]:
@@ -235,6 +236,7 @@ class _Lowering:
         alpha_text = repr(float(np.array(alpha, mm.dtype)))
         self.em.line(f"gemm({a.array()}, {b.array()}, {target.array()}, {int(a.swapped)}, {int(b.swapped)}, "
                      f"{m}, {n}, {k}, {alpha_text}, 1.0)  # one BLAS call: product and update")
+        self.free[id(value)] = f"one BLAS gemm into {var.name} (alpha {alpha:g}, beta 1): the product is never stored"
         return True
 
     def naive_bytes(self) -> int:

@@ -145,3 +145,18 @@ def test_rows_groups_of_any_rank_match_the_reference(shape: tuple[int, ...]) -> 
     want = gc.compile([x, g], outs, backend="numpy", optimize=False)(*data)
     for got, ref in zip(f(*data), want):
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_the_fused_rows_loop_vectorizes_transcendentals_included() -> None:
+    # A fused loop only pays if it vectorizes: packed single-precision arithmetic on ymm/zmm
+    # registers, gelu's tanh included (graphc's rational tanh, inlined; no libm tanhf call).
+    x = gc.placeholder((8, 256), "float32", name="x")
+    c = x - gc.mean(x, axis=1, keepdims=True)
+    y = gc.gelu(c / gc.sqrt(gc.mean(c * c, axis=1, keepdims=True) + 1e-5))
+    f = gc.compile([x], gc.grad(gc.sum(y * y), x), cache=False)  # cached code has no asm
+    assert [g.kind for g in f.graph.groups] == ["rows"]
+    asm = "\n".join(f._native.module.program.inspect_asm().values())
+    packed = [line for line in asm.splitlines()
+              if any(op in line for op in ("vmulps", "vdivps", "vaddps", "vfmadd")) and ("ymm" in line or "zmm" in line)]
+    assert len(packed) > 20, "the fused loop did not vectorize"
+    assert "tanhf" not in asm
