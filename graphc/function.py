@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .builder import lift
-from .errors import FeedError, GraphError, ShapeError
+from .errors import FeedError, GraphcError, GraphError, ShapeError
 from .executor import evaluate
 from .feeds import check_feed
 from .gradient_flow import GradientFlow, flow_outputs
@@ -86,7 +86,8 @@ class Function:
             from .passes.pipeline import run_pipeline
 
             # Numerics checks look at every value, so none may stay inside a fused loop.
-            off = tuple(disable) + (("fuse",) if check_numerics else ())
+            named = (disable,) if isinstance(disable, str) else tuple(disable)
+            off = named + (("fuse",) if check_numerics else ())
             self.graph, self.passes = run_pipeline(self.source_graph, off, debug=debug)
         n_out = len(watched)
         # The program's own outputs and update values (the pipeline may have replaced nodes).
@@ -242,7 +243,10 @@ class Function:
     def save_html(self, path: str | os.PathLike[str]) -> pathlib.Path:
         """Write the self-contained report page (see `graphc.report_page`); returns its path."""
         target = pathlib.Path(path)
-        target.write_text(render(self), encoding="utf-8")
+        try:
+            target.write_text(render(self), encoding="utf-8")
+        except OSError as exc:
+            raise GraphcError(f"save_html: cannot write {str(target)!r}: {exc.strerror or exc}") from None
         return target
 
     def report(self) -> str:

@@ -84,3 +84,8 @@ def test_page_renders_in_headless_chromium(trained_step: gc.Function, tmp_path: 
     subprocess.run([browser, *flags, "--window-size=1400,2400", f"--screenshot={shot}", page.as_uri()],
                    capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_an_unwritable_page_is_a_clear_error(trained_step: gc.Function, tmp_path: Path) -> None:
+    with pytest.raises(gc.GraphcError, match="save_html: cannot write"):
+        trained_step.save_html(tmp_path / "missing" / "report.html")

@@ -31,6 +31,7 @@ def test_passes_are_disabled_by_name_and_unknown_names_refused() -> None:
     assert f.graph.groups == () and any(n.op.name == "multiply" for n in f.graph.nodes)
     with pytest.raises(gc.GraphcError, match="unknown passes"):
         gc.compile([x], y, disable=("fusion",))
+    assert [r.name for r in gc.compile([x], y, disable="fuse", backend="numpy").passes][-1] == "dce"
 
 
 def test_report_lists_passes_then_kernels_then_memory() -> None:
