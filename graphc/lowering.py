@@ -22,7 +22,7 @@ import numpy as np
 from .dtypes import short_name
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
 from .ir import Graph, Group, Node, Variable, consumers, schedule
-from .passes.memory_plan import Lifetime, MemoryPlan, check_plan, plan_memory
+from .passes.memory_plan import Lifetime, MemoryPlan, aligned, check_plan, plan_memory
 from .passes.simplify import constant_value
 from .printer import node_names
 from .rowloop import RowLoop
@@ -243,7 +243,7 @@ class _Lowering:
         """Every value the program computes in a buffer of its own (no fusion, no planning)."""
         computed = [n for n in self.graph.nodes
                     if n.inputs and n.op.view is None and id(n) not in self.literals]
-        return sum(Lifetime(n.id, n.size * n.dtype.itemsize, 0, 0).size for n in computed)
+        return sum(aligned(n.size * n.dtype.itemsize) for n in computed)
 
     def offer_in_place(self, stored: list[tuple[Node, Buf]], operands: list[Buf]) -> None:
         """Offer each new buffer the place of an operand read at the same index (same shape), so

@@ -17,6 +17,7 @@ Nodes left on their own are listed with the reason.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from graphc.ir import Graph, Group, Node, consumers
@@ -147,7 +148,7 @@ class _Fusion:
         if a is None or b is None or a is b:
             return
         members = sorted(a.members + b.members, key=lambda m: self.order[id(m)])
-        domains = sorted({a.domain, b.domain}, key=lambda d: -_size(d))
+        domains = sorted({a.domain, b.domain}, key=lambda d: -math.prod(d))
         reason = ""
         for domain in domains:
             roles = self.roles_in(members, domain)
@@ -199,13 +200,6 @@ class _Fusion:
                 why = self.why.get(id(n), "no neighbour to fuse with")
             lines.append(f"unfused {n.op.name} {name[id(n)]} ({n.type}): {why}")
         return lines
-
-
-def _size(shape: tuple[int, ...]) -> int:
-    size = 1
-    for d in shape:
-        size *= d
-    return size
 
 
 def fuse(graph: Graph) -> PassResult:

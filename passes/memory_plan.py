@@ -22,6 +22,11 @@ from dataclasses import dataclass
 ALIGN = 64
 
 
+def aligned(nbytes: int) -> int:
+    """`nbytes` rounded up to the arena's alignment (at least one unit)."""
+    return -(-max(nbytes, 1) // ALIGN) * ALIGN
+
+
 @dataclass(frozen=True)
 class Lifetime:
     """A buffer to place: `nbytes` alive from step `start` through step `end`."""
@@ -34,7 +39,7 @@ class Lifetime:
 
     @property
     def size(self) -> int:
-        return -(-max(self.nbytes, 1) // ALIGN) * ALIGN
+        return aligned(self.nbytes)
 
 
 @dataclass(frozen=True)
