@@ -6,16 +6,19 @@ ShapeError at the user's line) or, when any input is an eager tensor, hands over
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from . import eager
 from .dtypes import as_dtype, is_weak_scalar, result_type, scalar_dtype
-from .errors import GraphError, ShapeError
+from .errors import DTypeError, GraphError, ShapeError
 from .ir import Node
 from .opdef import OpDef
 from .source import current_grad_of, user_location
+
+MAX_ELEMENTS = 2**59  # so that a size in bytes (up to 8 per element) fits in an int64
 
 
 def is_tensor(value: Any) -> bool:
@@ -54,11 +57,15 @@ def lift(*values: Any) -> list[Any]:
         if is_tensor(v):
             out.append(v)
             continue
-        if is_weak_scalar(v):
-            dtype = result_type(*strong, v) if strong else scalar_dtype(v)
-        else:
-            dtype = as_dtype(np.asarray(v).dtype)
-        out.append(eager.tensor(v, dtype=dtype) if eager_mode else constant(v, dtype))
+        try:
+            if is_weak_scalar(v):
+                dtype = result_type(*strong, v) if strong else scalar_dtype(v)
+            else:
+                dtype = as_dtype(np.asarray(v).dtype)
+            out.append(eager.tensor(v, dtype=dtype) if eager_mode else constant(v, dtype))
+        except OverflowError:
+            meets = f" (the dtype of the tensors it meets: {dtype.name})" if strong else ""
+            raise DTypeError(f"{v!r} does not fit in {dtype.name}{meets}; cast first") from None
     return out
 
 
@@ -71,7 +78,10 @@ def constant(value: Any, dtype: Any = None) -> Node:
     if dtype is None:
         dtype = scalar_dtype(value) if is_weak_scalar(value) else np.asarray(value).dtype
     dt = as_dtype(dtype)
-    array = np.array(value, dtype=dt)
+    try:
+        array = np.array(value, dtype=dt)
+    except OverflowError:
+        raise DTypeError(f"constant: {value!r} does not fit in {dt.name}") from None
     array.flags.writeable = False
     location = user_location()
     return Node(CONSTANT, (), {"value": array}, array.shape, dt, location, None, current_grad_of())
@@ -85,7 +95,9 @@ def check_shape(shape: Any, what: str) -> tuple[int, ...]:
         dims = tuple(int(d) for d in shape)
     except TypeError:
         raise ShapeError(f"{what}: expected a shape (a tuple of ints), got {shape!r}") from None
-    if any(d < 0 for d in dims) or any(not isinstance(d, (int, np.integer)) for d in shape):
+    if any(d < 0 for d in dims) or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in shape):
         raise ShapeError(f"{what}: expected a shape of non-negative ints, got {shape!r}")
+    if math.prod(dims) > MAX_ELEMENTS:
+        raise ShapeError(f"{what}: shape {dims} has {math.prod(dims)} elements, more than an array can hold")
     return dims
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import DTypeError
 
 SUPPORTED = tuple(
     np.dtype(t) for t in ("float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
@@ -29,20 +29,21 @@ _SHORT = {
 
 
 def as_dtype(dtype: Any) -> np.dtype:
-    """`dtype` as a supported NumPy dtype, or ShapeError naming the supported ones."""
+    """`dtype` as a supported NumPy dtype, or DTypeError naming the supported ones."""
     try:
         dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise ShapeError(f"expected a dtype, got {dtype!r}") from exc
+    except (TypeError, ValueError) as exc:
+        raise DTypeError(f"expected a dtype, got {dtype!r}") from exc
     if dt not in SUPPORTED:
         names = ", ".join(d.name for d in SUPPORTED)
-        raise ShapeError(f"dtype {dt.name} is not supported; expected one of {names}")
+        raise DTypeError(f"dtype {dt.name} is not supported; expected one of {names}")
     return dt
 
 
 def short_name(dtype: np.dtype) -> str:
-    """A compact spelling for printing: f32, i64, bool."""
-    return _SHORT[np.dtype(dtype).name]
+    """A compact spelling for printing: f32, i64, bool (an unsupported dtype keeps its name)."""
+    name = np.dtype(dtype).name
+    return _SHORT.get(name, name)
 
 
 def is_float(dtype: np.dtype) -> bool:

@@ -17,6 +17,8 @@ import numpy as np
 
 from .dtypes import as_dtype, is_float, scalar_dtype, short_name
 from .errors import GraphError, ShapeError
+from .executor import evaluate
+from .ir import Graph, Node, topological_order
 from .operators import Operators
 
 Hook = Callable[["Tensor"], "Tensor | None"]
@@ -194,17 +196,21 @@ def tensor(value: Any, requires_grad: bool = False, dtype: Any = None, name: str
 
 
 def to_eager(value: Any) -> Tensor:
-    """An eager tensor for `value`: eager tensors pass; graph literals (constants, fills, random
-    draws: nodes needing no feed) are evaluated; other graph tensors cannot join eager mode."""
+    """An eager tensor for `value`: eager tensors pass; a graph tensor that needs no feed and no
+    variable (constants, fills, random draws, and anything computed from them alone) is
+    evaluated now; other graph tensors cannot join eager mode."""
     if is_eager(value):
         return value
-    op = getattr(value, "op", None)
-    if op is None or value.inputs or op.numpy is None:
+    if not isinstance(value, Node):
+        raise GraphError(f"expected a tensor, got {value!r}")
+    needs = [n for n in topological_order([value]) if n.op.numpy is None]
+    if needs:
         raise GraphError(
-            f"cannot mix eager tensors with the graph tensor {value!r}"
+            f"cannot mix eager tensors with the graph tensor {value!r}: it depends on"
+            f" {needs[0]!r}, which has a value only inside a compiled function"
         )
-    extra = {"step": 0} if op.needs_step else {}
-    return Tensor(np.asarray(op.numpy(**value.attrs, **extra), dtype=value.dtype))
+    (result,) = evaluate(Graph([], [value]), {})
+    return Tensor(np.array(result, dtype=value.dtype))
 
 
 def apply(op: Any, inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Tensor:

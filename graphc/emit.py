@@ -30,6 +30,12 @@ def dtype_name(dtype: np.dtype) -> str:
     return DTYPE_NAMES[np.dtype(dtype)]
 
 
+def safe_text(text: str, limit: int = 200) -> str:
+    """`text` with every character outside printable ASCII replaced by `?`, at most `limit` long."""
+    clean = "".join(ch if " " <= ch <= "~" else "?" for ch in str(text))
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
 def linear(offset: int | str, terms: Sequence[tuple[str, int]]) -> str:
     """`offset + i * s + ...` with zero strides left out."""
     parts = [str(offset)] if offset not in (0, "0") else []
@@ -100,10 +106,17 @@ class Emitter:
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
 
+    def comment(self, text: str) -> None:
+        """A `# text` line. Text may hold what users named (tensors, files): anything but
+        printable ASCII becomes `?`, so no name can end the comment and become code."""
+        self.line("# " + safe_text(text))
+
     def fresh(self, prefix: str) -> str:
-        """A new local name. Lowercase: uppercase names belong to the program (bases, args)."""
-        assert prefix.islower(), prefix
-        return f"{prefix}{next(self._names)}"
+        """A new local name: a lowercase prefix, an underscore and a number (`t_12`). No other
+        name in generated code has that form (constructors `f64`, helpers `sum_run`, arguments
+        `in0`, uppercase bases and constants), so a local never shadows one."""
+        assert prefix.isalpha() and prefix.islower(), prefix
+        return f"{prefix}_{next(self._names)}"
 
     def const(self, value: object, dtype: np.dtype) -> str:
         """The name of a module-level constant `value` of `dtype` (shared by equal constants)."""

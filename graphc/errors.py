@@ -24,6 +24,10 @@ class ShapeError(GraphcError):
     """An op was given inputs whose shapes or dtypes it cannot combine."""
 
 
+class DTypeError(GraphcError):
+    """A dtype graphc does not support (or something that is not a dtype) was asked for."""
+
+
 class FeedError(GraphcError):
     """A value fed to a compiled function (or assigned to a variable) does not fit."""
 

@@ -40,4 +40,10 @@ def check_feed(value: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -
             f"{what} expects {type_string(shape, dtype)}, got {type_string(array.shape, array.dtype)}"
             f" (shape {array.shape} instead of {tuple(shape)})"
         )
-    return np.asarray(array, dtype=dtype, order="C")
+    converted = np.asarray(array, dtype=dtype, order="C")
+    if dtype.kind in "iub" and array.dtype != dtype and not np.array_equal(converted, array):
+        bad = array[converted != array].flat[0].item()
+        raise FeedError(
+            f"{what} expects {type_string(shape, dtype)}, got the value {bad!r}, which {dtype.name} cannot hold"
+        )
+    return converted

@@ -30,6 +30,9 @@ from .printer import format_graph, node_names
 from .report_page import render
 from .tree import flatten, unflatten
 
+# numba: native code; numpy: the reference executor, node by node; python: the generated
+# program run by CPython without compiling (slow; for reading and debugging the lowering).
+BACKENDS = ("numba", "numpy", "python")
 _CAPTURES: list[list[Function]] = []  # open `captured()` blocks, innermost last
 
 
@@ -73,8 +76,8 @@ class Function:
             raise GraphError(
                 "memory_budget: rematerialization is not implemented yet; compile without it"
             )
-        if backend not in ("numba", "numpy"):
-            raise GraphError(f"compile: backend must be 'numba' or 'numpy', got {backend!r}")
+        if backend not in BACKENDS:
+            raise GraphError(f"compile: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
         self.optimize, self.check_numerics, self.cache, self.backend = optimize, check_numerics, cache, backend
         watched = self._outputs + [node for _, _, node in self._flow]
         self.source_graph = Graph(self.inputs, watched + [v for _, v in self._updates])
@@ -101,8 +104,8 @@ class Function:
         self.memory = lowered.memory
         self._buffers, self._buffer_steps, self._free = lowered.buffers, lowered.steps, lowered.free
         self._at_end = lowered.at_end
-        if backend == "numba":
-            self._native = NativeProgram(lowered, cache)
+        if backend != "numpy":
+            self._native = NativeProgram(lowered, cache, interpret=backend == "python")
         self.compile_seconds = time.perf_counter() - started
         for found in _CAPTURES:
             found.append(self)
@@ -163,7 +166,7 @@ class Function:
         values = evaluate(self.graph, feeds, self._steps, self.check_numerics)
         n_out = len(self.graph.outputs) - len(self._updates)
         for (var, _), new in zip(self._updates, values[n_out:]):
-            var.store.array = np.array(new, dtype=var.dtype)  # a copy: values may alias
+            var.store.array = np.array(new, dtype=var.dtype, order="C")  # a copy: values may alias
         self._steps += 1
         return [np.array(v) for v in values[:n_out]]
 
@@ -270,10 +273,12 @@ class Function:
             lines.append("executor: NumPy reference, node by node")
         else:
             hit = "hit (machine code loaded)" if native.cache_hit else "miss (compiled by LLVM)"
+            how = "run by CPython, not compiled" if native.interpret else "one Numba function"
+            cached = "none (interpreted)" if native.interpret else hit
             lines += [
-                f"executor: one Numba function, {native.text.count(chr(10))} lines of generated source",
+                f"executor: {how}, {native.text.count(chr(10))} lines of generated source",
                 f"  source: {native.path}",
-                f"  compile cache: {hit}; compile {native.compile_seconds:.2f} s",
+                f"  compile cache: {cached}; compile {native.compile_seconds:.2f} s",
                 f"  check_numerics: {'on' if self.check_numerics else 'off (no checks in the code)'}",
             ]
         m = self.memory
@@ -352,7 +357,9 @@ def compile(  # noqa: A001 - the API's name
 ) -> Function:
     """A callable program computing `outputs` from `inputs` and applying `updates` atomically.
 
-    `backend="numpy"` runs the NumPy reference executor instead of native code (for comparison).
+    `backend="numpy"` runs the NumPy reference executor instead of native code (for comparison);
+    `backend="python"` runs the generated program in CPython without compiling it (slow; for
+    debugging the lowering).
     `disable` names passes to skip (see `graphc.passes.pipeline.PIPELINE`); `debug=True` verifies
     the graph after every pass and prints it to stderr. `gradient_flow=True` (a training step with
     updates from `gc.optim`) also computes each parameter's gradient norm and each ReLU's

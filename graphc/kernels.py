@@ -149,3 +149,12 @@ def gemm(typingctx, a, b, c, trans_a, trans_b, m, n, k, alpha, beta):  # type: i
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def gemm_reference(a: np.ndarray, b: np.ndarray, c: np.ndarray, trans_a: int, trans_b: int, m: int, n: int,
+                   k: int, alpha: float, beta: float) -> None:
+    """`gemm` in NumPy, for generated code run by CPython (an intrinsic runs only in Numba)."""
+    left = a.reshape(k, m).T if trans_a else a.reshape(m, k)
+    right = b.reshape(n, k).T if trans_b else b.reshape(k, n)
+    out = c.reshape(m, n)
+    out[...] = alpha * (left @ right) + beta * out

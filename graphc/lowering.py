@@ -155,7 +155,7 @@ class _Lowering:
             if id(value) in in_place:
                 self.step += 1  # one step each: their scratch (a matmul's product) dies here
                 em.node_index = self.index[id(value)]
-                em.line(f"# {value.op.name} at {value.location}, into {var.name} in place:")
+                em.comment(f"{value.op.name} at {value.location}, into {var.name} in place:")
                 members = self.members(value)
                 if members[0].op.name == "matmul":
                     if self.gemm_update(members, var, value):
@@ -228,7 +228,7 @@ class _Lowering:
             alpha = scale
         else:
             return False
-        a, b = (self.touch(self.arrays[id(x)]) for x in mm.inputs)
+        a, b = (self.array_of(x) for x in mm.inputs)  # a literal operand (a fill) gets a buffer
         target = self.arrays[id(var)]
         if target.base in (a.base, b.base):  # the product reads the variable: not in place
             return False
@@ -277,9 +277,9 @@ class _Lowering:
         em = self.em
         members = list(unit.members)
         em.node_index = self.index[id(members[-1])]
-        em.line(f"# fused: {unit.kind} over {list(unit.domain)}, {len(members)} nodes")
+        em.comment(f"fused: {unit.kind} over {list(unit.domain)}, {len(members)} nodes")
         for m in members:
-            em.line(f"#   {self.index[id(m)]}: {m.op.name} at {m.location}")
+            em.comment(f"  {self.index[id(m)]}: {m.op.name} at {m.location}")
         if members[0].op.name == "matmul":  # BLAS first; the loop is its epilogue
             self.node(members.pop(0))
         inside = {id(m) for m in members}
@@ -380,12 +380,12 @@ class _Lowering:
             self.free[id(n)] = "a transposed view handed to BLAS"
             return
         elif op.scalar is not None:
-            em.line(f"# {self.index[id(n)]}: {op.name} at {n.location}")
+            em.comment(f"{self.index[id(n)]}: {op.name} at {n.location}")
             self.elementwise([n], {id(n): self.buffer(n)})
         else:
             ins = [self.array_of(x) for x in n.inputs]
             out = self.buffer(n)
-            em.line(f"# {self.index[id(n)]}: {op.name} at {n.location}")
+            em.comment(f"{self.index[id(n)]}: {op.name} at {n.location}")
             op.kernel(em, out, *ins, **n.attrs)
         if self.check and n.dtype.kind == "f":
             with em.block(f"if not all_finite({self.arrays[id(n)].array()}):"):

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import Any
 
 import numba
@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import GraphcError, NumericsError
 from .executor import describe_nonfinite
+from .kernels import gemm_reference
 from .lowering import STATUS_LABEL, STATUS_NUMERICS, LoweredProgram, Slot, arena_base
 
 VERSION = "0.1.0"
@@ -119,18 +120,37 @@ def _as_arg(array: np.ndarray) -> np.ndarray:
     return array.reshape(-1)
 
 
-class NativeProgram:
-    """A lowered program compiled to machine code, with its arena and status words."""
+def _interpreted(module: ModuleType) -> tuple[Any, Any]:
+    """`program` and `run_many` of `module` as plain Python functions (no Numba compile): the
+    same generated code, run by CPython on NumPy scalars; the BLAS intrinsic is replaced by its
+    NumPy twin."""
+    scope = dict(vars(module), gemm=gemm_reference)
+    program = FunctionType(module.program.py_func.__code__, scope)
+    scope["program"] = program
+    return program, FunctionType(module.run_many.py_func.__code__, scope)
 
-    def __init__(self, program: LoweredProgram, cache: bool) -> None:
+
+class NativeProgram:
+    """A lowered program compiled to machine code, with its arena and status words.
+
+    With `interpret=True` nothing is compiled: CPython runs the generated source itself (slowly;
+    for reading and debugging the lowering, and for testing it without Numba's compile time).
+    """
+
+    def __init__(self, program: LoweredProgram, cache: bool, interpret: bool = False) -> None:
         self.program = program
         self.text = _module_text(program, cache)
         self.arena = np.zeros(max(program.arena_bytes, 1), np.uint8)
         self.status = np.zeros(3, np.int64)
         self.constants = [_as_arg(c) for c in program.constants]
         self.outputs = [self._view(s) for s in program.outputs]
+        self.interpret = interpret
         started = time.perf_counter()
         self.module, self.path = _load(self.text, cache)
+        if interpret:
+            self._program, self._run_many = _interpreted(self.module)
+            self.compile_seconds, self.cache_hit = time.perf_counter() - started, False
+            return
         signature = self._signature()
         try:
             self.module.program.compile(signature)
@@ -141,6 +161,7 @@ class NativeProgram:
             sys.modules.pop(self.module.__name__, None)
             self.module, self.path = _load(self.text, cache)
             self.module.program.compile(signature)
+        self._program, self._run_many = self.module.program, self.module.run_many
         self.compile_seconds = time.perf_counter() - started
         self.cache_hit = sum(self.module.program.stats.cache_hits.values()) > 0
 
@@ -158,7 +179,8 @@ class NativeProgram:
     def __call__(self, feeds: list[np.ndarray], step: int) -> list[np.ndarray]:
         """Run one step on `feeds` (in placeholder order); returns copies of the outputs."""
         args = [_as_arg(f) for f in feeds] + [_as_arg(v.store.array) for v in self.program.variables]
-        self.module.program(step, self.status, self.arena, *args, *self.constants)
+        with np.errstate(all="ignore"):  # interpreted, NumPy scalars would warn where IEEE is silent
+            self._program(step, self.status, self.arena, *args, *self.constants)
         if self.status[0]:
             self._raise(feeds)
         return [o.copy() for o in self.outputs]
@@ -168,8 +190,9 @@ class NativeProgram:
         p = self.program
         feeds = [f.reshape(n_steps, -1) for f in stacked]
         outs = [np.empty((n_steps, max(int(np.prod(s.shape)), 1)), s.dtype) for s in p.outputs]
-        done = self.module.run_many(n_steps, step0, self.status, self.arena, *feeds,
-                                    *[_as_arg(v.store.array) for v in p.variables], *self.constants, *outs)
+        with np.errstate(all="ignore"):
+            done = self._run_many(n_steps, step0, self.status, self.arena, *feeds,
+                                  *[_as_arg(v.store.array) for v in p.variables], *self.constants, *outs)
         if self.status[0]:
             self._raise([f[done] for f in stacked])
         return [o.reshape((n_steps, *s.shape)) for o, s in zip(outs, p.outputs)]

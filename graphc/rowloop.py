@@ -141,11 +141,11 @@ class RowLoop:
                 em.line(f"{totals[id(m)]} += {total}")
                 return
             value = f"{dtype_name(m.dtype)}({total})"
-        elif m.op.name == "reshape":
-            value = self.row_input(m.inputs[0], m)
+        elif m.op.name == "reshape":  # between the two per-row forms: the input is read as is
+            value = self.row_input(m.inputs[0], m.inputs[0].shape)
         else:
             c = Scalar(em, m.dtype, tuple(x.dtype for x in m.inputs))
-            expr = m.op.scalar(c, *(self.row_input(x, m) for x in m.inputs), **m.attrs)
+            expr = m.op.scalar(c, *(self.row_input(x, m.shape) for x in m.inputs), **m.attrs)
             value = f"{dtype_name(m.dtype)}({expr})"
         t = em.fresh("v")
         em.line(f"{t} = {value}")
@@ -154,13 +154,15 @@ class RowLoop:
             buf = self.stores[id(m)]
             em.line(f"{buf.base}[{linear(buf.offset, self.row_terms)}] = {t}")
 
-    def row_input(self, x: Node, m: Node) -> str:
+    def row_input(self, x: Node, shape: tuple[int, ...]) -> str:
+        """The current row's scalar of `x`, broadcast (NumPy-style, right-aligned) to `shape`,
+        one of the two per-row forms: lead or lead + (1,)."""
         if id(x) in self.lo.literals:
             return self.lo.literals[id(x)]
         if id(x) in self.inside:
             return self.values[id(x)]
-        names = [n for n, _ in self.row_terms] + ["0"] * (len(m.shape) - len(self.lead))
-        return self.load(self.outside(x), m.shape, names)
+        names = [n for n, _ in self.row_terms] + ["0"] * (len(shape) - len(self.lead))
+        return self.load(self.outside(x), shape, names)
 
     def inner_loop(self, ms: list[Node]) -> None:
         em = self.em

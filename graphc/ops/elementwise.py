@@ -17,6 +17,7 @@ from ..dtypes import as_dtype, is_float, result_type
 from ..emit import Scalar
 from ..errors import ShapeError
 from ..opdef import OpDef, Rule, register
+from .leaves import zeros_like
 
 GELU_K = math.sqrt(2.0 / math.pi)  # the tanh approximation's constants, as in PyTorch
 GELU_C = 0.044715
@@ -140,13 +141,44 @@ def _clip_mask(x: Any, lo: Any, hi: Any) -> Any:
 
 
 def _pow_dx(g: Any, out: Any, x: Any, y: Any) -> Any:
-    # y x^(y-1), taken as 0 where y == 0 (so 0**0 has derivative 0, as PyTorch).
-    return where(y == 0, 0.0, g * (y * pow(x, y - 1)))
+    # y x^(y-1), taken as 0 where y == 0 (so 0**0 has derivative 0, as PyTorch). The masked
+    # branch reads x = 1 there ("double where"): its own derivatives stay finite, so a second
+    # derivative is 0 * finite, not 0 * inf = NaN (d2/dx2 of x**0 at 0).
+    zero = y == 0
+    return where(zero, 0.0, g * (y * pow(where(zero, 1.0, x), y - 1)))
 
 
 def _pow_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
-    # x^y log x, taken as 0 where x == 0 and y >= 0 (the limit), as PyTorch.
-    return g * where(logical_and(x == 0, y >= 0), 0.0, out * log(x))
+    # x^y log x, taken as 0 where x == 0 and y >= 0 (the limit), as PyTorch; the masked branch
+    # reads x = 1 there, so that its derivatives are finite too (d2/dy2 of 0**y).
+    limit = logical_and(x == 0, y >= 0)
+    return g * where(limit, 0.0, out * log(where(limit, 1.0, x)))
+
+
+def _pow_ref(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """NumPy's power, (-inf) ** y NaN for positive non-integer y (as PyTorch); for integers, a negative exponent gives the integer part of 1 / x**|y|
+    (1 for x = 1, +-1 for x = -1, else 0, also for x = 0) where NumPy raises."""
+    dtype = np.result_type(x, y)
+    if dtype.kind == "f":  # NumPy's float64 array loop says +inf for (-inf) ** 0.5; its others NaN
+        odd = (x == -np.inf) & (y > 0) & (np.floor(y) != y)
+        return np.where(odd, dtype.type(np.nan), np.power(x, y)).astype(dtype)
+    if dtype.kind not in "iu" or not np.any(y < 0):
+        return np.power(x, y)
+    negative = y < 0
+    whole = np.power(x, np.where(negative, 0, y).astype(y.dtype))
+    unit = np.where(x == 1, 1, np.where(x == -1, np.where(y % 2 == 0, 1, -1), 0))
+    return np.where(negative, unit, whole).astype(dtype)
+
+
+def _pow_scalar(c: Scalar, x: str, y: str) -> str:
+    if c.out.kind in "iu":
+        unit = f"(1 if {x} == 1 else ((1 if {y} % 2 == 0 else -1) if {x} == -1 else 0))"
+        return f"({x} ** {y} if {y} >= 0 else {unit})"
+    x, y = c.cast(x, 0), c.cast(y, 1)
+    # As NumPy (and PyTorch): (-inf) ** y is NaN for a positive y that is not an integer (C's pow
+    # says +inf).
+    odd_case = f"{x} == {c.k(-np.inf)} and {y} > 0 and np.floor({y}) != {y}"
+    return f"({c.k(np.nan)} if {odd_case} else {x} ** {y})"
 
 
 def _max_share(x: Any, y: Any, g: Any) -> Any:
@@ -156,6 +188,15 @@ def _max_share(x: Any, y: Any, g: Any) -> Any:
 
 def _min_share(x: Any, y: Any, g: Any) -> Any:
     return where(x == y, g * 0.5, where(x < y, g, 0.0))
+
+
+def _sign_scalar(c: Scalar, x: str) -> str:
+    # Numba's np.sign of an unsigned integer wraps -1 around (sign(u8 200) = 255): compare.
+    if c.out.kind == "u":
+        return f"{x} > 0"
+    if c.out.kind == "i":
+        return f"({x} > 0) - ({x} < 0)"
+    return f"np.sign({x})"
 
 
 def _sigmoid_scalar(c: Scalar, x: str) -> str:
@@ -242,10 +283,11 @@ SIGN = _declare(
     "sign",
     _numeric,
     np.sign,
-    (None,),
-    (None,),
-    "-1, 0 or 1; its derivative is zero",
-    scalar=lambda c, x: f"np.sign({x})",
+    # Zero, not absent: as in PyTorch, sign(x) of a tensor needing a gradient needs one too.
+    (lambda g, out, x: zeros_like(g),),
+    (lambda t, out, x: zeros_like(t),),
+    "-1, 0 or 1 (NaN for NaN); its derivative is zero",
+    scalar=_sign_scalar,
 )
 SIN = _declare(
     "sin",
@@ -397,11 +439,12 @@ DIVIDE = _declare(
 POW = _declare(
     "pow",
     _binary,
-    np.power,
+    _pow_ref,
     (_pow_dx, _pow_dy),
     (lambda t, out, x, y: _pow_dx(t, out, x, y), lambda t, out, x, y: _pow_dy(t, out, x, y)),
-    "x ** y",
-    scalar=lambda c, x, y: f"{c.cast(x, 0)} ** {c.cast(y, 1)}",
+    "x ** y; (-inf) ** y is NaN for positive non-integer y (as NumPy); integer x ** -n is the"
+    " integer part of 1 / x**n (0 for 0 ** -n)",
+    scalar=_pow_scalar,
 )
 MAXIMUM = _declare(
     "maximum",

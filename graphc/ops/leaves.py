@@ -54,7 +54,8 @@ def variable(value: Any, name: str | None = None) -> Variable:
     """A stateful parameter holding a copy of `value` (its shape and dtype)."""
     if isinstance(value, Node):
         raise GraphError(f"variable() takes an array, got the tensor {value!r}")
-    array = np.array(eager.tensor(value).data if eager.is_eager(value) else value)
+    # Always C-contiguous: native code updates the flat data in place.
+    array = np.array(eager.tensor(value).data if eager.is_eager(value) else value, order="C")
     as_dtype(array.dtype)
     return Variable(VARIABLE, array, user_location(), name)
 

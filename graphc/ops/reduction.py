@@ -22,10 +22,17 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
     """`axis` (None, an int or a sequence) as a sorted tuple of distinct axes in [0, ndim)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes: tuple[Any, ...] = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise ShapeError(f"axis must be None, an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise ShapeError(f"axis must be None, an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= a < ndim:
             raise ShapeError(f"axis {a!r} is out of range for a tensor of {ndim} dimensions")
         out.append(int(a) % ndim if ndim else 0)
     if len(set(out)) != len(out):

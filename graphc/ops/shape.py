@@ -247,6 +247,15 @@ ONE_HOT: OpDef = register(
 )
 
 
+def axis_index(axis: Any, ndim: int, what: str) -> int:
+    """`axis` (an int in [-ndim, ndim)) as a non-negative axis, or ShapeError."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ShapeError(f"{what}: axis must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{what}: axis {axis} is out of range for {ndim} dimensions")
+    return int(axis) % ndim
+
+
 def reshape(x: Any, shape: Any) -> Any:
     """x with a new shape of the same size (one dimension may be -1)."""
     (x,) = lift(x)
@@ -256,9 +265,12 @@ def reshape(x: Any, shape: Any) -> Any:
 def transpose(x: Any, axes: Any = None) -> Any:
     """x with its axes permuted (reversed when `axes` is None)."""
     (x,) = lift(x)
-    perm = (
-        tuple(range(x.ndim))[::-1] if axes is None else tuple(int(a) % builtins.max(x.ndim, 1) for a in axes)
-    )
+    if axes is None:
+        perm = tuple(range(x.ndim))[::-1]
+    elif isinstance(axes, (tuple, list)):
+        perm = tuple(axis_index(a, x.ndim, "transpose") for a in axes)
+    else:
+        raise ShapeError(f"transpose: axes must be None or a tuple of ints, got {axes!r}")
     return apply(TRANSPOSE, (x,), axes=perm)
 
 
@@ -274,9 +286,9 @@ def concatenate(xs: Any, axis: int = 0) -> Any:
     if not xs:
         raise ShapeError("concatenate: needs at least one tensor")
     ndim = xs[0].ndim
-    if not -ndim <= axis < builtins.max(ndim, 1) or ndim == 0:
-        raise ShapeError(f"concatenate: axis {axis} is out of range for {ndim}-d tensors")
-    return apply(CONCATENATE, tuple(xs), axis=axis % ndim)
+    if ndim == 0:
+        raise ShapeError("concatenate: 0-d tensors have no axis to join along; use stack")
+    return apply(CONCATENATE, tuple(xs), axis=axis_index(axis, ndim, "concatenate"))
 
 
 def stack(xs: Any, axis: int = 0) -> Any:
@@ -285,9 +297,7 @@ def stack(xs: Any, axis: int = 0) -> Any:
     if not xs:
         raise ShapeError("stack: needs at least one tensor")
     ndim = xs[0].ndim + 1
-    if not -ndim <= axis < ndim:
-        raise ShapeError(f"stack: axis {axis} is out of range for {ndim}-d results")
-    axis %= ndim
+    axis = axis_index(axis, ndim, "stack")
     if any(x.shape != xs[0].shape for x in xs):
         raise ShapeError(f"stack: tensors have different shapes {[x.shape for x in xs]}")
     expanded = [reshape(x, x.shape[:axis] + (1,) + x.shape[axis:]) for x in xs]
@@ -299,6 +309,8 @@ def one_hot(labels: Any, n: int, dtype: Any = "float32") -> Any:
     from ..dtypes import as_dtype
 
     (labels,) = lift(labels)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ShapeError(f"one_hot: the number of classes must be a positive int, got {n!r}")
     return apply(ONE_HOT, (labels,), n=int(n), dtype=as_dtype(dtype))
 
 
@@ -322,7 +334,12 @@ def getitem(x: Any, key: Any) -> Any:
             new_axes.append(out_axis)
             out_axis += 1
         elif isinstance(e, slice):
-            normalized.append(e.indices(x.shape[axis]))
+            if e.step == 0:
+                raise ShapeError(f"slice step cannot be zero (axis {axis} of {x.shape})")
+            try:
+                normalized.append(e.indices(x.shape[axis]))
+            except TypeError:
+                raise ShapeError(f"slice bounds must be ints or None, got {e!r}") from None
             axis, out_axis = axis + 1, out_axis + 1
         elif isinstance(e, (int, np.integer)) and not isinstance(e, bool):
             n = x.shape[axis]

@@ -1,0 +1,264 @@
+"""Running random programs every way graphc can, and comparing the results.
+
+The oracle is the NumPy reference executor on the graph as built (no pass). Against it:
+- native code with every pass, with none, and with each pass disabled alone (`CONFIGS`);
+- the reference executor on the graph after the pipeline (all passes, and each disabled alone);
+- eager mode (values and first-order gradients: its tape does not record a second order).
+What is compared: the loss, each loss term's value, the gradient of the loss with respect to
+every float input, a second-order gradient (of <grad, w> again, reverse over reverse) and a
+forward-mode tangent (jvp), float64 at rtol 1e-7.
+
+The generated program runs two ways: natively (Numba) and interpreted (`backend="python"`: the
+same source run by CPython, no compile). The interpreted run tests the lowering (fusion, loop
+nests, indexing, the memory plan) at a hundredth of the cost of a compile, so every program gets
+it under every configuration; Numba's own typing and code generation get a share of programs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import graphc as gc
+from graphc import eager
+from graphc.executor import evaluate
+from graphc.ir import Graph, Node
+from graphc.passes.pipeline import PIPELINE, run_pipeline
+
+from .programs import Program, random_feeds, random_program, run, weight
+
+Config = tuple[str, dict[str, object]]
+CONFIGS: list[Config] = (
+    [("all passes", {}), ("no pass", {"optimize": False})]
+    + [(f"all but {name}", {"disable": (name,)}) for name, _ in PIPELINE]
+)
+
+
+@dataclass
+class Built:
+    """A program built on placeholders (and, when it trains, one variable): its outputs,
+    labelled, and the reference values. A training program also has `update` (the variable and
+    its new value, SGD on the loss), whose expected value comes last in `expected`."""
+
+    program: Program
+    feeds: list[np.ndarray]
+    inputs: list[Node]  # one per program input: a placeholder, or the variable in its place
+    outputs: list[Node]
+    labels: list[str]
+    expected: list[np.ndarray] = field(default_factory=list)
+    update: tuple[gc.Variable, Node] | None = None
+
+    @property
+    def placeholders(self) -> list[Node]:
+        return [n for n in self.inputs if n.op.name == "placeholder"]
+
+    def graph(self) -> Graph:
+        """Every output, the new variable value last."""
+        return Graph(self.placeholders, self.outputs + ([self.update[1]] if self.update else []))
+
+    def fed(self) -> dict[Node, np.ndarray]:
+        return {p: f for p, f in zip(self.inputs, self.feeds) if p.op.name == "placeholder"}
+
+    def reset(self) -> None:
+        """The variable back to its first value (each run starts from it)."""
+        if self.update is not None:
+            var = self.update[0]
+            var.assign(next(f for n, f in zip(self.inputs, self.feeds) if n is var))
+
+    def fed_args(self) -> list[np.ndarray]:
+        """The feeds of the placeholders, in order."""
+        fed = self.fed()
+        return [fed[p] for p in self.placeholders]
+
+
+@dataclass
+class Mismatch:
+    """What disagreed: program, oracle, output, and how."""
+
+    program: Program
+    feeds: list[np.ndarray]
+    oracle: str
+    output: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"program {self.program.seed}: {self.oracle} differs from the reference in {self.output}: {self.detail}"
+
+
+def build(program: Program, feeds: list[np.ndarray], tag: str = "", second_order: bool = True) -> Built:
+    """Placeholders and outputs of `program` (loss, loss terms, gradients, second order, jvp, and
+    an SGD update of the variable when it trains)."""
+    trained = next((i for i, (_, dt) in enumerate(program.inputs) if dt[0] == "f"), None) if program.train else None
+    nodes: list[Node] = [gc.variable(feeds[i], name=f"{tag}w{i}") if i == trained
+                         else gc.placeholder(shape, dt, name=f"{tag}x{i}")
+                         for i, (shape, dt) in enumerate(program.inputs)]
+    values, loss = run(program, nodes)
+    outputs, labels = [], []
+    if loss is not None:
+        outputs.append(loss)
+        labels.append("loss")
+    for k in program.loss_terms:
+        outputs.append(values[k])
+        labels.append(f"value v{k}")
+    xs = [n for n in nodes if n.dtype.kind == "f"]
+    update = None
+    if loss is not None and xs:
+        grads = gc.grad(loss, xs)
+        outputs += grads
+        labels += [f"d loss / d {p.name}" for p in xs]
+        if trained is not None:
+            var = nodes[trained]
+            update = (var, var - 0.125 * grads[xs.index(var)])
+        if second_order:
+            z = None
+            for j, g in enumerate(grads):
+                term = gc.sum(g * weight(g.shape, 50 + j).astype(g.dtype))
+                z = term if z is None else z + term
+            seconds = gc.grad(z, xs)
+            outputs += seconds
+            labels += [f"second order d/d {p.name}" for p in xs]
+            directions = [weight(p.shape, 80 + j).astype(p.dtype) for j, p in enumerate(xs)]
+            outputs.append(gc.jvp(loss, xs, directions))
+            labels.append("jvp of the loss")
+    labels = [f"{lab} ({o.type})" for lab, o in zip(labels, outputs)]
+    if update is not None:
+        labels.append(f"the new value of variable {update[0].name} ({update[0].type})")
+    b = Built(program, feeds, nodes, outputs, labels, update=update)
+    b.expected = [np.asarray(v) for v in evaluate(b.graph(), b.fed())]
+    return b
+
+
+def difference(got: np.ndarray, want: np.ndarray, float_dtype: np.dtype) -> str | None:
+    """None when `got` matches `want`; else what differs. Floats: rtol 1e-7 in a float64 program,
+    2e-4 in a float32 one, an absolute slack scaled by the largest expected magnitude, NaN where
+    NaN and infinities of the same sign; other dtypes exactly."""
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape or got.dtype != want.dtype:
+        return f"got {got.dtype}{list(got.shape)}, want {want.dtype}{list(want.shape)}"
+    if want.dtype.kind != "f":
+        return None if np.array_equal(got, want) else f"got {got.tolist()}, want {want.tolist()}"
+    rtol = 1e-7 if float_dtype == np.float64 else 2e-4
+    finite = want[np.isfinite(want)]
+    scale = max(1.0, float(np.max(np.abs(finite)))) if finite.size else 1.0
+    same_special = np.array_equal(np.isnan(got), np.isnan(want)) and np.array_equal(
+        got[np.isinf(want)], want[np.isinf(want)]) and np.array_equal(np.isinf(got), np.isinf(want))
+    close = np.isclose(got, want, rtol=rtol, atol=rtol * 1e-2 * scale, equal_nan=True)
+    if same_special and close.all():
+        return None
+    at = np.argwhere(~close)[:3].tolist() if not close.all() else "non-finite positions"
+    return f"at {at}: got {np.array2string(got, precision=10)}, want {np.array2string(want, precision=10)}"
+
+
+def _compare(b: Built, got: Sequence[np.ndarray], oracle: str) -> Mismatch | None:
+    fdt = np.dtype(b.program.float_dtype)
+    for label, g, w in zip(b.labels, got, b.expected):
+        why = difference(g, w, fdt)
+        if why is not None:
+            return Mismatch(b.program, b.feeds, oracle, label, why)
+    return None
+
+
+def _guarded(b: Built, oracle: str, run: Callable[[], Sequence[np.ndarray]]) -> list[Mismatch]:
+    """Run one oracle; an exception is a finding too."""
+    try:
+        got = run()
+    except Exception as exc:  # noqa: BLE001 - any failure of a valid program is a bug
+        return [Mismatch(b.program, b.feeds, oracle, "the run", f"raised {type(exc).__name__}: {exc}"[:2000])]
+    m = _compare(b, got, oracle)
+    return [] if m is None else [m]
+
+
+def check_reference_paths(b: Built, configs: Sequence[Config] = CONFIGS) -> list[Mismatch]:
+    """The graph after the pipeline (all passes, each disabled alone) through the reference."""
+    found = []
+    source = b.graph()
+    fed = b.fed()
+    for label, options in [(k, v) for k, v in configs if v.get("optimize", True)]:
+        disabled = tuple(options.get("disable", ()))  # type: ignore[call-overload]
+
+        def through_reference(disabled: tuple[str, ...] = disabled) -> list[np.ndarray]:
+            graph, _ = run_pipeline(source, disabled=disabled, verify_each=True)
+            return evaluate(graph, {p: fed[p] for p in graph.inputs})
+
+        found += _guarded(b, f"reference executor, {label}", through_reference)
+    return found
+
+
+def check_eager(b: Built) -> list[Mismatch]:
+    """Eager mode: the loss, the loss terms and the first-order gradients."""
+    program = b.program
+
+    def eagerly() -> list[np.ndarray]:
+        tensors = [eager.tensor(f, requires_grad=f.dtype.kind == "f") for f in b.feeds]
+        values, loss = run(program, tensors)
+        got: list[np.ndarray] = []
+        if loss is not None:
+            got.append(np.asarray(loss.data))
+        # A value made from constants alone is a graph constant even here: evaluate it.
+        got += [np.asarray(eager.to_eager(values[k]).data) for k in program.loss_terms]
+        if loss is not None and any(t.requires_grad for t in tensors):
+            if loss.requires_grad:
+                loss.backward()
+            got += [np.zeros_like(t.data) if t.grad is None else t.grad.data for t in tensors if t.requires_grad]
+        return got
+
+    return _guarded(b, "eager mode", eagerly)
+
+
+def check_compiled(b: Built, backend: str, configs: Sequence[Config] = CONFIGS) -> list[Mismatch]:
+    """The generated program (natively with backend "numba", by CPython with "python") under
+    each configuration of passes."""
+    found: list[Mismatch] = []
+    for label, options in configs:
+        def compiled(options: dict[str, object] = options) -> list[np.ndarray]:
+            updates = dict([b.update]) if b.update is not None else None
+            f = gc.compile(b.placeholders, b.outputs, updates, backend=backend, **options)  # type: ignore[arg-type]
+            b.reset()
+            got = list(f(*b.fed_args()))
+            return got + ([b.update[0].value] if b.update is not None else [])
+
+        found += _guarded(b, f"{backend}, {label}", compiled)
+    return found
+
+
+def case(seed: int, second_order: bool = True) -> Built:
+    """Program `seed` with its feeds, built."""
+    program = random_program(seed)
+    feeds = random_feeds(program, np.random.default_rng([seed, 17]))
+    return build(program, feeds, second_order=second_order)
+
+
+def check_program(seed: int, native: bool = False, configs: Sequence[Config] = CONFIGS,
+                  native_configs: Sequence[Config] = CONFIGS) -> list[Mismatch]:
+    """Every oracle on program `seed`: reference paths, eager, the generated code under every
+    configuration (interpreted; also natively when `native`)."""
+    try:
+        b = case(seed)
+    except Exception as exc:  # noqa: BLE001 - the reference itself failed on a valid program
+        program = random_program(seed)
+        return [Mismatch(program, [], "reference executor", "the run", f"raised {type(exc).__name__}: {exc}")]
+    found = check_reference_paths(b, configs) + check_eager(b) + check_compiled(b, "python", configs)
+    if native:
+        found += check_compiled(b, "numba", native_configs)
+    return found
+
+
+def program_failure(program: Program, oracle: str) -> Mismatch | None:
+    """The mismatch `oracle` (a Mismatch's label) finds in `program` with its usual feeds, if any
+    (for shrinking: the same oracle must still fail)."""
+    feeds = random_feeds(program, np.random.default_rng([program.seed, 17]))
+    try:
+        b = build(program, feeds)
+    except Exception as exc:  # noqa: BLE001
+        m = Mismatch(program, feeds, "reference executor", "the run", f"raised {type(exc).__name__}: {exc}")
+        return m if oracle == m.oracle else None
+    where, _, config = oracle.partition(", ")
+    if where == "eager mode":
+        found = check_eager(b)
+    elif where == "reference executor":
+        found = [m for m in check_reference_paths(b) if m.oracle == oracle]
+    else:
+        found = check_compiled(b, where, [c for c in CONFIGS if c[0] == config])
+    return found[0] if found else None
