@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test fuzz lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2
+
+# The differential fuzzer at full strength (see tests/fuzz/__main__.py): FUZZ_N programs, every
+# oracle; FUZZ_SEED (printed) repeats or resumes a run.
+fuzz: $(STAMP)
+	FUZZ_N=$${FUZZ_N:-20000} $(VENV)/bin/python -m tests.fuzz
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check graphc passes tests examples

@@ -7,7 +7,7 @@ tensors, as a define-by-run baseline.
 
 from . import eager, optim
 from .differentiate import grad, hvp, jacobian, jvp, vjp
-from .errors import DTypeError, FeedError, GraphcError, GraphError, NumericsError, ShapeError
+from .errors import DTypeError, FeedError, GraphcError, GraphcWarning, GraphError, NumericsError, ShapeError
 from .function import Function, compile
 from .ir import Graph, Node, Variable, verify
 from .ops import (
@@ -72,7 +72,7 @@ from .ops import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "eager", "optim", "grad", "hvp", "jacobian", "jvp", "vjp", "DTypeError", "FeedError", "GraphcError",
+    "eager", "optim", "grad", "hvp", "jacobian", "jvp", "vjp", "DTypeError", "FeedError", "GraphcError", "GraphcWarning",
     "GraphError", "NumericsError", "ShapeError", "Function", "compile", "Graph", "Node",
     "Variable", "verify", "abs", "add", "argmax", "broadcast_to", "cast", "clip", "concatenate",
     "constant", "cos", "divide", "equal", "exp", "gelu", "greater", "greater_equal", "leaky_relu",

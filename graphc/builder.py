@@ -42,35 +42,49 @@ def apply(op: OpDef, inputs: tuple[Any, ...], label: str | None = None, **attrs:
     return Node(op, inputs, attrs, shape, dtype, location, label, current_grad_of())
 
 
+def weak_value(value: Any) -> Any:
+    """The Python scalar `value` stands for if it is weak, else None: Python and NumPy scalars,
+    and weak constants (an elementwise function of scalars alone, such as gc.sin(2.0))."""
+    if is_weak_scalar(value):
+        return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, Node) and value.op.name == "constant" and "weak" in value.attrs:
+        return value.attrs["weak"]
+    return None
+
+
 def lift(*values: Any) -> list[Any]:
     """Tensors for `values`: tensors pass through, other values become constants.
 
     Python and NumPy scalars are weak (they take the dtype the tensors promote to, as in
-    PyTorch); NumPy arrays and lists keep their own dtype.
+    PyTorch), and so are weak constants; NumPy arrays and lists keep their own dtype.
     """
-    tensors = [v for v in values if is_tensor(v)]
+    weak = [weak_value(v) for v in values]
+    tensors = [v for v, w in zip(values, weak) if w is None and is_tensor(v)]
     eager_mode = any(eager.is_eager(v) for v in tensors)
     strong = [v.dtype for v in tensors]
-    strong += [as_dtype(np.asarray(v).dtype) for v in values if not is_tensor(v) and not is_weak_scalar(v)]
+    strong += [as_dtype(np.asarray(v).dtype) for v, w in zip(values, weak) if w is None and not is_tensor(v)]
     out = []
-    for v in values:
-        if is_tensor(v):
+    for v, w in zip(values, weak):
+        if w is None and is_tensor(v) or (not strong and not eager_mode and isinstance(v, Node)):
             out.append(v)
             continue
+        dtype = None
         try:
-            if is_weak_scalar(v):
-                dtype = result_type(*strong, v) if strong else scalar_dtype(v)
+            if w is not None:
+                dtype = result_type(*strong, w) if strong else scalar_dtype(v if isinstance(v, np.generic) else w)
+                v = w
             else:
                 dtype = as_dtype(np.asarray(v).dtype)
             out.append(eager.tensor(v, dtype=dtype) if eager_mode else constant(v, dtype))
         except OverflowError:
-            meets = f" (the dtype of the tensors it meets: {dtype.name})" if strong else ""
-            raise DTypeError(f"{v!r} does not fit in {dtype.name}{meets}; cast first") from None
+            meets = f" (the dtype of the tensors it meets: {dtype.name})" if strong and dtype is not None else ""
+            raise DTypeError(f"{v!r} does not fit in {getattr(dtype, 'name', 'a supported dtype')}{meets}; cast first") from None
     return out
 
 
-def constant(value: Any, dtype: Any = None) -> Node:
-    """A literal. Scalars default to bool, int64 or float32; arrays keep their dtype."""
+def constant(value: Any, dtype: Any = None, weak: Any = None) -> Node:
+    """A literal. Scalars default to bool, int64 or float32; arrays keep their dtype. `weak`, a
+    Python scalar, makes it a weak constant: meeting tensors, it is that scalar."""
     from .ops.leaves import CONSTANT
 
     if is_tensor(value):
@@ -84,7 +98,8 @@ def constant(value: Any, dtype: Any = None) -> Node:
         raise DTypeError(f"constant: {value!r} does not fit in {dt.name}") from None
     array.flags.writeable = False
     location = user_location()
-    return Node(CONSTANT, (), {"value": array}, array.shape, dt, location, None, current_grad_of())
+    attrs = {"value": array} if weak is None else {"value": array, "weak": weak}
+    return Node(CONSTANT, (), attrs, array.shape, dt, location, None, current_grad_of())
 
 
 def check_shape(shape: Any, what: str) -> tuple[int, ...]:

@@ -121,8 +121,14 @@ class Tensor(Operators):
         self.grad = Tensor(np.zeros_like(self.data))
 
     def detach(self) -> Tensor:
-        """The same data, cut from the tape: no gradient flows through the result."""
-        return Tensor(self.data)
+        """The same data, cut from the tape: no gradient flows through the result. When this
+        tensor takes part in a recorded computation, the shared data is read-only: writing it
+        would change the gradients that backward() computes (PyTorch detects that too)."""
+        if not self.requires_grad:
+            return Tensor(self.data)
+        shared = self.data.view(_SharedData)
+        shared.flags.writeable = False
+        return Tensor(shared)
 
     def register_hook(self, hook: Hook) -> HookHandle:
         """Call `hook(grad)` when this tensor's gradient is computed; a returned tensor replaces it."""
@@ -163,12 +169,28 @@ class Tensor(Operators):
         return f"tensor({body}{dt}{grad})"
 
 
+class _SharedData(np.ndarray):
+    """The data of a tensor detached from one that takes part in a recorded computation."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise GraphError(
+            "cannot write into a detached tensor's data: it is shared with a tensor recorded for"
+            " backward, whose gradients would silently change; copy it first (np.array(t.data))"
+        )
+
+
 def _finish_gradient(t: Tensor, g: Tensor) -> Tensor:
     """Run `t`'s hooks on its final gradient, then accumulate it if `t` keeps gradients."""
     for hook in list(t._hooks):
         replaced = hook(g)
         if replaced is not None:
-            g = tensor(replaced, dtype=t.dtype)
+            new = tensor(replaced, dtype=t.dtype)
+            if new.shape != g.shape:
+                raise ShapeError(
+                    f"a hook on {t!r} returned a gradient of shape {new.shape}; expected {g.shape}, the"
+                    f" shape of the tensor"
+                )
+            g = new
     if t.is_leaf or t._retain:
         t.grad = g if t.grad is None else Tensor(t.grad.data + g.data)
     return g
@@ -207,7 +229,8 @@ def to_eager(value: Any) -> Tensor:
     if needs:
         raise GraphError(
             f"cannot mix eager tensors with the graph tensor {value!r}: it depends on"
-            f" {needs[0]!r}, which has a value only inside a compiled function"
+            f" {needs[0].op.name} {needs[0].name!r} (created at {needs[0].location}), which has a value"
+            " only inside a compiled function"
         )
     (result,) = evaluate(Graph([], [value]), {})
     return Tensor(np.array(result, dtype=value.dtype))

@@ -38,3 +38,7 @@ class NumericsError(GraphcError):
 
 class GraphError(GraphcError):
     """A graph is malformed or asked for something it cannot give (e.g. grad of a non-scalar)."""
+
+
+class GraphcWarning(UserWarning):
+    """Something graphc worked around (e.g. a compile cache it would not use)."""

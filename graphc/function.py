@@ -128,6 +128,9 @@ class Function:
         if len(steps) > 1:
             raise FeedError(f"run_many: feeds have different numbers of steps {sorted(steps)}")
         n = steps.pop() if steps else 1
+        if n == 0:  # nothing to run: empty stacks, nothing changes
+            empty = [np.zeros((0, *o.shape), o.dtype) for o in self._outputs]
+            return unflatten(self._out_tree, empty)
         with self._step_lock():
             # Native code updates variables in place: keep copies to restore after a failure.
             saved = [(v, v.store.array.copy()) for v in self._variables]
@@ -277,7 +280,7 @@ class Function:
             cached = "none (interpreted)" if native.interpret else hit
             lines += [
                 f"executor: {how}, {native.text.count(chr(10))} lines of generated source",
-                f"  source: {native.path}",
+                f"  source: {native.path or 'in memory (no writable folder)'}",
                 f"  compile cache: {cached}; compile {native.compile_seconds:.2f} s",
                 f"  check_numerics: {'on' if self.check_numerics else 'off (no checks in the code)'}",
             ]

@@ -4,26 +4,31 @@ Generated source is written once under a content hash in the cache folder
 (`GRAPHC_CACHE_DIR`, else `$XDG_CACHE_HOME/graphc`, else `~/.cache/graphc`) and compiled with
 Numba's own cache, so another process compiling the same program loads machine code instead of
 running LLVM. A file whose text does not match its hash is rewritten; a Numba cache entry that
-fails to load is deleted and rebuilt.
+fails to load is deleted and rebuilt. Numba's cache index is a pickle: the folder is created
+private (0700), and one owned by another user or writable by others is refused (with a warning;
+the program then compiles without the cache). Each distinct program is compiled once per
+process and shared; its machine code stays until the process ends (Numba cannot free it: about
+1 MB per distinct program).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import pathlib
+import stat
 import sys
 import tempfile
 import threading
 import time
+import warnings
 from types import FunctionType, ModuleType
 from typing import Any
 
 import numba
 import numpy as np
 
-from .errors import GraphcError, NumericsError
+from .errors import GraphcError, GraphcWarning, NumericsError
 from .executor import describe_nonfinite
 from .kernels import gemm_reference
 from .lowering import STATUS_LABEL, STATUS_NUMERICS, LoweredProgram, Slot, arena_base
@@ -41,6 +46,7 @@ f32, f64, i8, i16, i32, i64, u8, b1 = (
 _JIT = '@numba.njit(cache={cache}, error_model="numpy", nogil=True)'
 _load_lock = threading.Lock()
 _private_dir: pathlib.Path | None = None
+_warned: set[str] = set()
 
 
 def cache_dir() -> pathlib.Path:
@@ -50,6 +56,60 @@ def cache_dir() -> pathlib.Path:
         return pathlib.Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return pathlib.Path(base) / "graphc"
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, GraphcWarning, stacklevel=4)
+
+
+def unsafe_reason(folder: pathlib.Path) -> str | None:
+    """Why `folder` must not hold compiled code (None if it may): Numba's cache index is a
+    pickle, so whoever can write there can run code in the next process that compiles."""
+    try:
+        info = folder.stat()
+    except OSError as exc:
+        return f"cannot use it: {exc.strerror or exc}"
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a folder"
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return "it belongs to another user"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "others may write to it"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "it is not writable"
+    return None
+
+
+def _private_folder() -> pathlib.Path | None:
+    """A folder of this process's own (mode 0700), or None if none can be made."""
+    global _private_dir
+    if _private_dir is None:
+        try:
+            _private_dir = pathlib.Path(tempfile.mkdtemp(prefix="graphc-"))
+        except OSError:
+            return None
+    return _private_dir
+
+
+def program_folder(cache: bool) -> tuple[pathlib.Path | None, bool]:
+    """Where a generated program is written, and whether Numba may cache there. The cache folder
+    is created private (0700); one that is unsafe or unusable is refused with a warning and the
+    program compiled without the cache (in a private folder, or in memory when none is
+    writable), so that compiling is never impossible."""
+    if cache:
+        folder = cache_dir()
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            why = unsafe_reason(folder)
+        except OSError as exc:
+            why = f"cannot create it: {exc.strerror or exc}"
+        if why is None:
+            return folder, True
+        _warn_once(f"graphc: not caching compiled code in {str(folder)!r} ({why}); compiling without the cache."
+                   " Set GRAPHC_CACHE_DIR to a folder of your own that only you can write to.")
+    return _private_folder(), False
 
 
 def _module_text(program: LoweredProgram, cache: bool) -> str:
@@ -80,33 +140,33 @@ def _module_text(program: LoweredProgram, cache: bool) -> str:
                       "", "", jit, run_many, ""])
 
 
-def _load(text: str, cache: bool) -> tuple[ModuleType, pathlib.Path]:
-    """Import the module whose source is `text`, writing it under its hash if needed."""
-    global _private_dir
+def _load(text: str, folder: pathlib.Path | None) -> tuple[ModuleType, pathlib.Path | None]:
+    """The module whose source is `text`: written under its hash in `folder` and imported (None:
+    executed in memory); one per distinct text in a process. It stays in `sys.modules`: Numba's
+    cache imports it by name to load machine code, and Numba never frees machine code anyway
+    (LLVM's MCJIT keeps it, numba#5976), so a program compiled again would only add to it."""
     digest = hashlib.sha256(f"{numba.__version__}\n{text}".encode()).hexdigest()[:24]
     name = f"graphc_program_{digest}"
     with _load_lock:
-        if name in sys.modules:
-            module = sys.modules[name]
-            return module, pathlib.Path(module.__file__ or "")
-        if cache:
-            folder = cache_dir()
-        else:
-            if _private_dir is None:
-                _private_dir = pathlib.Path(tempfile.mkdtemp(prefix="graphc-"))
-            folder = _private_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.py"
-        # Never rewrite a file that is already right: Numba's cache keys on its timestamp.
-        if not path.exists() or path.read_text(errors="replace") != text:
-            tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-            tmp.write_text(text)
-            os.replace(tmp, path)
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
+        module = sys.modules.get(name)
+        if module is not None:
+            return module, pathlib.Path(module.__file__) if module.__file__ else None
+        path = None if folder is None else folder / f"{name}.py"
+        try:
+            # Never rewrite a file that is already right: Numba's cache keys on its timestamp.
+            if path is not None and (not path.exists() or path.read_text(errors="replace") != text):
+                tmp = path.parent / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+                tmp.write_text(text)
+                os.replace(tmp, path)
+        except OSError as exc:
+            _warn_once(f"graphc: cannot write generated code in {str(folder)!r} ({exc.strerror or exc});"
+                       " compiling it in memory")
+            path = None
+        module = ModuleType(name)
+        module.__file__ = None if path is None else str(path)
+        code = compile(text, str(path) if path is not None else f"<graphc program {digest}>", "exec")
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        exec(code, module.__dict__)  # noqa: S102 - our own generated source
         return module, path
 
 
@@ -139,14 +199,18 @@ class NativeProgram:
 
     def __init__(self, program: LoweredProgram, cache: bool, interpret: bool = False) -> None:
         self.program = program
-        self.text = _module_text(program, cache)
         self.arena = np.zeros(max(program.arena_bytes, 1), np.uint8)
         self.status = np.zeros(3, np.int64)
         self.constants = [_as_arg(c) for c in program.constants]
         self.outputs = [self._view(s) for s in program.outputs]
         self.interpret = interpret
         started = time.perf_counter()
-        self.module, self.path = _load(self.text, cache)
+        folder, caching = program_folder(cache)
+        self.text = _module_text(program, caching)
+        self.module, self.path = _load(self.text, folder)
+        if self.path is None and caching:  # written nowhere after all: no cache either
+            caching, self.text = False, _module_text(program, False)
+            self.module, self.path = _load(self.text, None)
         if interpret:
             self._program, self._run_many = _interpreted(self.module)
             self.compile_seconds, self.cache_hit = time.perf_counter() - started, False
@@ -155,11 +219,11 @@ class NativeProgram:
         try:
             self.module.program.compile(signature)
         except Exception:  # noqa: BLE001 - a broken cache entry: drop it and build afresh
-            if not cache:
+            if not caching or self.path is None:
                 raise
             _purge_numba_cache(self.path)
             sys.modules.pop(self.module.__name__, None)
-            self.module, self.path = _load(self.text, cache)
+            self.module, self.path = _load(self.text, folder)
             self.module.program.compile(signature)
         self._program, self._run_many = self.module.program, self.module.run_many
         self.compile_seconds = time.perf_counter() - started
@@ -171,10 +235,10 @@ class NativeProgram:
 
     def _signature(self) -> tuple[Any, ...]:
         p = self.program
-        samples = ([np.int64(0), self.status, self.arena]
-                   + [_as_arg(np.zeros(n.shape, n.dtype)) for n in p.placeholders]
-                   + [_as_arg(v.store.array) for v in p.variables] + self.constants)
-        return tuple(numba.typeof(a) for a in samples)
+        flat = [numba.types.Array(numba.from_dtype(n.dtype), 1, "C") for n in p.placeholders]  # no sample array
+        samples = [_as_arg(v.store.array) for v in p.variables] + self.constants
+        return (numba.typeof(np.int64(0)), numba.typeof(self.status), numba.typeof(self.arena),
+                *flat, *(numba.typeof(a) for a in samples))
 
     def __call__(self, feeds: list[np.ndarray], step: int) -> list[np.ndarray]:
         """Run one step on `feeds` (in placeholder order); returns copies of the outputs."""

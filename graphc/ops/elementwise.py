@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ..builder import apply, is_tensor, lift
+from ..builder import apply, constant, is_tensor, lift, weak_value
 from ..dtypes import as_dtype, is_float, result_type
-from ..emit import Scalar
+from ..emit import Scalar, dtype_name
 from ..errors import ShapeError
 from ..opdef import OpDef, Rule, register
 from .leaves import zeros_like
@@ -195,7 +195,8 @@ def _sign_scalar(c: Scalar, x: str) -> str:
     if c.out.kind == "u":
         return f"{x} > 0"
     if c.out.kind == "i":
-        return f"({x} > 0) - ({x} < 0)"
+        t = dtype_name(c.out)
+        return f"{t}({x} > 0) - {t}({x} < 0)"
     return f"np.sign({x})"
 
 
@@ -559,12 +560,28 @@ WHERE = register(
 )
 
 
+def _of_scalars(op: OpDef, xs: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
+    """`op` on weak scalars alone (gc.sin(2.0)): computed now at full width (float64, int64 or
+    bool) and kept as a weak constant, so that it meets tensors as that scalar would (x32 +
+    gc.sin(2.0) stays float32, x64 + gc.sin(2.0) is exact); alone it has the usual dtype. None
+    if some input is not weak, or the op names its dtype."""
+    scalars = [weak_value(x) for x in xs]
+    if any(w is None for w in scalars) or "dtype" in attrs or op.numpy is None:
+        return None
+    with np.errstate(all="ignore"):
+        exact = np.asarray(op.numpy(*(np.asarray(w) for w in scalars), **attrs))
+    _, dtype = op.infer(*lift(*xs), **attrs)
+    return constant(exact, dtype, weak=exact.item())
+
+
 def _unary(op: OpDef, x: Any, **attrs: Any) -> Any:
-    return apply(op, tuple(lift(x)), **attrs)
+    scalar = _of_scalars(op, (x,), attrs)
+    return scalar if scalar is not None else apply(op, tuple(lift(x)), **attrs)
 
 
 def _binary_op(op: OpDef, x: Any, y: Any) -> Any:
-    return apply(op, tuple(lift(x, y)))
+    scalar = _of_scalars(op, (x, y), {})
+    return scalar if scalar is not None else apply(op, tuple(lift(x, y)))
 
 
 def negative(x: Any) -> Any:

@@ -26,9 +26,9 @@ CONSTANT = register(
         "constant",
         "leaf",
         0,
-        lambda value: (value.shape, value.dtype),
-        lambda value: value,
-        doc="a literal array",
+        lambda value, weak=None: (value.shape, value.dtype),
+        lambda value, weak=None: value,
+        doc="a literal array (`weak`: the Python scalar a weak constant stands for)",
     )
 )
 FULL = register(

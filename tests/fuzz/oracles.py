@@ -91,6 +91,7 @@ def build(program: Program, feeds: list[np.ndarray], tag: str = "", second_order
     """Placeholders and outputs of `program` (loss, loss terms, gradients, second order, jvp, and
     an SGD update of the variable when it trains)."""
     trained = next((i for i, (_, dt) in enumerate(program.inputs) if dt[0] == "f"), None) if program.train else None
+    gc.set_seed(0)  # random nodes are numbered as they are made: the same numbers in every mode
     nodes: list[Node] = [gc.variable(feeds[i], name=f"{tag}w{i}") if i == trained
                          else gc.placeholder(shape, dt, name=f"{tag}x{i}")
                          for i, (shape, dt) in enumerate(program.inputs)]
@@ -192,9 +193,11 @@ def check_eager(b: Built) -> list[Mismatch]:
 
     def eagerly() -> list[np.ndarray]:
         tensors = [eager.tensor(f, requires_grad=f.dtype.kind == "f") for f in b.feeds]
+        gc.set_seed(0)
         values, loss = run(program, tensors)
         got: list[np.ndarray] = []
         if loss is not None:
+            loss = eager.to_eager(loss)  # a loss of constants alone is a graph constant even here
             got.append(np.asarray(loss.data))
         # A value made from constants alone is a graph constant even here: evaluate it.
         got += [np.asarray(eager.to_eager(values[k]).data) for k in program.loss_terms]

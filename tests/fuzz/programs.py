@@ -103,7 +103,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         "where", "pow", "add", "subtract", "multiply", "divide", "logical_and", "logical_or",
         "logical_not", "sum", "mean", "max", "min", "logsumexp", "argmax", "reshape", "transpose",
         "broadcast_to", "concatenate", "stack", "one_hot", "matmul", "softmax", "log_softmax",
-        "softmax_cross_entropy", "equal", "less", "greater_equal")},
+        "softmax_cross_entropy", "equal", "less", "greater_equal", "random_normal", "random_uniform")},
     "getitem": _getitem,
     **{f"op{o}": _binary(o) for o in ("+", "-", "*", "/", "**", "@", "<", "<=", ">", ">=", "==", "!=")},
 }
@@ -418,10 +418,21 @@ def _m_int(d: _Draw) -> Step | None:
     return None
 
 
+def _m_random(d: _Draw) -> Step | None:
+    """Counter-based draws: every executor draws the same values for (seed, call, node)."""
+    k = d.pick("f")
+    if k is None:
+        return None
+    x = d.values[k]
+    draw = Step(d.choice(["gc.random_normal", "gc.random_uniform"]), (tuple(x.shape),),
+                {"seed": int(d.rng.integers(1, 100)), "dtype": d.fdt})
+    return Step(d.choice(["op+", "op*"]), (Ref(k), draw))
+
+
 MAKERS: list[tuple[Callable[[_Draw], Step | None], float]] = [
     (_m_unary, 3.0), (_m_binary, 4.0), (_m_reduce, 2.5), (_m_softmax, 0.6), (_m_xent, 0.3),
     (_m_index, 1.5), (_m_reshape, 1.5), (_m_transpose, 0.8), (_m_broadcast, 1.0), (_m_join, 0.6),
-    (_m_matmul, 1.0), (_m_int, 1.2),
+    (_m_matmul, 1.0), (_m_int, 1.2), (_m_random, 0.3),
 ]
 
 

@@ -131,12 +131,29 @@ def script(program: Program, feeds: list[np.ndarray], options: dict[str, object]
         "",
         "",
         f"feeds = [{', '.join(_array(f) for f in feeds)}]",
+        "gc.set_seed(0)",
     ]
     for i, (shape, dt) in enumerate(program.inputs):
         if i == trained:
             lines.append(f'v{i} = gc.variable(feeds[{i}], name="w{i}")')
         else:
             lines.append(f'v{i} = gc.placeholder({shape!r}, "{dt}", name="x{i}")')
+    if options.get("backend") == "eager":
+        tensors = ", ".join(f"gc.eager.tensor(feeds[{i}], requires_grad={dt[0] == 'f'})" for i, (_, dt) in enumerate(program.inputs))
+        lines += [
+            "# the same program on placeholders, through the reference:",
+            *program_text(program),
+            f"inputs = [v{i} for i in range({n})]",
+            "want_loss = gc.compile([v for v in inputs if v.op.name == 'placeholder'], loss, backend='numpy',"
+            " optimize=False)(*[f for v, f in zip(inputs, feeds) if v.op.name == 'placeholder'])",
+            "# and eagerly:",
+            f"{', '.join(f'v{i}' for i in range(n))}, = [{tensors}]",
+            *program_text(program),
+            "np.testing.assert_allclose(gc.eager.to_eager(loss).data, want_loss, rtol=1e-7)",
+            'print("agrees")',
+            "",
+        ]
+        return "\n".join(lines)
     lines += program_text(program)
     floats = [f"v{i}" for i, (_, dt) in enumerate(program.inputs) if dt[0] == "f"]
     placeholders = [f"v{i}" for i in range(n) if i != trained]
@@ -177,7 +194,8 @@ def options_of(oracle: str) -> dict[str, object]:
     all passes", ...)."""
     where, _, config = oracle.partition(", ")
     options: dict[str, object] = dict(dict(CONFIGS).get(config, {}))
-    options["backend"] = {"python": "python", "numba": "numba", "reference executor": "numpy"}.get(where, "numba")
+    options["backend"] = {"python": "python", "numba": "numba", "reference executor": "numpy",
+                          "eager mode": "eager"}.get(where, "numba")
     return options
 
 

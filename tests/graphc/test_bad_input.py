@@ -1,0 +1,120 @@
+"""A bad-input tour: every input that once escaped as a raw Python error, a silent wrong value or a
+failed compile now gets a GraphcError subclass with a clear message, and leaves variables as
+they were."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc import eager
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "words"),
+    [
+        (lambda x: gc.sum(x, axis=1.5), gc.ShapeError, "axis must be"),
+        (lambda x: gc.max(x, axis="0"), gc.ShapeError, "axis must be"),
+        (lambda x: gc.softmax(x, axis=1.5), gc.ShapeError, "axis must be"),
+        (lambda x: x[::0], gc.ShapeError, "step cannot be zero"),
+        (lambda x: x[0.5:], gc.ShapeError, "slice bounds"),
+        (lambda x: gc.transpose(x, (0, 1.5)), gc.ShapeError, "axis must be an int"),
+        (lambda x: gc.concatenate([x, x], 1.5), gc.ShapeError, "axis must be an int"),
+        (lambda x: gc.stack([x, x], 3), gc.ShapeError, "out of range"),
+        (lambda x: gc.one_hot(gc.constant(np.array([0, 1])), -1), gc.ShapeError, "positive int"),
+        (lambda x: gc.cast(x, "int32") + 2**40, gc.DTypeError, "does not fit in int32"),
+        (lambda x: gc.cast(x, "uint8") - 300, gc.DTypeError, "does not fit in uint8"),
+        (lambda x: gc.constant(2**70), gc.DTypeError, "does not fit"),
+        (lambda x: gc.placeholder((2**40, 2**40)), gc.ShapeError, "more than an array can hold"),
+        (lambda x: gc.placeholder((2,), "float16"), gc.DTypeError, "float16 is not supported"),
+        (lambda x: gc.placeholder((2,), "complex64"), gc.DTypeError, "complex64 is not supported"),
+        (lambda x: gc.placeholder((2,), "no such dtype"), gc.DTypeError, "expected a dtype"),
+    ],
+)
+def test_bad_arguments_raise_graphc_errors(make, error, words) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=words) as info:
+        make(gc.placeholder((2, 3), name="x"))
+    assert "test_bad_input.py" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.array([1, 2], np.complex64),
+        np.array([1, 2], object),
+        np.array(["a", "b"]),
+        np.array([1, 2], "datetime64[s]"),
+        [1000, -1000],
+        [1.5, 2.0],
+    ],
+    ids=["complex64", "object", "str", "datetime64", "ints out of range", "floats"],
+)
+@pytest.mark.parametrize("backend", ["numpy", "python"])
+def test_bad_feeds_name_the_placeholder_and_change_nothing(value, backend) -> None:  # type: ignore[no-untyped-def]
+    w = gc.variable(np.array([1, 2], np.int8), name="w")
+    p = gc.placeholder((2,), "int8", name="labels")
+    f = gc.compile([p], p * 2, updates={w: w + p}, backend=backend)
+    with pytest.raises(gc.FeedError, match="input 'labels' expects i8") as info:
+        f(value)
+    assert "test_bad_input.py" in str(info.value)
+    assert w.value.tolist() == [1, 2]
+
+
+def test_ints_that_fit_are_fed() -> None:
+    p = gc.placeholder((2,), "int8", name="p")
+    assert gc.compile([p], p * 1, backend="numpy")([100, -128]).tolist() == [100, -128]
+
+
+def test_run_many_with_zero_steps_runs_nothing() -> None:
+    w = gc.variable(np.ones(3), name="w")
+    x = gc.placeholder((3,), "float64", name="x")
+    f = gc.compile([x], {"y": gc.sum(x * w)}, updates={w: w - 0.1 * x}, backend="numpy")
+    out = f.run_many(np.zeros((0, 3)))
+    assert out["y"].shape == (0,) and w.value.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_a_hook_returning_the_wrong_shape_is_refused() -> None:
+    x = eager.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g[:1])
+    with pytest.raises(gc.ShapeError, match=r"returned a gradient of shape \(1,\); expected \(2,\)"):
+        gc.sum(x * x).backward()
+
+
+def test_writing_a_detached_tensor_of_a_recorded_computation_is_refused() -> None:
+    x = eager.tensor([1.0, 2.0], requires_grad=True)
+    y = gc.sum(x * x)
+    with pytest.raises(gc.GraphError, match="shared with a tensor recorded for backward"):
+        x.detach().data[0] = 5.0
+    y.backward()
+    assert x.grad is not None and x.grad.data.tolist() == [2.0, 4.0]
+    free = eager.tensor([1.0, 2.0])
+    free.detach().data[0] = 5.0  # nothing recorded: shared and writable, as in PyTorch
+    assert free.data.tolist() == [5.0, 2.0]
+
+
+def test_eager_mode_takes_constants_and_expressions_of_constants() -> None:
+    x = eager.tensor([1.0, 2.0], requires_grad=True)
+    assert (x + gc.stack([0.5, 0.5])).data.tolist() == [1.5, 2.5]
+    y = gc.sum(x * gc.exp(gc.constant(1.0)))
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [np.e, np.e], rtol=1e-6)  # type: ignore[union-attr]
+    p = gc.placeholder((2,), name="p")
+    with pytest.raises(gc.GraphError, match="depends on .*placeholder"):
+        _ = x + gc.exp(p)
+
+
+def test_the_gradient_of_sign_is_zero_in_both_modes() -> None:
+    t = eager.tensor([1.0, -2.0, 0.0], requires_grad=True)
+    gc.sum(gc.sign(t)).backward()
+    assert t.grad is not None and t.grad.data.tolist() == [0.0, 0.0, 0.0]
+    p = gc.placeholder((3,), "float64", name="p")
+    g = gc.compile([p], gc.grad(gc.sum(gc.sign(p)), p), backend="numpy")(np.array([1.0, -2.0, 0.0]))
+    assert g.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_huge_placeholder_compiles_without_allocating_it() -> None:
+    # 400 TB as float32: the compile must not make a sample array to learn the signature.
+    x = gc.placeholder((10**7, 10**7), "float32", name="huge")
+    f = gc.compile([x], x[0, :2] * 2.0)
+    assert f.graph.inputs[0].shape == (10**7, 10**7)

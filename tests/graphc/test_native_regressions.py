@@ -1,0 +1,123 @@
+"""Native programs that once failed to compile, trained nothing, or disagreed with the reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as gc
+
+
+def _reference_and_native(inputs, outputs, feeds, updates=None):  # type: ignore[no-untyped-def]
+    want = gc.compile(inputs, outputs, updates, backend="numpy", optimize=False)
+    got = gc.compile(inputs, outputs, updates)
+    return want, got
+
+
+@pytest.mark.parametrize("reduce", [gc.sum, gc.mean])
+def test_sgd_on_a_reduced_product_compiles_and_trains(reduce) -> None:  # type: ignore[no-untyped-def]
+    # The gradient x.T @ fill reaches the gemm update with a literal operand.
+    start = np.arange(6.0).reshape(3, 2)
+    w = gc.variable(start, name="w")
+    x = gc.placeholder((4, 3), "float64", name="x")
+    loss = reduce(x @ w)
+    updates = gc.optim.sgd(loss, [w], 0.1)
+    want, got = _reference_and_native([x], loss, None, updates)
+    feed = np.arange(12.0).reshape(4, 3) / 10
+    want(feed)
+    expected = w.value
+    w.assign(start)
+    got(feed)
+    np.testing.assert_allclose(w.value, expected, rtol=1e-12)
+
+
+def test_a_variable_made_from_a_transposed_array_trains() -> None:
+    # Fortran-ordered data was updated in a temporary copy natively: the weights never changed.
+    start = np.arange(6.0).reshape(2, 3).T
+    w = gc.variable(start, name="w")
+    assert w.value.flags.c_contiguous
+    x = gc.placeholder((4, 3), "float64", name="x")
+    loss = gc.sum(gc.tanh(x @ w))
+    updates = gc.optim.sgd(loss, [w], 0.5)
+    feed = np.linspace(-1, 1, 12).reshape(4, 3)
+    reference = gc.compile([x], loss, updates, backend="numpy")
+    reference(feed)
+    expected = w.value
+    w.assign(start)
+    gc.compile([x], loss, updates)(feed)
+    assert not np.allclose(w.value, start)
+    np.testing.assert_allclose(w.value, expected, rtol=1e-12)
+
+
+def test_a_deep_step_with_accuracy_compiles() -> None:
+    # Enough loop indices that fresh names once reached i8, i16, i32, i64: the dtype constructors.
+    rng = np.random.default_rng(0)
+    sizes = [6, 5, 5, 5, 5, 3]
+    params = [gc.variable(rng.standard_normal((a, b)) * 0.5, name=f"W{k}") for k, (a, b) in enumerate(zip(sizes, sizes[1:]))]
+    x = gc.placeholder((8, 6), "float64", name="x")
+    y = gc.placeholder((8,), "int64", name="y")
+    h = x
+    for w in params[:-1]:
+        h = gc.relu(h @ w)
+    logits = h @ params[-1]
+    loss = gc.mean(gc.softmax_cross_entropy(logits, y))
+    accuracy = gc.mean(gc.cast(gc.argmax(logits, 1) == y, "float64"))
+    f = gc.compile([x, y], [loss, accuracy, gc.cast(gc.argmax(logits, 1), "int32")])
+    want = gc.compile([x, y], [loss, accuracy, gc.cast(gc.argmax(logits, 1), "int32")], backend="numpy")
+    feeds = (rng.standard_normal((8, 6)), rng.integers(0, 3, 8))
+    for a, b in zip(f(*feeds), want(*feeds)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_edge_values_of_pow_and_sign_agree_natively() -> None:
+    a = gc.placeholder((7,), "float64", name="a")
+    b = gc.placeholder((7,), "float64", name="b")
+    i = gc.placeholder((6,), "int64", name="i")
+    j = gc.placeholder((6,), "int64", name="j")
+    u = gc.placeholder((3,), "uint8", name="u")
+    outs = [a**b, i**j, gc.sign(u), gc.sign(i), gc.sign(a)]
+    feeds = [np.array([-np.inf, -np.inf, -np.inf, 0.0, 2.0, -8.0, np.nan]), np.array([0.5, -0.5, 3.0, -1, 0.5, 1 / 3, 1]),
+             np.array([0, 1, -1, 2, -2, 3]), np.array([-1, -2, -3, -1, 2, 3]), np.array([0, 1, 200], np.uint8)]
+    want, got = _reference_and_native([a, b, i, j, u], outs, feeds)
+    for x, y in zip(got(*feeds), want(*feeds)):
+        np.testing.assert_array_equal(x, y)
+    w = want(*feeds)
+    assert np.isnan(w[0][0]) and w[0][1] == 0.0 and w[0][2] == -np.inf  # (-inf) ** 0.5 is NaN, as PyTorch
+    assert w[1].tolist() == [0, 1, -1, 0, 4, 27]  # integer x ** -n: the integer part of 1 / x**n
+    assert w[2].tolist() == [0, 1, 1]
+
+
+def test_second_derivatives_through_masked_pow_branches_are_finite() -> None:
+    x = gc.placeholder((), "float64", name="x")
+    y = gc.placeholder((), "float64", name="y")
+    d2x = gc.grad(gc.grad(x**0.0, x), x)  # d2/dx2 x**0 at 0: 0 (was NaN)
+    d2y = gc.grad(gc.grad(gc.constant(0.0, "float64") ** y, y), y)  # d2/dy2 0**y for y > 0: 0
+    d1x = gc.grad(x**1.0, x)
+    f = gc.compile([x, y], [d2x, d2y, d1x])
+    assert [float(v) for v in f(np.float64(0.0), np.float64(2.0))] == [0.0, 0.0, 1.0]
+    r = gc.compile([x, y], [d2x, d2y, d1x], backend="numpy", optimize=False)
+    assert [float(v) for v in r(np.float64(0.0), np.float64(2.0))] == [0.0, 0.0, 1.0]
+
+
+def test_generated_locals_never_shadow_module_names() -> None:
+    import ast
+    import re
+
+    x = gc.placeholder((3, 4), "float64", name="x")
+    outs = [gc.cast(gc.argmax(gc.tanh(x * k), 1), dt) for k in range(1, 12) for dt in ("int8", "int16", "int32", "uint8")]
+    outs += [gc.sum(gc.cast(x > k, "int64")) for k in range(10)]
+    f = gc.compile([x], outs, backend="python")
+    module = ast.parse(f._native.text)  # type: ignore[union-attr]
+    globals_ = {t.id for node in module.body if isinstance(node, ast.Assign) for t in ast.walk(node) if isinstance(t, ast.Name)}
+    globals_ |= {a.asname or a.name for node in module.body if isinstance(node, (ast.Import, ast.ImportFrom)) for a in node.names}
+    assert {"i8", "i16", "i32", "i64", "u8", "f64"} <= globals_
+    program = next(node for node in module.body if isinstance(node, ast.FunctionDef) and node.name == "program")
+    stored = {n.id for n in ast.walk(program) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    assert len(stored) > 64
+    # The rule that makes collisions impossible: every lowercase local is <prefix>_<number>,
+    # a form no module-level name has.
+    assert all(re.fullmatch(r"[a-z]+_[0-9]+", n) for n in stored if n.islower()), sorted(stored)[:10]
+    assert not stored & globals_, f"locals shadow module names: {sorted(stored & globals_)}"
+    feed = np.linspace(-1, 1, 12).reshape(3, 4)
+    for a, b in zip(f(feed), gc.compile([x], outs, backend="numpy")(feed)):
+        np.testing.assert_array_equal(a, b)
