@@ -182,12 +182,13 @@ def _pow_scalar(c: Scalar, x: str, y: str) -> str:
 
 
 def _max_share(x: Any, y: Any, g: Any) -> Any:
-    # x's share of g in maximum(x, y): all of it where x > y, half where tied.
-    return where(x == y, g * 0.5, where(x > y, g, 0.0))
+    # x's share of g in maximum(x, y): all of it where x > y, half where tied, and (as PyTorch)
+    # all of it to both sides where either is NaN.
+    return where(x == y, g * 0.5, where(x < y, 0.0, g))
 
 
 def _min_share(x: Any, y: Any, g: Any) -> Any:
-    return where(x == y, g * 0.5, where(x < y, g, 0.0))
+    return where(x == y, g * 0.5, where(x > y, 0.0, g))
 
 
 def _sign_scalar(c: Scalar, x: str) -> str:
@@ -330,9 +331,10 @@ RELU = _declare(
     "relu",
     _numeric,
     lambda x: np.maximum(x, x.dtype.type(0)),
-    (lambda g, out, x: where(x > 0, g, 0.0),),
-    (lambda t, out, x: where(x > 0, t, 0.0),),
-    "max(x, 0), with relu'(0) = 0",
+    # relu'(0) = 0; at NaN the gradient passes (as PyTorch's threshold_backward).
+    (lambda g, out, x: where(x <= 0, 0.0, g),),
+    (lambda t, out, x: where(x <= 0, 0.0, t),),
+    "max(x, 0), with relu'(0) = 0 (and relu'(NaN) = 1, as PyTorch)",
     scalar=lambda c, x: f"np.maximum({x}, {c.k(0)})",
 )
 SOFTPLUS = _declare(
@@ -432,8 +434,10 @@ DIVIDE = _declare(
     "divide",
     _binary_float,
     lambda x, y: np.true_divide(x, y),
-    (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * x / (y * y)),
-    (lambda t, out, x, y: t / y, lambda t, out, x, y: -t * x / (y * y)),
+    # d/dy x/y = -(x/y)/y: no y*y to underflow to 0 (0/5e-324 has derivative -0, not NaN),
+    # and its own derivative stays finite where the true one is.
+    (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * (out / y)),
+    (lambda t, out, x, y: t / y, lambda t, out, x, y: -t * (out / y)),
     "x / y (true division)",
     scalar=lambda c, x, y: f"{c.cast(x, 0)} / {c.cast(y, 1)}",
 )
