@@ -49,6 +49,9 @@ class Built:
     labels: list[str]
     expected: list[np.ndarray] = field(default_factory=list)
     update: tuple[gc.Variable, Node] | None = None
+    # float32 tolerances wherever float32 arithmetic happens (a float32 program, or float32
+    # values inside a float64 one, such as a constant standing alone).
+    float_dtype: np.dtype = np.dtype("float64")
 
     @property
     def placeholders(self) -> list[Node]:
@@ -127,7 +130,9 @@ def build(program: Program, feeds: list[np.ndarray], tag: str = "", second_order
     if update is not None:
         labels.append(f"the new value of variable {update[0].name} ({update[0].type})")
     b = Built(program, feeds, nodes, outputs, labels, update=update)
-    b.expected = [np.asarray(v) for v in evaluate(b.graph(), b.fed())]
+    graph = b.graph()
+    b.expected = [np.asarray(v) for v in evaluate(graph, b.fed())]
+    b.float_dtype = np.dtype("float32" if any(n.dtype == np.float32 for n in graph.nodes) else "float64")
     return b
 
 
@@ -155,7 +160,7 @@ def difference(got: np.ndarray, want: np.ndarray, float_dtype: np.dtype) -> str 
 
 
 def _compare(b: Built, got: Sequence[np.ndarray], oracle: str) -> Mismatch | None:
-    fdt = np.dtype(b.program.float_dtype)
+    fdt = b.float_dtype
     for label, g, w in zip(b.labels, got, b.expected):
         why = difference(g, w, fdt)
         if why is not None:
