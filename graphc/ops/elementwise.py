@@ -260,7 +260,7 @@ LOG = _declare(
     lambda x: np.log(_as_float(x)),
     (lambda g, out, x: g / x,),
     (lambda t, out, x: t / x,),
-    "natural logarithm",
+    "natural logarithm; log(0) = -inf, log(x < 0) = NaN",
     scalar=lambda c, x: f"np.log({c.cast(x, 0)})",
 )
 SQRT = _declare(
@@ -269,7 +269,7 @@ SQRT = _declare(
     lambda x: np.sqrt(_as_float(x)),
     (lambda g, out, x: g / (2 * out),),
     (lambda t, out, x: t / (2 * out),),
-    "square root",
+    "square root; sqrt'(0) = inf",
     scalar=lambda c, x: f"np.sqrt({c.cast(x, 0)})",
 )
 ABS = _declare(
@@ -278,7 +278,7 @@ ABS = _declare(
     np.abs,
     (lambda g, out, x: g * sign(x),),
     (lambda t, out, x: t * sign(x),),
-    "|x|, with abs'(0) = 0",
+    "|x|, with abs'(0) = 0 (and abs'(NaN) = NaN, where PyTorch says 0)",
     scalar=lambda c, x: f"abs({x})",
 )
 SIGN = _declare(
@@ -343,7 +343,7 @@ SOFTPLUS = _declare(
     lambda x: np.logaddexp(_as_float(x).dtype.type(0), _as_float(x)),
     (lambda g, out, x: g * sigmoid(x),),
     (lambda t, out, x: t * sigmoid(x),),
-    "log(1 + e**x), computed without overflow",
+    "log(1 + e**x), computed without overflow (exact above 20, where PyTorch returns x)",
     scalar=_softplus_scalar,
 )
 GELU = _declare(
@@ -438,7 +438,7 @@ DIVIDE = _declare(
     # and its own derivative stays finite where the true one is.
     (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * (out / y)),
     (lambda t, out, x, y: t / y, lambda t, out, x, y: -t * (out / y)),
-    "x / y (true division)",
+    "x / y (true division, IEEE: x/0 = +-inf, 0/0 = NaN); d/dy = -(x/y)/y, which no y*y underflows",
     scalar=lambda c, x, y: f"{c.cast(x, 0)} / {c.cast(y, 1)}",
 )
 POW = _declare(
@@ -457,7 +457,8 @@ MAXIMUM = _declare(
     np.maximum,
     (lambda g, out, x, y: _max_share(x, y, g), lambda g, out, x, y: _max_share(y, x, g)),
     (lambda t, out, x, y: _max_share(x, y, t), lambda t, out, x, y: _max_share(y, x, t)),
-    "the larger of x and y; ties split the gradient in half",
+    "the larger of x and y (NaN if either is); ties split the gradient in half; at NaN both"
+    " sides get it all (as PyTorch)",
     scalar=lambda c, x, y: f"np.maximum({c.cast(x, 0)}, {c.cast(y, 1)})",
 )
 MINIMUM = _declare(
@@ -466,7 +467,8 @@ MINIMUM = _declare(
     np.minimum,
     (lambda g, out, x, y: _min_share(x, y, g), lambda g, out, x, y: _min_share(y, x, g)),
     (lambda t, out, x, y: _min_share(x, y, t), lambda t, out, x, y: _min_share(y, x, t)),
-    "the smaller of x and y; ties split the gradient in half",
+    "the smaller of x and y (NaN if either is); ties split the gradient in half; at NaN both"
+    " sides get it all (as PyTorch)",
     scalar=lambda c, x, y: f"np.minimum({c.cast(x, 0)}, {c.cast(y, 1)})",
 )
 LESS = _declare(

@@ -214,7 +214,7 @@ def _declare_extremum(kind: str, reference: Rule) -> OpDef:
                     t * _extremum_share(x, out, axis, keepdims), axis, keepdims
                 ),
             ),
-            doc=f"{kind}imum over axes; tied extrema share the gradient evenly",
+            doc=f"{kind}imum over axes (NaN if any element is); tied extrema share the gradient evenly",
             kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, kind),
         )
     )

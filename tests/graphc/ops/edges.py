@@ -83,3 +83,17 @@ def torch_twins(torch: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, A
         "softmax": lambda x: torch.softmax(x, 1), "log_softmax": lambda x: torch.log_softmax(x, 1),
     }
     return unary, binary, reduce
+
+
+# Where graphc differs from PyTorch at edge values, on purpose (docs/conventions.md says why):
+# (op, result) -> the inputs where they differ. Every other result agrees.
+DIFFERS_FROM_TORCH: dict[tuple[str, str], str] = {
+    ("abs", "d1"): "NaN: graphc NaN (g * sign(x)), PyTorch 0",
+    ("sign", "value"): "NaN: graphc NaN (as NumPy and JAX), PyTorch 0",
+    ("softplus", "d2"): "x > 20: graphc sigmoid'(x) (tiny, exact), PyTorch 0 (its softplus is x above 20)",
+    ("pow_half", "d1"): "x = -0: graphc +inf, PyTorch -inf; x = -inf: graphc 0, PyTorch NaN (it takes x**0.5 as sqrt)",
+    ("pow", "value"): "(-inf) ** y, y > 0 not an integer: graphc NaN (as NumPy's scalars, and PyTorch's x ** 0.5), "
+                      "torch.pow with a tensor exponent +inf",
+    ("pow", "dxx"): "y = 0 (and x = 0): graphc 0 (its masked branches are safe, JAX's double where), PyTorch NaN",
+    ("pow", "dyy"): "x = 0, y >= 0: graphc 0 (double where), PyTorch NaN",
+}
