@@ -121,3 +121,40 @@ def test_generated_locals_never_shadow_module_names() -> None:
     feed = np.linspace(-1, 1, 12).reshape(3, 4)
     for a, b in zip(f(feed), gc.compile([x], outs, backend="numpy")(feed)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_updates_of_every_form_agree_with_the_reference() -> None:
+    # Forms that are one BLAS gemm into the variable, and forms that are not (a scale fed at run
+    # time, reversed operands, a product reading the variable itself, batched matmuls, an update
+    # reading a variable another update writes): each computed in place or copied, never wrong.
+    rng = np.random.default_rng(3)
+    x = gc.placeholder((5, 4), "float64", name="x")
+    lr = gc.placeholder((), "float64", name="lr")
+    g = gc.placeholder((5, 3), "float64", name="g")
+    ws = {k: gc.variable(rng.standard_normal(shape), name=k)
+          for k, shape in [("a", (4, 3)), ("b", (4, 3)), ("c", (4, 3)), ("d", (4, 3)), ("e", (3, 3)), ("f", (2, 3, 3)),
+                           ("h", (4, 3)), ("k", (4, 3))]}
+    xt = gc.transpose(x)
+    a, b, c, d, e, f, h, k = ws.values()
+    updates = {
+        a: a - 0.1 * (xt @ g),            # one gemm, alpha -0.1
+        b: b - lr * (xt @ g),             # a fed scale: not a gemm
+        c: (xt @ g) * 0.5 + c,            # reversed operands, alpha 0.5
+        d: (xt @ g) - d,                  # not var - product: computed, then copied
+        e: e - 0.1 * (e @ e),             # the product reads the variable
+        f: f - 0.1 * (f @ f),             # batched
+        h: h * 0.9 - (xt @ g),            # three members
+        k: k + a * 0.5,                   # reads a variable another update writes
+    }
+    feeds = [rng.standard_normal((5, 4)), np.float64(0.25), rng.standard_normal((5, 3))]
+    start = {v: v.value for v in ws.values()}
+    want = {}
+    gc.compile([x, lr, g], gc.sum(x), updates, backend="numpy")(*feeds)
+    for v in ws.values():
+        want[v] = v.value
+        v.assign(start[v])
+    for backend in ("python", "numba"):
+        gc.compile([x, lr, g], gc.sum(x), updates, backend=backend)(*feeds)
+        for name, v in zip(ws, ws.values()):
+            np.testing.assert_allclose(v.value, want[v], rtol=1e-12, err_msg=f"{backend}: {name}")
+            v.assign(start[v])

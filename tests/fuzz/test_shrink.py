@@ -1,0 +1,45 @@
+"""The fuzzer finds a planted bug on its own, and the shrinker reduces the program to its core."""
+
+from __future__ import annotations
+
+import pytest
+
+import graphc as gc
+from graphc.ir import Graph, Node
+from graphc.passes import pipeline
+from graphc.passes.base import PassResult
+from graphc.passes.rewrite import rewrite
+
+from .oracles import check_program, program_failure
+from .programs import random_program
+from .shrink import explain, shrink, valid
+
+
+def _tanh_to_sin(graph: Graph) -> PassResult:
+    """A broken pass: it 'simplifies' tanh to sin."""
+    def rule(n: Node) -> Node:
+        return gc.sin(n.inputs[0]) if n.op.name == "tanh" else n
+
+    return PassResult(rewrite(graph, rule), {})
+
+
+def test_a_planted_bug_is_found_and_shrunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "PIPELINE", [*pipeline.PIPELINE, ("tanh_to_sin", _tanh_to_sin)])
+    configs = [("all passes", {})]
+    found = next(m for seed in range(200) for m in check_program(seed, configs=configs)[:1])
+    assert found.oracle in ("reference executor, all passes", "python, all passes")
+    small = shrink(found.program, lambda p: program_failure(p, found.oracle) is not None)
+    assert valid(small) and program_failure(small, found.oracle) is not None
+    assert len(small.steps) < len(found.program.steps) or len(found.program.steps) <= 2
+    assert any(step.fn == "gc.tanh" for step in small.steps)
+    assert len(small.steps) <= 3, [s.fn for s in small.steps]
+    text = explain(found)
+    compile(text[text.index("shrunk to:\n") + len("shrunk to:\n"):], "finding.py", "exec")  # a valid script
+    assert "gc.tanh(" in text
+
+
+def test_programs_are_deterministic_and_valid() -> None:
+    for seed in range(30):
+        a, b = random_program(seed), random_program(seed)
+        assert [s.fn for s in a.steps] == [s.fn for s in b.steps] and a.inputs == b.inputs
+        assert valid(a)
