@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz lint clean
+.PHONY: demo test fuzz coverage lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(STAMP)
 # oracle; FUZZ_SEED (printed) repeats or resumes a run.
 fuzz: $(STAMP)
 	FUZZ_N=$${FUZZ_N:-20000} $(VENV)/bin/python -m tests.fuzz
+
+# Line coverage of graphc/ and passes/ by the suite (docs/testing.md).
+coverage: $(STAMP)
+	$(VENV)/bin/python -m pytest -n 2 --cov=graphc --cov=passes --cov-report=term-missing:skip-covered
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check graphc passes tests examples
