@@ -20,7 +20,7 @@ test: $(STAMP)
 # The differential fuzzer at full strength (see tests/fuzz/__main__.py): FUZZ_N programs, every
 # oracle; FUZZ_SEED (printed) repeats or resumes a run.
 fuzz: $(STAMP)
-	FUZZ_N=$${FUZZ_N:-20000} $(VENV)/bin/python -m tests.fuzz
+	GRAPHC_VERIFY_PASSES=1 FUZZ_N=$${FUZZ_N:-20000} $(VENV)/bin/python -m tests.fuzz
 
 # Line coverage of graphc/ and passes/ by the suite (docs/testing.md).
 coverage: $(STAMP)

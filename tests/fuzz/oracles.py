@@ -217,19 +217,33 @@ def check_eager(b: Built) -> list[Mismatch]:
     return _guarded(b, "eager mode", eagerly)
 
 
-def check_compiled(b: Built, backend: str, configs: Sequence[Config] = CONFIGS) -> list[Mismatch]:
+def check_compiled(b: Built, backend: str, configs: Sequence[Config] = CONFIGS,
+                   reference_too: bool = False) -> list[Mismatch]:
     """The generated program (natively with backend "numba", by CPython with "python") under
-    each configuration of passes."""
+    each configuration of passes; with `reference_too`, also the graph each compile optimized,
+    through the reference executor (the pipeline then runs once for both)."""
     found: list[Mismatch] = []
+    updates = dict([b.update]) if b.update is not None else None
     for label, options in configs:
+        made: list[gc.Function] = []
+
         def compiled(options: dict[str, object] = options) -> list[np.ndarray]:
-            updates = dict([b.update]) if b.update is not None else None
             f = gc.compile(b.placeholders, b.outputs, updates, backend=backend, **options)  # type: ignore[arg-type]
+            made.append(f)
             b.reset()
             got = list(f(*b.fed_args()))
             return got + ([b.update[0].value] if b.update is not None else [])
 
         found += _guarded(b, f"{backend}, {label}", compiled)
+        if reference_too and made and options.get("optimize", True):
+            graph = made[0].graph
+
+            def through_reference(graph: Graph = graph) -> list[np.ndarray]:
+                b.reset()
+                fed = b.fed()
+                return evaluate(graph, {p: fed[p] for p in graph.inputs})
+
+            found += _guarded(b, f"reference executor, {label}", through_reference)
     return found
 
 
@@ -242,14 +256,14 @@ def case(seed: int, second_order: bool = True) -> Built:
 
 def check_program(seed: int, native: bool = False, configs: Sequence[Config] = CONFIGS,
                   native_configs: Sequence[Config] = CONFIGS) -> list[Mismatch]:
-    """Every oracle on program `seed`: reference paths, eager, the generated code under every
-    configuration (interpreted; also natively when `native`)."""
+    """Every oracle on program `seed`: eager, the generated code under every configuration
+    (interpreted; also natively when `native`) and each optimized graph through the reference."""
     try:
         b = case(seed)
     except Exception as exc:  # noqa: BLE001 - the reference itself failed on a valid program
         program = random_program(seed)
         return [Mismatch(program, [], "reference executor", "the run", f"raised {type(exc).__name__}: {exc}")]
-    found = check_reference_paths(b, configs) + check_eager(b) + check_compiled(b, "python", configs)
+    found = check_eager(b) + check_compiled(b, "python", configs, reference_too=True)
     if native:
         found += check_compiled(b, "numba", native_configs)
     return found
