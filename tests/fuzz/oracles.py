@@ -227,7 +227,7 @@ def check_compiled(b: Built, backend: str, configs: Sequence[Config] = CONFIGS,
     for label, options in configs:
         made: list[gc.Function] = []
 
-        def compiled(options: dict[str, object] = options) -> list[np.ndarray]:
+        def compiled(options: dict[str, object] = options, made: list[gc.Function] = made) -> list[np.ndarray]:
             f = gc.compile(b.placeholders, b.outputs, updates, backend=backend, **options)  # type: ignore[arg-type]
             made.append(f)
             b.reset()
