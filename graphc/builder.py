@@ -52,6 +52,17 @@ def weak_value(value: Any) -> Any:
     return None
 
 
+def _as_array(value: Any) -> np.ndarray:
+    """`value` (a list, an array) as an array, or ShapeError (ragged lists, objects)."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ShapeError(f"expected a tensor, a number or an array, got {value!r} ({exc})") from None
+    if array.dtype == object:
+        raise ShapeError(f"expected a tensor, a number or an array, got {value!r}")
+    return array
+
+
 def lift(*values: Any) -> list[Any]:
     """Tensors for `values`: tensors pass through, other values become constants.
 
@@ -62,7 +73,7 @@ def lift(*values: Any) -> list[Any]:
     tensors = [v for v, w in zip(values, weak) if w is None and is_tensor(v)]
     eager_mode = any(eager.is_eager(v) for v in tensors)
     strong = [v.dtype for v in tensors]
-    strong += [as_dtype(np.asarray(v).dtype) for v, w in zip(values, weak) if w is None and not is_tensor(v)]
+    strong += [as_dtype(_as_array(v).dtype) for v, w in zip(values, weak) if w is None and not is_tensor(v)]
     out = []
     for v, w in zip(values, weak):
         if w is None and is_tensor(v) or (not strong and not eager_mode and isinstance(v, Node)):
@@ -74,7 +85,7 @@ def lift(*values: Any) -> list[Any]:
                 dtype = result_type(*strong, w) if strong else scalar_dtype(v if isinstance(v, np.generic) else w)
                 v = w
             else:
-                dtype = as_dtype(np.asarray(v).dtype)
+                dtype = as_dtype(_as_array(v).dtype)
             out.append(eager.tensor(v, dtype=dtype) if eager_mode else constant(v, dtype))
         except OverflowError:
             meets = f" (the dtype of the tensors it meets: {dtype.name})" if strong and dtype is not None else ""
@@ -90,12 +101,14 @@ def constant(value: Any, dtype: Any = None, weak: Any = None) -> Node:
     if is_tensor(value):
         raise GraphError(f"constant() takes a value, got the tensor {value!r}")
     if dtype is None:
-        dtype = scalar_dtype(value) if is_weak_scalar(value) else np.asarray(value).dtype
+        dtype = scalar_dtype(value) if is_weak_scalar(value) else _as_array(value).dtype
     dt = as_dtype(dtype)
     try:
         array = np.array(value, dtype=dt)
     except OverflowError:
         raise DTypeError(f"constant: {value!r} does not fit in {dt.name}") from None
+    except (ValueError, TypeError) as exc:
+        raise DTypeError(f"constant: cannot make a {dt.name} array of {value!r} ({exc})") from None
     array.flags.writeable = False
     location = user_location()
     attrs = {"value": array} if weak is None else {"value": array, "weak": weak}

@@ -124,27 +124,35 @@ class Tensor(Operators):
         """The same data, cut from the tape: no gradient flows through the result. When this
         tensor takes part in a recorded computation, the shared data is read-only: writing it
         would change the gradients that backward() computes (PyTorch detects that too)."""
-        if not self.requires_grad:
-            return Tensor(self.data)
-        shared = self.data.view(_SharedData)
-        shared.flags.writeable = False
-        return Tensor(shared)
+        return Tensor(self._shared())
 
     def register_hook(self, hook: Hook) -> HookHandle:
         """Call `hook(grad)` when this tensor's gradient is computed; a returned tensor replaces it."""
         if not self.requires_grad:
             raise GraphError(f"register_hook on a tensor that does not require grad ({self!r})")
+        if not callable(hook):
+            raise GraphError(f"register_hook takes a function of the gradient, got {hook!r}")
         self._hooks.append(hook)
         return HookHandle(self._hooks, hook)
 
     def numpy(self) -> np.ndarray:
-        return self.data
+        """The data; read-only when this tensor takes part in a recorded computation (writing
+        it would silently change the gradients backward() computes)."""
+        return self._shared()
+
+    def _shared(self) -> np.ndarray:
+        if not self.requires_grad:
+            return self.data
+        shared = self.data.view(_SharedData)
+        shared.flags.writeable = False
+        return shared
 
     def item(self) -> Any:
         return self.data.item()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        data = self._shared().view(np.ndarray) if self.requires_grad else self.data
+        return data if dtype is None else data.astype(dtype)
 
     def __float__(self) -> float:
         return float(self.data)
@@ -170,12 +178,13 @@ class Tensor(Operators):
 
 
 class _SharedData(np.ndarray):
-    """The data of a tensor detached from one that takes part in a recorded computation."""
+    """The data of a tensor that takes part in a recorded computation, seen from outside it
+    (`detach()`, `numpy()`): read-only."""
 
     def __setitem__(self, key: Any, value: Any) -> None:
         raise GraphError(
-            "cannot write into a detached tensor's data: it is shared with a tensor recorded for"
-            " backward, whose gradients would silently change; copy it first (np.array(t.data))"
+            "cannot write into this data: it is shared with a tensor recorded for backward, whose"
+            " gradients would silently change; copy it first (np.array(t.data))"
         )
 
 
@@ -184,7 +193,10 @@ def _finish_gradient(t: Tensor, g: Tensor) -> Tensor:
     for hook in list(t._hooks):
         replaced = hook(g)
         if replaced is not None:
-            new = tensor(replaced, dtype=t.dtype)
+            try:
+                new = tensor(replaced, dtype=t.dtype)
+            except (TypeError, ValueError) as exc:
+                raise GraphError(f"a hook on {t!r} returned {replaced!r}, not a gradient: {exc}") from None
             if new.shape != g.shape:
                 raise ShapeError(
                     f"a hook on {t!r} returned a gradient of shape {new.shape}; expected {g.shape}, the"
@@ -192,7 +204,11 @@ def _finish_gradient(t: Tensor, g: Tensor) -> Tensor:
                 )
             g = new
     if t.is_leaf or t._retain:
-        t.grad = g if t.grad is None else Tensor(t.grad.data + g.data)
+        before = t.grad
+        if before is not None and (not isinstance(before, Tensor) or before.shape != g.shape):
+            raise GraphError(f"{t!r} has a .grad that is not a tensor of its shape ({before!r}); set it to None"
+                             " or zero_grad() before backward()")
+        t.grad = g if before is None else Tensor(before.data + g.data)
     return g
 
 

@@ -30,7 +30,8 @@ def check_feed(value: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -
             array = np.asarray(value)
         except Exception as exc:  # noqa: BLE001 - anything not array-like is a bad feed
             raise FeedError(f"{what} expects {type_string(shape, dtype)}, got {value!r}") from exc
-        if array.dtype == object or not np.can_cast(array.dtype, dtype, "same_kind"):
+        ints = array.dtype.kind in "iub" and dtype.kind in "iu"  # range-checked below
+        if array.dtype == object or not (ints or np.can_cast(array.dtype, dtype, "same_kind")):
             raise FeedError(
                 f"{what} expects {type_string(shape, dtype)}, got {type(value).__name__} of"
                 f" {array.dtype.name}"
@@ -40,10 +41,16 @@ def check_feed(value: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -
             f"{what} expects {type_string(shape, dtype)}, got {type_string(array.shape, array.dtype)}"
             f" (shape {array.shape} instead of {tuple(shape)})"
         )
-    converted = np.asarray(array, dtype=dtype, order="C")
-    if dtype.kind in "iub" and array.dtype != dtype and not np.array_equal(converted, array):
-        bad = array[converted != array].flat[0].item()
-        raise FeedError(
-            f"{what} expects {type_string(shape, dtype)}, got the value {bad!r}, which {dtype.name} cannot hold"
-        )
+    with np.errstate(all="ignore"):
+        converted = np.asarray(array, dtype=dtype, order="C")
+    if array.dtype != dtype:
+        if dtype.kind in "iub" or array.dtype.kind in "iub":
+            lost = converted.astype(array.dtype) != array  # out of range, or an int a float cannot hold
+        else:
+            lost = np.isfinite(array) & ~np.isfinite(converted)  # a float too large for the width
+        if np.any(lost):
+            bad = array[lost].flat[0].item()
+            raise FeedError(
+                f"{what} expects {type_string(shape, dtype)}, got the value {bad!r}, which {dtype.name} cannot hold"
+            )
     return converted

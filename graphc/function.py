@@ -89,7 +89,12 @@ class Function:
             from .passes.pipeline import run_pipeline
 
             # Numerics checks look at every value, so none may stay inside a fused loop.
-            named = (disable,) if isinstance(disable, str) else tuple(disable)
+            if isinstance(disable, str):
+                named: tuple[str, ...] = (disable,)
+            elif isinstance(disable, (list, tuple, set, frozenset)) and all(isinstance(d, str) for d in disable):
+                named = tuple(disable)
+            else:
+                raise GraphError(f"compile: disable= takes pass names (a string or a list of them), got {disable!r}")
             off = named + (("fuse",) if check_numerics else ())
             self.graph, self.passes = run_pipeline(self.source_graph, off, debug=debug)
         n_out = len(watched)
@@ -105,20 +110,26 @@ class Function:
         self._buffers, self._buffer_steps, self._free = lowered.buffers, lowered.steps, lowered.free
         self._at_end = lowered.at_end
         if backend != "numpy":
-            self._native = NativeProgram(lowered, cache, interpret=backend == "python")
+            try:
+                self._native = NativeProgram(lowered, cache, interpret=backend == "python")
+            except MemoryError:
+                raise GraphcError(
+                    f"compile: the program needs an arena of {lowered.arena_bytes} bytes, more memory than"
+                    " this machine can give"
+                ) from None
         self.compile_seconds = time.perf_counter() - started
         for found in _CAPTURES:
             found.append(self)
 
     # Calling.
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
         feeds = self._bind(args, kwargs)
         with self._step_lock():
             outs = self._run(feeds)
             outs = self._keep_flow(outs, [o[()] for o in outs[len(self._outputs):]])
         return unflatten(self._out_tree, outs)
 
-    def run_many(self, *args: Any, **kwargs: Any) -> Any:
+    def run_many(self, /, *args: Any, **kwargs: Any) -> Any:
         """Run one step per slice along axis 0 of every feed; outputs stacked along axis 0.
 
         Either every step happens or, if one fails, none does (variables are restored).
@@ -162,6 +173,12 @@ class Function:
         return self._last_flow
 
     def _run(self, feeds: dict[Node, np.ndarray]) -> list[np.ndarray]:
+        try:
+            return self._step(feeds)
+        except MemoryError:
+            raise GraphcError("the step needs more memory than this machine can give") from None
+
+    def _step(self, feeds: dict[Node, np.ndarray]) -> list[np.ndarray]:
         if self._native is not None:
             outs = self._native([feeds[p] for p in self.graph.inputs], self._steps)
             self._steps += 1
@@ -319,6 +336,8 @@ def _as_output(o: Any) -> Node:
 
 
 def _check_updates(updates: Mapping[Any, Any]) -> list[tuple[Variable, Node]]:
+    if not isinstance(updates, Mapping):
+        raise GraphError(f"compile: updates must be a dict {{variable: new value}}, got {type(updates).__name__}")
     out = []
     for var, value in updates.items():
         if not isinstance(var, Variable):

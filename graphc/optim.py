@@ -41,6 +41,16 @@ def _params(params: Sequence[Variable] | Variable) -> list[Variable]:
     return items
 
 
+def _rate(lr: Any, p: Variable) -> Any:
+    """The learning rate as a factor for `p`: a number, or a tensor cast to p's dtype (a float64
+    rate placeholder steps a float32 parameter, as PyTorch's Python-float rates do)."""
+    if isinstance(lr, Node):
+        return lr if lr.dtype == p.dtype else cast(lr, p.dtype)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+        raise GraphError(f"the learning rate must be a number or a scalar tensor, got {lr!r}")
+    return lr
+
+
 def _state(p: Variable, what: str) -> Variable:
     return variable(np.zeros(p.shape, p.dtype), name=f"{p.name}.{what}")
 
@@ -49,7 +59,7 @@ def sgd(loss: Node, params: Sequence[Variable] | Variable, lr: Any) -> Updates:
     """p <- p - lr * grad."""
     ps = _params(params)
     grads = dict(zip(ps, grad(loss, ps)))
-    return _updates({p: p - lr * g for p, g in grads.items()}, grads)
+    return _updates({p: p - _rate(lr, p) * g for p, g in grads.items()}, grads)
 
 
 def momentum(loss: Node, params: Sequence[Variable] | Variable, lr: Any, beta: float = 0.9) -> Updates:
@@ -61,7 +71,7 @@ def momentum(loss: Node, params: Sequence[Variable] | Variable, lr: Any, beta: f
         buf = _state(p, "momentum")
         new_buf = buf * beta + g
         updates[buf] = new_buf
-        updates[p] = p - lr * new_buf
+        updates[p] = p - _rate(lr, p) * new_buf
     return _updates(updates, grads)
 
 
@@ -74,6 +84,8 @@ def adam(
 ) -> Updates:
     """Adam, as torch.optim.Adam: bias-corrected moments, eps added after the square root."""
     ps = _params(params)
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise GraphError(f"adam: betas must be a pair (beta1, beta2), got {betas!r}")
     beta1, beta2 = betas
     step = variable(np.zeros((), np.float64), name="adam.step")
     t = step + 1.0

@@ -577,6 +577,9 @@ def _of_scalars(op: OpDef, xs: tuple[Any, ...], attrs: dict[str, Any]) -> Any:
     with np.errstate(all="ignore"):
         exact = np.asarray(op.numpy(*(np.asarray(w) for w in scalars), **attrs))
     _, dtype = op.infer(*lift(*xs), **attrs)
+    if dtype.kind == "f" and not any(isinstance(x, (float, np.floating)) or getattr(x, "dtype", None) == np.float64
+                                     for x in xs):
+        dtype = np.dtype("float32")  # gc.exp(1): a float of Python ints alone is float32, as PyTorch's default
     return constant(exact, dtype, weak=exact.item())
 
 
@@ -657,6 +660,8 @@ def gelu(x: Any) -> Any:
 
 def leaky_relu(x: Any, slope: float = 0.01) -> Any:
     """x where x > 0, else slope * x."""
+    if isinstance(slope, bool) or not isinstance(slope, (int, float, np.integer, np.floating)):
+        raise ShapeError(f"leaky_relu: slope must be a number, got {slope!r}")
     return _unary(LEAKY_RELU, x, slope=float(slope))
 
 
@@ -667,6 +672,16 @@ def clip(x: Any, lo: Any = None, hi: Any = None) -> Any:
             raise ShapeError(f"clip: bounds must be numbers or None, got {bound!r}")
     lo = None if lo is None else lo.item() if isinstance(lo, np.generic) else lo
     hi = None if hi is None else hi.item() if isinstance(hi, np.generic) else hi
+    (x,) = lift(x)
+    bounds = [b for b in (lo, hi) if b is not None]
+    if x.dtype.kind in "iu" and bounds:
+        if any(isinstance(b, float) and not b.is_integer() for b in bounds):
+            # A fractional bound makes the result float, as x + 2.5 would be (NumPy, PyTorch).
+            x = cast(x, result_type(x.dtype, *(float(b) for b in bounds)))
+        else:  # a bound beyond the dtype's range clamps nothing on its side
+            info = np.iinfo(x.dtype)
+            lo = None if lo is None else int(min(max(lo, info.min), info.max))
+            hi = None if hi is None else int(min(max(hi, info.min), info.max))
     return _unary(CLIP, x, lo=lo, hi=hi)
 
 

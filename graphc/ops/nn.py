@@ -23,12 +23,12 @@ def _softmax_rule(x: Any, axis: int) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _softmax_ref(x: np.ndarray, axis: int) -> np.ndarray:
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True, initial=-np.inf))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def _log_softmax_ref(x: np.ndarray, axis: int) -> np.ndarray:
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
@@ -62,7 +62,7 @@ def _xent_direction(logits: Any, labels: Any) -> Any:
 def _row_max_and_sum(em: Emitter, row: Callable[[str], str], n: int, dtype: np.dtype) -> tuple[str, str]:
     """Emit the max of row(k) over k < n and the sum of exp(row(k) - max)."""
     m, total = em.fresh("m"), em.fresh("s")
-    em.line(f"{m} = {row('0')}")
+    em.line(f"{m} = {em.const(-np.inf, dtype)}")  # not row(0): a row may be empty
     with em.loops([n]) as (k,):
         em.line(f"{m} = {combine('max', m, row(k))}")
     em.line(f"{total} = {em.const(0, accumulator_dtype('sum', dtype))}")
@@ -141,20 +141,23 @@ SOFTMAX_CROSS_ENTROPY = register(
 )
 
 
-def _axis(x: Any, axis: int) -> int:
+def _axis(x: Any, axis: Any, what: str) -> int:
+    """One axis (an int): softmax and log_softmax normalize along a single axis, as PyTorch."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ShapeError(f"{what}: axis must be one int (softmax runs along a single axis), got {axis!r}")
     return rd.normalize_axes(axis, x.ndim)[0]
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
     """exp(x) / sum(exp(x)) along `axis`, stable for large inputs."""
     (x,) = lift(x)
-    return apply(SOFTMAX, (x,), axis=_axis(x, axis))
+    return apply(SOFTMAX, (x,), axis=_axis(x, axis, "softmax"))
 
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
     """x - logsumexp(x) along `axis`, stable for large inputs."""
     (x,) = lift(x)
-    return apply(LOG_SOFTMAX, (x,), axis=_axis(x, axis))
+    return apply(LOG_SOFTMAX, (x,), axis=_axis(x, axis, "log_softmax"))
 
 
 def softmax_cross_entropy(logits: Any, labels: Any) -> Any:

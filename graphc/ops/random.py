@@ -33,10 +33,17 @@ class _SeedState:
 _state = _SeedState()
 
 
+def _check_seed(seed: Any) -> int:
+    """A seed: an int in [0, 2**64) (Philox's key)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+        raise ShapeError(f"a seed must be an int in [0, 2**64), got {seed!r}")
+    return int(seed)
+
+
 def set_seed(seed: int) -> None:
     """Seed the random nodes created from now on that are given no seed; restart stream numbers."""
     with _state.lock:
-        _state.seed = int(seed)
+        _state.seed = _check_seed(seed)
         _state.streams = itertools.count()
 
 
@@ -87,7 +94,7 @@ def _random(op: OpDef, shape: Any, seed: int | None, dtype: Any) -> Node:
     dims, dt = check_shape(shape, op.name), as_dtype(dtype)
     with _state.lock:
         stream = next(_state.streams)
-        seed = _state.seed if seed is None else int(seed)
+        seed = _state.seed if seed is None else _check_seed(seed)
     attrs = {"shape": dims, "dtype": dt, "seed": seed, "stream": stream}
     _random_rule(dims, dt, seed, stream)
     return Node(op, (), attrs, dims, dt, user_location(), None, current_grad_of())

@@ -65,7 +65,7 @@ def _logsumexp_rule(x: Any, axis: tuple[int, ...], keepdims: bool) -> tuple[tupl
 
 
 def _logsumexp_ref(x: np.ndarray, axis: tuple[int, ...], keepdims: bool) -> np.ndarray:
-    m = np.max(x, axis=axis, keepdims=True)
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)  # an empty axis: log(0) = -inf
     m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
     out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
@@ -161,6 +161,8 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def argmax(x: Any, axis: int | None = None) -> Any:
     """Index of the first maximum along `axis` (int64; None: into the flattened tensor)."""
     (x,) = lift(x)
+    if axis is not None and (isinstance(axis, bool) or not isinstance(axis, (int, np.integer))):
+        raise ShapeError(f"argmax: axis must be one int or None (the flattened tensor), got {axis!r}")
     ax = None if axis is None else normalize_axes(axis, x.ndim)[0]
     return apply(ARGMAX, (x,), axis=ax)
 

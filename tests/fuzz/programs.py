@@ -405,8 +405,11 @@ def _m_int(d: _Draw) -> Step | None:
             return Step(d.choice(["gc.sum", "gc.max", "gc.min"]), (Ref(i),), {"axis": d.axes(xi.ndim)})
         if rr < 0.6:
             return Step("gc.cast", (Ref(i), d.fdt))
-        if rr < 0.75:
+        if rr < 0.68:
             return Step(d.choice(["gc.abs", "gc.negative", "gc.sign"]), (Ref(i),))
+        if rr < 0.75:  # int bounds, fractional ones (a float result), or beyond the dtype's range
+            lo, hi = d.choice([(-1, 2), (-1.5, 2.5), (0, None), (None, 1.5), (-300, 300)])
+            return Step("gc.clip", (Ref(i), lo, hi))
         j = d.pick("i")
         return Step(d.choice(["op+", "op-", "op*", "gc.maximum", "gc.minimum"]), (Ref(i), Ref(j if j is not None else i)))
     b = d.pick("b")

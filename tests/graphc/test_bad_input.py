@@ -118,3 +118,92 @@ def test_a_huge_placeholder_compiles_without_allocating_it() -> None:
     x = gc.placeholder((10**7, 10**7), "float32", name="huge")
     f = gc.compile([x], x[0, :2] * 2.0)
     assert f.graph.inputs[0].shape == (10**7, 10**7)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "words"),
+    [
+        (lambda x: gc.softmax(x, axis=(0, 1)), gc.ShapeError, "one int"),
+        (lambda x: gc.log_softmax(x, axis=None), gc.ShapeError, "one int"),
+        (lambda x: gc.argmax(x, axis=(0, 1)), gc.ShapeError, "one int or None"),
+        (lambda x: gc.random_normal((2,), seed=2**80), gc.ShapeError, "seed"),
+        (lambda x: gc.set_seed("x"), gc.ShapeError, "seed"),
+        (lambda x: gc.leaky_relu(x, "a"), gc.ShapeError, "slope"),
+        (lambda x: gc.constant([[1], [1, 2]]), gc.ShapeError, "expected a tensor, a number or an array"),
+        (lambda x: x + [[1], [1, 2]], gc.ShapeError, "expected a tensor, a number or an array"),
+        (lambda x: gc.constant(np.nan, dtype="int32"), gc.DTypeError, "cannot make a int32 array"),
+        (lambda x: gc.compile([x], x, updates=[(1, 2)]), gc.GraphError, "updates must be a dict"),
+        (lambda x: gc.compile([x], x, disable=3), gc.GraphError, "pass names"),
+        (lambda x: gc.optim.adam(gc.sum(x), [gc.variable(np.ones(2))], betas=(0.9,)), gc.GraphError, "a pair"),
+        (lambda x: gc.optim.sgd(gc.sum(x), [gc.variable(np.ones(2))], "0.1"), gc.GraphError, "learning rate"),
+    ],
+)
+def test_more_bad_arguments(make, error, words) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=words):
+        make(gc.placeholder((2, 3), "float64", name="x"))
+
+
+@pytest.mark.parametrize(("dt", "value"), [("uint8", [-1]), ("uint8", 300), ("float32", 1e40), ("float64", 2**53 + 1)])
+def test_feeds_that_would_lose_their_value_are_refused(dt: str, value: object) -> None:
+    p = gc.placeholder(np.shape(value), dt, name="p")
+    with pytest.raises(gc.FeedError, match=f"which {dt} cannot hold"):
+        gc.compile([p], p, backend="numpy")(value)
+
+
+def test_clip_of_integers_by_fractional_or_far_bounds() -> None:
+    i = gc.placeholder((3,), "int32", name="i")
+    u = gc.placeholder((3,), "uint8", name="u")
+    outs = [gc.clip(i, -1.5, 2.5), gc.clip(u, -5, 300), gc.clip(u, 0.5, 254.5)]
+    feeds = (np.array([7, -7, 0], np.int32), np.array([0, 7, 255], np.uint8))
+    for backend in ("numpy", "python"):
+        a, b, c = gc.compile([i, u], outs, backend=backend)(*feeds)
+        assert a.tolist() == [2.5, -1.5, 0.0] and a.dtype == np.float64  # as NumPy: a float result
+        assert b.tolist() == [0, 7, 255] and b.dtype == np.uint8
+        assert c.tolist() == [0.5, 7.0, 254.5]
+
+
+def test_reductions_over_an_empty_axis() -> None:
+    e = gc.placeholder((0, 2), "float64", name="e")
+    outs = [gc.logsumexp(e, axis=0), gc.softmax(e, 0), gc.log_softmax(e, 0), gc.sum(e, axis=0)]
+    for backend in ("numpy", "python"):
+        got = gc.compile([e], outs, backend=backend)(np.zeros((0, 2)))
+        assert [o.tolist() for o in got] == [[-np.inf, -np.inf], [], [], [0.0, 0.0]]
+
+
+def test_eager_data_seen_from_outside_a_recorded_computation_is_read_only() -> None:
+    x = eager.tensor(np.ones(3), requires_grad=True)
+    y = x * 2
+    loss = gc.sum(y * y)
+    with pytest.raises(gc.GraphError, match="shared with a tensor recorded for backward"):
+        y.numpy()[0] = 100.0
+    with pytest.raises(ValueError, match="read-only"):
+        np.asarray(y)[0] = 100.0
+    loss.backward()
+    assert x.grad is not None and x.grad.data.tolist() == [8.0, 8.0, 8.0]
+
+
+def test_eager_hooks_and_grads_are_checked() -> None:
+    t = eager.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(gc.GraphError, match="takes a function"):
+        t.register_hook(42)  # type: ignore[arg-type]
+    t.register_hook(lambda g: "abc")  # type: ignore[arg-type, return-value]
+    with pytest.raises(gc.GraphError, match="not a gradient"):
+        gc.sum(t * t).backward()
+    s = eager.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    s.grad = np.ones(4)  # type: ignore[assignment]
+    with pytest.raises(gc.GraphError, match="not a tensor of its shape"):
+        gc.sum(s * s).backward()
+
+
+def test_odd_names_and_memory() -> None:
+    p = gc.placeholder((2,), "float64", name="self")
+    assert gc.compile([p], p * 2, backend="numpy")(**{"self": [1.0, 2.0]}).tolist() == [2.0, 4.0]
+    w = gc.variable(np.ones(3, np.float32), name="w32")
+    lr = gc.placeholder((), "float64", name="lr")
+    x = gc.placeholder((3,), "float32", name="x")
+    loss = gc.sum(w * x)
+    gc.compile([x, lr], loss, gc.optim.sgd(loss, [w], lr), backend="numpy")(np.ones(3, np.float32), 0.5)
+    assert w.value.tolist() == [0.5, 0.5, 0.5]  # a float64 rate steps a float32 parameter
+    labels = gc.placeholder((3,), "int64", name="labels")
+    with pytest.raises(gc.GraphcError, match="memory"):
+        gc.compile([labels], gc.one_hot(labels, 2**40), backend="python")
