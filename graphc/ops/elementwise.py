@@ -156,8 +156,9 @@ def _pow_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 
 def _pow_ref(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """NumPy's power, (-inf) ** y NaN for positive non-integer y (as PyTorch); for integers, a negative exponent gives the integer part of 1 / x**|y|
-    (1 for x = 1, +-1 for x = -1, else 0, also for x = 0) where NumPy raises."""
+    """NumPy's power, with (-inf) ** y NaN for positive non-integer y (as PyTorch); for integers,
+    a negative exponent gives the integer part of 1 / x**|y| (1 for x = 1, +-1 for x = -1, else 0,
+    also for x = 0) where NumPy raises."""
     dtype = np.result_type(x, y)
     if dtype.kind == "f":  # NumPy's float64 array loop says +inf for (-inf) ** 0.5; its others NaN
         odd = (x == -np.inf) & (y > 0) & (np.floor(y) != y)
@@ -443,7 +444,7 @@ DIVIDE = _declare(
 )
 POW = _declare(
     "pow",
-    _binary,
+    _binary_numeric,
     _pow_ref,
     (_pow_dx, _pow_dy),
     (lambda t, out, x, y: _pow_dx(t, out, x, y), lambda t, out, x, y: _pow_dy(t, out, x, y)),

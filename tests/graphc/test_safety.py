@@ -99,3 +99,19 @@ def test_an_unsafe_or_unusable_cache_folder_is_refused(
     assert f._native is not None and (f._native.path is None or f._native.path.parent != folder)
     if kind != "a file":
         assert not any(folder.iterdir()), "nothing was written to the refused folder"
+
+
+def test_with_no_writable_folder_at_all_it_compiles_in_memory(tmp_path: pathlib.Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_folder(*args: object, **kwargs: object) -> str:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(native.tempfile, "mkdtemp", no_folder)
+    monkeypatch.setattr(native, "_private_dir", None)
+    folder = tmp_path / "cache"
+    folder.write_text("not a folder")
+    with pytest.warns(gc.GraphcWarning):
+        f = _compile_with_cache(folder, monkeypatch)
+    assert f._native is not None and f._native.path is None
+    assert f(np.array([1.0, 2.0]))[0] > 0
+    assert "in memory" in f.report()
