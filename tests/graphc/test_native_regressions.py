@@ -130,31 +130,31 @@ def test_updates_of_every_form_agree_with_the_reference() -> None:
     rng = np.random.default_rng(3)
     x = gc.placeholder((5, 4), "float64", name="x")
     lr = gc.placeholder((), "float64", name="lr")
-    g = gc.placeholder((5, 3), "float64", name="g")
+    gs = [gc.placeholder((5, 3), "float64", name=f"g{k}") for k in range(5)]  # a product per update
     ws = {k: gc.variable(rng.standard_normal(shape), name=k)
           for k, shape in [("a", (4, 3)), ("b", (4, 3)), ("c", (4, 3)), ("d", (4, 3)), ("e", (3, 3)), ("f", (2, 3, 3)),
                            ("h", (4, 3)), ("k", (4, 3))]}
     xt = gc.transpose(x)
     a, b, c, d, e, f, h, k = ws.values()
     updates = {
-        a: a - 0.1 * (xt @ g),            # one gemm, alpha -0.1
-        b: b - lr * (xt @ g),             # a fed scale: not a gemm
-        c: (xt @ g) * 0.5 + c,            # reversed operands, alpha 0.5
-        d: (xt @ g) - d,                  # not var - product: computed, then copied
+        a: a - 0.1 * (xt @ gs[0]),        # one gemm, alpha -0.1
+        b: b - lr * (xt @ gs[1]),         # a fed scale: not a gemm
+        c: (xt @ gs[2]) * 0.5 + c,        # reversed operands, alpha 0.5
+        d: (xt @ gs[3]) - d,              # not var - product: computed, then copied
         e: e - 0.1 * (e @ e),             # the product reads the variable
         f: f - 0.1 * (f @ f),             # batched
-        h: h * 0.9 - (xt @ g),            # three members
+        h: h * 0.9 - (xt @ gs[4]),        # three members
         k: k + a * 0.5,                   # reads a variable another update writes
     }
-    feeds = [rng.standard_normal((5, 4)), np.float64(0.25), rng.standard_normal((5, 3))]
+    feeds = [rng.standard_normal((5, 4)), np.float64(0.25), *(rng.standard_normal((5, 3)) for _ in gs)]
     start = {v: v.value for v in ws.values()}
     want = {}
-    gc.compile([x, lr, g], gc.sum(x), updates, backend="numpy")(*feeds)
+    gc.compile([x, lr, *gs], gc.sum(x), updates, backend="numpy")(*feeds)
     for v in ws.values():
         want[v] = v.value
         v.assign(start[v])
     for backend in ("python", "numba"):
-        gc.compile([x, lr, g], gc.sum(x), updates, backend=backend)(*feeds)
+        gc.compile([x, lr, *gs], gc.sum(x), updates, backend=backend)(*feeds)
         for name, v in zip(ws, ws.values()):
             np.testing.assert_allclose(v.value, want[v], rtol=1e-12, err_msg=f"{backend}: {name}")
             v.assign(start[v])
