@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import eager
-from .dtypes import as_dtype, is_weak_scalar, result_type, scalar_dtype
+from .dtypes import as_dtype, is_int, is_weak_scalar, result_type, scalar_dtype
 from .errors import DTypeError, GraphError, ShapeError
 from .ir import Node
 from .opdef import OpDef
@@ -123,7 +123,7 @@ def check_shape(shape: Any, what: str) -> tuple[int, ...]:
         dims = tuple(int(d) for d in shape)
     except TypeError:
         raise ShapeError(f"{what}: expected a shape (a tuple of ints), got {shape!r}") from None
-    if any(d < 0 for d in dims) or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in shape):
+    if any(d < 0 for d in dims) or any(not is_int(d) for d in shape):
         raise ShapeError(f"{what}: expected a shape of non-negative ints, got {shape!r}")
     if math.prod(dims) > MAX_ELEMENTS:
         raise ShapeError(f"{what}: shape {dims} has {math.prod(dims)} elements, more than an array can hold")

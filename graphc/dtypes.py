@@ -51,6 +51,16 @@ def is_float(dtype: np.dtype) -> bool:
     return np.dtype(dtype).kind == "f"
 
 
+def is_int(value: Any) -> bool:
+    """A Python or NumPy integer, not a bool (axes, sizes, seeds)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_number(value: Any) -> bool:
+    """A Python or NumPy int or float, not a bool (bounds, slopes, rates)."""
+    return is_int(value) or isinstance(value, (float, np.floating))
+
+
 def is_weak_scalar(value: Any) -> bool:
     """Python and NumPy scalars take the dtype of the tensor they meet."""
     return isinstance(value, (bool, int, float, np.generic)) and not isinstance(value, np.ndarray)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .differentiate import grad
+from .dtypes import is_number
 from .errors import GraphError
 from .ir import Node, Variable
 from .ops import cast, sqrt
@@ -46,7 +47,7 @@ def _rate(lr: Any, p: Variable) -> Any:
     rate placeholder steps a float32 parameter, as PyTorch's Python-float rates do)."""
     if isinstance(lr, Node):
         return lr if lr.dtype == p.dtype else cast(lr, p.dtype)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+    if not is_number(lr):
         raise GraphError(f"the learning rate must be a number or a scalar tensor, got {lr!r}")
     return lr
 

@@ -36,7 +36,6 @@ def test_demo_trains_compares_and_writes_the_page(tmp_path) -> None:  # type: ig
     figures = run(steps=60, html=str(page), out=lines.append, tty=False)
     assert figures["final_loss"] < 0.5 * figures["first_loss"]
     assert figures["loss_difference"] < 1e-5  # compiled and eager SGD steps: the same losses
-    assert figures["speedup"] > 0  # measured and shown; speed targets live in benchmarks/, not in tests
     bars = [line for line in lines if line.startswith("  [")]
     assert bars[0].startswith("  [") and "60/60" in bars[-1]  # the progress bar
     assert "<h2>Gradient flow</h2>" in page.read_text() and any("report page" in line for line in lines)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..builder import apply, constant, is_tensor, lift, weak_value
-from ..dtypes import as_dtype, is_float, result_type
+from ..dtypes import as_dtype, is_float, is_number, result_type
 from ..emit import Scalar, dtype_name
 from ..errors import ShapeError
 from ..opdef import OpDef, Rule, register
@@ -661,7 +661,7 @@ def gelu(x: Any) -> Any:
 
 def leaky_relu(x: Any, slope: float = 0.01) -> Any:
     """x where x > 0, else slope * x."""
-    if isinstance(slope, bool) or not isinstance(slope, (int, float, np.integer, np.floating)):
+    if not is_number(slope):
         raise ShapeError(f"leaky_relu: slope must be a number, got {slope!r}")
     return _unary(LEAKY_RELU, x, slope=float(slope))
 
@@ -669,7 +669,7 @@ def leaky_relu(x: Any, slope: float = 0.01) -> Any:
 def clip(x: Any, lo: Any = None, hi: Any = None) -> Any:
     """x limited to [lo, hi] (either may be None); the gradient passes where lo <= x <= hi."""
     for bound in (lo, hi):
-        if bound is not None and not isinstance(bound, (int, float, np.integer, np.floating)):
+        if bound is not None and not is_number(bound):
             raise ShapeError(f"clip: bounds must be numbers or None, got {bound!r}")
     lo = None if lo is None else lo.item() if isinstance(lo, np.generic) else lo
     hi = None if hi is None else hi.item() if isinstance(hi, np.generic) else hi

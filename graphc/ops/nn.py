@@ -143,9 +143,7 @@ SOFTMAX_CROSS_ENTROPY = register(
 
 def _axis(x: Any, axis: Any, what: str) -> int:
     """One axis (an int): softmax and log_softmax normalize along a single axis, as PyTorch."""
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise ShapeError(f"{what}: axis must be one int (softmax runs along a single axis), got {axis!r}")
-    return rd.normalize_axes(axis, x.ndim)[0]
+    return sh.axis_index(axis, x.ndim, what, "one int (it runs along a single axis)")
 
 
 def softmax(x: Any, axis: int = -1) -> Any:

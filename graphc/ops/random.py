@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import philox
 from ..builder import check_shape
-from ..dtypes import as_dtype
+from ..dtypes import as_dtype, is_int
 from ..emit import Buf, Emitter
 from ..errors import ShapeError
 from ..ir import Node
@@ -35,7 +35,7 @@ _state = _SeedState()
 
 def _check_seed(seed: Any) -> int:
     """A seed: an int in [0, 2**64) (Philox's key)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+    if not is_int(seed) or not 0 <= seed < 2**64:
         raise ShapeError(f"a seed must be an int in [0, 2**64), got {seed!r}")
     return int(seed)
 

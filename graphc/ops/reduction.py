@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..builder import apply, lift
+from ..dtypes import is_int
 from ..emit import Buf, Emitter, emit_reduce, outer_inner
 from ..errors import ShapeError
 from ..opdef import OpDef, Rule, register
@@ -30,7 +31,7 @@ def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
         raise ShapeError(f"axis must be None, an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axes:
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+        if not is_int(a):
             raise ShapeError(f"axis must be None, an int or a tuple of ints, got {axis!r}")
         if not -ndim <= a < ndim:
             raise ShapeError(f"axis {a!r} is out of range for a tensor of {ndim} dimensions")
@@ -161,9 +162,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def argmax(x: Any, axis: int | None = None) -> Any:
     """Index of the first maximum along `axis` (int64; None: into the flattened tensor)."""
     (x,) = lift(x)
-    if axis is not None and (isinstance(axis, bool) or not isinstance(axis, (int, np.integer))):
-        raise ShapeError(f"argmax: axis must be one int or None (the flattened tensor), got {axis!r}")
-    ax = None if axis is None else normalize_axes(axis, x.ndim)[0]
+    ax = None if axis is None else sh.axis_index(axis, x.ndim, "argmax", "one int or None (the flattened tensor)")
     return apply(ARGMAX, (x,), axis=ax)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..builder import apply, check_shape, lift
+from ..dtypes import is_int
 from ..emit import Buf, Emitter
 from ..errors import GraphError, ShapeError
 from ..opdef import OpDef, register
@@ -247,10 +248,10 @@ ONE_HOT: OpDef = register(
 )
 
 
-def axis_index(axis: Any, ndim: int, what: str) -> int:
+def axis_index(axis: Any, ndim: int, what: str, expected: str = "an int") -> int:
     """`axis` (an int in [-ndim, ndim)) as a non-negative axis, or ShapeError."""
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise ShapeError(f"{what}: axis must be an int, got {axis!r}")
+    if not is_int(axis):
+        raise ShapeError(f"{what}: axis must be {expected}, got {axis!r}")
     if not -ndim <= axis < ndim:
         raise ShapeError(f"{what}: axis {axis} is out of range for {ndim} dimensions")
     return int(axis) % ndim
@@ -309,7 +310,7 @@ def one_hot(labels: Any, n: int, dtype: Any = "float32") -> Any:
     from ..dtypes import as_dtype
 
     (labels,) = lift(labels)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+    if not is_int(n) or n < 1:
         raise ShapeError(f"one_hot: the number of classes must be a positive int, got {n!r}")
     return apply(ONE_HOT, (labels,), n=int(n), dtype=as_dtype(dtype))
 

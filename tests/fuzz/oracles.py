@@ -25,7 +25,7 @@ import graphc as gc
 from graphc import eager
 from graphc.executor import evaluate
 from graphc.ir import Graph, Node
-from graphc.passes.pipeline import PIPELINE, run_pipeline
+from graphc.passes.pipeline import PIPELINE
 
 from .programs import Program, random_feeds, random_program, run, weight
 
@@ -181,22 +181,6 @@ def _guarded(b: Built, oracle: str, run: Callable[[], Sequence[np.ndarray]]) -> 
     return [] if m is None else [m]
 
 
-def check_reference_paths(b: Built, configs: Sequence[Config] = CONFIGS) -> list[Mismatch]:
-    """The graph after the pipeline (all passes, each disabled alone) through the reference."""
-    found = []
-    source = b.graph()
-    fed = b.fed()
-    for label, options in [(k, v) for k, v in configs if v.get("optimize", True)]:
-        disabled = tuple(options.get("disable", ()))  # type: ignore[call-overload]
-
-        def through_reference(disabled: tuple[str, ...] = disabled) -> list[np.ndarray]:
-            graph, _ = run_pipeline(source, disabled=disabled, verify_each=True)
-            return evaluate(graph, {p: fed[p] for p in graph.inputs})
-
-        found += _guarded(b, f"reference executor, {label}", through_reference)
-    return found
-
-
 def check_eager(b: Built) -> list[Mismatch]:
     """Eager mode: the loss, the loss terms and the first-order gradients."""
     program = b.program
@@ -284,8 +268,9 @@ def program_failure(program: Program, oracle: str) -> Mismatch | None:
     where, _, config = oracle.partition(", ")
     if where == "eager mode":
         found = check_eager(b)
-    elif where == "reference executor":
-        found = [m for m in check_reference_paths(b) if m.oracle == oracle]
+    elif where == "reference executor":  # the graph a compile optimized, through the reference
+        configs = [c for c in CONFIGS if c[0] == config]
+        found = [m for m in check_compiled(b, "python", configs, reference_too=True) if m.oracle == oracle]
     else:
         found = check_compiled(b, where, [c for c in CONFIGS if c[0] == config])
     return found[0] if found else None
