@@ -17,8 +17,9 @@ Nodes left on their own are listed with the reason.
 
 from __future__ import annotations
 
+import bisect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from graphc.ir import Graph, Group, Node, consumers
 from graphc.printer import node_names
@@ -26,6 +27,7 @@ from graphc.printer import node_names
 from .base import PassResult
 
 _LEAVES = ("placeholder", "variable", "constant", "full")
+_LISTED = 40  # members named in a group's note
 
 
 def role(n: Node, domain: tuple[int, ...]) -> str | None:
@@ -60,9 +62,17 @@ def role(n: Node, domain: tuple[int, ...]) -> str | None:
 
 @dataclass
 class _Group:
+    """A growing group: its members (in no particular order), their roles in `domain`, and what
+    merging needs without looking at every member: the orders of the nodes outside it that read
+    a member (`external`, sorted), its last member's order and how many matmuls it holds."""
+
     members: list[Node]
     domain: tuple[int, ...]
-    roles: dict[int, str] = field(default_factory=dict)
+    roles: dict[int, str]
+    ids: set[int]
+    external: list[int]
+    last: int
+    heads: int
 
 
 def _natural_domain(n: Node) -> tuple[int, ...] | None:
@@ -76,8 +86,14 @@ def _natural_domain(n: Node) -> tuple[int, ...] | None:
 
 
 class _Fusion:
+    """Greedy contraction of producer -> consumer edges. Each merge costs what the smaller group
+    holds (its members take the larger one's place; the larger keeps its roles unless the domain
+    changes), and the search for a path around the merge follows only readers ordered before
+    the merge's last node: near-linear in the program however large one group grows."""
+
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
+        self.nodes = graph.nodes
         self.order = {id(n): i for i, n in enumerate(graph.nodes)}
         self.users = consumers(graph)
         self.name = node_names(graph)
@@ -86,60 +102,74 @@ class _Fusion:
         for n in graph.nodes:
             d = _natural_domain(n)
             if d is not None:
-                self.group[id(n)] = _Group([n], d, {id(n): role(n, d) or ""})
+                self.group[id(n)] = self.alone(n, d, role(n, d) or "")
 
-    def roles_in(self, members: list[Node], domain: tuple[int, ...]) -> dict[int, str] | str:
-        """Each member's role in `domain`, or why they cannot share a loop over it."""
-        roles: dict[int, str] = {}
-        for m in members:
-            r = role(m, domain)
-            if r is None:
-                return f"{self.name[id(m)]} ({m.type}) has no place in a loop over {list(domain)}"
-            roles[id(m)] = r
-        inside = {id(m) for m in members}
-        heads = [m for m in members if roles[id(m)] == "matmul"]
-        if len(heads) > 1:
+    def alone(self, n: Node, domain: tuple[int, ...], r: str) -> _Group:
+        external = sorted({self.order[id(u)] for u in self.users[n]})
+        return _Group([n], domain, {id(n): r}, {id(n)}, external, self.order[id(n)], int(n.op.name == "matmul"))
+
+    def roles_in(self, large: _Group, small: _Group, domain: tuple[int, ...]) -> dict[int, str] | str:
+        """The roles in `domain` of the members of the groups whose domain it is not, or why the
+        two groups cannot share a loop over it. Only edges not yet checked in `domain` are."""
+        new: dict[int, str] = {}
+        moved = [g for g in (large, small) if g.domain != domain]
+        for g in moved:
+            for m in g.members:
+                r = role(m, domain)
+                if r is None:
+                    return f"{self.name[id(m)]} ({m.type}) has no place in a loop over {list(domain)}"
+                new[id(m)] = r
+        if large.heads + small.heads > 1:
             return "a group runs at most one matmul"
-        for m in members:
-            for x in m.inputs:
-                if id(x) not in inside:
-                    continue
-                rx, rm = roles[id(x)], roles[id(m)]
-                if rx in ("col", "total"):
-                    return f"{self.name[id(m)]} reads {self.name[id(x)]}, a sum complete only after the whole loop"
-                if rm == "matmul":
-                    return "a matmul can only open a group, not read from one"
-                if rm == "full" and rx == "row" and x.shape != domain[:-1] + (1,):
-                    return f"{self.name[id(x)]} ({x.type}) would broadcast along the wrong axis"
-        return roles
+
+        def role_of(m: Node) -> str:
+            return new.get(id(m)) or (large.roles.get(id(m)) or small.roles[id(m)])
+
+        edges = [(x, m) for g in moved for m in g.members for x in m.inputs if id(x) in g.ids]
+        for m in small.members:
+            edges += [(x, m) for x in m.inputs if id(x) in large.ids]
+            edges += [(m, u) for u in self.users[m] if id(u) in large.ids]
+        for x, m in edges:
+            rx, rm = role_of(x), role_of(m)
+            if rx in ("col", "total"):
+                return f"{self.name[id(m)]} reads {self.name[id(x)]}, a sum complete only after the whole loop"
+            if rm == "matmul":
+                return "a matmul can only open a group, not read from one"
+            if rm == "full" and rx == "row" and x.shape != domain[:-1] + (1,):
+                return f"{self.name[id(x)]} ({x.type}) would broadcast along the wrong axis"
+        return new
 
     def other_path(self, a: _Group, b: _Group) -> Node | None:
-        """A node on a path from group `a` to group `b` outside both (through any group)."""
-        inside = {id(m) for m in a.members + b.members}
-        limit = max(self.order[id(m)] for m in b.members)
-        start = [u for m in a.members for u in self.users[m] if id(u) not in inside]
+        """A node on a path from group `a` to group `b` outside both (through any group). Such
+        a path only passes nodes ordered before b's last member."""
+        limit = b.last
+
+        def readers(g: _Group | None, n: Node) -> list[int]:
+            if g is None:
+                return [o for o in (self.order[id(u)] for u in self.users[n]) if o <= limit]
+            return g.external[:bisect.bisect_right(g.external, limit)]
+
+        stack = [(o, o) for o in readers(a, a.members[0]) if id(self.nodes[o]) not in b.ids]
         seen: set[int] = set()
-        stack = list(start)
         while stack:
-            n = stack.pop()
-            if id(n) in seen or self.order[id(n)] > limit:
-                continue
-            seen.add(id(n))
+            o, start = stack.pop()
+            n = self.nodes[o]
             g = self.group.get(id(n))
-            for m in g.members if g is not None else [n]:
-                seen.add(id(m))
-                for u in self.users[m]:
-                    if id(u) in inside:
-                        return n
-                    if id(u) not in seen:
-                        stack.append(u)
+            key = id(g) if g is not None else id(n)
+            if key in seen:
+                continue
+            seen.add(key)
+            for r in readers(g, n):
+                if id(self.nodes[r]) in b.ids:
+                    return self.nodes[start]
+                stack.append((r, start))
         return None
 
     def joining(self, n: Node, other: _Group | None) -> _Group | None:
         """The group of `n`; a reshape between two per-row forms gets one in `other`'s domain."""
         g = self.group.get(id(n))
         if g is None and other is not None and n.op.name == "reshape" and role(n, other.domain) == "row":
-            g = self.group[id(n)] = _Group([n], other.domain, {id(n): "row"})
+            g = self.group[id(n)] = self.alone(n, other.domain, "row")
         return g
 
     def try_merge(self, p: Node, u: Node) -> None:
@@ -147,11 +177,10 @@ class _Fusion:
         b = self.joining(u, a)
         if a is None or b is None or a is b:
             return
-        members = sorted(a.members + b.members, key=lambda m: self.order[id(m)])
-        domains = sorted({a.domain, b.domain}, key=lambda d: -math.prod(d))
+        small, large = sorted((a, b), key=lambda g: len(g.members))
         reason = ""
-        for domain in domains:
-            roles = self.roles_in(members, domain)
+        for domain in sorted({a.domain, b.domain}, key=lambda d: -math.prod(d)):
+            roles = self.roles_in(large, small, domain)
             if isinstance(roles, str):
                 reason = reason or roles
                 continue
@@ -159,12 +188,29 @@ class _Fusion:
             if through is not None:
                 reason = f"fusing it with {self.name[id(u)]} would loop back through {self.name[id(through)]}"
                 break
-            merged = _Group(members, domain, roles)
-            for m in members:
-                self.group[id(m)] = merged
+            self.absorb(large, small, domain, roles)
             return
         self.why.setdefault(id(p), reason)
         self.why.setdefault(id(u), reason)
+
+    def absorb(self, large: _Group, small: _Group, domain: tuple[int, ...], roles: dict[int, str]) -> None:
+        """Merge `small` into `large`, now over `domain` with the members' new `roles`."""
+        large.roles.update(small.roles)
+        large.roles.update(roles)
+        large.domain = domain
+        large.members += small.members
+        large.ids |= small.ids
+        for m in small.members:
+            self.group[id(m)] = large
+            at = bisect.bisect_left(large.external, self.order[id(m)])
+            if at < len(large.external) and large.external[at] == self.order[id(m)]:
+                del large.external[at]
+        for o in small.external:
+            at = bisect.bisect_left(large.external, o)
+            if id(self.nodes[o]) not in large.ids and (at == len(large.external) or large.external[at] != o):
+                large.external.insert(at, o)
+        large.last = max(large.last, small.last)
+        large.heads += small.heads
 
     def run(self) -> tuple[list[Group], list[str]]:
         for u in self.graph.nodes:
@@ -172,6 +218,8 @@ class _Fusion:
                 self.try_merge(p, u)
         unique: dict[int, _Group] = {id(g): g for g in self.group.values()}
         groups = []
+        for g in unique.values():
+            g.members.sort(key=lambda m: self.order[id(m)])
         for g in sorted(unique.values(), key=lambda g: self.order[id(g.members[0])]):
             if len(g.members) < 2:
                 continue
@@ -186,7 +234,9 @@ class _Fusion:
         name = self.name
         lines = []
         for k, g in enumerate(groups):
-            names = ", ".join(f"{m.op.name} {name[id(m)]}" for m in g.members)
+            names = ", ".join(f"{m.op.name} {name[id(m)]}" for m in g.members[:_LISTED])
+            if len(g.members) > _LISTED:
+                names += f", ... ({len(g.members) - _LISTED} more)"
             lines.append(f"group {k} ({g.kind} over {list(g.domain)}, {len(g.members)} nodes): {names}")
         grouped = {id(m) for g in groups for m in g.members}
         for n in self.graph.nodes:

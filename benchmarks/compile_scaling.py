@@ -1,0 +1,183 @@
+#!/usr/bin/env python
+"""Cold and warm compile time of a training step as the program grows.
+
+    python benchmarks/compile_scaling.py [--layers 2 8 32 128] [--peers graphc jax torch_compile]
+                                         [--chain 1000] [--json OUT]
+
+Case `mlp L`: the SGD step of an L-layer tanh MLP (width 64, batch 32, mean softmax
+cross-entropy). Case `chain N`: N elementwise layers `h = tanh(h * 1.01 + 0.1)` over a (64,)
+vector and the gradient of their sum, compiled with `backend="numpy"` so that only the passes
+run. Each case runs in its own process: `cold_s` is build + first call with empty compile
+caches (the time to import the library is not counted), `warm_s` the same in a new process
+against the caches the cold run filled. Peers (JAX jit, torch.compile) run the same MLP step
+where installed. For the shared protocol, pin the command to one core and unset
+OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for it (see run_all.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+WIDTH, BATCH, CLASSES, LR = 64, 32, 10, 0.01
+
+
+def mlp_data(layers: int):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, WIDTH)).astype(np.float32)
+    y = rng.integers(0, CLASSES, size=BATCH)
+    sizes = [WIDTH] * layers + [CLASSES]
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        params += [rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32), np.zeros(fan_out, np.float32)]
+    return x, y, params
+
+
+def graphc_mlp(layers: int) -> float:
+    import graphc as gc
+
+    x0, y0, p0 = mlp_data(layers)
+    started = time.perf_counter()
+    x = gc.placeholder(x0.shape, "float32", name="x")
+    y = gc.placeholder(y0.shape, "int64", name="y")
+    params = [gc.variable(p) for p in p0]
+    h = x
+    for i in range(0, len(params), 2):
+        h = h @ params[i] + params[i + 1]
+        if i + 2 < len(params):
+            h = gc.tanh(h)
+    loss = gc.mean(gc.softmax_cross_entropy(h, y))
+    f = gc.compile([x, y], loss, updates=gc.optim.sgd(loss, params, LR))
+    f(x0, y0)
+    return time.perf_counter() - started
+
+
+def graphc_chain(n: int) -> float:
+    import numpy as np
+
+    import graphc as gc
+
+    started = time.perf_counter()
+    x = gc.placeholder((64,), "float64", name="x")
+    h = x
+    for _ in range(n):
+        h = gc.tanh(h * 1.01 + 0.1)
+    loss = gc.sum(h)
+    f = gc.compile([x], [loss, gc.grad(loss, x)], backend="numpy")
+    f(np.linspace(-1, 1, 64))
+    return time.perf_counter() - started
+
+
+def jax_mlp(layers: int) -> float:
+    import jax
+    import jax.numpy as jnp
+
+    x0, y0, p0 = mlp_data(layers)
+    started = time.perf_counter()
+
+    def loss_fn(params, x, y):  # type: ignore[no-untyped-def]
+        h = x
+        for i in range(0, len(params), 2):
+            h = h @ params[i] + params[i + 1]
+            if i + 2 < len(params):
+                h = jnp.tanh(h)
+        logp = jax.nn.log_softmax(h)
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    @jax.jit
+    def step(params, x, y):  # type: ignore[no-untyped-def]
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        return loss, [p - LR * g for p, g in zip(params, grads)]
+
+    loss, _ = step([jnp.asarray(p) for p in p0], jnp.asarray(x0), jnp.asarray(y0))
+    loss.block_until_ready()
+    return time.perf_counter() - started
+
+
+def torch_compile_mlp(layers: int) -> float:
+    import torch
+
+    x0, y0, p0 = mlp_data(layers)
+    started = time.perf_counter()
+    params = [torch.tensor(p, requires_grad=True) for p in p0]
+    x, y = torch.tensor(x0), torch.tensor(y0)
+
+    @torch.compile
+    def step(x, y):  # type: ignore[no-untyped-def]
+        h = x
+        for i in range(0, len(params), 2):
+            h = h @ params[i] + params[i + 1]
+            if i + 2 < len(params):
+                h = torch.tanh(h)
+        loss = torch.nn.functional.cross_entropy(h, y)
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= LR * p.grad
+                p.grad = None
+        return loss
+
+    step(x, y)
+    return time.perf_counter() - started
+
+
+RUNNERS = {"graphc": graphc_mlp, "jax": jax_mlp, "torch_compile": torch_compile_mlp}
+
+
+def one_case(peer: str, case: str, size: int) -> None:
+    """Run one case in this process and print its time in seconds."""
+    if peer == "graphc":
+        import graphc  # noqa: F401 - import time is not compile time
+    seconds = graphc_chain(size) if case == "chain" else RUNNERS[peer](size)
+    print(json.dumps({"seconds": seconds}))
+
+
+def run_case(peer: str, case: str, size: int, cache: str) -> float | None:
+    env = dict(os.environ, GRAPHC_CACHE_DIR=os.path.join(cache, "graphc"), NUMBA_CACHE_DIR=os.path.join(cache, "numba"),
+               TORCHINDUCTOR_CACHE_DIR=os.path.join(cache, "inductor"), JAX_PLATFORMS="cpu")
+    done = subprocess.run([sys.executable, __file__, "--one", peer, case, str(size)], env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        print(f"  {peer} {case} {size}: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--layers", type=int, nargs="*", default=[2, 8, 32, 128])
+    ap.add_argument("--peers", nargs="*", default=["graphc", "jax", "torch_compile"])
+    ap.add_argument("--chain", type=int, nargs="*", default=[1000, 10000])
+    ap.add_argument("--json", help="append one JSON line per case")
+    ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        one_case(args.one[0], args.one[1], int(args.one[2]))
+        return
+    cases = [(p, "mlp", n) for p in args.peers for n in args.layers]
+    cases += [("graphc", "chain", n) for n in args.chain]
+    for peer, case, size in cases:
+        with tempfile.TemporaryDirectory() as cache:
+            cold = run_case(peer, case, size, cache)
+            warm = run_case(peer, case, size, cache) if cold is not None else None
+        if cold is None:
+            continue
+        row = {"peer": peer, "case": case, "size": size, "cold_s": round(cold, 3),
+               "warm_s": None if warm is None else round(warm, 3)}
+        print(f"{peer:14s} {case:6s} {size:6d}  cold {cold:7.2f} s  warm {warm if warm is None else round(warm, 2)} s",
+              flush=True)
+        if args.json:
+            with open(args.json, "a") as out:
+                out.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
