@@ -1,8 +1,9 @@
 """Writing Python source for Numba: indented lines, typed constants, flat addressing, loop nests.
 
-Generated programs see every array as a 1-D base (an argument, or one typed view of the byte
-arena per dtype) plus a static element offset and shape: `Buf.at([i, j])` is
-`A_f32[4096 + i * 128 + j]`. Reshapes cost nothing, and the code carries none of the checks
+Generated kernels see every array as a 1-D base (a program array, or one buffer of the byte
+arena) plus a static element offset and shape: `Buf.at([i, j])` is `B7[i * 128 + j]`. Indices
+are sums of loop variables, never negative, so no wraparound check stands between a loop and
+its vectorization. Reshapes cost nothing, and the code carries none of the checks
 and error paths that Numba attaches to slicing, `view` and `reshape` (which dominated compile
 time). Typed constants keep float32 arithmetic in float32.
 """
@@ -78,15 +79,10 @@ class Buf:
         """The data as a 1-D array expression (for helper calls)."""
         return f"{self.base}[{self.offset}:{linear(self.offset, [(str(self.size), 1)])}]"
 
-    def matrix(self, offset: str = "0", shape: tuple[int, ...] | None = None) -> str:
-        """A 2-D array expression of `shape` starting `offset` elements in (for np.dot); a
-        swapped buffer gives the transposed view of its row-major data."""
-        shape = tuple(shape or self.shape)
-        n = int(np.prod(shape))
-        start = linear(self.offset, [(offset, 1)]) if offset != "0" else str(self.offset)
-        if self.swapped:
-            return f"{self.base}[{start}:{start} + {n}].reshape({shape[::-1]}).T"
-        return f"{self.base}[{start}:{start} + {n}].reshape({shape})"
+    def part(self, offset: str, n: int) -> str:
+        """`n` elements from `offset` elements in, as a 1-D array expression."""
+        start = linear(self.offset, [(offset, 1)])
+        return f"{self.base}[{start}:{start} + {n}]" if start != "0" else f"{self.base}[0:{n}]"
 
     def reshaped(self, shape: tuple[int, ...]) -> Buf:
         return Buf(self.base, self.offset, tuple(shape), self.dtype)
@@ -102,6 +98,7 @@ class Emitter:
         self._names = itertools.count()
         self._scratch = scratch
         self.node_index = -1  # the program's index of the node being lowered
+        self.sites: list[int] = []  # per failure site (`fail`), the index of its node
 
     def line(self, text: str) -> None:
         self.lines.append("    " * self.depth + text)
@@ -138,9 +135,11 @@ class Emitter:
         return self._scratch(tuple(shape), np.dtype(dtype))
 
     def fail(self, code: int, value: str) -> None:
-        """Stop the program with error `code` at the current node (reported by the runtime)."""
-        self.line(f"status[0] = {code}; status[1] = {self.node_index}; status[2] = {value}")
+        """Stop the program with error `code` at the current node (reported by the runtime): the
+        code names a failure site of its own, which `sites` maps to the node."""
+        self.line(f"status[0] = {code}; status[1] = {len(self.sites)}; status[2] = {value}")
         self.line("return")
+        self.sites.append(self.node_index)
 
     @contextlib.contextmanager
     def block(self, header: str) -> Iterator[None]:

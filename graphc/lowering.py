@@ -1,4 +1,10 @@
-"""Lowering a graph to the Python source of one Numba function (nopython mode only).
+"""Lowering a graph to kernels: Python source for Numba (nopython mode only), run in order.
+
+A kernel is one unit of the schedule (a fused group, a node with its own loop or kernel, a BLAS
+call, an update, a copy into the arena), written so that it holds nothing of its program: the
+arrays it reads and writes outside the arena are parameters `arg<n>`, its arena buffers'
+offsets parameters `off<n>`, its constants its own. Two programs (or two layers of one) with
+the same computation on the same shapes have the same kernel text, compiled once.
 
 Every shape is static and written into the source. Each node becomes one of:
 - an argument: placeholders (fed), variables (their arrays, updated in place), array constants,
@@ -13,13 +19,14 @@ everything else is computed, and a failing call (status set, early return) chang
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .dtypes import short_name
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
 from .ir import Graph, Group, Node, Variable, consumers, schedule
 from .passes.memory_plan import Lifetime, MemoryPlan, aligned, check_plan, plan_memory
@@ -46,12 +53,32 @@ class Slot:
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
 
+# Names in emitted code that belong to the program: its arrays and its arena buffers.
+_PROGRAM_NAME = re.compile(r"\b(?:(?:in|var|const)[0-9]+|B[0-9]+)\b")
+_ARENA_NAME = re.compile(r"B([0-9]+)")
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One unit of the program as code that holds nothing of the program.
+
+    `body` are the kernel's lines, one level in, reading `arg<n>` (the program array
+    `arrays[n]`: its name in the program, dtype and size), `buf<n>` (the arena buffer
+    `buffers[n]`: its key, dtype and size), `step` and `status`."""
+
+    body: tuple[str, ...]
+    constants: tuple[str, ...]  # module-level typed constants the body uses
+    arrays: tuple[tuple[str, np.dtype, int], ...]
+    buffers: tuple[tuple[int, np.dtype, int], ...]
+    notes: tuple[str, ...]  # what it computes and where the user wrote it (comments)
+    sites: tuple[int, ...]  # per failure site: the index of the node it reports
+
+
 @dataclass
 class LoweredProgram:
-    """The generated source and what the runtime needs to call it."""
+    """The kernels in the order they run, and what the runtime needs to run them."""
 
-    source: str  # def program(step, status, arena, *inputs, *variables, *constants)
-    definitions: list[str]  # module-level typed constants it uses
+    kernels: list[Kernel]
     placeholders: list[Node]
     variables: list[Variable]
     constants: list[np.ndarray]
@@ -66,9 +93,10 @@ class LoweredProgram:
     steps: int  # the number of steps buffers' lifetimes count in
 
 
-def arena_base(dtype: np.dtype) -> str:
-    """The name of the arena's typed view for `dtype`."""
-    return f"A_{short_name(dtype)}"
+def arena_key(buf: Buf) -> int | None:
+    """The key of the arena buffer holding `buf`'s data (None: data outside the arena)."""
+    match = _ARENA_NAME.fullmatch(buf.base)
+    return int(match.group(1)) if match else None
 
 
 class _Lowering:
@@ -77,7 +105,7 @@ class _Lowering:
         self.outputs = list(graph.outputs[:n_outputs])
         self.updates = list(updates)
         self.arrays: dict[int, Buf] = {}  # node id -> its data
-        self.literals: dict[int, str] = {}  # node id -> typed constant name
+        self.literals: dict[int, tuple[object, np.dtype]] = {}  # node id -> its value and dtype
         # Arena buffers, by key: shape and dtype, and the first and last step that use them.
         self.buffers: list[tuple[tuple[int, ...], np.dtype]] = []
         self.born: list[int] = []
@@ -88,7 +116,8 @@ class _Lowering:
         self.free: dict[int, str] = {}  # node id -> how it is had without code of its own
         self.own: dict[int, int] = {}  # outputs and update values -> key of their arena buffer
         self.dtypes: set[np.dtype] = set()
-        self.em = Emitter(scratch=lambda shape, dtype: self._allocate(shape, dtype)[0])
+        self.em = self._emitter()
+        self.kernels: list[Kernel] = []
         self.placeholders = list(graph.inputs)
         self.variables: list[Variable] = []
         self.constants: list[np.ndarray] = []
@@ -97,6 +126,44 @@ class _Lowering:
         self.results = {id(o) for o in graph.outputs}
         self.group_of = {id(m): g for g in graph.groups for m in g.members}
 
+    def _emitter(self) -> Emitter:
+        return Emitter(scratch=lambda shape, dtype: self._allocate(shape, dtype)[0])
+
+    @contextlib.contextmanager
+    def kernel(self) -> Iterator[Emitter]:
+        """Emit one kernel: what is written in the block, bound to parameters of its own."""
+        self.em = self._emitter()
+        yield self.em
+        code = [line for line in self.em.lines if not line.lstrip().startswith("#")]
+        if not code:
+            return
+        arrays: list[tuple[str, np.dtype, int]] = []
+        buffers: list[tuple[int, np.dtype, int]] = []
+        params: dict[str, str] = {}
+
+        def bind(match: re.Match[str]) -> str:
+            name = match.group(0)
+            if name not in params:
+                if name.startswith("B"):
+                    params[name] = f"buf{len(buffers)}"
+                    shape, dt = self.buffers[int(name[1:])]
+                    buffers.append((int(name[1:]), dt, int(np.prod(shape, dtype=np.int64))))
+                else:
+                    params[name] = f"arg{len(arrays)}"
+                    arrays.append((name, *self.array_type(name)))
+            return params[name]
+
+        body = tuple(_PROGRAM_NAME.sub(bind, line) for line in code)
+        notes = tuple(line.strip()[2:] for line in self.em.lines if line.lstrip().startswith("#"))
+        self.kernels.append(Kernel(body, tuple(self.em.constant_definitions()), tuple(arrays), tuple(buffers),
+                                   notes, tuple(self.em.sites)))
+
+    def array_type(self, name: str) -> tuple[np.dtype, int]:
+        """The dtype and size of program array `name` (in3, var0, const2)."""
+        kind, at = re.fullmatch(r"([a-z]+)([0-9]+)", name).groups()  # type: ignore[union-attr]
+        data: Node | np.ndarray = {"in": self.placeholders, "var": self.variables, "const": self.constants}[kind][int(at)]
+        return np.dtype(data.dtype), int(data.size)
+
     def _allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[Buf, int]:
         """A new arena buffer, born at the current step; its offset is planned at the end."""
         key, dt = len(self.buffers), np.dtype(dtype)
@@ -104,32 +171,35 @@ class _Lowering:
         self.born.append(self.step)
         self.last.append(self.step)
         self.dtypes.add(dt)
-        return Buf(arena_base(dt), f"O{key}", tuple(shape), dt), key
+        return Buf(f"B{key}", 0, tuple(shape), dt), key
 
     def touch(self, buf: Buf) -> Buf:
         """Record that the current step reads `buf` (its buffer lives at least until now)."""
-        if isinstance(buf.offset, str):
-            key = int(buf.offset[1:])
+        key = arena_key(buf)
+        if key is not None:
             self.last[key] = max(self.last[key], self.step)
         return buf
 
     def arena_buf(self, key: int) -> Buf:
         shape, dt = self.buffers[key]
-        return Buf(arena_base(dt), f"O{key}", shape, dt)
+        return Buf(f"B{key}", 0, shape, dt)
 
     def buffer(self, n: Node) -> Buf:
         buf, self.slots[id(n)] = self._allocate(n.shape, n.dtype)
         self.arrays[id(n)] = buf
         return buf
 
+    def literal(self, n: Node) -> str:
+        """Literal `n` as a typed constant of the kernel being emitted."""
+        return self.em.const(*self.literals[id(n)])
+
     def array_of(self, n: Node) -> Buf:
         """`n` as array data, filling a buffer once if it is a literal."""
         if id(n) not in self.arrays:
-            self.em.fill(self.buffer(n), self.literals[id(n)])
+            self.em.fill(self.buffer(n), self.literal(n))
         return self.touch(self.arrays[id(n)])
 
     def lower(self) -> LoweredProgram:
-        em = self.em
         candidates = self.in_place_candidates()
         for var, _ in self.updates:  # a variable may be written without being read
             if id(var) not in self.index:
@@ -139,31 +209,35 @@ class _Lowering:
             if id(unit) in deferred:
                 continue
             self.step += 1
-            self.unit(unit)
+            with self.kernel():
+                self.unit(unit)
         in_place = self.without_conflicts(candidates)
         for _, value in self.updates:
             if id(value) in candidates and id(value) not in in_place:
                 self.step += 1
-                self.unit(self.group_of.get(id(value), value))
+                with self.kernel():
+                    self.unit(self.group_of.get(id(value), value))
         copied = [(var, value) for var, value in self.updates if id(value) not in in_place]
         self.step += 1  # outputs, and every update, from here to the end
         for n in self.outputs + [v for _, v in copied]:
-            self.in_arena(n)
-        if self.updates:
-            em.line("# updates: written only after every value is computed")
-        for var, value in self.updates:
+            with self.kernel():
+                self.in_arena(n)
+        for var, value in self.updates:  # written only after every value is computed
             if id(value) in in_place:
                 self.step += 1  # one step each: their scratch (a matmul's product) dies here
-                em.node_index = self.index[id(value)]
-                em.comment(f"{value.op.name} at {value.location}, into {var.name} in place:")
-                members = self.members(value)
-                if members[0].op.name == "matmul":
-                    if self.gemm_update(members, var, value):
-                        continue
-                    self.node(members.pop(0))
-                self.elementwise(members, {id(value): self.arrays[id(var)]})
+                with self.kernel() as em:
+                    em.node_index = self.index[id(value)]
+                    em.comment(f"{value.op.name} at {value.location}, into {var.name} in place:")
+                    members = self.members(value)
+                    if members[0].op.name == "matmul":
+                        if self.gemm_update(members, var, value):
+                            continue
+                        self.node(members.pop(0))
+                    self.elementwise(members, {id(value): self.arrays[id(var)]})
         for var, value in copied:
-            em.copy(self.arrays[id(var)], self.touch(self.arena_buf(self.own[id(value)])))
+            with self.kernel() as em:
+                em.comment(f"update of {var.name}")
+                em.copy(self.arrays[id(var)], self.touch(self.arena_buf(self.own[id(value)])))
         for key in self.own.values():  # outputs are read after the call
             self.last[key] = self.step
         lifetimes = [Lifetime(k, int(np.prod(shape, dtype=np.int64)) * dt.itemsize, self.born[k], self.last[k],
@@ -171,15 +245,9 @@ class _Lowering:
         self.memory = plan_memory(lifetimes, self.naive_bytes())
         if CHECK_PLANS:
             check_plan(lifetimes, self.memory)
-        args = ([f"in{i}" for i in range(len(self.placeholders))]
-                + [f"var{i}" for i in range(len(self.variables))]
-                + [f"const{i}" for i in range(len(self.constants))])
-        header = f"def program(step, status, arena{''.join(', ' + a for a in args)}):"
-        views = [f"    {arena_base(dt)} = arena.view(np.{dt.name})" for dt in sorted(self.dtypes, key=str)]
-        offsets = [f"O{k} = {self.memory.offsets[k] // dt.itemsize}" for k, (_, dt) in enumerate(self.buffers)]
         return LoweredProgram(
-            source="\n".join([header, *views, *em.lines, "    return"]),
-            definitions=em.constant_definitions() + offsets, placeholders=self.placeholders,
+            kernels=self.kernels,
+            placeholders=self.placeholders,
             variables=self.variables, constants=self.constants, nodes=list(self.graph.nodes),
             outputs=[self.slot(self.own[id(o)]) for o in self.outputs],
             slots={node: self.slot(k) for node, k in self.slots.items()},
@@ -248,14 +316,15 @@ class _Lowering:
     def offer_in_place(self, stored: list[tuple[Node, Buf]], operands: list[Buf]) -> None:
         """Offer each new buffer the place of an operand read at the same index (same shape), so
         that the plan may write in place if the operand dies here."""
-        free = [b for b in operands if isinstance(b.offset, str) and not b.swapped]
+        free = [b for b in operands if arena_key(b) is not None and not b.swapped]
         for _, buf in stored:
-            if not isinstance(buf.offset, str) or int(buf.offset[1:]) in self.reuses:
+            key = arena_key(buf)
+            if key is None or key in self.reuses:
                 continue
             for b in free:
                 same_key = [o for o in operands if o.base == b.base and o.offset == b.offset]
                 if b.shape == buf.shape and b.dtype == buf.dtype and all(o.shape == b.shape for o in same_key):
-                    self.reuses[int(buf.offset[1:])] = int(str(b.offset)[1:])
+                    self.reuses[key] = arena_key(b)  # type: ignore[assignment]
                     free.remove(b)
                     break
 
@@ -340,7 +409,7 @@ class _Lowering:
             return
         buf, key = self._allocate(n.shape, n.dtype)
         if id(n) in self.literals:
-            self.em.fill(buf, self.literals[id(n)])
+            self.em.fill(buf, self.literal(n))
         else:
             self.em.copy(buf, self.touch(self.arrays[id(n)]))
         self.own[id(n)] = key
@@ -355,7 +424,7 @@ class _Lowering:
             self.variables.append(n)
         elif op.name in ("constant", "full") and (n.shape == () or op.name == "full"):
             value = n.attrs["value"][()] if op.name == "constant" else n.attrs["value"]
-            self.literals[id(n)] = em.const(value, n.dtype)
+            self.literals[id(n)] = (value, n.dtype)
             return
         elif op.name == "constant":
             self.arrays[id(n)] = Buf(f"const{len(self.constants)}", 0, n.shape, n.dtype)
@@ -421,7 +490,7 @@ class _Lowering:
         for m in members:
             for x in m.inputs:
                 if id(x) in self.literals:
-                    scalar_of[id(x)] = self.literals[id(x)]
+                    scalar_of[id(x)] = self.literal(x)
                 elif id(x) not in inside and id(x) not in loaded:
                     loaded[id(x)] = len(operands)
                     operands.append(self.touch(self.arrays[id(x)]))
@@ -446,7 +515,7 @@ class _Lowering:
 
 
 def lower(graph: Graph, n_outputs: int, updates: Sequence[tuple[Variable, Node]], check_numerics: bool) -> LoweredProgram:
-    """The source of `program(step, status, arena, *inputs, *variables, *constants)` for `graph`.
+    """The kernels computing `graph` (in the order they run) and the arena they share.
 
     `graph.outputs` are the user's `n_outputs` outputs followed by the updates' new values.
     """

@@ -158,7 +158,7 @@ class RowLoop:
         """The current row's scalar of `x`, broadcast (NumPy-style, right-aligned) to `shape`,
         one of the two per-row forms: lead or lead + (1,)."""
         if id(x) in self.lo.literals:
-            return self.lo.literals[id(x)]
+            return self.lo.literal(x)
         if id(x) in self.inside:
             return self.values[id(x)]
         names = [n for n, _ in self.row_terms] + ["0"] * (len(shape) - len(self.lead))
@@ -171,7 +171,7 @@ class RowLoop:
 
             def scalar(x: Node) -> str:
                 if id(x) in self.lo.literals:
-                    return self.lo.literals[id(x)]
+                    return self.lo.literal(x)
                 if id(x) not in local:
                     if id(x) in self.inside and self.roles[id(x)] == "row":
                         return self.values[id(x)]

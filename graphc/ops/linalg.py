@@ -33,7 +33,8 @@ def swap_last(x: Any) -> Any:
 
 
 def _matmul_kernel(em: Emitter, out: Buf, a: Buf, b: Buf) -> None:
-    # Float matrices go to BLAS (np.dot into the output); batches loop over broadcast indices.
+    # Float matrices go to BLAS (one gemm each, transposed operands read as they lie); batches
+    # loop over broadcast indices.
     batch = out.shape[:-2]
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
 
@@ -49,7 +50,8 @@ def _matmul_kernel(em: Emitter, out: Buf, a: Buf, b: Buf) -> None:
     with em.loops(batch) as names:
         sa, sb, so = start(a, names), start(b, names), start(out, names)
         if out.dtype.kind == "f" and a.dtype == b.dtype == out.dtype:
-            em.line(f"np.dot({a.matrix(sa, (m, k))}, {b.matrix(sb, (k, n))}, {out.matrix(so, (m, n))})")
+            em.line(f"gemm({a.part(sa, m * k)}, {b.part(sb, k * n)}, {out.part(so, m * n)}, {int(a.swapped)},"
+                    f" {int(b.swapped)}, {m}, {n}, {k}, 1.0, 0.0)")
         else:  # integers and mixed dtypes: a plain triple loop
             with em.loops([m, n]) as (i, j):
                 acc = em.fresh("acc")

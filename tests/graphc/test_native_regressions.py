@@ -107,17 +107,20 @@ def test_generated_locals_never_shadow_module_names() -> None:
     outs = [gc.cast(gc.argmax(gc.tanh(x * k), 1), dt) for k in range(1, 12) for dt in ("int8", "int16", "int32", "uint8")]
     outs += [gc.sum(gc.cast(x > k, "int64")) for k in range(10)]
     f = gc.compile([x], outs, backend="python")
-    module = ast.parse(f._native.text)  # type: ignore[union-attr]
-    globals_ = {t.id for node in module.body if isinstance(node, ast.Assign) for t in ast.walk(node) if isinstance(t, ast.Name)}
-    globals_ |= {a.asname or a.name for node in module.body if isinstance(node, (ast.Import, ast.ImportFrom)) for a in node.names}
-    assert {"i8", "i16", "i32", "i64", "u8", "f64"} <= globals_
-    program = next(node for node in module.body if isinstance(node, ast.FunctionDef) and node.name == "program")
-    stored = {n.id for n in ast.walk(program) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    assert len(stored) > 64
-    # The rule that makes collisions impossible: every lowercase local is <prefix>_<number>,
-    # a form no module-level name has.
-    assert all(re.fullmatch(r"[a-z]+_[0-9]+", n) for n in stored if n.islower()), sorted(stored)[:10]
-    assert not stored & globals_, f"locals shadow module names: {sorted(stored & globals_)}"
+    stored: set[str] = set()
+    for text in f._native.texts:  # type: ignore[union-attr]
+        module = ast.parse(text)
+        globals_ = {t.id for node in module.body if isinstance(node, ast.Assign) for t in ast.walk(node) if isinstance(t, ast.Name)}
+        globals_ |= {a.asname or a.name for node in module.body if isinstance(node, (ast.Import, ast.ImportFrom)) for a in node.names}
+        assert {"i8", "i16", "i32", "i64", "u8", "f64"} <= globals_
+        kernel = next(node for node in module.body if isinstance(node, ast.FunctionDef) and node.name == "kernel")
+        names = {n.id for n in ast.walk(kernel) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        assert not names & globals_, f"locals shadow module names: {sorted(names & globals_)}"
+        stored |= names
+    assert len(f._native.texts) > 40 and any(re.fullmatch(r"i_[0-9]+", n) for n in stored)  # type: ignore[union-attr]
+    # The rule that makes collisions impossible: every lowercase local is <prefix>_<number>
+    # (or a kernel parameter, arg<n> and buf<n>), a form no module-level name has.
+    assert all(re.fullmatch(r"[a-z]+_[0-9]+|(arg|buf)[0-9]+|step|status", n) for n in stored if n.islower()), sorted(stored)[:10]
     feed = np.linspace(-1, 1, 12).reshape(3, 4)
     for a, b in zip(f(feed), gc.compile([x], outs, backend="numpy")(feed)):
         np.testing.assert_array_equal(a, b)

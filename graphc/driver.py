@@ -1,0 +1,106 @@
+"""Running a program's kernels: generic loops compiled once per machine, never per program.
+
+A kernel is a Numba cfunc `void(int64 *g, int64 *p)`. `g` points at what every kernel of a
+step shares (`G_STEP`, and the addresses of the status words and of the arena); `p` at the
+kernel's own parameters: the addresses of the arrays it reads or writes outside the arena
+(feeds, variables, constants), then the byte offsets of its arena buffers.
+A program is then data — its kernels' addresses and one int64 table of parameters — so that
+running it, one step or many, compiles nothing: kernels are compiled once each, whatever
+program uses them, and called through their addresses.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+
+G_STEP, G_STATUS, G_ARENA = 0, 1, 2
+G_SIZE = 3
+# status[0]: 0, or why a kernel stopped; status[1]: which of its failure sites; status[2]: a
+# value the site reports; status[3]: which kernel of the program (set by the driver).
+STATUS_WORDS = 4
+KERNEL_SIGNATURE = types.void(types.CPointer(types.int64), types.CPointer(types.int64))
+
+
+@intrinsic
+def address_as(typingctx, address, dtype):  # type: ignore[no-untyped-def]
+    """The integer `address` as a pointer to `dtype` elements (for `numba.carray`)."""
+    if not isinstance(address, types.Integer) or not isinstance(dtype, types.NumberClass):
+        return None
+    pointer = types.CPointer(dtype.instance_type)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.inttoptr(args[0], context.get_value_type(pointer))
+
+    return pointer(address, dtype), codegen
+
+
+@intrinsic
+def call_kernel(typingctx, function, g, p):  # type: ignore[no-untyped-def]
+    """Call the kernel at address `function` with parameter blocks at addresses `g` and `p`."""
+    if not all(isinstance(t, types.Integer) for t in (function, g, p)):
+        return None
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        block = ir.IntType(64).as_pointer()
+        kind = ir.FunctionType(ir.VoidType(), [block, block])
+        target = builder.inttoptr(args[0], kind.as_pointer())
+        builder.call(target, [builder.inttoptr(args[1], block), builder.inttoptr(args[2], block)])
+        return context.get_dummy_value()
+
+    return types.void(function, g, p), codegen
+
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+@_jit
+def run_step(functions: np.ndarray, starts: np.ndarray, table: np.ndarray, status: np.ndarray) -> int:
+    """Run every kernel in order; the index of the one that set a status (-1 if none did)."""
+    g = table.ctypes.data
+    for k in range(functions.size):
+        call_kernel(functions[k], g, g + 8 * starts[k])
+        if status[0] != 0:
+            status[3] = k
+            return k
+    return -1
+
+
+@_jit
+def run_steps(functions: np.ndarray, starts: np.ndarray, table: np.ndarray, status: np.ndarray, arena: np.ndarray,
+              n_steps: int, step0: int, fed: np.ndarray, fed_base: np.ndarray, fed_stride: np.ndarray,
+              out_offset: np.ndarray, out_bytes: np.ndarray, out_base: np.ndarray) -> int:
+    """`n_steps` steps: before step t each fed slot `fed[i]` of the table points at row t of its
+    stack (`fed_base[i] + t * fed_stride[i]`); after it, output i (`out_bytes[i]` bytes at arena
+    byte `out_offset[i]`) is copied into row t of its stack at `out_base[i]`. Returns the number
+    of steps done (fewer when a kernel set a status)."""
+    for t in range(n_steps):
+        for i in range(fed.size):
+            table[fed[i]] = fed_base[i] + t * fed_stride[i]
+        table[G_STEP] = step0 + t
+        if run_step(functions, starts, table, status) >= 0:
+            return t
+        for i in range(out_offset.size):
+            n = out_bytes[i]
+            row = numba.carray(address_as(out_base[i] + t * n, np.uint8), n)
+            for b in range(n):
+                row[b] = arena[out_offset[i] + b]
+    return n_steps
+
+
+def address_as_python(address: int, dtype: Any) -> tuple[int, np.dtype]:
+    """`address_as` for kernels run by CPython: the pair `carray_python` takes."""
+    return int(address), np.dtype(dtype)
+
+
+def carray_python(pointer: tuple[int, np.dtype], n: int) -> np.ndarray:
+    """`numba.carray` for kernels run by CPython: `n` elements at the address, writable."""
+    address, dtype = pointer
+    raw = (ctypes.c_char * (int(n) * dtype.itemsize)).from_address(address)
+    return np.frombuffer(raw, dtype=dtype)
