@@ -292,11 +292,14 @@ class Function:
         if native is None:
             lines.append("executor: NumPy reference, node by node")
         else:
-            hit = "hit (machine code loaded)" if native.cache_hit else "miss (compiled by LLVM)"
-            how = "run by CPython, not compiled" if native.interpret else "one Numba function"
+            hit = "hit (machine code loaded)" if native.cache_hit else (
+                f"miss ({len(native.texts) - native.hits} kernels compiled by LLVM)")
+            how = "run by CPython, not compiled" if native.interpret else "Numba kernels run by the driver"
             cached = "none (interpreted)" if native.interpret else hit
+            distinct = len(set(native.texts))
             lines += [
-                f"executor: {how}, {native.text.count(chr(10))} lines of generated source",
+                f"executor: {how}: {len(native.texts)} kernels, {distinct} distinct"
+                f" ({native.hits} of {len(native.texts)} found compiled), {native.text.count(chr(10))} lines listed",
                 f"  source: {native.path or 'in memory (no writable folder)'}",
                 f"  compile cache: {cached}; compile {native.compile_seconds:.2f} s",
                 f"  check_numerics: {'on' if self.check_numerics else 'off (no checks in the code)'}",

@@ -117,7 +117,8 @@ class _Lowering:
         self.own: dict[int, int] = {}  # outputs and update values -> key of their arena buffer
         self.dtypes: set[np.dtype] = set()
         self.em = self._emitter()
-        self.kernels: list[Kernel] = []
+        # Each kernel as emitted: its lines, constants, comments and failure sites.
+        self.emitted: list[tuple[list[str], tuple[str, ...], tuple[str, ...], tuple[int, ...]]] = []
         self.placeholders = list(graph.inputs)
         self.variables: list[Variable] = []
         self.constants: list[np.ndarray] = []
@@ -135,28 +136,35 @@ class _Lowering:
         self.em = self._emitter()
         yield self.em
         code = [line for line in self.em.lines if not line.lstrip().startswith("#")]
-        if not code:
-            return
+        if code:
+            notes = tuple(line.strip()[2:] for line in self.em.lines if line.lstrip().startswith("#"))
+            self.emitted.append((code, tuple(self.em.constant_definitions()), notes, tuple(self.em.sites)))
+
+    def bind(self, code: list[str], constants: tuple[str, ...], notes: tuple[str, ...], sites: tuple[int, ...],
+             same: dict[int, int]) -> Kernel:
+        """An emitted kernel with the program's names made its parameters. Buffers that share
+        their place (`same`: written in place of one another) are one parameter, so that LLVM
+        sees one array read and written at one index, not two that might overlap."""
         arrays: list[tuple[str, np.dtype, int]] = []
         buffers: list[tuple[int, np.dtype, int]] = []
         params: dict[str, str] = {}
 
-        def bind(match: re.Match[str]) -> str:
+        def param(match: re.Match[str]) -> str:
             name = match.group(0)
-            if name not in params:
-                if name.startswith("B"):
+            if name.startswith("B"):
+                key = same.get(int(name[1:]), int(name[1:]))
+                name = f"B{key}"
+                if name not in params:
                     params[name] = f"buf{len(buffers)}"
-                    shape, dt = self.buffers[int(name[1:])]
-                    buffers.append((int(name[1:]), dt, int(np.prod(shape, dtype=np.int64))))
-                else:
-                    params[name] = f"arg{len(arrays)}"
-                    arrays.append((name, *self.array_type(name)))
+                    shape, dt = self.buffers[key]
+                    buffers.append((key, dt, int(np.prod(shape, dtype=np.int64))))
+            elif name not in params:
+                params[name] = f"arg{len(arrays)}"
+                arrays.append((name, *self.array_type(name)))
             return params[name]
 
-        body = tuple(_PROGRAM_NAME.sub(bind, line) for line in code)
-        notes = tuple(line.strip()[2:] for line in self.em.lines if line.lstrip().startswith("#"))
-        self.kernels.append(Kernel(body, tuple(self.em.constant_definitions()), tuple(arrays), tuple(buffers),
-                                   notes, tuple(self.em.sites)))
+        body = tuple(_PROGRAM_NAME.sub(param, line) for line in code)
+        return Kernel(body, constants, tuple(arrays), tuple(buffers), notes, sites)
 
     def array_type(self, name: str) -> tuple[np.dtype, int]:
         """The dtype and size of program array `name` (in3, var0, const2)."""
@@ -245,8 +253,11 @@ class _Lowering:
         self.memory = plan_memory(lifetimes, self.naive_bytes())
         if CHECK_PLANS:
             check_plan(lifetimes, self.memory)
+        same: dict[int, int] = {}
+        for old, new in self.memory.in_place:  # in order of birth: chains end at their first buffer
+            same[int(new)] = same.get(int(old), int(old))  # type: ignore[call-overload]
         return LoweredProgram(
-            kernels=self.kernels,
+            kernels=[self.bind(*emitted, same) for emitted in self.emitted],
             placeholders=self.placeholders,
             variables=self.variables, constants=self.constants, nodes=list(self.graph.nodes),
             outputs=[self.slot(self.own[id(o)]) for o in self.outputs],

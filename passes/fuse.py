@@ -10,8 +10,9 @@ in it (`role`):
 - matmul: a matmul of shape D opening the group: BLAS computes it, the loop is its epilogue.
 
 Groups grow by contracting producer -> consumer edges, in node order, when every member of the
-merged group has a role in one domain and no path leaves the group and comes back (through a
-node or another group): the groups then still form a DAG, so they can run one after another.
+merged group has a role in one domain, no path leaves the group and comes back (through a node
+or another group) and the group stays within `MAX_MEMBERS`: the groups then still form a DAG,
+so they can run one after another.
 Nodes left on their own are listed with the reason.
 """
 
@@ -28,6 +29,9 @@ from .base import PassResult
 
 _LEAVES = ("placeholder", "variable", "constant", "full")
 _LISTED = 40  # members named in a group's note
+# A group's members at most: a kernel stays quick to compile, and a long chain of layers
+# becomes a run of equal kernels, compiled once.
+MAX_MEMBERS = 128
 
 
 def role(n: Node, domain: tuple[int, ...]) -> str | None:
@@ -178,6 +182,10 @@ class _Fusion:
         if a is None or b is None or a is b:
             return
         small, large = sorted((a, b), key=lambda g: len(g.members))
+        if len(small.members) + len(large.members) > MAX_MEMBERS:
+            self.why.setdefault(id(p), f"its group is full ({MAX_MEMBERS} nodes at most)")
+            self.why.setdefault(id(u), f"its group is full ({MAX_MEMBERS} nodes at most)")
+            return
         reason = ""
         for domain in sorted({a.domain, b.domain}, key=lambda d: -math.prod(d)):
             roles = self.roles_in(large, small, domain)

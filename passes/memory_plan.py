@@ -7,19 +7,26 @@ buffer and writes the new one element by element, at the same index, can write i
 the old buffer dies at that very step. The planner accepts the offer when it holds (the old
 buffer's last step is the new one's first, and no one else took the place) and then places the
 two as one. Two heuristics place the buffers; the smaller arena wins:
-- greedy by size: largest first, each at the lowest offset that fits between the buffers already
-  placed that are alive at the same time (best fit: the smallest gap that fits);
-- greedy by start: in order of birth, first fit.
+- greedy by size: largest first, each in the smallest gap that fits between the buffers already
+  placed that are alive at the same time (best fit; up to `BEST_FIT_LIMIT` buffers);
+- greedy by start: in order of birth, first fit, as an allocator sweeping the program once.
 `lower_bound_bytes` is the most bytes alive at any one step: no plan can use less.
 `check_plan` proves a plan sound; tests run it on every plan.
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 ALIGN = 64
+# Placing by size compares each buffer with every one placed before it (quadratic): above this
+# many buffers only the sweep by start (n log n) runs.
+BEST_FIT_LIMIT = 3000
 
 
 def aligned(nbytes: int) -> int:
@@ -58,25 +65,64 @@ def _overlap_in_time(a: Lifetime, b: Lifetime) -> bool:
     return a.start <= b.end and b.start <= a.end
 
 
-def _place(order: Sequence[Lifetime], best_fit: bool) -> dict[Hashable, int]:
-    placed: list[tuple[Lifetime, int]] = []
+def _best_fit_by_size(units: Sequence[Lifetime]) -> dict[Hashable, int]:
+    """Largest first, each in the smallest gap between the placed buffers alive with it."""
+    order = sorted(units, key=lambda b: (-b.size, b.start))
+    starts, ends = np.array([b.start for b in order]), np.array([b.end for b in order])
+    lows, highs = np.zeros(len(order), np.int64), np.zeros(len(order), np.int64)
     offsets: dict[Hashable, int] = {}
-    for buf in order:
-        busy = sorted((off, off + other.size) for other, off in placed if _overlap_in_time(buf, other))
+    for i, buf in enumerate(order):
+        alive = np.flatnonzero((starts[:i] <= buf.end) & (ends[:i] >= buf.start))
+        busy = sorted(zip(lows[alive].tolist(), highs[alive].tolist()))
         candidates, cursor = [], 0
         for lo, hi in busy:
             if lo - cursor >= buf.size:
                 candidates.append((lo - cursor, cursor))
             cursor = max(cursor, hi)
-        if best_fit and candidates:
-            offset = min(candidates)[1]
-        elif candidates:
-            offset = candidates[0][1]
-        else:
-            offset = cursor
+        offset = min(candidates)[1] if candidates else cursor
         offsets[buf.key] = offset
-        placed.append((buf, offset))
+        lows[i], highs[i] = offset, offset + buf.size
     return offsets
+
+
+def _first_fit_by_start(units: Sequence[Lifetime]) -> dict[Hashable, int]:
+    """In order of birth, each at the lowest offset free when it is born: the arena is swept
+    once, buffers freed as they die (their space joins its free neighbours) and allocated from
+    the lowest free gap that fits, or from the top."""
+    gaps: list[list[int]] = []  # free [lo, hi) below `top`, sorted, never adjacent
+    top = 0
+    dying: list[tuple[int, int, int]] = []  # (last step, offset, size) of the buffers alive
+    offsets: dict[Hashable, int] = {}
+    for buf in sorted(units, key=lambda b: (b.start, -b.size)):
+        while dying and dying[0][0] < buf.start:
+            _, lo, size = heapq.heappop(dying)
+            top = _free(gaps, top, lo, lo + size)
+        at = next((k for k, (lo, hi) in enumerate(gaps) if hi - lo >= buf.size), None)
+        if at is None:
+            offset, top = top, top + buf.size
+        else:
+            offset = gaps[at][0]
+            gaps[at][0] += buf.size
+            if gaps[at][0] == gaps[at][1]:
+                del gaps[at]
+        offsets[buf.key] = offset
+        heapq.heappush(dying, (buf.end, offset, buf.size))
+    return offsets
+
+
+def _free(gaps: list[list[int]], top: int, lo: int, hi: int) -> int:
+    """Return [lo, hi) to the free gaps (joined with its neighbours); the new top."""
+    at = bisect.bisect_left(gaps, [lo, hi])
+    if at > 0 and gaps[at - 1][1] == lo:  # joins the gap below
+        at -= 1
+        lo = gaps.pop(at)[0]
+    if hi == top:  # the top of the arena: everything from lo up is free
+        return lo
+    if at < len(gaps) and gaps[at][0] == hi:  # joins the gap above
+        gaps[at][0] = lo
+    else:
+        gaps.insert(at, [lo, hi])
+    return top
 
 
 def accepted_reuses(buffers: Sequence[Lifetime]) -> list[tuple[Hashable, Hashable]]:
@@ -147,10 +193,9 @@ def plan_memory(buffers: Sequence[Lifetime], naive_bytes: int | None = None) -> 
     """
     pairs = accepted_reuses(buffers)
     units, chain = _merged(buffers, pairs)
-    heuristics: dict[str, Callable[[], dict[Hashable, int]]] = {
-        "greedy by size, best fit": lambda: _place(sorted(units, key=lambda b: (-b.size, b.start)), True),
-        "greedy by start, first fit": lambda: _place(sorted(units, key=lambda b: (b.start, -b.size)), False),
-    }
+    heuristics: dict[str, Callable[[], dict[Hashable, int]]] = {"greedy by start, first fit": lambda: _first_fit_by_start(units)}
+    if len(units) <= BEST_FIT_LIMIT:
+        heuristics["greedy by size, best fit"] = lambda: _best_fit_by_size(units)
     best: MemoryPlan | None = None
     naive = sum(b.size for b in buffers) if naive_bytes is None else naive_bytes
     bound = lower_bound(units)

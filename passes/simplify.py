@@ -2,7 +2,8 @@
 
 Each rule matches one op and returns a cheaper (or more stable) node computing the same value,
 or None. Identities hold for every float, inf and nan included, except the sign of a zero
-result (x+0 -> x, 0-x -> -x, as XLA and PyTorch also simplify); a rule that would change a
+result (x+0 -> x, 0-x -> -x, x**0.5 -> sqrt(x), as XLA and PyTorch also simplify) and the last
+bit of x**3 -> x*x*x (PyTorch's own way; C's pow is a call no loop vectorizes); a rule that would change a
 value's type, or fails for some float (x*0 -> 0 for inf and nan; x-x -> 0 likewise), is not in
 the table.
 The sweep visits inputs first, so chains collapse in one pass (--x -> x, then x+(-y) ...);
@@ -191,12 +192,22 @@ def _where_known(n: Node) -> Node | None:  # where(true, x, y) = x, where(false,
     return _same(a if known else b, n)
 
 
-def _pow_small(n: Node) -> Node | None:  # x ** 1 = x, x ** 2 = x * x
+def _pow_constant(n: Node) -> Node | None:  # x**1 = x, x**2 = x*x; floats: x**3 = x*x*x, x**0.5 = sqrt(x), x**-1 = 1/x
     a, b = n.inputs
     if _is(b, 1):
         return _same(a, n)
-    if _is(b, 2) and a.dtype == n.dtype:
+    if a.dtype != n.dtype:
+        return None
+    if _is(b, 2):
         return _same(ops.multiply(a, a), n)
+    if n.dtype.kind != "f":
+        return None
+    if _is(b, 3):  # as PyTorch computes it: within an ulp of pow, and a loop that vectorizes
+        return _same(ops.multiply(ops.multiply(a, a), a), n)
+    if _is(b, 0.5):
+        return _same(ops.sqrt(a), n)
+    if _is(b, -1):
+        return _same(ops.divide(1.0, a), n)
     return None
 
 
@@ -252,7 +263,7 @@ RULES: tuple[Rule, ...] = (
     Rule("exp", "exp(log_softmax)", _exp_log_softmax),
     Rule("where", "where(c,x,x)", _where_same),
     Rule("where", "where(known c)", _where_known),
-    Rule("pow", "x**1, x**2", _pow_small),
+    Rule("pow", "x**1, x**2, x**3, x**0.5, x**-1", _pow_constant),
     Rule("sum", "sum over no axes", _sum_none),
     Rule("sum", "sum of broadcast", _sum_broadcast),
 )
