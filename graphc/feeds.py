@@ -16,6 +16,8 @@ def check_feed(value: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -
     NumPy arrays and scalars must convert safely (int32 into int64, not float64 into float32);
     Python numbers and lists are converted when their kind fits (a list of floats feeds float32).
     """
+    if type(value) is np.ndarray and value.dtype == dtype and value.shape == shape and value.flags.c_contiguous:
+        return value  # the common case, as fast as it can be
     if hasattr(value, "__graphc_eager__"):
         value = value.data
     if isinstance(value, (np.ndarray, np.generic)):

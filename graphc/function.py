@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from . import blas
 from .builder import lift
+from .dtypes import is_int
 from .errors import FeedError, GraphcError, GraphError, ShapeError
 from .executor import evaluate
 from .feeds import check_feed
@@ -63,6 +65,7 @@ class Function:
         disable: Sequence[str] = (),
         debug: bool = False,
         gradient_flow: bool = False,
+        threads: int | None = None,
     ) -> None:
         started = time.perf_counter()
         self.inputs = _check_inputs(inputs)
@@ -111,7 +114,8 @@ class Function:
         self._at_end = lowered.at_end
         if backend != "numpy":
             try:
-                self._native = NativeProgram(lowered, cache, interpret=backend == "python")
+                self._native = NativeProgram(lowered, cache, interpret=backend == "python",
+                                             threads=_blas_threads(self.graph, threads))
             except MemoryError:
                 raise GraphcError(
                     f"compile: the program needs an arena of {lowered.arena_bytes} bytes, more memory than"
@@ -196,6 +200,8 @@ class Function:
         return STEP_LOCK
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any], stacked: bool = False) -> dict[Node, np.ndarray]:
+        if not kwargs and not stacked and len(args) == len(self.inputs):  # every input by position
+            return {p: check_feed(value, p.shape, p.dtype, f"input {p.name!r}") for p, value in zip(self.inputs, args)}
         if len(args) > len(self.inputs):
             raise FeedError(f"expected at most {len(self.inputs)} inputs ({self._signature()}), got {len(args)}")
         given: dict[Node, Any] = dict(zip(self.inputs, args))
@@ -303,6 +309,7 @@ class Function:
                 f"  source: {native.path or 'in memory (no writable folder)'}",
                 f"  compile cache: {cached}; compile {native.compile_seconds:.2f} s",
                 f"  check_numerics: {'on' if self.check_numerics else 'off (no checks in the code)'}",
+                f"  BLAS: {blas.describe()}, {native.threads} thread{'s' if native.threads > 1 else ''} for this program",
             ]
         m = self.memory
         lines.append(
@@ -379,6 +386,7 @@ def compile(  # noqa: A001 - the API's name
     disable: Sequence[str] = (),
     debug: bool = False,
     gradient_flow: bool = False,
+    threads: int | None = None,
 ) -> Function:
     """A callable program computing `outputs` from `inputs` and applying `updates` atomically.
 
@@ -388,7 +396,20 @@ def compile(  # noqa: A001 - the API's name
     `disable` names passes to skip (see `graphc.passes.pipeline.PIPELINE`); `debug=True` verifies
     the graph after every pass and prints it to stderr. `gradient_flow=True` (a training step with
     updates from `gc.optim`) also computes each parameter's gradient norm and each ReLU's
-    fraction of dead units, read after a step with `f.gradient_flow()`.
+    fraction of dead units, read after a step with `f.gradient_flow()`. `threads` is how many
+    threads the BLAS runs for this program's products (default: one, unless a product is large
+    enough to split, then every core the process may use), set at each call whatever the
+    environment says.
     """
     return Function(inputs, outputs, updates, optimize, check_numerics, memory_budget, cache, backend, disable, debug,
-                    gradient_flow)
+                    gradient_flow, threads)
+
+
+def _blas_threads(graph: Graph, threads: Any) -> int:
+    """The BLAS thread count of a program: `threads` as given, else chosen by its largest product."""
+    if threads is None:
+        products = [n.size * n.inputs[0].shape[-1] for n in graph.nodes if n.op.name == "matmul"]
+        return blas.choose_threads(max(products, default=0))
+    if not is_int(threads) or isinstance(threads, bool) or threads < 1:
+        raise GraphError(f"compile: threads= takes a positive int (or None to let graphc choose), got {threads!r}")
+    return int(threads)

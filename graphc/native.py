@@ -31,6 +31,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from .blas import use_threads
 from .driver import (G_ARENA, G_SIZE, G_STATUS, G_STEP, KERNEL_SIGNATURE, STATUS_WORDS,
                      address_as_python, carray_python, run_step, run_steps)
 from .emit import dtype_name
@@ -226,9 +227,10 @@ class NativeProgram:
     time).
     """
 
-    def __init__(self, program: LoweredProgram, cache: bool, interpret: bool = False) -> None:
+    def __init__(self, program: LoweredProgram, cache: bool, interpret: bool = False, threads: int = 1) -> None:
         self.program = program
         self.interpret = interpret
+        self.threads = threads  # the BLAS's, set before each call
         self.arena = np.zeros(max(program.arena_bytes, 1), np.uint8)
         self.status = np.zeros(STATUS_WORDS, np.int64)
         self.constants = [c.reshape(-1) for c in program.constants]
@@ -295,6 +297,7 @@ class NativeProgram:
 
     def _run(self) -> int:
         if not self.interpret:
+            use_threads(self.threads)
             return int(run_step(self.functions, self.starts, self.table, self.status))
         shared = self.table[:G_SIZE]
         with np.errstate(all="ignore"):  # NumPy scalars would warn where IEEE arithmetic is silent
@@ -306,9 +309,10 @@ class NativeProgram:
         return -1
 
     def __call__(self, feeds: list[np.ndarray], step: int) -> list[np.ndarray]:
-        """Run one step on `feeds` (in placeholder order); returns copies of the outputs."""
+        """Run one step on `feeds` (in placeholder order, C-contiguous, of the placeholders'
+        dtypes); returns copies of the outputs."""
         p = self.program
-        self._bind([np.ascontiguousarray(f) for f in feeds])
+        self._bind(feeds)  # checked feeds: C-contiguous
         self._bind([v.store.array for v in p.variables], len(p.placeholders))
         self.table[G_STEP] = step
         if self._run() >= 0:
@@ -327,6 +331,7 @@ class NativeProgram:
         if self.interpret:
             done = self._run_steps_python(n_steps, step0, fed, outs)
         else:
+            use_threads(self.threads)
             columns = [np.array(c, np.int64).reshape(-1) for c in zip(*fed)] if fed else [np.zeros(0, np.int64)] * 3
             done = int(run_steps(self.functions, self.starts, self.table, self.status, self.arena, n_steps, step0,
                                  *columns, np.array([s.offset for s in p.outputs], np.int64),

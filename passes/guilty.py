@@ -28,7 +28,7 @@ def results(graph: Graph, feeds: Mapping[Node, np.ndarray], backend: str = "numb
     from graphc.native import NativeProgram
 
     program = NativeProgram(lower(graph, len(graph.outputs), [], False), cache=True)
-    return program([feeds[p] for p in graph.inputs], 0)
+    return program([np.ascontiguousarray(feeds[p], p.dtype) for p in graph.inputs], 0)
 
 
 def _agree(a: Sequence[np.ndarray], b: Sequence[np.ndarray], rtol: float, atol: float) -> bool:
