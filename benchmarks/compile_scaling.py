@@ -2,7 +2,7 @@
 """Cold and warm compile time of a training step as the program grows.
 
     python benchmarks/compile_scaling.py [--layers 2 8 32 128] [--peers graphc jax torch_compile]
-                                         [--chain 1000] [--json OUT]
+                                         [--chain 1000 10000] [--peer-python PEER=PYTHON ...] [--json OUT]
 
 Case `mlp L`: the SGD step of an L-layer tanh MLP (width 64, batch 32, mean softmax
 cross-entropy). Case `chain N`: N elementwise layers `h = tanh(h * 1.01 + 0.1)` over a (64,)
@@ -10,7 +10,8 @@ vector and the gradient of their sum, compiled with `backend="numpy"` so that on
 run. Each case runs in its own process: `cold_s` is build + first call with empty compile
 caches (the time to import the library is not counted), `warm_s` the same in a new process
 against the caches the cold run filled. Peers (JAX jit, torch.compile) run the same MLP step
-where installed. For the shared protocol, pin the command to one core and unset
+where installed (`--peer-python jax=/path/to/python` runs a peer with another interpreter, e.g. a
+virtualenv holding JAX). For the shared protocol, pin the command to one core and unset
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for it (see run_all.sh).
 """
 
@@ -25,6 +26,7 @@ import tempfile
 import time
 
 WIDTH, BATCH, CLASSES, LR = 64, 32, 10, 0.01
+TIMEOUT = 900
 
 
 def mlp_data(layers: int):  # type: ignore[no-untyped-def]
@@ -140,11 +142,15 @@ def one_case(peer: str, case: str, size: int) -> None:
     print(json.dumps({"seconds": seconds}))
 
 
-def run_case(peer: str, case: str, size: int, cache: str) -> float | None:
+def run_case(peer: str, case: str, size: int, cache: str, python: str) -> float | None:
     env = dict(os.environ, GRAPHC_CACHE_DIR=os.path.join(cache, "graphc"), NUMBA_CACHE_DIR=os.path.join(cache, "numba"),
                TORCHINDUCTOR_CACHE_DIR=os.path.join(cache, "inductor"), JAX_PLATFORMS="cpu")
-    done = subprocess.run([sys.executable, __file__, "--one", peer, case, str(size)], env=env,
-                          capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run([python, __file__, "--one", peer, case, str(size)], env=env,
+                              capture_output=True, text=True, check=False, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        print(f"  {peer} {case} {size}: more than {TIMEOUT} s", file=sys.stderr)
+        return None
     if done.returncode != 0:
         print(f"  {peer} {case} {size}: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return None
@@ -156,18 +162,21 @@ def main() -> None:
     ap.add_argument("--layers", type=int, nargs="*", default=[2, 8, 32, 128])
     ap.add_argument("--peers", nargs="*", default=["graphc", "jax", "torch_compile"])
     ap.add_argument("--chain", type=int, nargs="*", default=[1000, 10000])
+    ap.add_argument("--peer-python", nargs="*", default=[], help="PEER=PYTHON: run PEER with that interpreter")
     ap.add_argument("--json", help="append one JSON line per case")
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         one_case(args.one[0], args.one[1], int(args.one[2]))
         return
+    pythons = dict(item.split("=", 1) for item in args.peer_python)
     cases = [(p, "mlp", n) for p in args.peers for n in args.layers]
     cases += [("graphc", "chain", n) for n in args.chain]
     for peer, case, size in cases:
         with tempfile.TemporaryDirectory() as cache:
-            cold = run_case(peer, case, size, cache)
-            warm = run_case(peer, case, size, cache) if cold is not None else None
+            python = pythons.get(peer, sys.executable)
+            cold = run_case(peer, case, size, cache, python)
+            warm = run_case(peer, case, size, cache, python) if cold is not None else None
         if cold is None:
             continue
         row = {"peer": peer, "case": case, "size": size, "cold_s": round(cold, 3),

@@ -107,7 +107,9 @@ class Function:
         self._steps = 0
         self._variables = sorted(self.graph.variables + [v for v, _ in self._updates], key=lambda v: v.id)
         self._native: NativeProgram | None = None
+        lowering_started = time.perf_counter()
         lowered = lower(self.graph, n_out, self._program_updates, check_numerics)
+        self.lowering_seconds = time.perf_counter() - lowering_started
         # The arena of the native program: arena_bytes, naive_bytes, lower_bound_bytes.
         self.memory = lowered.memory
         self._buffers, self._buffer_steps, self._free = lowered.buffers, lowered.steps, lowered.free
@@ -307,7 +309,8 @@ class Function:
                 f"executor: {how}: {len(native.texts)} kernels, {distinct} distinct"
                 f" ({native.hits} of {len(native.texts)} found compiled), {native.text.count(chr(10))} lines listed",
                 f"  source: {native.path or 'in memory (no writable folder)'}",
-                f"  compile cache: {cached}; compile {native.compile_seconds:.2f} s",
+                f"  compile cache: {cached}; kernels {native.compile_seconds:.2f} s"
+                + ("" if native.interpret else f" (LLVM {native.llvm_seconds:.2f} s, Numba's typing and lowering the rest)"),
                 f"  check_numerics: {'on' if self.check_numerics else 'off (no checks in the code)'}",
                 f"  BLAS: {blas.describe()}, {native.threads} thread{'s' if native.threads > 1 else ''} for this program",
             ]
@@ -319,7 +322,11 @@ class Function:
         )
         if self._last_flow is not None:
             lines.append(str(self._last_flow))
-        lines.append(f"build time: {self.compile_seconds:.2f} s; calls so far: {self._steps}")
+        passes_seconds = sum(r.seconds for r in self.passes)
+        kernels_seconds = native.compile_seconds if native is not None else 0.0
+        lines.append(f"build time: {self.compile_seconds:.2f} s (passes {passes_seconds:.2f} s, lowering"
+                     f" {self.lowering_seconds:.2f} s, kernels {kernels_seconds:.2f} s, the rest checks and"
+                     f" bookkeeping); calls so far: {self._steps}")
         return "\n".join(lines)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numba
 import numpy as np
+from numba.core import event
 
 from .blas import use_threads
 from .driver import (G_ARENA, G_SIZE, G_STATUS, G_STEP, KERNEL_SIGNATURE, STATUS_WORDS,
@@ -214,6 +215,31 @@ def _interpreted(text: str, folder: pathlib.Path | None) -> tuple[FunctionType, 
     return FunctionType(module.kernel.__code__, scope), path
 
 
+class _Progress:
+    """Kernels compiled so far, on one line of stderr when it is a terminal and the compile has
+    taken more than a second."""
+
+    def __init__(self, distinct: int) -> None:
+        self.distinct, self.started, self.shown = distinct, time.perf_counter(), False
+        self.seen: set[str] = set()
+        self.hits = 0
+        self.live = sys.stderr.isatty()
+
+    def update(self, text: str, hit: bool) -> None:
+        if text in self.seen:
+            return
+        self.seen.add(text)
+        self.hits += hit
+        if self.live and time.perf_counter() - self.started > 1.0:
+            sys.stderr.write(f"\rgraphc: kernels {len(self.seen)}/{self.distinct} ready ({self.hits} found compiled)")
+            sys.stderr.flush()
+            self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
+
+
 def _address(array: np.ndarray) -> int:
     return int(array.__array_interface__["data"][0])
 
@@ -239,6 +265,7 @@ class NativeProgram:
         folder, caching = program_folder(cache)
         self.texts = [kernel_module(k) for k in program.kernels]
         self.hits = 0
+        self.llvm_seconds = 0.0  # of compile_seconds, the time LLVM took (the rest is Numba's own)
         paths: list[pathlib.Path | None] = []
         if interpret:
             found = [_interpreted(t, folder) for t in self.texts]
@@ -247,16 +274,23 @@ class NativeProgram:
             self.functions = np.zeros(0, np.int64)
         else:
             addresses = []
-            for text in self.texts:
-                done, path, hit = _compile(text, folder, caching)
-                addresses.append(done.address)
-                paths.append(path)
-                self.hits += hit
+            progress = _Progress(len(set(self.texts)))
+            with event.install_timer("numba:llvm_lock", self._add_llvm_time):
+                for text in self.texts:
+                    done, path, hit = _compile(text, folder, caching)
+                    addresses.append(done.address)
+                    paths.append(path)
+                    self.hits += hit
+                    progress.update(text, hit)
+            progress.close()
             self.functions = np.array(addresses, np.int64)
         self.path = next((p for p in paths if p is not None), None) if paths else None
         self.compile_seconds = time.perf_counter() - started
         self.cache_hit = bool(self.texts) and self.hits == len(self.texts)
         self._build_table()
+
+    def _add_llvm_time(self, seconds: float) -> None:
+        self.llvm_seconds += seconds
 
     def _build_table(self) -> None:
         """The parameter table: shared words, then each kernel's block (array addresses are
