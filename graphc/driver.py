@@ -1,9 +1,9 @@
 """Running a program's kernels: generic loops compiled once per machine, never per program.
 
 A kernel is a Numba cfunc `void(int64 *g, int64 *p)`. `g` points at what every kernel of a
-step shares (`G_STEP`, and the addresses of the status words and of the arena); `p` at the
-kernel's own parameters: the addresses of the arrays it reads or writes outside the arena
-(feeds, variables, constants), then the byte offsets of its arena buffers.
+step shares (`G_STEP`, and the address of the status words); `p` at the kernel's own
+parameters: the addresses of the arrays it reads or writes (feeds, variables, constants, arena
+buffers alike).
 A program is then data — its kernels' addresses and one int64 table of parameters — so that
 running it, one step or many, compiles nothing: kernels are compiled once each, whatever
 program uses them, and called through their addresses.
@@ -20,8 +20,8 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-G_STEP, G_STATUS, G_ARENA = 0, 1, 2
-G_SIZE = 3
+G_STEP, G_STATUS = 0, 1
+G_SIZE = 2
 # status[0]: 0, or why a kernel stopped; status[1]: which of its failure sites; status[2]: a
 # value the site reports; status[3]: which kernel of the program (set by the driver).
 STATUS_WORDS = 4

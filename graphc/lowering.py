@@ -62,14 +62,14 @@ _ARENA_NAME = re.compile(r"B([0-9]+)")
 class Kernel:
     """One unit of the program as code that holds nothing of the program.
 
-    `body` are the kernel's lines, one level in, reading `arg<n>` (the program array
-    `arrays[n]`: its name in the program, dtype and size), `buf<n>` (the arena buffer
-    `buffers[n]`: its key, dtype and size), `step` and `status`."""
+    `body` are the kernel's lines, one level in, reading `step`, `status` and its arrays
+    `arg<n>`: `arrays[n]` is which (a program array's name, `in0`, `var2`, `const1`, or the key
+    of an arena buffer), its dtype and size. Where an array lives is no concern of the kernel's:
+    a layer reading a feed and one reading a buffer run the same kernel."""
 
     body: tuple[str, ...]
     constants: tuple[str, ...]  # module-level typed constants the body uses
-    arrays: tuple[tuple[str, np.dtype, int], ...]
-    buffers: tuple[tuple[int, np.dtype, int], ...]
+    arrays: tuple[tuple[str | int, np.dtype, int], ...]
     notes: tuple[str, ...]  # what it computes and where the user wrote it (comments)
     sites: tuple[int, ...]  # per failure site: the index of the node it reports
 
@@ -145,26 +145,24 @@ class _Lowering:
         """An emitted kernel with the program's names made its parameters. Buffers that share
         their place (`same`: written in place of one another) are one parameter, so that LLVM
         sees one array read and written at one index, not two that might overlap."""
-        arrays: list[tuple[str, np.dtype, int]] = []
-        buffers: list[tuple[int, np.dtype, int]] = []
+        arrays: list[tuple[str | int, np.dtype, int]] = []
         params: dict[str, str] = {}
 
         def param(match: re.Match[str]) -> str:
             name = match.group(0)
             if name.startswith("B"):
-                key = same.get(int(name[1:]), int(name[1:]))
-                name = f"B{key}"
-                if name not in params:
-                    params[name] = f"buf{len(buffers)}"
-                    shape, dt = self.buffers[key]
-                    buffers.append((key, dt, int(np.prod(shape, dtype=np.int64))))
-            elif name not in params:
+                name = f"B{same.get(int(name[1:]), int(name[1:]))}"
+            if name not in params:
                 params[name] = f"arg{len(arrays)}"
-                arrays.append((name, *self.array_type(name)))
+                if name.startswith("B"):
+                    shape, dt = self.buffers[int(name[1:])]
+                    arrays.append((int(name[1:]), dt, int(np.prod(shape, dtype=np.int64))))
+                else:
+                    arrays.append((name, *self.array_type(name)))
             return params[name]
 
         body = tuple(_PROGRAM_NAME.sub(param, line) for line in code)
-        return Kernel(body, constants, tuple(arrays), tuple(buffers), notes, sites)
+        return Kernel(body, constants, tuple(arrays), notes, sites)
 
     def array_type(self, name: str) -> tuple[np.dtype, int]:
         """The dtype and size of program array `name` (in3, var0, const2)."""

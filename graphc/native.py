@@ -33,7 +33,7 @@ import numpy as np
 from numba.core import event
 
 from .blas import use_threads
-from .driver import (G_ARENA, G_SIZE, G_STATUS, G_STEP, KERNEL_SIGNATURE, STATUS_WORDS,
+from .driver import (G_SIZE, G_STATUS, G_STEP, KERNEL_SIGNATURE, STATUS_WORDS,
                      address_as_python, carray_python, run_step, run_steps)
 from .emit import dtype_name
 from .errors import GraphcError, GraphcWarning, NumericsError
@@ -126,7 +126,7 @@ def program_folder(cache: bool) -> tuple[pathlib.Path | None, bool]:
 
 def kernel_module(kernel: Kernel) -> str:
     """The source of the module defining `kernel(g, p)` (see `graphc.driver`): its parameters
-    unpacked into arrays and offsets, then its body."""
+    made arrays from their addresses, then its body."""
     body = "\n".join(kernel.body)
     prelude = []
     if re.search(r"\bstep\b", body):
@@ -135,9 +135,6 @@ def kernel_module(kernel: Kernel) -> str:
         prelude.append(f"    status = carray(address_as(g[{G_STATUS}], i64), {STATUS_WORDS})")
     for i, (_, dt, size) in enumerate(kernel.arrays):
         prelude.append(f"    arg{i} = carray(address_as(p[{i}], {dtype_name(dt)}), {max(size, 1)})")
-    n = len(kernel.arrays)
-    for j, (_, dt, size) in enumerate(kernel.buffers):
-        prelude.append(f"    buf{j} = carray(address_as(g[{G_ARENA}] + p[{n + j}], {dtype_name(dt)}), {max(size, 1)})")
     return "\n".join([_HEADER.format(version=VERSION), *kernel.constants, "", "", "def kernel(g, p):",
                       *prelude, *kernel.body, ""])
 
@@ -293,8 +290,8 @@ class NativeProgram:
         self.llvm_seconds += seconds
 
     def _build_table(self) -> None:
-        """The parameter table: shared words, then each kernel's block (array addresses are
-        bound before each call, offsets now)."""
+        """The parameter table: shared words, then each kernel's array addresses (arena buffers'
+        now, the others bound before each call)."""
         p = self.program
         names = ([f"in{i}" for i in range(len(p.placeholders))] + [f"var{i}" for i in range(len(p.variables))]
                  + [f"const{i}" for i in range(len(p.constants))])
@@ -303,15 +300,18 @@ class NativeProgram:
         starts, at = [], G_SIZE
         for k in p.kernels:
             starts.append(at)
-            for i, (name, _, _) in enumerate(k.arrays):
-                self._slots[index[name]].append(at + i)
-            at += len(k.arrays) + len(k.buffers)
+            for i, (what, _, _) in enumerate(k.arrays):
+                if isinstance(what, str):
+                    self._slots[index[what]].append(at + i)
+            at += len(k.arrays)
         self.starts = np.array(starts, np.int64)
         self.table = np.zeros(at, np.int64)
+        arena = _address(self.arena)
         for k, start in zip(p.kernels, starts):
-            for j, (key, _, _) in enumerate(k.buffers):
-                self.table[start + len(k.arrays) + j] = p.memory.offsets[key]
-        self.table[G_STATUS], self.table[G_ARENA] = _address(self.status), _address(self.arena)
+            for i, (what, _, _) in enumerate(k.arrays):
+                if not isinstance(what, str):  # an arena buffer: its address for good
+                    self.table[start + i] = arena + p.memory.offsets[what]
+        self.table[G_STATUS] = _address(self.status)
         self._bound: list[Any] = [None] * len(names)
         n_fixed = len(p.placeholders) + len(p.variables)
         self._bind(self.constants, n_fixed)
@@ -425,8 +425,8 @@ class NativeProgram:
         lines = [f"# graphc program: {len(p.kernels)} kernels ({len(set(self.texts))} distinct),"
                  f" arena {p.arena_bytes} bytes"]
         for i, (k, text) in enumerate(zip(p.kernels, self.texts)):
-            params = [f"arg{j}={name}" for j, (name, _, _) in enumerate(k.arrays)]
-            params += [f"buf{j}=arena[{p.memory.offsets[key]}:]" for j, (key, _, _) in enumerate(k.buffers)]
+            params = [f"arg{j}={what if isinstance(what, str) else f'arena[{p.memory.offsets[what]}:]'}"
+                      for j, (what, _, _) in enumerate(k.arrays)]
             lines.append(f"# kernel {i}: {module_name(text)}({', '.join(params)})")
             lines += [f"#   {note}" for note in k.notes]
         for text in dict.fromkeys(self.texts):
