@@ -300,7 +300,7 @@ class Function:
         if native is None:
             lines.append("executor: NumPy reference, node by node")
         else:
-            hit = "hit (machine code loaded)" if native.cache_hit else (
+            hit = "hit (every kernel already compiled, on disk or in this process)" if native.cache_hit else (
                 f"miss ({len(native.texts) - native.hits} kernels compiled by LLVM)")
             how = "run by CPython, not compiled" if native.interpret else "Numba kernels run by the driver"
             cached = "none (interpreted)" if native.interpret else hit

@@ -32,6 +32,7 @@ import numba
 import numpy as np
 from numba.core import event
 
+from . import driver, kernels
 from .blas import use_threads
 from .driver import (G_SIZE, G_STATUS, G_STEP, KERNEL_SIGNATURE, STATUS_WORDS,
                      address_as_python, carray_python, run_step, run_steps)
@@ -139,9 +140,22 @@ def kernel_module(kernel: Kernel) -> str:
                       *prelude, *kernel.body, ""])
 
 
+def _helpers_digest() -> str:
+    """A hash of the code compiled into every kernel besides its own text (the helpers it calls,
+    the driver's intrinsics) and of Numba's version: cached machine code is reused only with the
+    very helpers it was built from (Numba's cache does not follow what a function calls)."""
+    digest = hashlib.sha256(numba.__version__.encode())
+    for module in (kernels, driver):
+        digest.update(pathlib.Path(module.__file__).read_bytes())  # type: ignore[arg-type]
+    return digest.hexdigest()
+
+
+_HELPERS = _helpers_digest()
+
+
 def module_name(text: str) -> str:
-    """The module name of generated source `text`: a hash of it (and of Numba's version)."""
-    return "graphc_kernel_" + hashlib.sha256(f"{numba.__version__}\n{text}".encode()).hexdigest()[:24]
+    """The module name of generated source `text`: a hash of it and of the helpers it calls."""
+    return "graphc_kernel_" + hashlib.sha256(f"{_HELPERS}\n{text}".encode()).hexdigest()[:24]
 
 
 def _load(text: str, folder: pathlib.Path | None) -> tuple[ModuleType, pathlib.Path | None]:
@@ -411,9 +425,9 @@ class NativeProgram:
         listings = []
         for text in dict.fromkeys(self.texts):
             done, _ = _compiled[module_name(text)]
+            if done.cache_hits:  # loaded from Numba's cache, which keeps no assembly
+                done = numba.cfunc(KERNEL_SIGNATURE, **_OPTIONS)(done._pyfunc)
             asm = done._library.get_asm_str()
-            if not asm:
-                asm = numba.cfunc(KERNEL_SIGNATURE, **_OPTIONS)(done._pyfunc)._library.get_asm_str()
             listings.append(asm)
         return "\n".join(listings)
 

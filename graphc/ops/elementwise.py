@@ -356,10 +356,15 @@ GELU = _declare(
     "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), the tanh approximation",
     scalar=_gelu_scalar,
 )
+def _leaky_relu_ref(x: np.ndarray, slope: float) -> np.ndarray:
+    v = x.astype(_float_dtype(x.dtype))  # integers are computed in the float result dtype
+    return np.where(v > 0, v, v * v.dtype.type(slope))
+
+
 LEAKY_RELU = _declare(
     "leaky_relu",
     _floating,
-    lambda x, slope: np.where(x > 0, x, x * x.dtype.type(slope)).astype(x.dtype),
+    _leaky_relu_ref,
     (lambda g, out, x, slope: where(x > 0, g, g * slope),),
     (lambda t, out, x, slope: where(x > 0, t, t * slope),),
     "x where x > 0, else slope * x (slope at 0, as PyTorch)",

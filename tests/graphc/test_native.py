@@ -1,5 +1,5 @@
-"""The native runtime: one Numba function per program, its disk cache, native run_many,
-and numerics checks that cost nothing when off."""
+"""The native runtime: kernels compiled once and cached on disk, native run_many, and numerics
+checks that cost nothing when off."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ PROGRAM = textwrap.dedent("""
     loss = gc.mean(gc.softmax_cross_entropy(gc.tanh(x @ w), y))
     f = gc.compile([x, y], loss, updates=gc.optim.sgd(loss, [w], 0.1))
     value = float(f(np.ones((8, 4), np.float32), np.arange(8) % 3))
-    print(json.dumps({"hit": f._native.cache_hit,
+    asm = f._native.assembly()
+    print(json.dumps({"hit": f._native.cache_hit, "asm": "ret" in asm and "ymm" in asm,
                       "path": str(f._native.path), "loss": value, "report": f.report()}))
 """)
 
@@ -42,6 +43,18 @@ def test_a_second_process_loads_machine_code_from_the_cache(tmp_path: pathlib.Pa
     assert not first["hit"] and second["hit"]
     assert second["path"] == first["path"] and second["loss"] == first["loss"]
     assert "compile cache: hit" in second["report"]
+    assert first["asm"] and second["asm"]  # machine code loaded from the cache keeps none: compiled again
+
+
+def test_the_cache_key_covers_the_helpers_compiled_into_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Numba's cache does not follow what a function calls: a kernel cached with an older
+    # tanh_f32 (graphc/kernels.py) must not be loaded by a graphc whose tanh_f32 changed.
+    from graphc import native
+
+    text = "def kernel(g, p):\n    return"
+    before = native.module_name(text)
+    monkeypatch.setattr(native, "_HELPERS", native._HELPERS + "changed")
+    assert native.module_name(text) != before
 
 
 def test_corrupt_cache_entries_are_rebuilt(tmp_path: pathlib.Path) -> None:

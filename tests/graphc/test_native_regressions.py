@@ -161,3 +161,12 @@ def test_updates_of_every_form_agree_with_the_reference() -> None:
         for name, v in zip(ws, ws.values()):
             np.testing.assert_allclose(v.value, want[v], rtol=1e-12, err_msg=f"{backend}: {name}")
             v.assign(start[v])
+
+
+def test_leaky_relu_of_integers_is_computed_in_the_float_result_everywhere() -> None:
+    # Found by a new user: the reference multiplied by int64(0.2) == 0.
+    x = gc.placeholder((3,), "int64", name="x")
+    y = gc.leaky_relu(x, 0.2)
+    data = np.array([-4, 0, 5])
+    for backend in ("numpy", "python", "numba"):
+        np.testing.assert_allclose(gc.compile([x], y, backend=backend)(data), [-0.8, 0.0, 5.0], rtol=1e-15)
