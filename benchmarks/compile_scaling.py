@@ -6,8 +6,8 @@
 
 Case `mlp L`: the SGD step of an L-layer tanh MLP (width 64, batch 32, mean softmax
 cross-entropy). Case `chain N`: N elementwise layers `h = tanh(h * 1.01 + 0.1)` over a (64,)
-vector and the gradient of their sum, compiled with `backend="numpy"` so that only the passes
-run. Each case runs in its own process: `cold_s` is build + first call with empty compile
+vector and the gradient of their sum, with `backend="numpy"` (the passes and the memory plan,
+no native code; `passes_s` is the passes' own time); `chain_native N` the same compiled. Each case runs in its own process: `cold_s` is build + first call with empty compile
 caches (the time to import the library is not counted), `warm_s` the same in a new process
 against the caches the cold run filled. Peers (JAX jit, torch.compile) run the same MLP step
 where installed (`--peer-python jax=/path/to/python` runs a peer with another interpreter, e.g. a
@@ -62,7 +62,8 @@ def graphc_mlp(layers: int) -> float:
     return time.perf_counter() - started
 
 
-def graphc_chain(n: int) -> float:
+def graphc_chain(n: int, backend: str = "numpy") -> tuple[float, float]:
+    """Seconds to build, compile and call the chain, and of those the passes' own."""
     import numpy as np
 
     import graphc as gc
@@ -73,9 +74,9 @@ def graphc_chain(n: int) -> float:
     for _ in range(n):
         h = gc.tanh(h * 1.01 + 0.1)
     loss = gc.sum(h)
-    f = gc.compile([x], [loss, gc.grad(loss, x)], backend="numpy")
+    f = gc.compile([x], [loss, gc.grad(loss, x)], backend=backend)
     f(np.linspace(-1, 1, 64))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, sum(r.seconds for r in f.passes)
 
 
 def jax_mlp(layers: int) -> float:
@@ -138,11 +139,14 @@ def one_case(peer: str, case: str, size: int) -> None:
     """Run one case in this process and print its time in seconds."""
     if peer == "graphc":
         import graphc  # noqa: F401 - import time is not compile time
-    seconds = graphc_chain(size) if case == "chain" else RUNNERS[peer](size)
-    print(json.dumps({"seconds": seconds}))
+    if case in ("chain", "chain_native"):
+        seconds, passes = graphc_chain(size, "numpy" if case == "chain" else "numba")
+        print(json.dumps({"seconds": seconds, "passes": passes}))
+    else:
+        print(json.dumps({"seconds": RUNNERS[peer](size)}))
 
 
-def run_case(peer: str, case: str, size: int, cache: str, python: str) -> float | None:
+def run_case(peer: str, case: str, size: int, cache: str, python: str) -> dict | None:
     env = dict(os.environ, GRAPHC_CACHE_DIR=os.path.join(cache, "graphc"), NUMBA_CACHE_DIR=os.path.join(cache, "numba"),
                TORCHINDUCTOR_CACHE_DIR=os.path.join(cache, "inductor"), JAX_PLATFORMS="cpu")
     try:
@@ -154,7 +158,7 @@ def run_case(peer: str, case: str, size: int, cache: str, python: str) -> float 
     if done.returncode != 0:
         print(f"  {peer} {case} {size}: failed: {done.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
         return None
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def main() -> None:
@@ -171,7 +175,7 @@ def main() -> None:
         return
     pythons = dict(item.split("=", 1) for item in args.peer_python)
     cases = [(p, "mlp", n) for p in args.peers for n in args.layers]
-    cases += [("graphc", "chain", n) for n in args.chain]
+    cases += [("graphc", kind, n) for kind in ("chain", "chain_native") for n in args.chain]
     for peer, case, size in cases:
         with tempfile.TemporaryDirectory() as cache:
             python = pythons.get(peer, sys.executable)
@@ -179,10 +183,12 @@ def main() -> None:
             warm = run_case(peer, case, size, cache, python) if cold is not None else None
         if cold is None:
             continue
-        row = {"peer": peer, "case": case, "size": size, "cold_s": round(cold, 3),
-               "warm_s": None if warm is None else round(warm, 3)}
-        print(f"{peer:14s} {case:6s} {size:6d}  cold {cold:7.2f} s  warm {warm if warm is None else round(warm, 2)} s",
-              flush=True)
+        row = {"peer": peer, "case": case, "size": size, "cold_s": round(cold["seconds"], 3),
+               "warm_s": None if warm is None else round(warm["seconds"], 3)}
+        if "passes" in cold:
+            row["passes_s"] = round(cold["passes"], 3)
+        print(f"{peer:14s} {case:12s} {size:6d}  cold {row['cold_s']:7.2f} s  warm {row['warm_s']} s"
+              + (f"  (passes {row['passes_s']:.2f} s)" if "passes_s" in row else ""), flush=True)
         if args.json:
             with open(args.json, "a") as out:
                 out.write(json.dumps(row) + "\n")

@@ -9,7 +9,8 @@ The generator draws a step by picking a maker (one per kind of call: unary and b
 elementwise with broadcasting, reductions over axis sets with and without keepdims, indexing
 with ints, slices, steps and None, reshapes to and from size-1 axes, broadcasts along leading,
 middle and trailing axes, transposes, concatenate and stack, matmul in every rank, softmax and
-cross-entropy, integer and boolean paths, casts) and trying it on symbolic values; a call that
+cross-entropy, integer and boolean paths, casts, deep stacks of equal layers) and trying it on
+symbolic values; a call that
 graphc refuses (a ShapeError) is simply not kept. Ops with a restricted domain (log, sqrt, pow,
 divide) are mostly applied to arguments made safe first, so that values stay finite and the
 comparisons between executors mean something.
@@ -432,10 +433,23 @@ def _m_random(d: _Draw) -> Step | None:
     return Step(d.choice(["op+", "op*"]), (Ref(k), draw))
 
 
+def _m_layers(d: _Draw) -> Step | None:
+    """A deep stack of equal elementwise layers, tanh(h * a + b): longer than a fusion group may
+    grow, so that a run of equal kernels computes it (and its derivatives)."""
+    k = d.pick("f", min_ndim=1)
+    if k is None:
+        return None
+    h: Any = Ref(k)
+    scale, shift = d.choice([0.9, 1.1, -0.7]), d.choice([0.1, -0.2])
+    for _ in range(int(d.rng.integers(20, 70))):
+        h = Step("gc.tanh", (Step("op+", (Step("op*", (h, scale)), shift)),))
+    return h
+
+
 MAKERS: list[tuple[Callable[[_Draw], Step | None], float]] = [
     (_m_unary, 3.0), (_m_binary, 4.0), (_m_reduce, 2.5), (_m_softmax, 0.6), (_m_xent, 0.3),
     (_m_index, 1.5), (_m_reshape, 1.5), (_m_transpose, 0.8), (_m_broadcast, 1.0), (_m_join, 0.6),
-    (_m_matmul, 1.0), (_m_int, 1.2), (_m_random, 0.3),
+    (_m_matmul, 1.0), (_m_int, 1.2), (_m_random, 0.3), (_m_layers, 0.12),
 ]
 
 
