@@ -9,6 +9,12 @@ import argparse
 import sys
 from typing import NoReturn
 
+from .compare import QUICK, compare, find_bench
+from .demo import run
+from .errors import GraphcError
+from .inspect_script import inspect
+from .workloads import WORKLOADS
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, with usage mistakes reported in one line (and status 2) like every other error."""
@@ -47,23 +53,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command; errors are one line, status 1."""
     args = _parser().parse_args(argv)
-    from .errors import GraphcError
-
     try:
         if args.command == "demo":
-            from .demo import run
-
             if args.steps < 1:
                 raise GraphcError(f"demo: --steps must be at least 1, got {args.steps}")
             run(steps=args.steps, html=args.html or None)
         elif args.command == "inspect":
-            from .inspect_script import inspect
-
             inspect(args.script, html=args.html, dot=args.dot)
         else:
-            from .compare import QUICK, compare, find_bench
-            from .workloads import WORKLOADS
-
             workloads = QUICK if args.workloads is None else list(WORKLOADS) if args.workloads == ["all"] else args.workloads
             compare(workloads, args.peers, args.steps, find_bench(args.bench))
     except GraphcError as exc:

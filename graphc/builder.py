@@ -15,10 +15,23 @@ from . import eager
 from .dtypes import as_dtype, is_int, is_weak_scalar, result_type, scalar_dtype
 from .errors import DTypeError, GraphError, ShapeError
 from .ir import Node
-from .opdef import OpDef
+from .opdef import OpDef, register
 from .source import current_grad_of, user_location
 
 MAX_ELEMENTS = 2**59  # so that a size in bytes (up to 8 per element) fits in an int64
+
+
+# The literal: declared here, where literals are made (every op of the library builds on it).
+CONSTANT = register(
+    OpDef(
+        "constant",
+        "leaf",
+        0,
+        lambda value, weak=None: (value.shape, value.dtype),
+        lambda value, weak=None: value,
+        doc="a literal array (`weak`: the Python scalar a weak constant stands for)",
+    )
+)
 
 
 def is_tensor(value: Any) -> bool:
@@ -96,8 +109,6 @@ def lift(*values: Any) -> list[Any]:
 def constant(value: Any, dtype: Any = None, weak: Any = None) -> Node:
     """A literal. Scalars default to bool, int64 or float32; arrays keep their dtype. `weak`, a
     Python scalar, makes it a weak constant: meeting tensors, it is that scalar."""
-    from .ops.leaves import CONSTANT
-
     if is_tensor(value):
         raise GraphError(f"constant() takes a value, got the tensor {value!r}")
     if dtype is None:

@@ -12,12 +12,15 @@ import numpy as np
 
 from . import eager
 from .builder import lift
-from .dtypes import is_float
+from .dtypes import is_float, type_string
 from .errors import GraphError, ShapeError
-from .ir import Graph, Node, type_string
+from .ir import Graph, Node
 from .ops import full, reshape, stack
+from .passes import forward_mode, reverse_mode
+from .passes.reverse_mode import backpropagate
 from .tree import flatten, unflatten
 
+eager.use_engine(backpropagate)
 
 def _tensors(structure: Any, what: str) -> tuple[list[Node], Any]:
     leaves, tree = flatten(structure)
@@ -52,8 +55,6 @@ def _matching(values: Any, like: list[Node], what: str) -> list[Node]:
 
 def vjp(ys: Any, xs: Any, cotangents: Any) -> Any:
     """Cotangents of `xs` (in the structure of `xs`) given `cotangents` of `ys`."""
-    from .passes import reverse_mode
-
     y_list, _ = _tensors(ys, "vjp")
     x_list, x_tree = _tensors(xs, "vjp")
     cts = _matching(cotangents, y_list, "vjp cotangents")
@@ -76,8 +77,6 @@ def grad(y: Any, xs: Any) -> Any:
 
 def jvp(ys: Any, xs: Any, tangents: Any) -> Any:
     """Tangents of `ys` (in the structure of `ys`) given `tangents` of `xs` (forward mode)."""
-    from .passes import forward_mode
-
     y_list, y_tree = _tensors(ys, "jvp")
     x_list, _ = _tensors(xs, "jvp")
     ts = _matching(tangents, x_list, "jvp tangents")

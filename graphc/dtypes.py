@@ -40,6 +40,11 @@ def as_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
+def type_string(shape: tuple[int, ...], dtype: np.dtype) -> str:
+    """`f32[2,3]`: the dtype's short name and the shape."""
+    return f"{short_name(dtype)}[{','.join(str(d) for d in shape)}]"
+
+
 def short_name(dtype: np.dtype) -> str:
     """A compact spelling for printing: f32, i64, bool (an unsupported dtype keeps its name)."""
     name = np.dtype(dtype).name

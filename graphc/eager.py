@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from .backends.numpy.executor import evaluate
 from .dtypes import as_dtype, is_float, scalar_dtype, short_name
 from .errors import GraphError, ShapeError
-from .executor import evaluate
 from .ir import Graph, Node, topological_order
 from .operators import Operators
 
@@ -29,6 +29,13 @@ class _GradMode(threading.local):
 
 
 _mode = _GradMode()
+_engine: Any = None  # reverse mode's sweep, wired in by graphc.differentiate (see use_engine)
+
+
+def use_engine(backpropagate: Any) -> None:
+    """Make `.backward()` run `backpropagate` (reverse mode, one layer up, lends it to the tape)."""
+    global _engine
+    _engine = backpropagate
 
 
 @contextlib.contextmanager
@@ -90,8 +97,6 @@ class Tensor(Operators):
 
     def backward(self, gradient: Any = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's `.grad` that requires it."""
-        from .passes.reverse_mode import backpropagate
-
         if not self.requires_grad:
             raise GraphError(
                 f"backward() of a tensor that does not require grad ({self!r})"
@@ -110,7 +115,7 @@ class Tensor(Operators):
                     f"backward(gradient): expected shape {self.shape}, got {seed.shape}"
                 )
         with no_grad():
-            backpropagate([self], [seed], wanted=None, on_final=_finish_gradient)
+            _engine([self], [seed], wanted=None, on_final=_finish_gradient)
 
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."""

@@ -6,14 +6,14 @@ the user's code that led to it (the first stack frame outside graphc when it was
 
 from __future__ import annotations
 
+from .source import UNKNOWN, user_location
+
 
 class GraphcError(Exception):
     """Base class of every error graphc raises on purpose. `detail` is the message without the
     location; `location` is the user's file:line (None when raised outside any user code)."""
 
     def __init__(self, detail: str) -> None:
-        from .source import UNKNOWN, user_location
-
         self.detail = detail
         where = user_location()
         self.location = None if where is UNKNOWN else where

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import type_string
 from .errors import FeedError
-from .ir import type_string
 
 
 def check_feed(value: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:

@@ -17,16 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from . import blas
+from .backends import BACKENDS, Executable
+from .backends.numba import blas
+from .backends.numba.lowering import LoweredProgram, lower
+from .backends.numba.lowerings import NoLowering
+from .backends.numba.program import NativeProgram
+from .backends.numpy.program import ReferenceProgram
 from .builder import lift
 from .dtypes import is_int
 from .errors import FeedError, GraphcError, GraphError, ShapeError
-from .executor import evaluate
 from .feeds import check_feed
 from .gradient_flow import GradientFlow, flow_outputs
 from .ir import STEP_LOCK, Graph, Group, Node, Variable, schedule, verify
-from .lowering import lower
-from .native import NativeProgram
+from .passes.pipeline import run_pipeline
 from .pictures import graph_dot
 from .printer import format_graph, node_names
 from .report_page import render
@@ -34,7 +37,6 @@ from .tree import flatten, unflatten
 
 # numba: native code; numpy: the reference executor, node by node; python: the generated
 # program run by CPython without compiling (slow; for reading and debugging the lowering).
-BACKENDS = ("numba", "numpy", "python")
 _CAPTURES: list[list[Function]] = []  # open `captured()` blocks, innermost last
 
 
@@ -89,8 +91,6 @@ class Function:
         self.passes: list[Any] = []
         self.graph = self.source_graph
         if optimize:
-            from .passes.pipeline import run_pipeline
-
             # Numerics checks look at every value, so none may stay inside a fused loop.
             if isinstance(disable, str):
                 named: tuple[str, ...] = (disable,)
@@ -106,15 +106,22 @@ class Function:
         self._program_updates = [(var, value) for (var, _), value in zip(self._updates, self.graph.outputs[n_out:])]
         self._steps = 0
         self._variables = sorted(self.graph.variables + [v for v, _ in self._updates], key=lambda v: v.id)
-        self._native: NativeProgram | None = None
+        self._native: NativeProgram | None = None  # the native program, if the back end runs one
         lowering_started = time.perf_counter()
-        lowered = lower(self.graph, n_out, self._program_updates, check_numerics)
+        try:
+            lowered: LoweredProgram | None = lower(self.graph, n_out, self._program_updates, check_numerics)
+        except NoLowering:  # the NumPy back end runs any op: only the native figures are missing
+            if backend != "numpy":
+                raise
+            lowered = None
         self.lowering_seconds = time.perf_counter() - lowering_started
-        # The arena of the native program: arena_bytes, naive_bytes, lower_bound_bytes.
-        self.memory = lowered.memory
-        self._buffers, self._buffer_steps, self._free = lowered.buffers, lowered.steps, lowered.free
-        self._at_end = lowered.at_end
-        if backend != "numpy":
+        # The arena of the native program: arena_bytes, naive_bytes, lower_bound_bytes (None
+        # when the Numba back end cannot lower the program).
+        self.memory = lowered.memory if lowered is not None else None
+        self._buffers, self._buffer_steps = (lowered.buffers, lowered.steps) if lowered is not None else ([], 0)
+        self._free, self._at_end = (lowered.free, lowered.at_end) if lowered is not None else ({}, set())
+        self._program: Executable = ReferenceProgram(self.graph, self._program_updates, check_numerics)
+        if lowered is not None and backend != "numpy":
             try:
                 self._native = NativeProgram(lowered, cache, interpret=backend == "python",
                                              threads=_blas_threads(self.graph, threads))
@@ -123,6 +130,7 @@ class Function:
                     f"compile: the program needs an arena of {lowered.arena_bytes} bytes, more memory than"
                     " this machine can give"
                 ) from None
+            self._program = self._native
         self.compile_seconds = time.perf_counter() - started
         for found in _CAPTURES:
             found.append(self)
@@ -153,12 +161,8 @@ class Function:
             saved = [(v, v.store.array.copy()) for v in self._variables]
             first_step = self._steps
             try:
-                if self._native is not None:
-                    columns = self._native.run_many([stacked[p] for p in self.graph.inputs], n, first_step)
-                    self._steps += n
-                else:
-                    results = [self._run({p: a[t] for p, a in stacked.items()}) for t in range(n)]
-                    columns = [np.stack([r[i] for r in results]) for i in range(len(results[0]))]
+                columns = self._program.run_many([stacked[p] for p in self.graph.inputs], n, first_step)
+                self._steps += n
             except BaseException:
                 for v, array in saved:
                     v.store.array = array
@@ -185,16 +189,9 @@ class Function:
             raise GraphcError("the step needs more memory than this machine can give") from None
 
     def _step(self, feeds: dict[Node, np.ndarray]) -> list[np.ndarray]:
-        if self._native is not None:
-            outs = self._native([feeds[p] for p in self.graph.inputs], self._steps)
-            self._steps += 1
-            return outs
-        values = evaluate(self.graph, feeds, self._steps, self.check_numerics)
-        n_out = len(self.graph.outputs) - len(self._updates)
-        for (var, _), new in zip(self._updates, values[n_out:]):
-            var.store.array = np.array(new, dtype=var.dtype, order="C")  # a copy: values may alias
+        outs = self._program([feeds[p] for p in self.graph.inputs], self._steps)
         self._steps += 1
-        return [np.array(v) for v in values[:n_out]]
+        return outs
 
     def _step_lock(self) -> threading.RLock:
         """One lock for every step of every function: variables shared between functions are
@@ -263,7 +260,7 @@ class Function:
             elif id(unit) in self._free:
                 lines.append(f"{unit.op.name} {names[id(unit)]} {unit.type}: no code, {self._free[id(unit)]}")
             elif unit.inputs and unit.op.name not in ("constant", "full"):
-                how = "BLAS" if unit.op.name == "matmul" else "loop" if unit.op.scalar is not None else "kernel"
+                how = "BLAS" if unit.op.name == "matmul" else "loop" if unit.op.pointwise else "kernel"
                 lines.append(f"{unit.op.name} {names[id(unit)]} {unit.type} ({how})")
         return lines + last
 
@@ -315,11 +312,14 @@ class Function:
                 f"  BLAS: {blas.describe()}, {native.threads} thread{'s' if native.threads > 1 else ''} for this program",
             ]
         m = self.memory
-        lines.append(
-            f"memory: arena {m.arena_bytes} bytes ({m.heuristic}, {len(m.in_place)} buffers written in place);"
-            f" every value its own buffer would take {m.naive_bytes}; the largest set of buffers alive at"
-            f" once {m.lower_bound_bytes}"
-        )
+        if m is None:
+            lines.append("memory: no native program (the Numba back end cannot lower every op of it)")
+        else:
+            lines.append(
+                f"memory: arena {m.arena_bytes} bytes ({m.heuristic}, {len(m.in_place)} buffers written in place);"
+                f" every value its own buffer would take {m.naive_bytes}; the largest set of buffers alive at"
+                f" once {m.lower_bound_bytes}"
+            )
         if self._last_flow is not None:
             lines.append(str(self._last_flow))
         passes_seconds = sum(r.seconds for r in self.passes)

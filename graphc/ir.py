@@ -20,8 +20,10 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from .dtypes import short_name
+from .dtypes import type_string
 from .errors import GraphError
+from .feeds import check_feed
+from .opdef import REGISTRY
 from .operators import Operators
 from .source import Location
 
@@ -31,11 +33,6 @@ _ids = itertools.count(1)
 def nodes_created() -> int:
     """A counter that grows by at least one per node created (for passes' "nodes_added")."""
     return next(_ids)
-
-
-def type_string(shape: tuple[int, ...], dtype: np.dtype) -> str:
-    """`f32[2,3]`: the dtype's short name and the shape."""
-    return f"{short_name(dtype)}[{','.join(str(d) for d in shape)}]"
 
 
 class Node(Operators):
@@ -153,8 +150,6 @@ class Variable(Node):
 
     def assign(self, value: Any) -> None:
         """Overwrite the value; `value` must have this variable's shape and a dtype that fits."""
-        from .feeds import check_feed
-
         array = check_feed(value, self.shape, self.dtype, f"variable {self.name!r}")
         with STEP_LOCK:
             self.store.array = array.copy()
@@ -219,6 +214,15 @@ class Group:
         return any(m is n for m in self.members)
 
 
+_formatter: Any = None  # Graph -> text, lent by graphc.printer (one layer up; see use_formatter)
+
+
+def use_formatter(format_graph: Any) -> None:
+    """Make `str(graph)` the printer's text of the graph."""
+    global _formatter
+    _formatter = format_graph
+
+
 class Graph:
     """Placeholders in, nodes out. Its nodes are those reachable from `outputs`; `groups` are
     the fusion pass's loop nests (nodes in no group are computed on their own)."""
@@ -254,9 +258,8 @@ class Graph:
         return len(self.nodes)
 
     def __str__(self) -> str:
-        from .printer import format_graph
-
-        return format_graph(self)
+        assert _formatter is not None, "graphc.printer registers itself on import"
+        return _formatter(self)
 
 
 def placeholders_among(roots: Sequence[Node], known: Sequence[Node] = ()) -> tuple[Node, ...]:
@@ -276,8 +279,6 @@ def consumers(graph: Graph) -> dict[Node, list[Node]]:
 
 def verify(graph: Graph) -> None:
     """Check every invariant of `graph`; raise GraphError listing all that fail."""
-    from .opdef import REGISTRY
-
     problems: list[str] = []
     input_ids = {id(p) for p in graph.inputs}
     if len(input_ids) != len(graph.inputs):

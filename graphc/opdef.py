@@ -13,11 +13,11 @@ Rule signatures (`out` is the op's result, `xs` its inputs, `attrs` its attribut
   A single callable instead of a tuple receives every input's tangent (zeros where absent).
 Variadic ops (`arity` None) declare one VJP rule for all inputs; it also gets ``index=i``.
 
-Lowering to Numba (one of three, see `graphc.emit`; leaves are lowered by the program itself):
-- ``scalar(c, *xs, **attrs) -> str``: elementwise ops, a scalar expression of the scalar
-  expressions `xs`; `c` gives typed constants and casts. Such ops fuse into loop nests.
-- ``kernel(em, out, *xs, **attrs)``: emits statements filling array `out` from arrays `xs`.
-- ``view(x, **attrs) -> str``: an expression for the result as a view of array `x` (no copy).
+What passes may rely on, declared as capabilities: `pointwise` (each output element is a
+function of the input elements at its index, inputs broadcast: such ops fuse into loop nests)
+and `view` (the result re-describes its input's data: no copy). How an op runs is each back
+end's own business: the Numba back end registers its lowerings per op
+(`graphc.backends.numba.lowerings`).
 """
 
 from __future__ import annotations
@@ -45,9 +45,8 @@ class OpDef:
     jvp: tuple[Rule | None, ...] | Rule | None = None
     needs_step: bool = False
     doc: str = ""
-    scalar: Rule | None = None
-    kernel: Rule | None = None
-    view: Rule | None = None
+    pointwise: bool = False
+    view: bool = False
 
     @property
     def differentiable(self) -> bool:

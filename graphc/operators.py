@@ -9,11 +9,19 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+_library: ModuleType | None = None
+
+
+def use(library: ModuleType) -> None:
+    """Make the operators call `library`'s functions (the op library registers itself here,
+    being built on the nodes these operators serve)."""
+    global _library
+    _library = library
+
 
 def _lib() -> ModuleType:
-    from . import ops
-
-    return ops
+    assert _library is not None, "graphc.ops registers itself on import"
+    return _library
 
 
 class Operators:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .dtypes import short_name
-from .ir import Graph, Group, Node, schedule
+from .ir import Graph, Group, Node, schedule, use_formatter
 
 COMMENT_COLUMN = 44
 
@@ -123,3 +123,6 @@ def format_graph(
         lines.append(f"  update {names.get(id(var), var.name)} <- {ref(value)}")
     lines.append("}")
     return "\n".join(lines)
+
+
+use_formatter(format_graph)

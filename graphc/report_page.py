@@ -83,11 +83,14 @@ def render(f: Any) -> str:
     sections.append("<pre>" + escape("\n".join(fuse.notes) if fuse is not None and fuse.notes
                                      else "fusion did not run") + "</pre>")
     sections.append("<h2>Kernels, in the order they run</h2><pre>" + escape("\n".join(f.kernels())) + "</pre>")
-    sections.append("<h2>Memory plan</h2><p>" + escape(
-        f"arena {m.arena_bytes:,} bytes ({m.heuristic}); lower bound {m.lower_bound_bytes:,}; every value its own "
-        f"buffer {m.naive_bytes:,}; {len(m.in_place)} buffers written in place. Each rectangle is a buffer: "
-        "its steps across, its place in the arena up.") + "</p>")
-    sections.append(_picture(memory_svg(f._buffers, max(m.arena_bytes, 1), m.lower_bound_bytes, f._buffer_steps)))
+    if m is None:
+        sections.append("<h2>Memory plan</h2><p>No native program: the Numba back end cannot lower every op.</p>")
+    else:
+        sections.append("<h2>Memory plan</h2><p>" + escape(
+            f"arena {m.arena_bytes:,} bytes ({m.heuristic}); lower bound {m.lower_bound_bytes:,}; every value its "
+            f"own buffer {m.naive_bytes:,}; {len(m.in_place)} buffers written in place. Each rectangle is a buffer: "
+            "its steps across, its place in the arena up.") + "</p>")
+        sections.append(_picture(memory_svg(f._buffers, max(m.arena_bytes, 1), m.lower_bound_bytes, f._buffer_steps)))
     flow = f.gradient_flow()
     sections.append("<h2>Gradient flow</h2>")
     if flow is None:

@@ -38,7 +38,7 @@ def role(n: Node, domain: tuple[int, ...]) -> str | None:
     """What `n` is in a loop over `domain` (see the module docstring), or None if it cannot join."""
     op = n.op.name
     if not domain:
-        return "full" if n.op.scalar is not None and n.shape == () and op != "broadcast_to" else None
+        return "full" if n.op.pointwise and n.shape == () and op != "broadcast_to" else None
     lead, width = domain[:-1], domain[-1]
     per_row = width > 1 and n.shape in (lead + (1,), lead)
     if op == "matmul":
@@ -57,7 +57,7 @@ def role(n: Node, domain: tuple[int, ...]) -> str | None:
         return None
     if op == "reshape":
         return "row" if per_row and n.inputs[0].shape in (lead + (1,), lead) else None
-    if n.op.scalar is None:
+    if not n.op.pointwise:
         return None
     if n.shape == domain:
         return "full"
@@ -248,10 +248,10 @@ class _Fusion:
             lines.append(f"group {k} ({g.kind} over {list(g.domain)}, {len(g.members)} nodes): {names}")
         grouped = {id(m) for g in groups for m in g.members}
         for n in self.graph.nodes:
-            if id(n) in grouped or n.op.name in _LEAVES or n.op.view is not None:
+            if id(n) in grouped or n.op.name in _LEAVES or n.op.view:
                 continue
             if id(n) not in self.group:
-                why = "no loop fits it" if n.op.scalar is not None else (
+                why = "no loop fits it" if n.op.pointwise else (
                     "a view for the matmuls reading it, or a copy" if n.op.name == "transpose"
                     else f"{n.op.name} has its own kernel")
             else:
@@ -263,7 +263,7 @@ class _Fusion:
 def fuse(graph: Graph) -> PassResult:
     """`graph` with its fusion groups; counts groups, nodes fused, and loop nests before/after."""
     groups, notes = _Fusion(graph).run()
-    computing = [n for n in graph.nodes if n.op.name not in _LEAVES and n.op.view is None]
+    computing = [n for n in graph.nodes if n.op.name not in _LEAVES and not n.op.view]
     grouped = {id(m) for g in groups for m in g.members}
     stats = {"groups": len(groups), "nodes_fused": len(grouped), "loops_before": len(computing),
              "loops_after": len(groups) + sum(id(n) not in grouped for n in computing)}

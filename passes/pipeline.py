@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from graphc.errors import GraphError
 from graphc.ir import Graph, verify
+from graphc.printer import format_graph
 
 from .base import PassResult
 from .cse import cse
@@ -75,8 +76,6 @@ def run_pipeline(graph: Graph, disabled: Sequence[str] = (), verify_each: bool =
             verify(result.graph)
         report = PassReport(name, len(graph), len(result.graph), result.stats, seconds, result.notes, result.graph)
         if debug:
-            from graphc.printer import format_graph
-
             notes = "".join(f"\n  {line}" for line in result.notes)
             print(f"--- after {report}{notes}\n{format_graph(result.graph)}", file=sys.stderr)
         reports.append(report)

@@ -1,5 +1,8 @@
 """The op library: every op declared once (see `graphc.opdef`), and the public functions."""
 
+import sys
+
+from .. import operators
 from .elementwise import (
     abs,
     add,
@@ -106,3 +109,5 @@ __all__ = [
     "stack",
     "transpose",
 ]
+
+operators.use(sys.modules[__name__])

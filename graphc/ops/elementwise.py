@@ -14,7 +14,6 @@ import numpy as np
 
 from ..builder import apply, constant, is_tensor, lift, weak_value
 from ..dtypes import as_dtype, is_float, is_number, result_type
-from ..emit import Scalar, dtype_name
 from ..errors import ShapeError
 from ..opdef import OpDef, Rule, register
 from .leaves import zeros_like
@@ -94,10 +93,9 @@ def _declare(
     jvp: Any,
     doc: str,
     arity: int = 0,
-    scalar: Rule | None = None,
 ) -> OpDef:
     arity = arity or len(vjp or ())
-    return register(OpDef(name, "elementwise", arity, infer, ref, vjp, jvp, doc=doc, scalar=scalar))
+    return register(OpDef(name, "elementwise", arity, infer, ref, vjp, jvp, doc=doc, pointwise=True))
 
 
 def _sigmoid_ref(x: np.ndarray) -> np.ndarray:
@@ -171,16 +169,6 @@ def _pow_ref(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(negative, unit, whole).astype(dtype)
 
 
-def _pow_scalar(c: Scalar, x: str, y: str) -> str:
-    if c.out.kind in "iu":
-        unit = f"(1 if {x} == 1 else ((1 if {y} % 2 == 0 else -1) if {x} == -1 else 0))"
-        return f"({x} ** {y} if {y} >= 0 else {unit})"
-    x, y = c.cast(x, 0), c.cast(y, 1)
-    # As NumPy (and PyTorch): (-inf) ** y is NaN for a positive y that is not an integer (C's pow
-    # says +inf).
-    odd_case = f"{x} == {c.k(-np.inf)} and {y} > 0 and np.floor({y}) != {y}"
-    return f"({c.k(np.nan)} if {odd_case} else {x} ** {y})"
-
 
 def _max_share(x: Any, y: Any, g: Any) -> Any:
     # x's share of g in maximum(x, y): all of it where x > y, half where tied, and (as PyTorch)
@@ -192,51 +180,13 @@ def _min_share(x: Any, y: Any, g: Any) -> Any:
     return where(x == y, g * 0.5, where(x > y, 0.0, g))
 
 
-def _sign_scalar(c: Scalar, x: str) -> str:
-    # Numba's np.sign of an unsigned integer wraps -1 around (sign(u8 200) = 255): compare.
-    if c.out.kind == "u":
-        return f"{x} > 0"
-    if c.out.kind == "i":
-        t = dtype_name(c.out)
-        return f"{t}({x} > 0) - {t}({x} < 0)"
-    return f"np.sign({x})"
 
 
-def _sigmoid_scalar(c: Scalar, x: str) -> str:
-    x = c.cast(x, 0)
-    e, one = f"np.exp(-abs({x}))", c.k(1)
-    return f"({one} / ({one} + {e})) if {x} >= 0 else ({e} / ({one} + {e}))"
 
 
-def _tanh_scalar(c: Scalar, x: str) -> str:
-    # float32 uses the vectorizing rational approximation (graphc.kernels.tanh_f32).
-    return f"tanh_f32({x})" if c.out == np.float32 else f"np.tanh({x})"
 
 
-def _softplus_scalar(c: Scalar, x: str) -> str:
-    # NumPy's logaddexp(0, x), branch for branch.
-    x = c.cast(x, 0)
-    return (
-        f"{c.k(math.log(2.0))} if {x} == 0 else (np.log1p(np.exp({x})) if {x} < 0 else"
-        f" ({x} + np.log1p(np.exp(-{x})) if {x} > 0 else {x}))"
-    )
-
-
-def _gelu_scalar(c: Scalar, x: str) -> str:
-    x = c.cast(x, 0)
-    cube = f"({x} * {x} * {x})"
-    return f"{c.k(0.5)} * {x} * ({c.k(1)} + {_tanh_scalar(c, f'{c.k(GELU_K)} * ({x} + {c.k(GELU_C)} * {cube})')})"
-
-
-def _clip_scalar(c: Scalar, x: str, lo: Any, hi: Any) -> str:
-    if lo is not None:
-        x = f"np.maximum({x}, {c.k(lo)})"
-    if hi is not None:
-        x = f"np.minimum({x}, {c.k(hi)})"
-    return x
-
-
-# Unary ops: name, shape rule, NumPy reference, VJP, JVP, Numba scalar lowering.
+# Unary ops: name, shape rule, NumPy reference, VJP, JVP.
 NEGATIVE = _declare(
     "negative",
     _numeric,
@@ -244,7 +194,6 @@ NEGATIVE = _declare(
     (lambda g, out, x: -g,),
     (lambda t, out, x: -t,),
     "-x",
-    scalar=lambda c, x: f"-{x}",
 )
 EXP = _declare(
     "exp",
@@ -253,7 +202,6 @@ EXP = _declare(
     (lambda g, out, x: g * out,),
     (lambda t, out, x: t * out,),
     "e**x",
-    scalar=lambda c, x: f"np.exp({c.cast(x, 0)})",
 )
 LOG = _declare(
     "log",
@@ -262,7 +210,6 @@ LOG = _declare(
     (lambda g, out, x: g / x,),
     (lambda t, out, x: t / x,),
     "natural logarithm; log(0) = -inf, log(x < 0) = NaN",
-    scalar=lambda c, x: f"np.log({c.cast(x, 0)})",
 )
 SQRT = _declare(
     "sqrt",
@@ -271,7 +218,6 @@ SQRT = _declare(
     (lambda g, out, x: g / (2 * out),),
     (lambda t, out, x: t / (2 * out),),
     "square root; sqrt'(0) = inf",
-    scalar=lambda c, x: f"np.sqrt({c.cast(x, 0)})",
 )
 ABS = _declare(
     "abs",
@@ -280,7 +226,6 @@ ABS = _declare(
     (lambda g, out, x: g * sign(x),),
     (lambda t, out, x: t * sign(x),),
     "|x|, with abs'(0) = 0 (and abs'(NaN) = NaN, where PyTorch says 0)",
-    scalar=lambda c, x: f"abs({x})",
 )
 SIGN = _declare(
     "sign",
@@ -290,7 +235,6 @@ SIGN = _declare(
     (lambda g, out, x: zeros_like(g),),
     (lambda t, out, x: zeros_like(t),),
     "-1, 0 or 1 (NaN for NaN); its derivative is zero",
-    scalar=_sign_scalar,
 )
 SIN = _declare(
     "sin",
@@ -299,7 +243,6 @@ SIN = _declare(
     (lambda g, out, x: g * cos(x),),
     (lambda t, out, x: t * cos(x),),
     "sine",
-    scalar=lambda c, x: f"np.sin({c.cast(x, 0)})",
 )
 COS = _declare(
     "cos",
@@ -308,7 +251,6 @@ COS = _declare(
     (lambda g, out, x: g * -sin(x),),
     (lambda t, out, x: t * -sin(x),),
     "cosine",
-    scalar=lambda c, x: f"np.cos({c.cast(x, 0)})",
 )
 TANH = _declare(
     "tanh",
@@ -317,7 +259,6 @@ TANH = _declare(
     (lambda g, out, x: g * (1 - out * out),),
     (lambda t, out, x: t * (1 - out * out),),
     "hyperbolic tangent",
-    scalar=lambda c, x: _tanh_scalar(c, c.cast(x, 0)),
 )
 SIGMOID = _declare(
     "sigmoid",
@@ -326,7 +267,6 @@ SIGMOID = _declare(
     (lambda g, out, x: g * (1 - out) * out,),
     (lambda t, out, x: t * (1 - out) * out,),
     "1 / (1 + e**-x), computed without overflow",
-    scalar=_sigmoid_scalar,
 )
 RELU = _declare(
     "relu",
@@ -336,7 +276,6 @@ RELU = _declare(
     (lambda g, out, x: where(x <= 0, 0.0, g),),
     (lambda t, out, x: where(x <= 0, 0.0, t),),
     "max(x, 0), with relu'(0) = 0 (and relu'(NaN) = 1, as PyTorch)",
-    scalar=lambda c, x: f"np.maximum({x}, {c.k(0)})",
 )
 SOFTPLUS = _declare(
     "softplus",
@@ -345,7 +284,6 @@ SOFTPLUS = _declare(
     (lambda g, out, x: g * sigmoid(x),),
     (lambda t, out, x: t * sigmoid(x),),
     "log(1 + e**x), computed without overflow (exact above 20, where PyTorch returns x)",
-    scalar=_softplus_scalar,
 )
 GELU = _declare(
     "gelu",
@@ -354,7 +292,6 @@ GELU = _declare(
     (lambda g, out, x: g * _gelu_derivative(x),),
     (lambda t, out, x: t * _gelu_derivative(x),),
     "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), the tanh approximation",
-    scalar=_gelu_scalar,
 )
 def _leaky_relu_ref(x: np.ndarray, slope: float) -> np.ndarray:
     v = x.astype(_float_dtype(x.dtype))  # integers are computed in the float result dtype
@@ -368,7 +305,6 @@ LEAKY_RELU = _declare(
     (lambda g, out, x, slope: where(x > 0, g, g * slope),),
     (lambda t, out, x, slope: where(x > 0, t, t * slope),),
     "x where x > 0, else slope * x (slope at 0, as PyTorch)",
-    scalar=lambda c, x, slope: f"{c.cast(x, 0)} if {x} > 0 else {c.cast(x, 0)} * {c.k(slope)}",
 )
 CLIP = _declare(
     "clip",
@@ -377,7 +313,6 @@ CLIP = _declare(
     (lambda g, out, x, lo, hi: where(_clip_mask(x, lo, hi), g, 0.0),),
     (lambda t, out, x, lo, hi: where(_clip_mask(x, lo, hi), t, 0.0),),
     "x limited to [lo, hi]; the gradient passes where lo <= x <= hi",
-    scalar=_clip_scalar,
 )
 CAST = _declare(
     "cast",
@@ -386,7 +321,6 @@ CAST = _declare(
     (lambda g, out, x, dtype: g,),
     (lambda t, out, x, dtype: cast(t, dtype),),
     "conversion to another dtype; gradients flow between float dtypes only",
-    scalar=lambda c, x, dtype: f"{x} != 0" if dtype == np.bool_ else x,
 )
 STOP_GRADIENT = _declare(
     "stop_gradient",
@@ -395,7 +329,6 @@ STOP_GRADIENT = _declare(
     (None,),
     (None,),
     "x, through which no gradient flows",
-    scalar=lambda c, x: x,
 )
 LOGICAL_NOT = _declare(
     "logical_not",
@@ -405,7 +338,6 @@ LOGICAL_NOT = _declare(
     None,
     "~x on bools",
     arity=1,
-    scalar=lambda c, x: f"not {x}",
 )
 
 # Binary ops.
@@ -416,7 +348,6 @@ ADD = _declare(
     (lambda g, out, x, y: g, lambda g, out, x, y: g),
     (lambda t, out, x, y: t, lambda t, out, x, y: t),
     "x + y",
-    scalar=lambda c, x, y: f"{x} + {y}",
 )
 SUBTRACT = _declare(
     "subtract",
@@ -425,7 +356,6 @@ SUBTRACT = _declare(
     (lambda g, out, x, y: g, lambda g, out, x, y: -g),
     (lambda t, out, x, y: t, lambda t, out, x, y: -t),
     "x - y",
-    scalar=lambda c, x, y: f"{x} - {y}",
 )
 MULTIPLY = _declare(
     "multiply",
@@ -434,7 +364,6 @@ MULTIPLY = _declare(
     (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
     (lambda t, out, x, y: t * y, lambda t, out, x, y: x * t),
     "x * y",
-    scalar=lambda c, x, y: f"{x} * {y}",
 )
 DIVIDE = _declare(
     "divide",
@@ -445,7 +374,6 @@ DIVIDE = _declare(
     (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * (out / y)),
     (lambda t, out, x, y: t / y, lambda t, out, x, y: -t * (out / y)),
     "x / y (true division, IEEE: x/0 = +-inf, 0/0 = NaN); d/dy = -(x/y)/y, which no y*y underflows",
-    scalar=lambda c, x, y: f"{c.cast(x, 0)} / {c.cast(y, 1)}",
 )
 POW = _declare(
     "pow",
@@ -455,7 +383,6 @@ POW = _declare(
     (lambda t, out, x, y: _pow_dx(t, out, x, y), lambda t, out, x, y: _pow_dy(t, out, x, y)),
     "x ** y; (-inf) ** y is NaN for positive non-integer y (as NumPy); integer x ** -n is the"
     " integer part of 1 / x**n (0 for 0 ** -n)",
-    scalar=_pow_scalar,
 )
 MAXIMUM = _declare(
     "maximum",
@@ -465,7 +392,6 @@ MAXIMUM = _declare(
     (lambda t, out, x, y: _max_share(x, y, t), lambda t, out, x, y: _max_share(y, x, t)),
     "the larger of x and y (NaN if either is); ties split the gradient in half; at NaN both"
     " sides get it all (as PyTorch)",
-    scalar=lambda c, x, y: f"np.maximum({c.cast(x, 0)}, {c.cast(y, 1)})",
 )
 MINIMUM = _declare(
     "minimum",
@@ -475,7 +401,6 @@ MINIMUM = _declare(
     (lambda t, out, x, y: _min_share(x, y, t), lambda t, out, x, y: _min_share(y, x, t)),
     "the smaller of x and y (NaN if either is); ties split the gradient in half; at NaN both"
     " sides get it all (as PyTorch)",
-    scalar=lambda c, x, y: f"np.minimum({c.cast(x, 0)}, {c.cast(y, 1)})",
 )
 LESS = _declare(
     "less",
@@ -485,7 +410,6 @@ LESS = _declare(
     None,
     "x < y",
     arity=2,
-    scalar=lambda c, x, y: f"{x} < {y}",
 )
 LESS_EQUAL = _declare(
     "less_equal",
@@ -495,7 +419,6 @@ LESS_EQUAL = _declare(
     None,
     "x <= y",
     arity=2,
-    scalar=lambda c, x, y: f"{x} <= {y}",
 )
 GREATER = _declare(
     "greater",
@@ -505,7 +428,6 @@ GREATER = _declare(
     None,
     "x > y",
     arity=2,
-    scalar=lambda c, x, y: f"{x} > {y}",
 )
 GREATER_EQUAL = _declare(
     "greater_equal",
@@ -515,7 +437,6 @@ GREATER_EQUAL = _declare(
     None,
     "x >= y",
     arity=2,
-    scalar=lambda c, x, y: f"{x} >= {y}",
 )
 EQUAL = _declare(
     "equal",
@@ -525,7 +446,6 @@ EQUAL = _declare(
     None,
     "x == y",
     arity=2,
-    scalar=lambda c, x, y: f"{x} == {y}",
 )
 NOT_EQUAL = _declare(
     "not_equal",
@@ -535,7 +455,6 @@ NOT_EQUAL = _declare(
     None,
     "x != y",
     arity=2,
-    scalar=lambda c, x, y: f"{x} != {y}",
 )
 LOGICAL_AND = _declare(
     "logical_and",
@@ -545,7 +464,6 @@ LOGICAL_AND = _declare(
     None,
     "x & y on bools",
     arity=2,
-    scalar=lambda c, x, y: f"{x} & {y}",
 )
 LOGICAL_OR = _declare(
     "logical_or",
@@ -555,7 +473,6 @@ LOGICAL_OR = _declare(
     None,
     "x | y on bools",
     arity=2,
-    scalar=lambda c, x, y: f"{x} | {y}",
 )
 WHERE = register(
     OpDef(
@@ -567,7 +484,7 @@ WHERE = register(
         (None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g)),
         (None, lambda t, out, c, x, y: where(c, t, 0.0), lambda t, out, c, x, y: where(c, 0.0, t)),
         doc="x where c is true, else y",
-        scalar=lambda c, cond, x, y: f"{c.cast(x, 1)} if {cond} else {c.cast(y, 2)}",
+        pointwise=True,
     )
 )
 

@@ -21,16 +21,6 @@ def _no_inputs(**attrs: Any) -> tuple[tuple[int, ...], np.dtype]:
 
 PLACEHOLDER = register(OpDef("placeholder", "leaf", 0, _no_inputs, None, doc="a value fed at run time"))
 VARIABLE = register(OpDef("variable", "leaf", 0, _no_inputs, None, doc="a stateful parameter"))
-CONSTANT = register(
-    OpDef(
-        "constant",
-        "leaf",
-        0,
-        lambda value, weak=None: (value.shape, value.dtype),
-        lambda value, weak=None: value,
-        doc="a literal array (`weak`: the Python scalar a weak constant stands for)",
-    )
-)
 FULL = register(
     OpDef(
         "full",

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..builder import apply, lift
-from ..emit import Buf, Emitter, accumulator_dtype, combine, dtype_name, outer_inner
 from ..errors import GraphcError, ShapeError
 from ..opdef import OpDef, register
 from . import elementwise as ew
@@ -59,43 +57,6 @@ def _xent_direction(logits: Any, labels: Any) -> Any:
     return softmax(logits, -1) - sh.one_hot(labels, logits.shape[-1], logits.dtype)
 
 
-def _row_max_and_sum(em: Emitter, row: Callable[[str], str], n: int, dtype: np.dtype) -> tuple[str, str]:
-    """Emit the max of row(k) over k < n and the sum of exp(row(k) - max)."""
-    m, total = em.fresh("m"), em.fresh("s")
-    em.line(f"{m} = {em.const(-np.inf, dtype)}")  # not row(0): a row may be empty
-    with em.loops([n]) as (k,):
-        em.line(f"{m} = {combine('max', m, row(k))}")
-    em.line(f"{total} = {em.const(0, accumulator_dtype('sum', dtype))}")
-    with em.loops([n]) as (k,):
-        em.line(f"{total} += np.exp({row(k)} - {m})")
-    return m, total
-
-
-def _softmax_kernel(em: Emitter, out: Buf, x: Buf, axis: int, log: bool) -> None:
-    outer, n, inner = outer_inner(x.shape, axis)
-    xs, os = x.reshaped((outer, n, inner)), out.reshaped((outer, n, inner))
-    cast = dtype_name(out.dtype)
-    with em.loops([outer, inner]) as (o, j):
-        m, total = _row_max_and_sum(em, lambda k: xs.at([o, k, j]), n, out.dtype)
-        with em.loops([n]) as (k,):
-            if log:
-                em.line(f"{os.at([o, k, j])} = ({xs.at([o, k, j])} - {m}) - np.log({cast}({total}))")
-            else:
-                em.line(f"{os.at([o, k, j])} = np.exp({xs.at([o, k, j])} - {m}) / {cast}({total})")
-
-
-def _xent_kernel(em: Emitter, out: Buf, logits: Buf, labels: Buf) -> None:
-    n = logits.shape[-1]
-    rows = logits.reshaped((out.size, n))
-    cast = dtype_name(out.dtype)
-    with em.loops([out.size]) as (i,):
-        label = em.fresh("label")
-        em.line(f"{label} = {labels.item(i)}")
-        with em.block(f"if {label} < 0 or {label} >= {n}:"):
-            em.fail(2, label)
-        m, total = _row_max_and_sum(em, lambda k: rows.at([i, k]), n, out.dtype)
-        em.line(f"{out.item(i)} = np.log({cast}({total})) + {m} - {rows.at([i, label])}")
-
 
 SOFTMAX = register(
     OpDef(
@@ -107,7 +68,6 @@ SOFTMAX = register(
         (lambda g, out, x, axis: out * (g - rd.sum(g * out, axis, keepdims=True)),),
         (lambda t, out, x, axis: out * (t - rd.sum(t * out, axis, keepdims=True)),),
         doc="exp(x) / sum(exp(x)) along an axis",
-        kernel=lambda em, out, x, axis: _softmax_kernel(em, out, x, axis, log=False),
     )
 )
 LOG_SOFTMAX = register(
@@ -120,7 +80,6 @@ LOG_SOFTMAX = register(
         (lambda g, out, x, axis: g - ew.exp(out) * rd.sum(g, axis, keepdims=True),),
         (lambda t, out, x, axis: t - rd.sum(ew.exp(out) * t, axis, keepdims=True),),
         doc="x - logsumexp(x) along an axis",
-        kernel=lambda em, out, x, axis: _softmax_kernel(em, out, x, axis, log=True),
     )
 )
 SOFTMAX_CROSS_ENTROPY = register(
@@ -136,7 +95,6 @@ SOFTMAX_CROSS_ENTROPY = register(
         ),
         (lambda t, out, logits, labels: rd.sum(t * _xent_direction(logits, labels), -1), None),
         doc="per-example -log softmax(logits)[label] over the last axis, for integer labels",
-        kernel=_xent_kernel,
     )
 )
 

@@ -16,7 +16,6 @@ import numpy as np
 from .. import philox
 from ..builder import check_shape
 from ..dtypes import as_dtype, is_int
-from ..emit import Buf, Emitter
 from ..errors import ShapeError
 from ..ir import Node
 from ..opdef import OpDef, register
@@ -55,14 +54,6 @@ def _random_rule(
     return shape, dtype
 
 
-def _draw_kernel(helper: str) -> Any:
-    def kernel(
-        em: Emitter, out: Buf, shape: tuple[int, ...], dtype: np.dtype, seed: int, stream: int
-    ) -> None:
-        em.line(f"{helper}({out.array()}, {seed}, {stream}, step)")
-
-    return kernel
-
 
 RANDOM_NORMAL = register(
     OpDef(
@@ -73,7 +64,6 @@ RANDOM_NORMAL = register(
         philox.normal,
         needs_step=True,
         doc="standard normal draws, new on every call",
-        kernel=_draw_kernel("philox_normal"),
     )
 )
 RANDOM_UNIFORM = register(
@@ -85,7 +75,6 @@ RANDOM_UNIFORM = register(
         philox.uniform,
         needs_step=True,
         doc="uniform draws in [0, 1), new on every call",
-        kernel=_draw_kernel("philox_uniform"),
     )
 )
 

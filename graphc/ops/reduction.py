@@ -12,7 +12,6 @@ import numpy as np
 
 from ..builder import apply, lift
 from ..dtypes import is_int
-from ..emit import Buf, Emitter, emit_reduce, outer_inner
 from ..errors import ShapeError
 from ..opdef import OpDef, Rule, register
 from . import elementwise as ew
@@ -79,32 +78,6 @@ def _argmax_rule(x: Any, axis: int | None) -> tuple[tuple[int, ...], np.dtype]:
     return shape, np.dtype("int64")
 
 
-def _logsumexp_kernel(em: Emitter, out: Buf, x: Buf, axis: tuple[int, ...], keepdims: bool) -> None:
-    # As the reference: m = max (0 where not finite), then log(sum(exp(x - m))) + m.
-    emit_reduce(em, x, out, axis, "max")
-    with em.loops([out.size]) as (i,):
-        em.line(f"{out.item(i)} = {out.item(i)} if np.isfinite({out.item(i)}) else 0")
-    total = em.scratch(out.shape, out.dtype)
-    emit_reduce(em, x, total, axis, "sum", value=lambda e, k: f"np.exp({e} - {out.item(k)})")
-    with em.loops([out.size]) as (i,):
-        em.line(f"{out.item(i)} = np.log({total.item(i)}) + {out.item(i)}")
-
-
-def _argmax_kernel(em: Emitter, out: Buf, x: Buf, axis: int | None) -> None:
-    # The first maximum; a NaN counts as the maximum, as in NumPy.
-    outer, n, inner = (1, x.size, 1) if axis is None else outer_inner(x.shape, axis)
-    xs, os = x.reshaped((outer, n, inner)), out.reshaped((outer, inner))
-    with em.loops([outer, inner]) as (o, j):
-        best, at = em.fresh("best"), em.fresh("at")
-        em.line(f"{best} = {xs.at([o, '0', j])}")
-        em.line(f"{at} = 0")
-        with em.loops([n]) as (k,):
-            v = em.fresh("v")
-            em.line(f"{v} = {xs.at([o, k, j])}")
-            with em.block(f"if {v} > {best} or ({v} != {v} and {best} == {best}):"):
-                em.line(f"{best} = {v}")
-                em.line(f"{at} = {k}")
-        em.line(f"{os.at([o, j])} = {at}")
 
 
 def keep_axes(g: Any, x_shape: tuple[int, ...], axis: tuple[int, ...], keepdims: bool) -> Any:
@@ -191,7 +164,6 @@ SUM = register(
         (lambda g, out, x, axis, keepdims: _spread(g, x, axis, keepdims),),
         (lambda t, out, x, axis, keepdims: sum(t, axis, keepdims),),
         doc="sum over axes",
-        kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, "sum"),
     )
 )
 
@@ -216,7 +188,6 @@ def _declare_extremum(kind: str, reference: Rule) -> OpDef:
                 ),
             ),
             doc=f"{kind}imum over axes (NaN if any element is); tied extrema share the gradient evenly",
-            kernel=lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, kind),
         )
     )
 
@@ -237,7 +208,6 @@ LOGSUMEXP = register(
         ),
         (lambda t, out, x, axis, keepdims: sum(t * _softmax_of(x, out, axis, keepdims), axis, keepdims),),
         doc="log(sum(exp(x))) over axes, computed without overflow",
-        kernel=_logsumexp_kernel,
     )
 )
 ARGMAX = register(
@@ -250,6 +220,5 @@ ARGMAX = register(
         None,
         None,
         doc="index of the first maximum (flat index when axis is None)",
-        kernel=_argmax_kernel,
     )
 )

@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..builder import apply, check_shape, lift
-from ..dtypes import is_int
-from ..emit import Buf, Emitter
+from ..dtypes import as_dtype, is_int, result_type
 from ..errors import GraphError, ShapeError
 from ..opdef import OpDef, register
 
@@ -55,8 +54,6 @@ def _broadcast_rule(x: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], np
 
 
 def _concatenate_rule(*xs: Any, axis: int) -> tuple[tuple[int, ...], np.dtype]:
-    from ..dtypes import result_type
-
     if not xs:
         raise ShapeError("needs at least one tensor")
     first = xs[0]
@@ -101,48 +98,6 @@ def _one_hot_rule(labels: Any, n: int, dtype: np.dtype) -> tuple[tuple[int, ...]
     return labels.shape + (n,), dtype
 
 
-def _source_index(key: IndexKey, names: list[str]) -> list[str]:
-    """Index into the sliced array for loop variables `names` over the result's axes."""
-    out, it = [], iter(names)
-    for k in key:
-        out.append(str(k) if isinstance(k, int) else f"({k[0]} + {k[2]} * {next(it)})")
-    return out + list(it)
-
-
-def _transpose_kernel(em: Emitter, out: Buf, x: Buf, axes: tuple[int, ...]) -> None:
-    with em.loops(out.shape) as names:
-        em.line(f"{out.at(names)} = {x.at([names[axes.index(d)] for d in range(len(axes))])}")
-
-
-def _concatenate_kernel(em: Emitter, out: Buf, *xs: Buf, axis: int) -> None:
-    start = 0
-    for x in xs:
-        with em.loops(x.shape) as names:
-            shifted = [f"({start} + {v})" if a == axis and start else v for a, v in enumerate(names)]
-            em.line(f"{out.at(shifted)} = {x.at(names)}")
-        start += x.shape[axis]
-
-
-def _index_kernel(em: Emitter, out: Buf, x: Buf, key: IndexKey) -> None:
-    with em.loops(out.shape) as names:
-        em.line(f"{out.at(names)} = {x.at(_source_index(key, names))}")
-
-
-def _scatter_kernel(em: Emitter, out: Buf, g: Buf, shape: tuple[int, ...], key: IndexKey) -> None:
-    em.fill(out, "0")
-    with em.loops(g.shape) as names:
-        em.line(f"{out.at(_source_index(key, names))} = {g.at(names)}")
-
-
-def _one_hot_kernel(em: Emitter, out: Buf, labels: Buf, n: int, dtype: np.dtype) -> None:
-    em.fill(out, "0")
-    rows = out.reshaped((labels.size, n))
-    with em.loops([labels.size]) as (i,):
-        label = em.fresh("label")
-        em.line(f"{label} = {labels.item(i)}")
-        with em.block(f"if 0 <= {label} < {n}:"):
-            em.line(f"{rows.at([i, label])} = 1")
-
 
 def _concat_vjp(g: Any, out: Any, *xs: Any, axis: int, index: int) -> Any:
     start = builtins.sum(x.shape[axis] for x in xs[:index])
@@ -164,7 +119,7 @@ RESHAPE: OpDef = register(
         (lambda g, out, x, shape: reshape(g, x.shape),),
         (lambda t, out, x, shape: reshape(t, shape),),
         doc="the same elements in another shape (row-major)",
-        view=lambda x, shape: x.reshaped(shape),
+        view=True,
     )
 )
 TRANSPOSE: OpDef = register(
@@ -177,7 +132,6 @@ TRANSPOSE: OpDef = register(
         (lambda g, out, x, axes: transpose(g, tuple(np.argsort(axes).tolist())),),
         (lambda t, out, x, axes: transpose(t, axes),),
         doc="axes permuted",
-        kernel=_transpose_kernel,
     )
 )
 BROADCAST_TO: OpDef = register(
@@ -191,7 +145,7 @@ BROADCAST_TO: OpDef = register(
         (lambda g, out, x, shape: g,),
         (lambda t, out, x, shape: broadcast_to(t, shape),),
         doc="x repeated along new or size-1 axes",
-        scalar=lambda c, x, shape: x,
+        pointwise=True,
     )
 )
 CONCATENATE: OpDef = register(
@@ -204,7 +158,6 @@ CONCATENATE: OpDef = register(
         (_concat_vjp,),
         _concat_jvp,
         doc="tensors joined along an existing axis",
-        kernel=_concatenate_kernel,
     )
 )
 INDEX: OpDef = register(
@@ -217,7 +170,6 @@ INDEX: OpDef = register(
         (lambda g, out, x, key: apply(SCATTER_INDEX, (g,), shape=x.shape, key=key),),
         (lambda t, out, x, key: apply(INDEX, (t,), key=key),),
         doc="basic indexing: ints and slices",
-        kernel=_index_kernel,
     )
 )
 SCATTER_INDEX: OpDef = register(
@@ -230,7 +182,6 @@ SCATTER_INDEX: OpDef = register(
         (lambda g, out, x, shape, key: apply(INDEX, (g,), key=key),),
         (lambda t, out, x, shape, key: apply(SCATTER_INDEX, (t,), shape=shape, key=key),),
         doc="zeros of `shape` with x written at `key` (the transpose of index)",
-        kernel=_scatter_kernel,
     )
 )
 ONE_HOT: OpDef = register(
@@ -243,7 +194,6 @@ ONE_HOT: OpDef = register(
         None,
         None,
         doc="1 at each label's position along a new last axis, else 0",
-        kernel=_one_hot_kernel,
     )
 )
 
@@ -307,8 +257,6 @@ def stack(xs: Any, axis: int = 0) -> Any:
 
 def one_hot(labels: Any, n: int, dtype: Any = "float32") -> Any:
     """One-hot rows for integer `labels`: shape labels.shape + (n,). Out-of-range labels give 0s."""
-    from ..dtypes import as_dtype
-
     (labels,) = lift(labels)
     if not is_int(n) or n < 1:
         raise ShapeError(f"one_hot: the number of classes must be a positive int, got {n!r}")

@@ -23,7 +23,7 @@ import numpy as np
 
 import graphc as gc
 from graphc import eager
-from graphc.executor import evaluate
+from graphc.backends.numpy.executor import evaluate
 from graphc.ir import Graph, Node
 from graphc.passes.pipeline import PIPELINE
 

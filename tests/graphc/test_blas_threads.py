@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc import blas
+from graphc.backends.numba import blas
 
 controls = blas._controls()
 needs_control = pytest.mark.skipif(controls is None, reason="this BLAS offers no thread control")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.kernels import tanh_f32
+from graphc.backends.numba.helpers import tanh_f32
 
 
 def test_tanh_f32_accuracy_bound_over_the_whole_range() -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.executor import evaluate
+from graphc.backends.numpy.executor import evaluate
 from graphc.ir import Graph
 
 CASES: list[tuple[str, Callable[..., Any], list[tuple[int, ...]]]] = [

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc import native
+from graphc.backends.numba import program as native
 
 PAYLOAD = "\nimport os; open({marker!r}, 'w').write('ran')\n#"
 
@@ -59,7 +59,7 @@ def test_a_user_file_with_an_odd_name(tmp_path: pathlib.Path) -> None:
 
 
 def test_generated_comments_keep_printable_ascii_only() -> None:
-    from graphc.emit import safe_text
+    from graphc.backends.numba.emit import safe_text
 
     assert safe_text("a\nb\r\x00c\u2028d") == "a?b??c?d"
     assert len(safe_text("x" * 1000)) == 200

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.executor import evaluate
+from graphc.backends.numpy.executor import evaluate
 from graphc.ir import Graph, verify
 from graphc.passes.cse import cse
 from graphc.passes.pipeline import PIPELINE, run_pipeline

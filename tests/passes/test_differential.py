@@ -10,9 +10,9 @@ import pytest
 
 import graphc as gc
 from graphc import eager
+from graphc.guilty import first_guilty_pass
 from graphc.ir import Graph, Node
 from graphc.passes.base import PassResult
-from graphc.passes.guilty import first_guilty_pass
 from graphc.passes.pipeline import PIPELINE, run_pipeline
 from graphc.passes.rewrite import rewrite
 
@@ -23,7 +23,7 @@ CONFIGS = [("all passes", ())] + [(f"all but {name}", (name,)) for name, _ in PI
 
 
 def _results(graph: Graph, values: list[np.ndarray]) -> list[np.ndarray]:
-    from graphc.executor import evaluate
+    from graphc.backends.numpy.executor import evaluate
 
     return [np.asarray(v) for v in evaluate(graph, dict(zip(graph.inputs, values)))]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import graphc as gc
-from graphc.executor import evaluate
+from graphc.backends.numpy.executor import evaluate
 from graphc.ir import Graph, verify
 from graphc.passes import PassResult, forward_mode, reverse_mode
 

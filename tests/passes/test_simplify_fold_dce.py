@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.executor import evaluate
+from graphc.backends.numpy.executor import evaluate
 from graphc.ir import Graph, verify
 from graphc.passes.dce import eliminate_dead_nodes
 from graphc.passes.fold import FOLD_LIMIT, fold_constants

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...ir import Group, Node
+from ...passes.fuse import role
 from .emit import Buf, Scalar, accumulator_dtype, c_strides, dtype_name, linear
-from .ir import Group, Node
-from .passes.fuse import role
+from .lowerings import scalar_of
 
 
 class RowLoop:
@@ -145,7 +146,7 @@ class RowLoop:
             value = self.row_input(m.inputs[0], m.inputs[0].shape)
         else:
             c = Scalar(em, m.dtype, tuple(x.dtype for x in m.inputs))
-            expr = m.op.scalar(c, *(self.row_input(x, m.shape) for x in m.inputs), **m.attrs)
+            expr = scalar_of(m.op)(c, *(self.row_input(x, m.shape) for x in m.inputs), **m.attrs)
             value = f"{dtype_name(m.dtype)}({expr})"
         t = em.fresh("v")
         em.line(f"{t} = {value}")
@@ -190,7 +191,7 @@ class RowLoop:
                     em.line(f"{at} = {dtype_name(m.dtype)}({at} + {scalar(m.inputs[0])})")
                     continue
                 ctx = Scalar(em, m.dtype, tuple(x.dtype for x in m.inputs))
-                expr = m.op.scalar(ctx, *(scalar(x) for x in m.inputs), **m.attrs)
+                expr = scalar_of(m.op)(ctx, *(scalar(x) for x in m.inputs), **m.attrs)
                 t = em.fresh("t")
                 em.line(f"{t} = {dtype_name(m.dtype)}({expr})")
                 local[id(m)] = t

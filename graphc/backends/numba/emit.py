@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dtypes import short_name
+from ...dtypes import short_name
 
 # The names generated code uses for dtype constructors (defined in the generated module).
 DTYPE_NAMES = {np.dtype(k): v for k, v in {

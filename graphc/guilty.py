@@ -14,19 +14,17 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from graphc.executor import evaluate
-from graphc.ir import Graph, Node
-
-from .pipeline import PIPELINE, Pass, run_pipeline
+from .backends.numba.lowering import lower
+from .backends.numba.program import NativeProgram
+from .backends.numpy.executor import evaluate
+from .ir import Graph, Node
+from .passes.pipeline import PIPELINE, Pass, run_pipeline
 
 
 def results(graph: Graph, feeds: Mapping[Node, np.ndarray], backend: str = "numba") -> list[np.ndarray]:
     """The values of `graph`'s outputs for `feeds`, natively or through the NumPy reference."""
     if backend == "numpy":
         return [np.asarray(v) for v in evaluate(graph, dict(feeds))]
-    from graphc.lowering import lower
-    from graphc.native import NativeProgram
-
     program = NativeProgram(lower(graph, len(graph.outputs), [], False), cache=True)
     return program([np.ascontiguousarray(feeds[p], p.dtype) for p in graph.inputs], 0)
 

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .dtypes import is_float
-from .errors import GraphError, NumericsError
-from .ir import Graph, Node, Variable, type_string
+from ...dtypes import is_float, type_string
+from ...errors import GraphError, NumericsError
+from ...ir import Graph, Node, Variable
 
 
 def evaluate(

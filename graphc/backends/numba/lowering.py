@@ -27,11 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...ir import Graph, Group, Node, Variable, consumers, schedule
+from ...passes.memory_plan import Lifetime, MemoryPlan, aligned, check_plan, plan_memory
+from ...passes.simplify import constant_value
+from ...printer import node_names
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
-from .ir import Graph, Group, Node, Variable, consumers, schedule
-from .passes.memory_plan import Lifetime, MemoryPlan, aligned, check_plan, plan_memory
-from .passes.simplify import constant_value
-from .printer import node_names
+from .lowerings import VIEW, kernel_of
+from .lowerings import scalar_of as scalar_rule
+from .ops import REGISTERED  # noqa: F401 - the ops' lowerings, registered on import
 from .rowloop import RowLoop
 
 ALIGN = 64
@@ -167,7 +170,9 @@ class _Lowering:
     def array_type(self, name: str) -> tuple[np.dtype, int]:
         """The dtype and size of program array `name` (in3, var0, const2)."""
         kind, at = re.fullmatch(r"([a-z]+)([0-9]+)", name).groups()  # type: ignore[union-attr]
-        data: Node | np.ndarray = {"in": self.placeholders, "var": self.variables, "const": self.constants}[kind][int(at)]
+        arrays: dict[str, Sequence[Node | np.ndarray]] = {"in": self.placeholders, "var": self.variables,
+                                                          "const": self.constants}
+        data = arrays[kind][int(at)]
         return np.dtype(data.dtype), int(data.size)
 
     def _allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> tuple[Buf, int]:
@@ -319,7 +324,7 @@ class _Lowering:
     def naive_bytes(self) -> int:
         """Every value the program computes in a buffer of its own (no fusion, no planning)."""
         computed = [n for n in self.graph.nodes
-                    if n.inputs and n.op.view is None and id(n) not in self.literals]
+                    if n.inputs and not n.op.view and id(n) not in self.literals]
         return sum(aligned(n.size * n.dtype.itemsize) for n in computed)
 
     def offer_in_place(self, stored: list[tuple[Node, Buf]], operands: list[Buf]) -> None:
@@ -388,7 +393,7 @@ class _Lowering:
                 m is v or (id(m) not in self.results and all(u in g for u in self.users[m])) for m in g.members)
 
         return {id(v) for _, v in self.updates
-                if v.op.scalar is not None and counts[id(v)] == 1 and id(v) not in outputs
+                if v.op.pointwise and counts[id(v)] == 1 and id(v) not in outputs
                 and not self.users[v] and alone(v)}
 
     def without_conflicts(self, candidates: set[int]) -> set[int]:
@@ -439,13 +444,13 @@ class _Lowering:
             self.arrays[id(n)] = Buf(f"const{len(self.constants)}", 0, n.shape, n.dtype)
             self.constants.append(n.attrs["value"])
             return
-        elif op.view is not None or (op.name == "broadcast_to" and id(n.inputs[0]) in self.literals):
+        elif op.view or (op.name == "broadcast_to" and id(n.inputs[0]) in self.literals):
             (x,) = n.inputs
             if id(x) in self.literals:
                 self.literals[id(n)] = self.literals[id(x)]
                 self.free[id(n)] = "a literal"
             else:
-                self.arrays[id(n)] = op.view(self.arrays[id(x)], **n.attrs)
+                self.arrays[id(n)] = VIEW[op](self.arrays[id(x)], **n.attrs)
                 self.free[id(n)] = "a view of its input"
             return
         elif self.broadcasts_in_loops(n):
@@ -457,14 +462,14 @@ class _Lowering:
             self.arrays[id(n)] = Buf(data.base, data.offset, n.shape, n.dtype, swapped=True)
             self.free[id(n)] = "a transposed view handed to BLAS"
             return
-        elif op.scalar is not None:
+        elif op.pointwise:
             em.comment(f"{self.index[id(n)]}: {op.name} at {n.location}")
             self.elementwise([n], {id(n): self.buffer(n)})
         else:
             ins = [self.array_of(x) for x in n.inputs]
             out = self.buffer(n)
             em.comment(f"{self.index[id(n)]}: {op.name} at {n.location}")
-            op.kernel(em, out, *ins, **n.attrs)
+            kernel_of(op)(em, out, *ins, **n.attrs)
         if self.check and n.dtype.kind == "f":
             with em.block(f"if not all_finite({self.arrays[id(n)].array()}):"):
                 em.fail(STATUS_NUMERICS, "0")
@@ -474,7 +479,7 @@ class _Lowering:
         themselves (right-aligned, as NumPy), so the broadcast needs no copy."""
         return (n.op.name == "broadcast_to" and id(n) not in self.results
                 and id(n.inputs[0]) in self.arrays and bool(self.users[n])
-                and all(u.op.scalar is not None for u in self.users[n]))
+                and all(u.op.pointwise for u in self.users[n]))
 
     def swaps_for_blas(self, n: Node) -> bool:
         """A transpose of the last two axes that only float matmuls read: BLAS takes it as a
@@ -515,7 +520,7 @@ class _Lowering:
                 scalar_of[node_id] = s
             for m in members:
                 c = Scalar(em, m.dtype, tuple(x.dtype for x in m.inputs))
-                expr = m.op.scalar(c, *(scalar_of[id(x)] for x in m.inputs), **m.attrs)
+                expr = scalar_rule(m.op)(c, *(scalar_of[id(x)] for x in m.inputs), **m.attrs)
                 t = em.fresh("t")
                 em.line(f"{t} = {dtype_name(m.dtype)}({expr})")
                 scalar_of[id(m)] = t

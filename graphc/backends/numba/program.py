@@ -32,14 +32,23 @@ import numba
 import numpy as np
 from numba.core import event
 
-from . import driver, kernels
+from ...errors import GraphcError, GraphcWarning, NumericsError
+from ..numpy.executor import describe_nonfinite
+from . import driver, helpers
 from .blas import use_threads
-from .driver import (G_SIZE, G_STATUS, G_STEP, KERNEL_SIGNATURE, STATUS_WORDS,
-                     address_as_python, carray_python, run_step, run_steps)
+from .driver import (
+    G_SIZE,
+    G_STATUS,
+    G_STEP,
+    KERNEL_SIGNATURE,
+    STATUS_WORDS,
+    address_as_python,
+    carray_python,
+    run_step,
+    run_steps,
+)
 from .emit import dtype_name
-from .errors import GraphcError, GraphcWarning, NumericsError
-from .executor import describe_nonfinite
-from .kernels import gemm_reference
+from .helpers import gemm_reference
 from .lowering import STATUS_LABEL, STATUS_NUMERICS, Kernel, LoweredProgram, Slot
 
 VERSION = "0.1.0"
@@ -48,8 +57,8 @@ import numba
 import numpy as np
 from numba import carray
 
-from graphc.driver import address_as
-from graphc.kernels import all_finite, gemm, philox_normal, philox_uniform, sum_run, tanh_f32
+from graphc.backends.numba.driver import address_as
+from graphc.backends.numba.helpers import all_finite, gemm, philox_normal, philox_uniform, sum_run, tanh_f32
 
 f32, f64, i8, i16, i32, i64, u8, b1 = (
     np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.bool_)
@@ -145,7 +154,7 @@ def _helpers_digest() -> str:
     the driver's intrinsics) and of Numba's version: cached machine code is reused only with the
     very helpers it was built from (Numba's cache does not follow what a function calls)."""
     digest = hashlib.sha256(numba.__version__.encode())
-    for module in (kernels, driver):
+    for module in (helpers, driver):
         digest.update(pathlib.Path(module.__file__).read_bytes())  # type: ignore[arg-type]
     return digest.hexdigest()
 
@@ -381,10 +390,11 @@ class NativeProgram:
         else:
             use_threads(self.threads)
             columns = [np.array(c, np.int64).reshape(-1) for c in zip(*fed)] if fed else [np.zeros(0, np.int64)] * 3
-            done = int(run_steps(self.functions, self.starts, self.table, self.status, self.arena, n_steps, step0,
-                                 *columns, np.array([s.offset for s in p.outputs], np.int64),
-                                 np.array([s.nbytes for s in p.outputs], np.int64),
-                                 np.array([_address(o) for o in outs], np.int64)))
+            copies = [np.array([s.offset for s in p.outputs], np.int64), np.array([s.nbytes for s in p.outputs], np.int64),
+                      np.array([_address(o) for o in outs], np.int64)]
+            args: list[Any] = [self.functions, self.starts, self.table, self.status, self.arena, n_steps, step0,
+                               *columns, *copies]
+            done = int(run_steps(*args))
         if self.status[0]:
             self._raise([f[done] for f in feeds])
         return outs

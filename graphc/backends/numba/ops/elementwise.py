@@ -1,0 +1,110 @@
+"""Numba lowerings of the elementwise ops: each a scalar expression of its inputs' scalar
+expressions (`c` gives typed constants and casts to the output dtype). Such ops fuse into loop
+nests."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ....ops import elementwise
+from ....ops.elementwise import GELU_C, GELU_K
+from ..emit import Scalar, dtype_name
+from ..lowerings import Rule, register_scalar
+
+
+def _pow_scalar(c: Scalar, x: str, y: str) -> str:
+    if c.out.kind in "iu":
+        unit = f"(1 if {x} == 1 else ((1 if {y} % 2 == 0 else -1) if {x} == -1 else 0))"
+        return f"({x} ** {y} if {y} >= 0 else {unit})"
+    x, y = c.cast(x, 0), c.cast(y, 1)
+    # As NumPy (and PyTorch): (-inf) ** y is NaN for a positive y that is not an integer (C's pow
+    # says +inf).
+    odd_case = f"{x} == {c.k(-np.inf)} and {y} > 0 and np.floor({y}) != {y}"
+    return f"({c.k(np.nan)} if {odd_case} else {x} ** {y})"
+
+
+def _sign_scalar(c: Scalar, x: str) -> str:
+    # Numba's np.sign of an unsigned integer wraps -1 around (sign(u8 200) = 255): compare.
+    if c.out.kind == "u":
+        return f"{x} > 0"
+    if c.out.kind == "i":
+        t = dtype_name(c.out)
+        return f"{t}({x} > 0) - {t}({x} < 0)"
+    return f"np.sign({x})"
+
+
+def _sigmoid_scalar(c: Scalar, x: str) -> str:
+    x = c.cast(x, 0)
+    e, one = f"np.exp(-abs({x}))", c.k(1)
+    return f"({one} / ({one} + {e})) if {x} >= 0 else ({e} / ({one} + {e}))"
+
+
+def _tanh_scalar(c: Scalar, x: str) -> str:
+    # float32 uses the vectorizing rational approximation (graphc.kernels.tanh_f32).
+    return f"tanh_f32({x})" if c.out == np.float32 else f"np.tanh({x})"
+
+
+def _softplus_scalar(c: Scalar, x: str) -> str:
+    # NumPy's logaddexp(0, x), branch for branch.
+    x = c.cast(x, 0)
+    return (
+        f"{c.k(math.log(2.0))} if {x} == 0 else (np.log1p(np.exp({x})) if {x} < 0 else"
+        f" ({x} + np.log1p(np.exp(-{x})) if {x} > 0 else {x}))"
+    )
+
+
+def _gelu_scalar(c: Scalar, x: str) -> str:
+    x = c.cast(x, 0)
+    cube = f"({x} * {x} * {x})"
+    return f"{c.k(0.5)} * {x} * ({c.k(1)} + {_tanh_scalar(c, f'{c.k(GELU_K)} * ({x} + {c.k(GELU_C)} * {cube})')})"
+
+
+def _clip_scalar(c: Scalar, x: str, lo: Any, hi: Any) -> str:
+    if lo is not None:
+        x = f"np.maximum({x}, {c.k(lo)})"
+    if hi is not None:
+        x = f"np.minimum({x}, {c.k(hi)})"
+    return x
+
+
+SCALARS: dict[Any, Rule] = {
+    elementwise.NEGATIVE: lambda c, x: f"-{x}",
+    elementwise.EXP: lambda c, x: f"np.exp({c.cast(x, 0)})",
+    elementwise.LOG: lambda c, x: f"np.log({c.cast(x, 0)})",
+    elementwise.SQRT: lambda c, x: f"np.sqrt({c.cast(x, 0)})",
+    elementwise.ABS: lambda c, x: f"abs({x})",
+    elementwise.SIGN: _sign_scalar,
+    elementwise.SIN: lambda c, x: f"np.sin({c.cast(x, 0)})",
+    elementwise.COS: lambda c, x: f"np.cos({c.cast(x, 0)})",
+    elementwise.TANH: lambda c, x: _tanh_scalar(c, c.cast(x, 0)),
+    elementwise.SIGMOID: _sigmoid_scalar,
+    elementwise.RELU: lambda c, x: f"np.maximum({x}, {c.k(0)})",
+    elementwise.SOFTPLUS: _softplus_scalar,
+    elementwise.GELU: _gelu_scalar,
+    elementwise.LEAKY_RELU: lambda c, x, slope: f"{c.cast(x, 0)} if {x} > 0 else {c.cast(x, 0)} * {c.k(slope)}",
+    elementwise.CLIP: _clip_scalar,
+    elementwise.CAST: lambda c, x, dtype: f"{x} != 0" if dtype == np.bool_ else x,
+    elementwise.STOP_GRADIENT: lambda c, x: x,
+    elementwise.LOGICAL_NOT: lambda c, x: f"not {x}",
+    elementwise.ADD: lambda c, x, y: f"{x} + {y}",
+    elementwise.SUBTRACT: lambda c, x, y: f"{x} - {y}",
+    elementwise.MULTIPLY: lambda c, x, y: f"{x} * {y}",
+    elementwise.DIVIDE: lambda c, x, y: f"{c.cast(x, 0)} / {c.cast(y, 1)}",
+    elementwise.POW: _pow_scalar,
+    elementwise.MAXIMUM: lambda c, x, y: f"np.maximum({c.cast(x, 0)}, {c.cast(y, 1)})",
+    elementwise.MINIMUM: lambda c, x, y: f"np.minimum({c.cast(x, 0)}, {c.cast(y, 1)})",
+    elementwise.LESS: lambda c, x, y: f"{x} < {y}",
+    elementwise.LESS_EQUAL: lambda c, x, y: f"{x} <= {y}",
+    elementwise.GREATER: lambda c, x, y: f"{x} > {y}",
+    elementwise.GREATER_EQUAL: lambda c, x, y: f"{x} >= {y}",
+    elementwise.EQUAL: lambda c, x, y: f"{x} == {y}",
+    elementwise.NOT_EQUAL: lambda c, x, y: f"{x} != {y}",
+    elementwise.LOGICAL_AND: lambda c, x, y: f"{x} & {y}",
+    elementwise.LOGICAL_OR: lambda c, x, y: f"{x} | {y}",
+    elementwise.WHERE: lambda c, cond, x, y: f"{c.cast(x, 1)} if {cond} else {c.cast(y, 2)}",
+}
+for _op, _rule in SCALARS.items():
+    register_scalar(_op, _rule)

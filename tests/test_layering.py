@@ -1,0 +1,64 @@
+"""The layout shows the architecture: graphc's modules import one another in one direction only
+(no circle), and never from inside a function, where an import could hide a circle."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import networkx as nx
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _modules() -> dict[str, pathlib.Path]:
+    found = {}
+    for base, prefix in ((ROOT / "graphc", ("graphc",)), (ROOT / "passes", ("graphc", "passes"))):
+        for path in base.rglob("*.py"):
+            parts = prefix + path.relative_to(base).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports(name: str, path: pathlib.Path, modules: dict[str, pathlib.Path]) -> list[tuple[str, bool]]:
+    """(module imported, at module level?) for each graphc module `name` imports."""
+    tree = ast.parse(path.read_text())
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in modules else module for a in node.names]
+        elif isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        else:
+            continue
+        found += [(t, node in tree.body) for t in targets if t in modules and t != name]
+    return found
+
+
+def test_no_module_imports_in_a_circle() -> None:
+    modules = _modules()
+    graph = nx.DiGraph()
+    for name, path in modules.items():
+        graph.add_node(name)
+        graph.add_edges_from((name, target) for target, _ in _imports(name, path, modules))
+    cycles = list(nx.simple_cycles(graph))
+    assert not cycles, f"imports in a circle: {[' -> '.join(c) for c in cycles[:5]]}"
+
+
+def test_no_function_local_imports() -> None:
+    modules = _modules()
+    local = [(name, target) for name, path in modules.items() for target, top in _imports(name, path, modules) if not top]
+    assert not local, f"imports inside functions: {local}"
+
+
+def test_the_op_library_knows_no_back_end() -> None:
+    modules = _modules()
+    for name, path in modules.items():
+        if name.startswith("graphc.ops"):
+            assert not [t for t, _ in _imports(name, path, modules) if t.startswith("graphc.backends")], name
