@@ -30,6 +30,7 @@ CONSTANT = register(
         lambda value, weak=None: (value.shape, value.dtype),
         lambda value, weak=None: value,
         doc="a literal array (`weak`: the Python scalar a weak constant stands for)",
+        leaf="literal",
     )
 )
 
@@ -60,7 +61,7 @@ def weak_value(value: Any) -> Any:
     and weak constants (an elementwise function of scalars alone, such as gc.sin(2.0))."""
     if is_weak_scalar(value):
         return value.item() if isinstance(value, np.generic) else value
-    if isinstance(value, Node) and value.op.name == "constant" and "weak" in value.attrs:
+    if isinstance(value, Node) and value.op is CONSTANT and "weak" in value.attrs:
         return value.attrs["weak"]
     return None
 

@@ -23,12 +23,14 @@ from .backends.numba.lowering import LoweredProgram, lower
 from .backends.numba.lowerings import NoLowering
 from .backends.numba.program import NativeProgram
 from .backends.numpy.program import ReferenceProgram
-from .builder import lift
+from .builder import CONSTANT, lift
 from .dtypes import is_int
 from .errors import FeedError, GraphcError, GraphError, ShapeError
 from .feeds import check_feed
 from .gradient_flow import GradientFlow, flow_outputs
 from .ir import STEP_LOCK, Graph, Group, Node, Variable, schedule, verify
+from .ops.leaves import FULL
+from .ops.linalg import MATMUL
 from .passes.pipeline import run_pipeline
 from .pictures import graph_dot
 from .printer import format_graph, node_names
@@ -254,13 +256,13 @@ class Function:
                 last.append(f"update of {var.name}: {len(members)} nodes ({' '.join(names[id(m)] for m in members)}); {how}")
                 continue
             if isinstance(unit, Group):
-                head = " after a BLAS matmul" if unit.members[0].op.name == "matmul" else ""
+                head = " after a BLAS matmul" if unit.members[0].op is MATMUL else ""
                 listed = " ".join(names[id(m)] for m in unit.members)
                 lines.append(f"fused {unit.kind} over {list(unit.domain)}{head}: {len(unit.members)} nodes ({listed})")
             elif id(unit) in self._free:
                 lines.append(f"{unit.op.name} {names[id(unit)]} {unit.type}: no code, {self._free[id(unit)]}")
-            elif unit.inputs and unit.op.name not in ("constant", "full"):
-                how = "BLAS" if unit.op.name == "matmul" else "loop" if unit.op.pointwise else "kernel"
+            elif unit.inputs and unit.op not in (CONSTANT, FULL):
+                how = "BLAS" if unit.op is MATMUL else "loop" if unit.op.pointwise else "kernel"
                 lines.append(f"{unit.op.name} {names[id(unit)]} {unit.type} ({how})")
         return lines + last
 
@@ -335,7 +337,7 @@ def _check_inputs(inputs: Any) -> list[Node]:
         inputs = [inputs]
     out: list[Node] = []
     for p in inputs:
-        if not isinstance(p, Node) or p.op.name != "placeholder":
+        if not isinstance(p, Node) or p.op.leaf != "fed":
             raise GraphError(f"compile: inputs must be placeholders, got {p!r}")
         if any(p is q for q in out):
             raise GraphError(f"compile: input {p.name!r} is listed twice")
@@ -374,7 +376,7 @@ def _check_updates(updates: Mapping[Any, Any]) -> list[tuple[Variable, Node]]:
 def _check_fed(graph: Graph) -> None:
     fed = {id(p) for p in graph.inputs}
     for n in graph.nodes:
-        if n.op.name == "placeholder" and id(n) not in fed:
+        if n.op.leaf == "fed" and id(n) not in fed:
             raise GraphError(
                 f"compile: the outputs need placeholder {n.name!r} ({n.type}, created at"
                 f" {n.location}), which is not among the inputs"
@@ -415,7 +417,7 @@ def compile(  # noqa: A001 - the API's name
 def _blas_threads(graph: Graph, threads: Any) -> int:
     """The BLAS thread count of a program: `threads` as given, else chosen by its largest product."""
     if threads is None:
-        products = [n.size * n.inputs[0].shape[-1] for n in graph.nodes if n.op.name == "matmul"]
+        products = [n.size * n.inputs[0].shape[-1] for n in graph.nodes if n.op is MATMUL]
         return blas.choose_threads(max(products, default=0))
     if not is_int(threads) or isinstance(threads, bool) or threads < 1:
         raise GraphError(f"compile: threads= takes a positive int (or None to let graphc choose), got {threads!r}")

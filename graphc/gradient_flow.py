@@ -17,6 +17,7 @@ import numpy as np
 from . import ops
 from .errors import GraphError
 from .ir import Graph, Node
+from .ops.elementwise import RELU
 from .printer import node_names
 
 
@@ -32,7 +33,7 @@ def flow_outputs(outputs: Sequence[Node], updates: Mapping[Any, Any] | None) -> 
     graph = Graph.of(list(outputs) + list(gradients.values()))
     names = node_names(graph)
     for n in graph.nodes:
-        if n.op.name == "relu" and n.grad_of is None and n.ndim >= 2:
+        if n.op is RELU and n.grad_of is None and n.ndim >= 2:
             x = n.inputs[0]
             dead = ops.cast(ops.max(x, axis=0) <= 0.0, "float64")  # zero for every example of the batch
             where = f" at {n.location}" if n.location.line else ""

@@ -239,7 +239,7 @@ class Graph:
     def of(cls, outputs: Iterable[Node]) -> Graph:
         """The graph computing `outputs`, with every placeholder they need as an input."""
         order = topological_order(outputs)
-        graph = cls([n for n in order if n.op.name == "placeholder"], outputs)
+        graph = cls([n for n in order if n.op.leaf == "fed"], outputs)
         graph._nodes = order
         return graph
 
@@ -265,7 +265,7 @@ class Graph:
 def placeholders_among(roots: Sequence[Node], known: Sequence[Node] = ()) -> tuple[Node, ...]:
     """Placeholders that `roots` depend on, in order of first use, leaving out `known` ones."""
     seen = {id(p) for p in known}
-    return tuple(n for n in topological_order(roots) if n.op.name == "placeholder" and id(n) not in seen)
+    return tuple(n for n in topological_order(roots) if n.op.leaf == "fed" and id(n) not in seen)
 
 
 def consumers(graph: Graph) -> dict[Node, list[Node]]:
@@ -284,7 +284,7 @@ def verify(graph: Graph) -> None:
     if len(input_ids) != len(graph.inputs):
         problems.append("an input placeholder is listed twice")
     for p in graph.inputs:
-        if not isinstance(p, Node) or p.op.name != "placeholder":
+        if not isinstance(p, Node) or p.op.leaf != "fed":
             problems.append(f"input {p!r} is not a placeholder")
     for o in graph.outputs:
         if not isinstance(o, Node):
@@ -302,9 +302,9 @@ def verify(graph: Graph) -> None:
         if n.op.arity is not None and len(n.inputs) != n.op.arity:
             problems.append(f"{n!r}: {n.op.name} takes {n.op.arity} inputs, has {len(n.inputs)}")
             continue
-        if n.op.name == "placeholder" and id(n) not in input_ids:
+        if n.op.leaf == "fed" and id(n) not in input_ids:
             problems.append(f"{n!r} is used but is not an input of the graph")
-        if n.op.name == "variable" and not isinstance(n, Variable):
+        if n.op.leaf == "state" and not isinstance(n, Variable):
             problems.append(f"{n!r} is a variable node without a value")
         try:
             shape, dtype = n.op.infer(*n.inputs, **n.attrs)

@@ -28,7 +28,7 @@ class Box:
 
 
 def is_literal(n: Node) -> bool:
-    return n.op.name in ("constant", "full")
+    return n.op.leaf == "literal"
 
 
 def layered_layout(graph: Graph, labels: dict[int, tuple[str, str]]) -> tuple[list[Box], float, float]:

@@ -14,8 +14,10 @@ Rule signatures (`out` is the op's result, `xs` its inputs, `attrs` its attribut
 Variadic ops (`arity` None) declare one VJP rule for all inputs; it also gets ``index=i``.
 
 What passes may rely on, declared as capabilities: `pointwise` (each output element is a
-function of the input elements at its index, inputs broadcast: such ops fuse into loop nests)
-and `view` (the result re-describes its input's data: no copy). How an op runs is each back
+function of the input elements at its index, inputs broadcast: such ops fuse into loop nests),
+`view` (the result re-describes its input's data: no copy) and, for leaves, where the value
+comes from (`leaf`). Code recognises an op by its declaration object or a capability, never
+by its name. How an op runs is each back
 end's own business: the Numba back end registers its lowerings per op
 (`graphc.backends.numba.lowerings`).
 """
@@ -47,6 +49,7 @@ class OpDef:
     doc: str = ""
     pointwise: bool = False
     view: bool = False
+    leaf: str | None = None  # a leaf's value: "fed" (placeholders), "state" (variables), "literal"
 
     @property
     def differentiable(self) -> bool:

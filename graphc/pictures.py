@@ -17,6 +17,7 @@ from typing import Any
 
 from .ir import Graph, Node
 from .layout import BOX_HEIGHT, is_literal, layered_layout
+from .ops.leaves import FULL, PLACEHOLDER, VARIABLE
 from .printer import node_names
 
 FORWARD, BACKWARD, INPUT, STATE, GROUP = "#dbe9f6", "#fbe3c8", "#d9f0d3", "#e6dcf2", "#9aa5b1"
@@ -24,7 +25,7 @@ GROUP_COLOURS = ("#2f6fb0", "#b0532f", "#2f8f5a", "#8a3fb0", "#b08a2f", "#2f9aa6
 
 
 def _literal_text(n: Node) -> str:
-    if n.op.name == "full":
+    if n.op is FULL:
         return repr(float(n.attrs["value"]) if n.dtype.kind == "f" else n.attrs["value"])
     return str(n.attrs["value"][()]) if n.shape == () else f"const {n.type}"
 
@@ -41,9 +42,9 @@ def _labels(graph: Graph) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
 
 
 def _fill(n: Node) -> str:
-    if n.op.name == "placeholder":
+    if n.op.leaf == "fed":
         return INPUT
-    if n.op.name == "variable":
+    if n.op.leaf == "state":
         return STATE
     return BACKWARD if n.grad_of is not None else FORWARD
 
@@ -86,7 +87,7 @@ def graph_svg(graph: Graph, title: str = "") -> str:
     for b in boxes:  # nodes
         n = b.node
         x0, y0 = b.x - b.width / 2, b.y - BOX_HEIGHT / 2
-        rx = BOX_HEIGHT / 2 if n.op.name in ("placeholder", "variable") else 4
+        rx = BOX_HEIGHT / 2 if n.op in (PLACEHOLDER, VARIABLE) else 4
         tip = escape(f"{b.lines[0]} : {b.lines[1]} at {n.location}")
         parts.append(f'<g><title>{tip}</title><rect x="{x0:.1f}" y="{y0:.1f}" width="{b.width:.1f}" '
                      f'height="{BOX_HEIGHT}" rx="{rx}" fill="{_fill(n)}" stroke="#52606d"/>'

@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from .builder import CONSTANT
 from .dtypes import short_name
 from .ir import Graph, Group, Node, schedule, use_formatter
+from .ops.leaves import FULL, PLACEHOLDER, VARIABLE
 
 COMMENT_COLUMN = 44
 
@@ -34,7 +36,7 @@ def _auto_names() -> Iterator[str]:
 
 
 def _is_literal(n: Node) -> bool:
-    return n.op.name == "constant" and n.shape == ()
+    return n.op is CONSTANT and n.shape == ()
 
 
 def _literal(n: Node) -> str:
@@ -79,8 +81,8 @@ def _attr(value: Any) -> str:
 
 
 def _attrs(n: Node) -> str:
-    shown = {k: v for k, v in n.attrs.items() if n.op.name not in ("placeholder", "variable", "full") or k == "value"}
-    if n.op.name == "constant":
+    shown = {k: v for k, v in n.attrs.items() if n.op not in (PLACEHOLDER, VARIABLE, FULL) or k == "value"}
+    if n.op is CONSTANT:
         return " " + _attr(n.attrs["value"])
     if not shown:
         return ""
@@ -115,7 +117,7 @@ def format_graph(
             lines.append(f"  fused {unit.kind} over [{domain}] {{")
             lines += [line(m, "    ") for m in unit.members]
             lines.append("  }")
-        elif unit.op.name != "placeholder" and not _is_literal(unit):
+        elif unit.op.leaf != "fed" and not _is_literal(unit):
             lines.append(line(unit, "  "))
     shown = graph.outputs if returns is None else returns
     lines.append("  return (" + ", ".join(ref(o) for o in shown) + ("," if len(shown) == 1 else "") + ")")

@@ -16,8 +16,6 @@ from graphc.ir import Graph, Node
 
 from .base import PassResult
 
-_NEVER_MERGED = ("placeholder", "variable", "random_normal", "random_uniform")
-
 
 def _hashable(value: Any) -> Hashable:
     if isinstance(value, np.ndarray):
@@ -38,10 +36,10 @@ def cse(graph: Graph) -> PassResult:
     merged = 0
     for n in graph.nodes:
         inputs = tuple(new[id(x)] for x in n.inputs)
-        if n.op.name in _NEVER_MERGED:
+        if n.op.leaf in ("fed", "state") or n.op.needs_step:  # each its own value, or its own draws
             new[id(n)] = n
             continue
-        key = (n.op.name, tuple(id(x) for x in inputs), n.dtype.str, n.shape,
+        key = (n.op, tuple(id(x) for x in inputs), n.dtype.str, n.shape,
                tuple(sorted((k, _hashable(v)) for k, v in n.attrs.items())))
         if key in seen:
             new[id(n)] = seen[key]

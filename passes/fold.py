@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphc.builder import constant
+from graphc.builder import CONSTANT, constant
 from graphc.ir import Graph, Node
 from graphc.ops import full
 
@@ -18,19 +18,18 @@ from .base import PassResult
 from .rewrite import rewrite
 
 FOLD_LIMIT = 256
-_LITERALS = ("constant", "full")
 
 
 def literal_value(x: Node) -> np.ndarray:
     """The array a literal node stands for."""
-    return x.attrs["value"] if x.op.name == "constant" else np.full(x.shape, x.attrs["value"], x.dtype)
+    return x.attrs["value"] if x.op is CONSTANT else np.full(x.shape, x.attrs["value"], x.dtype)
 
 
 def foldable(n: Node) -> bool:
     """Whether `n` can and may be computed at compile time."""
-    if n.op.name in _LITERALS or not n.inputs or n.op.numpy is None or n.op.needs_step:
+    if n.op.leaf == "literal" or not n.inputs or n.op.numpy is None or n.op.needs_step:
         return False
-    if not all(x.op.name in _LITERALS for x in n.inputs):
+    if not all(x.op.leaf == "literal" for x in n.inputs):
         return False
     return n.size <= max(FOLD_LIMIT, *(x.size for x in n.inputs))
 

@@ -23,11 +23,13 @@ import math
 from dataclasses import dataclass
 
 from graphc.ir import Graph, Group, Node, consumers
+from graphc.ops.linalg import MATMUL
+from graphc.ops.reduction import SUM
+from graphc.ops.shape import BROADCAST_TO, RESHAPE, TRANSPOSE
 from graphc.printer import node_names
 
 from .base import PassResult
 
-_LEAVES = ("placeholder", "variable", "constant", "full")
 _LISTED = 40  # members named in a group's note
 # A group's members at most: a kernel stays quick to compile, and a long chain of layers
 # becomes a run of equal kernels, compiled once.
@@ -36,14 +38,14 @@ MAX_MEMBERS = 128
 
 def role(n: Node, domain: tuple[int, ...]) -> str | None:
     """What `n` is in a loop over `domain` (see the module docstring), or None if it cannot join."""
-    op = n.op.name
+    op = n.op
     if not domain:
-        return "full" if n.op.pointwise and n.shape == () and op != "broadcast_to" else None
+        return "full" if n.op.pointwise and n.shape == () and op is not BROADCAST_TO else None
     lead, width = domain[:-1], domain[-1]
     per_row = width > 1 and n.shape in (lead + (1,), lead)
-    if op == "matmul":
+    if op is MATMUL:
         return "matmul" if n.shape == domain and n.dtype.kind == "f" and n.ndim == 2 else None
-    if op == "sum":
+    if op is SUM:
         (x,) = n.inputs
         if x.shape != domain or n.dtype != x.dtype or n.dtype.kind != "f":
             return None
@@ -55,13 +57,13 @@ def role(n: Node, domain: tuple[int, ...]) -> str | None:
         if d >= 2 and axes == set(range(d - 1)):
             return "col"
         return None
-    if op == "reshape":
+    if op is RESHAPE:
         return "row" if per_row and n.inputs[0].shape in (lead + (1,), lead) else None
     if not n.op.pointwise:
         return None
     if n.shape == domain:
         return "full"
-    return "row" if per_row and op != "broadcast_to" else None
+    return "row" if per_row and op is not BROADCAST_TO else None
 
 
 @dataclass
@@ -81,10 +83,10 @@ class _Group:
 
 def _natural_domain(n: Node) -> tuple[int, ...] | None:
     """The domain of a group holding `n` alone (None: `n` never joins a group)."""
-    if n.op.name in _LEAVES or n.op.name == "reshape":
+    if n.op.kind == "leaf" or n.op is RESHAPE:
         return None
-    if n.op.name == "sum" or n.op.name == "matmul":
-        d = n.inputs[0].shape if n.op.name == "sum" else n.shape
+    if n.op is SUM or n.op is MATMUL:
+        d = n.inputs[0].shape if n.op is SUM else n.shape
         return d if role(n, d) is not None else None
     return n.shape if role(n, n.shape) == "full" else None
 
@@ -110,7 +112,7 @@ class _Fusion:
 
     def alone(self, n: Node, domain: tuple[int, ...], r: str) -> _Group:
         external = sorted({self.order[id(u)] for u in self.users[n]})
-        return _Group([n], domain, {id(n): r}, {id(n)}, external, self.order[id(n)], int(n.op.name == "matmul"))
+        return _Group([n], domain, {id(n): r}, {id(n)}, external, self.order[id(n)], int(n.op is MATMUL))
 
     def roles_in(self, large: _Group, small: _Group, domain: tuple[int, ...]) -> dict[int, str] | str:
         """The roles in `domain` of the members of the groups whose domain it is not, or why the
@@ -172,7 +174,7 @@ class _Fusion:
     def joining(self, n: Node, other: _Group | None) -> _Group | None:
         """The group of `n`; a reshape between two per-row forms gets one in `other`'s domain."""
         g = self.group.get(id(n))
-        if g is None and other is not None and n.op.name == "reshape" and role(n, other.domain) == "row":
+        if g is None and other is not None and n.op is RESHAPE and role(n, other.domain) == "row":
             g = self.group[id(n)] = self.alone(n, other.domain, "row")
         return g
 
@@ -248,11 +250,11 @@ class _Fusion:
             lines.append(f"group {k} ({g.kind} over {list(g.domain)}, {len(g.members)} nodes): {names}")
         grouped = {id(m) for g in groups for m in g.members}
         for n in self.graph.nodes:
-            if id(n) in grouped or n.op.name in _LEAVES or n.op.view:
+            if id(n) in grouped or n.op.kind == "leaf" or n.op.view:
                 continue
             if id(n) not in self.group:
                 why = "no loop fits it" if n.op.pointwise else (
-                    "a view for the matmuls reading it, or a copy" if n.op.name == "transpose"
+                    "a view for the matmuls reading it, or a copy" if n.op is TRANSPOSE
                     else f"{n.op.name} has its own kernel")
             else:
                 why = self.why.get(id(n), "no neighbour to fuse with")
@@ -263,7 +265,7 @@ class _Fusion:
 def fuse(graph: Graph) -> PassResult:
     """`graph` with its fusion groups; counts groups, nodes fused, and loop nests before/after."""
     groups, notes = _Fusion(graph).run()
-    computing = [n for n in graph.nodes if n.op.name not in _LEAVES and not n.op.view]
+    computing = [n for n in graph.nodes if n.op.kind != "leaf" and not n.op.view]
     grouped = {id(m) for g in groups for m in g.members}
     stats = {"groups": len(groups), "nodes_fused": len(grouped), "loops_before": len(computing),
              "loops_after": len(groups) + sum(id(n) not in grouped for n in computing)}

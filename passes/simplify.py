@@ -19,7 +19,27 @@ from dataclasses import dataclass
 import numpy as np
 
 import graphc.ops as ops
+from graphc.builder import CONSTANT
 from graphc.ir import Graph, Node
+from graphc.opdef import OpDef
+from graphc.ops.elementwise import (
+    ADD,
+    CAST,
+    DIVIDE,
+    EXP,
+    LOG,
+    MULTIPLY,
+    NEGATIVE,
+    POW,
+    SIGMOID,
+    STOP_GRADIENT,
+    SUBTRACT,
+    WHERE,
+)
+from graphc.ops.leaves import FULL
+from graphc.ops.nn import LOG_SOFTMAX, SOFTMAX
+from graphc.ops.reduction import SUM
+from graphc.ops.shape import BROADCAST_TO, RESHAPE, TRANSPOSE
 
 from .base import PassResult
 from .rewrite import rewrite
@@ -27,9 +47,9 @@ from .rewrite import rewrite
 
 def constant_value(x: Node) -> float | None:
     """The one value every element of a literal has, or None (not a literal, or mixed)."""
-    if x.op.name == "full":
+    if x.op is FULL:
         return float(x.attrs["value"])
-    if x.op.name == "constant":
+    if x.op is CONSTANT:
         v = x.attrs["value"]
         if v.size and v.dtype.kind in "fiub" and np.all(v == v.flat[0]):
             return float(v.flat[0])
@@ -54,10 +74,6 @@ def _either(a: Node, b: Node, neutral: float, n: Node) -> Node | None:
     return None
 
 
-def _op(x: Node, name: str) -> bool:
-    return x.op.name == name
-
-
 # --- the rules; each comment is the identity it applies ---
 
 def _add_zero(n: Node) -> Node | None:  # x + 0 = x, 0 + x = x
@@ -67,9 +83,9 @@ def _add_zero(n: Node) -> Node | None:  # x + 0 = x, 0 + x = x
 
 def _add_negative(n: Node) -> Node | None:  # x + (-y) = x - y, (-x) + y = y - x
     a, b = n.inputs
-    if _op(b, "negative"):
+    if b.op is NEGATIVE:
         return _same(ops.subtract(a, b.inputs[0]), n)
-    if _op(a, "negative"):
+    if a.op is NEGATIVE:
         return _same(ops.subtract(b, a.inputs[0]), n)
     return None
 
@@ -86,7 +102,7 @@ def _zero_sub(n: Node) -> Node | None:  # 0 - x = -x
 
 def _sub_negative(n: Node) -> Node | None:  # x - (-y) = x + y
     a, b = n.inputs
-    return _same(ops.add(a, b.inputs[0]), n) if _op(b, "negative") else None
+    return _same(ops.add(a, b.inputs[0]), n) if b.op is NEGATIVE else None
 
 
 def _mul_one(n: Node) -> Node | None:  # x * 1 = x, 1 * x = x
@@ -105,7 +121,7 @@ def _mul_minus_one(n: Node) -> Node | None:  # x * -1 = -x, -1 * x = -x
 
 def _mul_negatives(n: Node) -> Node | None:  # (-x) * (-y) = x * y
     a, b = n.inputs
-    return _same(ops.multiply(a.inputs[0], b.inputs[0]), n) if _op(a, "negative") and _op(b, "negative") else None
+    return _same(ops.multiply(a.inputs[0], b.inputs[0]), n) if a.op is NEGATIVE and b.op is NEGATIVE else None
 
 
 def _div_one(n: Node) -> Node | None:  # x / 1 = x
@@ -115,7 +131,7 @@ def _div_one(n: Node) -> Node | None:  # x / 1 = x
 
 def _double_negative(n: Node) -> Node | None:  # -(-x) = x
     (a,) = n.inputs
-    return _same(a.inputs[0], n) if _op(a, "negative") else None
+    return _same(a.inputs[0], n) if a.op is NEGATIVE else None
 
 
 def _transpose(n: Node) -> Node | None:  # transpose(x, id) = x; transpose(transpose(x, p), q) = transpose(x, p∘q)
@@ -123,7 +139,7 @@ def _transpose(n: Node) -> Node | None:  # transpose(x, id) = x; transpose(trans
     axes = tuple(n.attrs["axes"])
     if axes == tuple(range(n.ndim)):
         return _same(a, n)
-    if _op(a, "transpose"):
+    if a.op is TRANSPOSE:
         inner = tuple(a.attrs["axes"])
         composed = tuple(inner[i] for i in axes)
         return _same(a.inputs[0], n) if composed == tuple(range(n.ndim)) else ops.transpose(a.inputs[0], composed)
@@ -134,7 +150,7 @@ def _reshape(n: Node) -> Node | None:  # reshape(x, shape(x)) = x; reshape(resha
     (a,) = n.inputs
     if a.shape == n.shape:
         return _same(a, n)
-    if _op(a, "reshape"):
+    if a.op is RESHAPE:
         inner = a.inputs[0]
         return _same(inner, n) if inner.shape == n.shape else ops.reshape(inner, n.shape)
     return None
@@ -146,7 +162,7 @@ def _broadcast(n: Node) -> Node | None:  # broadcast_to(x, shape(x)) = x; nested
         return _same(a, n)
     if a.size == 1 and constant_value(a) is not None:  # broadcast_to(c, s) = full(s, c): a literal
         return ops.full(n.shape, constant_value(a), n.dtype)
-    if _op(a, "broadcast_to"):
+    if a.op is BROADCAST_TO:
         return ops.broadcast_to(a.inputs[0], n.shape)
     return None
 
@@ -161,22 +177,22 @@ def _stop_gradient(n: Node) -> Node | None:  # stop_gradient(x) = x once gradien
 
 def _log_exp(n: Node) -> Node | None:  # log(exp(x)) = x (no overflow for large x)
     (a,) = n.inputs
-    return _same(a.inputs[0], n) if _op(a, "exp") else None
+    return _same(a.inputs[0], n) if a.op is EXP else None
 
 
 def _log_softmax(n: Node) -> Node | None:  # log(softmax(x)) = log_softmax(x) (no log(0) for tiny probabilities)
     (a,) = n.inputs
-    return ops.log_softmax(a.inputs[0], a.attrs["axis"]) if _op(a, "softmax") else None
+    return ops.log_softmax(a.inputs[0], a.attrs["axis"]) if a.op is SOFTMAX else None
 
 
 def _log_sigmoid(n: Node) -> Node | None:  # log(sigmoid(x)) = -softplus(-x) (no log(0) for very negative x)
     (a,) = n.inputs
-    return _same(ops.negative(ops.softplus(ops.negative(a.inputs[0]))), n) if _op(a, "sigmoid") else None
+    return _same(ops.negative(ops.softplus(ops.negative(a.inputs[0]))), n) if a.op is SIGMOID else None
 
 
 def _exp_log_softmax(n: Node) -> Node | None:  # exp(log_softmax(x)) = softmax(x)
     (a,) = n.inputs
-    return ops.softmax(a.inputs[0], a.attrs["axis"]) if _op(a, "log_softmax") else None
+    return ops.softmax(a.inputs[0], a.attrs["axis"]) if a.op is LOG_SOFTMAX else None
 
 
 def _where_same(n: Node) -> Node | None:  # where(c, x, x) = x
@@ -217,7 +233,7 @@ def _sum_none(n: Node) -> Node | None:  # sum over no axes = x
 
 def _sum_broadcast(n: Node) -> Node | None:  # sum(broadcast(x)) over broadcast axes = x * count
     (b,) = n.inputs
-    if not _op(b, "broadcast_to") or n.dtype != b.dtype:
+    if b.op is not BROADCAST_TO or n.dtype != b.dtype:
         return None
     x = b.inputs[0]
     axes = tuple(n.attrs["axis"])
@@ -236,38 +252,38 @@ def _sum_broadcast(n: Node) -> Node | None:  # sum(broadcast(x)) over broadcast 
 class Rule:
     """One entry of the table: the op it matches, its counter's name, the rewrite."""
 
-    op: str
+    op: OpDef
     name: str
     apply: Callable[[Node], Node | None]
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("add", "x+0", _add_zero),
-    Rule("add", "x+(-y)", _add_negative),
-    Rule("subtract", "x-0", _sub_zero),
-    Rule("subtract", "0-x", _zero_sub),
-    Rule("subtract", "x-(-y)", _sub_negative),
-    Rule("multiply", "x*1", _mul_one),
-    Rule("multiply", "x*-1", _mul_minus_one),
-    Rule("multiply", "(-x)*(-y)", _mul_negatives),
-    Rule("divide", "x/1", _div_one),
-    Rule("negative", "--x", _double_negative),
-    Rule("transpose", "transpose chain", _transpose),
-    Rule("reshape", "reshape chain", _reshape),
-    Rule("broadcast_to", "broadcast chain", _broadcast),
-    Rule("cast", "cast to own dtype", _cast_same),
-    Rule("stop_gradient", "stop_gradient", _stop_gradient),
-    Rule("log", "log(exp(x))", _log_exp),
-    Rule("log", "log(softmax)", _log_softmax),
-    Rule("log", "log(sigmoid)", _log_sigmoid),
-    Rule("exp", "exp(log_softmax)", _exp_log_softmax),
-    Rule("where", "where(c,x,x)", _where_same),
-    Rule("where", "where(known c)", _where_known),
-    Rule("pow", "x**1, x**2, x**3, x**0.5, x**-1", _pow_constant),
-    Rule("sum", "sum over no axes", _sum_none),
-    Rule("sum", "sum of broadcast", _sum_broadcast),
+    Rule(ADD, "x+0", _add_zero),
+    Rule(ADD, "x+(-y)", _add_negative),
+    Rule(SUBTRACT, "x-0", _sub_zero),
+    Rule(SUBTRACT, "0-x", _zero_sub),
+    Rule(SUBTRACT, "x-(-y)", _sub_negative),
+    Rule(MULTIPLY, "x*1", _mul_one),
+    Rule(MULTIPLY, "x*-1", _mul_minus_one),
+    Rule(MULTIPLY, "(-x)*(-y)", _mul_negatives),
+    Rule(DIVIDE, "x/1", _div_one),
+    Rule(NEGATIVE, "--x", _double_negative),
+    Rule(TRANSPOSE, "transpose chain", _transpose),
+    Rule(RESHAPE, "reshape chain", _reshape),
+    Rule(BROADCAST_TO, "broadcast chain", _broadcast),
+    Rule(CAST, "cast to own dtype", _cast_same),
+    Rule(STOP_GRADIENT, "stop_gradient", _stop_gradient),
+    Rule(LOG, "log(exp(x))", _log_exp),
+    Rule(LOG, "log(softmax)", _log_softmax),
+    Rule(LOG, "log(sigmoid)", _log_sigmoid),
+    Rule(EXP, "exp(log_softmax)", _exp_log_softmax),
+    Rule(WHERE, "where(c,x,x)", _where_same),
+    Rule(WHERE, "where(known c)", _where_known),
+    Rule(POW, "x**1, x**2, x**3, x**0.5, x**-1", _pow_constant),
+    Rule(SUM, "sum over no axes", _sum_none),
+    Rule(SUM, "sum of broadcast", _sum_broadcast),
 )
-_BY_OP: dict[str, list[Rule]] = {}
+_BY_OP: dict[OpDef, list[Rule]] = {}
 for _rule in RULES:
     _BY_OP.setdefault(_rule.op, []).append(_rule)
 
@@ -279,7 +295,7 @@ def simplify(graph: Graph) -> PassResult:
     fired: dict[str, int] = {}
 
     def apply_rules(n: Node) -> Node:
-        for rule in _BY_OP.get(n.op.name, ()):
+        for rule in _BY_OP.get(n.op, ()):
             out = rule.apply(n)
             if out is not None and out is not n:
                 fired[rule.name] = fired.get(rule.name, 0) + 1

@@ -62,3 +62,24 @@ def test_the_op_library_knows_no_back_end() -> None:
     for name, path in modules.items():
         if name.startswith("graphc.ops"):
             assert not [t for t, _ in _imports(name, path, modules) if t.startswith("graphc.backends")], name
+
+
+def test_ops_are_recognised_by_declaration_never_by_name() -> None:
+    # `n.op is MATMUL` or a declared capability (`n.op.pointwise`, `n.op.leaf == "fed"`), not
+    # `n.op.name == "matmul"`: a renamed or a new op cannot silently fall through a string test.
+    def names_an_op(node: ast.expr) -> bool:
+        return isinstance(node, ast.Attribute) and node.attr == "name" and (
+            (isinstance(node.value, ast.Attribute) and node.value.attr == "op")
+            or (isinstance(node.value, ast.Name) and node.value.id == "op"))
+
+    def strings(node: ast.expr) -> bool:
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, str)
+        return isinstance(node, (ast.Tuple, ast.List, ast.Set)) and any(strings(e) for e in node.elts)
+
+    found = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and names_an_op(node.left) and any(strings(c) for c in node.comparators):
+                found.append(f"{name}:{node.lineno}")
+    assert not found, f"ops compared by name: {found}"

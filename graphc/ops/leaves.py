@@ -19,8 +19,8 @@ def _no_inputs(**attrs: Any) -> tuple[tuple[int, ...], np.dtype]:
     return attrs["shape"], attrs["dtype"]
 
 
-PLACEHOLDER = register(OpDef("placeholder", "leaf", 0, _no_inputs, None, doc="a value fed at run time"))
-VARIABLE = register(OpDef("variable", "leaf", 0, _no_inputs, None, doc="a stateful parameter"))
+PLACEHOLDER = register(OpDef("placeholder", "leaf", 0, _no_inputs, None, doc="a value fed at run time", leaf="fed"))
+VARIABLE = register(OpDef("variable", "leaf", 0, _no_inputs, None, doc="a stateful parameter", leaf="state"))
 FULL = register(
     OpDef(
         "full",
@@ -29,6 +29,7 @@ FULL = register(
         lambda shape, dtype, value: (shape, dtype),
         lambda shape, dtype, value: np.full(shape, value, dtype),
         doc="an array of one repeated value",
+        leaf="literal",
     )
 )
 

@@ -27,7 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...builder import CONSTANT
 from ...ir import Graph, Group, Node, Variable, consumers, schedule
+from ...ops.elementwise import ADD, MULTIPLY, SUBTRACT
+from ...ops.leaves import FULL
+from ...ops.linalg import MATMUL
+from ...ops.shape import BROADCAST_TO, TRANSPOSE
 from ...passes.memory_plan import Lifetime, MemoryPlan, aligned, check_plan, plan_memory
 from ...passes.simplify import constant_value
 from ...printer import node_names
@@ -240,7 +245,7 @@ class _Lowering:
                     em.node_index = self.index[id(value)]
                     em.comment(f"{value.op.name} at {value.location}, into {var.name} in place:")
                     members = self.members(value)
-                    if members[0].op.name == "matmul":
+                    if members[0].op is MATMUL:
                         if self.gemm_update(members, var, value):
                             continue
                         self.node(members.pop(0))
@@ -289,7 +294,7 @@ class _Lowering:
         if not (mm.dtype == var.dtype == mm.inputs[0].dtype == mm.inputs[1].dtype and mm.dtype.kind == "f"):
             return False
         scale, rest = 1.0, members[1:]
-        if len(rest) == 2 and rest[0].op.name == "multiply":
+        if len(rest) == 2 and rest[0].op is MULTIPLY:
             x, y = rest[0].inputs
             other = y if x is mm else x if y is mm else None
             c = constant_value(other) if other is not None and other.size == 1 else None
@@ -301,12 +306,12 @@ class _Lowering:
         else:
             return False
         last = rest[-1]
-        if last is not value or last.op.name not in ("add", "subtract"):
+        if last is not value or last.op not in (ADD, SUBTRACT):
             return False
         p, q = last.inputs
-        if last.op.name == "subtract" and p is var and q is product:
+        if last.op is SUBTRACT and p is var and q is product:
             alpha = -scale
-        elif last.op.name == "add" and (p is var and q is product or q is var and p is product):
+        elif last.op is ADD and (p is var and q is product or q is var and p is product):
             alpha = scale
         else:
             return False
@@ -363,7 +368,7 @@ class _Lowering:
         em.comment(f"fused: {unit.kind} over {list(unit.domain)}, {len(members)} nodes")
         for m in members:
             em.comment(f"  {self.index[id(m)]}: {m.op.name} at {m.location}")
-        if members[0].op.name == "matmul":  # BLAS first; the loop is its epilogue
+        if members[0].op is MATMUL:  # BLAS first; the loop is its epilogue
             self.node(members.pop(0))
         inside = {id(m) for m in members}
         stores = {id(m): self.buffer(m) for m in members
@@ -430,21 +435,21 @@ class _Lowering:
 
     def node(self, n: Node) -> None:
         em, op = self.em, n.op
-        if op.name == "placeholder":
+        if op.leaf == "fed":
             at = next(i for i, p in enumerate(self.placeholders) if p is n)
             self.arrays[id(n)] = Buf(f"in{at}", 0, n.shape, n.dtype)
         elif isinstance(n, Variable):
             self.arrays[id(n)] = Buf(f"var{len(self.variables)}", 0, n.shape, n.dtype)
             self.variables.append(n)
-        elif op.name in ("constant", "full") and (n.shape == () or op.name == "full"):
-            value = n.attrs["value"][()] if op.name == "constant" else n.attrs["value"]
+        elif op in (CONSTANT, FULL) and (n.shape == () or op is FULL):
+            value = n.attrs["value"][()] if op is CONSTANT else n.attrs["value"]
             self.literals[id(n)] = (value, n.dtype)
             return
-        elif op.name == "constant":
+        elif op is CONSTANT:
             self.arrays[id(n)] = Buf(f"const{len(self.constants)}", 0, n.shape, n.dtype)
             self.constants.append(n.attrs["value"])
             return
-        elif op.view or (op.name == "broadcast_to" and id(n.inputs[0]) in self.literals):
+        elif op.view or (op is BROADCAST_TO and id(n.inputs[0]) in self.literals):
             (x,) = n.inputs
             if id(x) in self.literals:
                 self.literals[id(n)] = self.literals[id(x)]
@@ -477,14 +482,14 @@ class _Lowering:
     def broadcasts_in_loops(self, n: Node) -> bool:
         """A broadcast read only by elementwise loops: they broadcast the smaller array
         themselves (right-aligned, as NumPy), so the broadcast needs no copy."""
-        return (n.op.name == "broadcast_to" and id(n) not in self.results
+        return (n.op is BROADCAST_TO and id(n) not in self.results
                 and id(n.inputs[0]) in self.arrays and bool(self.users[n])
                 and all(u.op.pointwise for u in self.users[n]))
 
     def swaps_for_blas(self, n: Node) -> bool:
         """A transpose of the last two axes that only float matmuls read: BLAS takes it as a
         transposed view, so it needs no copy."""
-        if n.op.name != "transpose" or n.ndim < 2 or id(n) in self.results:
+        if n.op is not TRANSPOSE or n.ndim < 2 or id(n) in self.results:
             return False
         axes = n.attrs["axes"]
         if tuple(axes) != tuple(range(n.ndim - 2)) + (n.ndim - 1, n.ndim - 2):
@@ -492,7 +497,7 @@ class _Lowering:
         x = self.arrays.get(id(n.inputs[0]))
         users = self.users[n]
         return (x is not None and not x.swapped and n.dtype.kind == "f" and bool(users)
-                and all(u.op.name == "matmul" and u.inputs[0].dtype == u.inputs[1].dtype for u in users))
+                and all(u.op is MATMUL and u.inputs[0].dtype == u.inputs[1].dtype for u in users))
 
     def elementwise(self, members: list[Node], stores: dict[int, Buf]) -> None:
         """One loop nest computing `members` (in topological order) and storing `stores`."""

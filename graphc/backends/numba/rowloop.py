@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...ir import Group, Node
+from ...ops.reduction import SUM
+from ...ops.shape import RESHAPE
 from ...passes.fuse import role
 from .emit import Buf, Scalar, accumulator_dtype, c_strides, dtype_name, linear
 from .lowerings import scalar_of
@@ -72,7 +74,7 @@ class RowLoop:
                 for x in m.inputs:
                     if id(x) in self.inside and self.roles[id(x)] == "full" and step_of[id(x)] != k:
                         kept.add(id(x))
-                    if self.roles[id(m)] in ("row", "total") and m.op.name == "sum" and id(x) in self.inside:
+                    if self.roles[id(m)] in ("row", "total") and m.op is SUM and id(x) in self.inside:
                         kept.add(id(x))
         return kept
 
@@ -129,7 +131,7 @@ class RowLoop:
     # Steps.
     def row_value(self, m: Node, totals: dict[int, str]) -> None:
         em, lo = self.em, self.lo
-        if m.op.name == "sum":
+        if m.op is SUM:
             (x,) = m.inputs
             if id(x) in self.inside:
                 buf, start = self.kept_row(x)
@@ -142,7 +144,7 @@ class RowLoop:
                 em.line(f"{totals[id(m)]} += {total}")
                 return
             value = f"{dtype_name(m.dtype)}({total})"
-        elif m.op.name == "reshape":  # between the two per-row forms: the input is read as is
+        elif m.op is RESHAPE:  # between the two per-row forms: the input is read as is
             value = self.row_input(m.inputs[0], m.inputs[0].shape)
         else:
             c = Scalar(em, m.dtype, tuple(x.dtype for x in m.inputs))
