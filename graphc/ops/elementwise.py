@@ -90,12 +90,16 @@ def _declare(
     infer: Rule,
     ref: Rule,
     vjp: tuple[Rule | None, ...] | None,
-    jvp: Any,
     doc: str,
     arity: int = 0,
+    jvp: Any = None,
 ) -> OpDef:
+    """A pointwise op. Its Jacobian is diagonal, so the linear map its VJP rules apply to a
+    cotangent is the one the JVP applies to a tangent: the VJP rules serve as JVP rules unless
+    `jvp` says otherwise (a dtype changing, a rule needing the tangents of all inputs)."""
     arity = arity or len(vjp or ())
-    return register(OpDef(name, "elementwise", arity, infer, ref, vjp, jvp, doc=doc, pointwise=True))
+    return register(OpDef(name, "elementwise", arity, infer, ref, vjp, vjp if jvp is None else jvp, doc=doc,
+                          pointwise=True))
 
 
 def _sigmoid_ref(x: np.ndarray) -> np.ndarray:
@@ -192,7 +196,6 @@ NEGATIVE = _declare(
     _numeric,
     np.negative,
     (lambda g, out, x: -g,),
-    (lambda t, out, x: -t,),
     "-x",
 )
 EXP = _declare(
@@ -200,7 +203,6 @@ EXP = _declare(
     _floating,
     lambda x: np.exp(_as_float(x)),
     (lambda g, out, x: g * out,),
-    (lambda t, out, x: t * out,),
     "e**x",
 )
 LOG = _declare(
@@ -208,7 +210,6 @@ LOG = _declare(
     _floating,
     lambda x: np.log(_as_float(x)),
     (lambda g, out, x: g / x,),
-    (lambda t, out, x: t / x,),
     "natural logarithm; log(0) = -inf, log(x < 0) = NaN",
 )
 SQRT = _declare(
@@ -216,7 +217,6 @@ SQRT = _declare(
     _floating,
     lambda x: np.sqrt(_as_float(x)),
     (lambda g, out, x: g / (2 * out),),
-    (lambda t, out, x: t / (2 * out),),
     "square root; sqrt'(0) = inf",
 )
 ABS = _declare(
@@ -224,7 +224,6 @@ ABS = _declare(
     _numeric,
     np.abs,
     (lambda g, out, x: g * sign(x),),
-    (lambda t, out, x: t * sign(x),),
     "|x|, with abs'(0) = 0 (and abs'(NaN) = NaN, where PyTorch says 0)",
 )
 SIGN = _declare(
@@ -233,7 +232,6 @@ SIGN = _declare(
     np.sign,
     # Zero, not absent: as in PyTorch, sign(x) of a tensor needing a gradient needs one too.
     (lambda g, out, x: zeros_like(g),),
-    (lambda t, out, x: zeros_like(t),),
     "-1, 0 or 1 (NaN for NaN); its derivative is zero",
 )
 SIN = _declare(
@@ -241,7 +239,6 @@ SIN = _declare(
     _floating,
     lambda x: np.sin(_as_float(x)),
     (lambda g, out, x: g * cos(x),),
-    (lambda t, out, x: t * cos(x),),
     "sine",
 )
 COS = _declare(
@@ -249,7 +246,6 @@ COS = _declare(
     _floating,
     lambda x: np.cos(_as_float(x)),
     (lambda g, out, x: g * -sin(x),),
-    (lambda t, out, x: t * -sin(x),),
     "cosine",
 )
 TANH = _declare(
@@ -257,7 +253,6 @@ TANH = _declare(
     _floating,
     lambda x: np.tanh(_as_float(x)),
     (lambda g, out, x: g * (1 - out * out),),
-    (lambda t, out, x: t * (1 - out * out),),
     "hyperbolic tangent",
 )
 SIGMOID = _declare(
@@ -265,7 +260,6 @@ SIGMOID = _declare(
     _floating,
     _sigmoid_ref,
     (lambda g, out, x: g * (1 - out) * out,),
-    (lambda t, out, x: t * (1 - out) * out,),
     "1 / (1 + e**-x), computed without overflow",
 )
 RELU = _declare(
@@ -274,7 +268,6 @@ RELU = _declare(
     lambda x: np.maximum(x, x.dtype.type(0)),
     # relu'(0) = 0; at NaN the gradient passes (as PyTorch's threshold_backward).
     (lambda g, out, x: where(x <= 0, 0.0, g),),
-    (lambda t, out, x: where(x <= 0, 0.0, t),),
     "max(x, 0), with relu'(0) = 0 (and relu'(NaN) = 1, as PyTorch)",
 )
 SOFTPLUS = _declare(
@@ -282,7 +275,6 @@ SOFTPLUS = _declare(
     _floating,
     lambda x: np.logaddexp(_as_float(x).dtype.type(0), _as_float(x)),
     (lambda g, out, x: g * sigmoid(x),),
-    (lambda t, out, x: t * sigmoid(x),),
     "log(1 + e**x), computed without overflow (exact above 20, where PyTorch returns x)",
 )
 GELU = _declare(
@@ -290,7 +282,6 @@ GELU = _declare(
     _floating,
     _gelu_ref,
     (lambda g, out, x: g * _gelu_derivative(x),),
-    (lambda t, out, x: t * _gelu_derivative(x),),
     "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), the tanh approximation",
 )
 def _leaky_relu_ref(x: np.ndarray, slope: float) -> np.ndarray:
@@ -303,7 +294,6 @@ LEAKY_RELU = _declare(
     _floating,
     _leaky_relu_ref,
     (lambda g, out, x, slope: where(x > 0, g, g * slope),),
-    (lambda t, out, x, slope: where(x > 0, t, t * slope),),
     "x where x > 0, else slope * x (slope at 0, as PyTorch)",
 )
 CLIP = _declare(
@@ -311,7 +301,6 @@ CLIP = _declare(
     _numeric,
     _clip_ref,
     (lambda g, out, x, lo, hi: where(_clip_mask(x, lo, hi), g, 0.0),),
-    (lambda t, out, x, lo, hi: where(_clip_mask(x, lo, hi), t, 0.0),),
     "x limited to [lo, hi]; the gradient passes where lo <= x <= hi",
 )
 CAST = _declare(
@@ -319,14 +308,13 @@ CAST = _declare(
     lambda x, dtype: (x.shape, dtype),
     lambda x, dtype: x.astype(dtype),
     (lambda g, out, x, dtype: g,),
-    (lambda t, out, x, dtype: cast(t, dtype),),
     "conversion to another dtype; gradients flow between float dtypes only",
+    jvp=(lambda t, out, x, dtype: cast(t, dtype),),
 )
 STOP_GRADIENT = _declare(
     "stop_gradient",
     _same,
     lambda x: x,
-    (None,),
     (None,),
     "x, through which no gradient flows",
 )
@@ -334,7 +322,6 @@ LOGICAL_NOT = _declare(
     "logical_not",
     _logical,
     np.logical_not,
-    None,
     None,
     "~x on bools",
     arity=1,
@@ -346,7 +333,6 @@ ADD = _declare(
     _binary,
     np.add,
     (lambda g, out, x, y: g, lambda g, out, x, y: g),
-    (lambda t, out, x, y: t, lambda t, out, x, y: t),
     "x + y",
 )
 SUBTRACT = _declare(
@@ -354,7 +340,6 @@ SUBTRACT = _declare(
     _binary_numeric,
     np.subtract,
     (lambda g, out, x, y: g, lambda g, out, x, y: -g),
-    (lambda t, out, x, y: t, lambda t, out, x, y: -t),
     "x - y",
 )
 MULTIPLY = _declare(
@@ -362,7 +347,6 @@ MULTIPLY = _declare(
     _binary,
     np.multiply,
     (lambda g, out, x, y: g * y, lambda g, out, x, y: g * x),
-    (lambda t, out, x, y: t * y, lambda t, out, x, y: x * t),
     "x * y",
 )
 DIVIDE = _declare(
@@ -372,7 +356,6 @@ DIVIDE = _declare(
     # d/dy x/y = -(x/y)/y: no y*y to underflow to 0 (0/5e-324 has derivative -0, not NaN),
     # and its own derivative stays finite where the true one is.
     (lambda g, out, x, y: g / y, lambda g, out, x, y: -g * (out / y)),
-    (lambda t, out, x, y: t / y, lambda t, out, x, y: -t * (out / y)),
     "x / y (true division, IEEE: x/0 = +-inf, 0/0 = NaN); d/dy = -(x/y)/y, which no y*y underflows",
 )
 POW = _declare(
@@ -380,7 +363,6 @@ POW = _declare(
     _binary_numeric,
     _pow_ref,
     (_pow_dx, _pow_dy),
-    (lambda t, out, x, y: _pow_dx(t, out, x, y), lambda t, out, x, y: _pow_dy(t, out, x, y)),
     "x ** y; (-inf) ** y is NaN for positive non-integer y (as NumPy); integer x ** -n is the"
     " integer part of 1 / x**n (0 for 0 ** -n)",
 )
@@ -389,7 +371,6 @@ MAXIMUM = _declare(
     _binary,
     np.maximum,
     (lambda g, out, x, y: _max_share(x, y, g), lambda g, out, x, y: _max_share(y, x, g)),
-    (lambda t, out, x, y: _max_share(x, y, t), lambda t, out, x, y: _max_share(y, x, t)),
     "the larger of x and y (NaN if either is); ties split the gradient in half; at NaN both"
     " sides get it all (as PyTorch)",
 )
@@ -398,7 +379,6 @@ MINIMUM = _declare(
     _binary,
     np.minimum,
     (lambda g, out, x, y: _min_share(x, y, g), lambda g, out, x, y: _min_share(y, x, g)),
-    (lambda t, out, x, y: _min_share(x, y, t), lambda t, out, x, y: _min_share(y, x, t)),
     "the smaller of x and y (NaN if either is); ties split the gradient in half; at NaN both"
     " sides get it all (as PyTorch)",
 )
@@ -406,7 +386,6 @@ LESS = _declare(
     "less",
     _compare,
     np.less,
-    None,
     None,
     "x < y",
     arity=2,
@@ -416,7 +395,6 @@ LESS_EQUAL = _declare(
     _compare,
     np.less_equal,
     None,
-    None,
     "x <= y",
     arity=2,
 )
@@ -424,7 +402,6 @@ GREATER = _declare(
     "greater",
     _compare,
     np.greater,
-    None,
     None,
     "x > y",
     arity=2,
@@ -434,7 +411,6 @@ GREATER_EQUAL = _declare(
     _compare,
     np.greater_equal,
     None,
-    None,
     "x >= y",
     arity=2,
 )
@@ -442,7 +418,6 @@ EQUAL = _declare(
     "equal",
     _compare,
     np.equal,
-    None,
     None,
     "x == y",
     arity=2,
@@ -452,7 +427,6 @@ NOT_EQUAL = _declare(
     _compare,
     np.not_equal,
     None,
-    None,
     "x != y",
     arity=2,
 )
@@ -461,7 +435,6 @@ LOGICAL_AND = _declare(
     _logical,
     np.logical_and,
     None,
-    None,
     "x & y on bools",
     arity=2,
 )
@@ -469,7 +442,6 @@ LOGICAL_OR = _declare(
     "logical_or",
     _logical,
     np.logical_or,
-    None,
     None,
     "x | y on bools",
     arity=2,
