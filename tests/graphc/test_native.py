@@ -48,7 +48,7 @@ def test_a_second_process_loads_machine_code_from_the_cache(tmp_path: pathlib.Pa
 
 def test_the_cache_key_covers_the_helpers_compiled_into_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
     # Numba's cache does not follow what a function calls: a kernel cached with an older
-    # tanh_f32 (graphc/kernels.py) must not be loaded by a graphc whose tanh_f32 changed.
+    # tanh_f32 (graphc/backends/numba/helpers.py) must not be loaded by a graphc whose tanh_f32 changed.
     from graphc.backends.numba import program as native
 
     text = "def kernel(g, p):\n    return"

@@ -43,7 +43,7 @@ def _sigmoid_scalar(c: Scalar, x: str) -> str:
 
 
 def _tanh_scalar(c: Scalar, x: str) -> str:
-    # float32 uses the vectorizing rational approximation (graphc.kernels.tanh_f32).
+    # float32 uses the vectorizing rational approximation (graphc.backends.numba.helpers.tanh_f32).
     return f"tanh_f32({x})" if c.out == np.float32 else f"np.tanh({x})"
 
 
