@@ -10,18 +10,18 @@ from html import escape
 WIDTH = 900
 STAGES = [  # (title, detail, fill)
     ("user code", "placeholders, variables and ops (graph mode), or eager tensors (define-by-run)", "#d9f0d3"),
-    ("IR and op library", "graphc/ir.py, opdef.py, builder.py, ops/: each op once: shape rule, NumPy reference, VJP (and JVP), capabilities", "#dbe9f6"),
+    ("IR and op library", "ir.py (its text form: printer.py; values checked: feeds.py), opdef.py, builder.py, ops/ (each op once: shape rule, NumPy reference, VJP, capabilities), the eager tape (eager.py, computing with the NumPy references)", "#dbe9f6"),
     ("differentiation", "passes/reverse_mode.py, forward_mode.py; graphc/differentiate.py (grad, vjp, jvp, hvp); the eager tape runs the same rules", "#dbe9f6"),
     ("passes", "passes/: fold, simplify, cse, dce, fuse (groups of at most 128 nodes) — pure functions from graph to graph, with counters", "#fbe3c8"),
     ("memory plan", "passes/memory_plan.py: buffers' lifetimes placed in one arena (two greedy heuristics, in-place offers), proved sound", "#fbe3c8"),
 ]
 BACKENDS = [
-    ("back end: numpy", "graphc/backends/numpy/: the reference executor, node by node (the oracle)"),
+    ("back end: numpy", "graphc/backends/numpy/: the reference executor, node by node (the oracle; a function of the IR alone, also what the eager tape computes with)"),
     ("back end: numba", "graphc/backends/numba/: lowering (per-op lowerings in ops/) -> kernels, each compiled once and cached by hash; a driver compiled once per machine runs them"),
 ]
 AFTER = [
-    ("runtime", "graphc/function.py, feeds.py: Function, feed checks, variables and their lock, run_many", "#e6dcf2"),
-    ("inspection", "printer.py, pictures.py, report_page.py, gradient_flow.py, guilty.py: what the compiler did", "#eef1f4"),
+    ("runtime", "graphc/function.py: Function (compile, call, run_many), the back end chosen by name, variables' lock", "#e6dcf2"),
+    ("inspection", "pictures.py, report_page.py, gradient_flow.py, guilty.py: what the compiler did", "#eef1f4"),
     ("command line", "graphc demo | inspect | compare (graphc/__main__.py)", "#eef1f4"),
 ]
 

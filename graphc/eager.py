@@ -115,6 +115,8 @@ class Tensor(Operators):
                     f"backward(gradient): expected shape {self.shape}, got {seed.shape}"
                 )
         with no_grad():
+            if _engine is None:
+                raise GraphError("backward: reverse mode is not loaded; import graphc (not only graphc.eager)")
             _engine([self], [seed], wanted=None, on_final=_finish_gradient)
 
     def retain_grad(self) -> None:

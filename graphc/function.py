@@ -37,8 +37,6 @@ from .printer import format_graph, node_names
 from .report_page import render
 from .tree import flatten, unflatten
 
-# numba: native code; numpy: the reference executor, node by node; python: the generated
-# program run by CPython without compiling (slow; for reading and debugging the lowering).
 _CAPTURES: list[list[Function]] = []  # open `captured()` blocks, innermost last
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from .backends.numba.lowering import lower
 from .backends.numba.program import NativeProgram
 from .backends.numpy.executor import evaluate
+from .errors import GraphError
 from .ir import Graph, Node
 from .passes.pipeline import PIPELINE, Pass, run_pipeline
 
@@ -25,7 +26,9 @@ def results(graph: Graph, feeds: Mapping[Node, np.ndarray], backend: str = "numb
     """The values of `graph`'s outputs for `feeds`, natively or through the NumPy reference."""
     if backend == "numpy":
         return [np.asarray(v) for v in evaluate(graph, dict(feeds))]
-    program = NativeProgram(lower(graph, len(graph.outputs), [], False), cache=True)
+    if backend not in ("numba", "python"):
+        raise GraphError(f"first_guilty_pass: backend must be 'numba', 'python' or 'numpy', got {backend!r}")
+    program = NativeProgram(lower(graph, len(graph.outputs), [], False), cache=True, interpret=backend == "python")
     return program([np.ascontiguousarray(feeds[p], p.dtype) for p in graph.inputs], 0)
 
 

@@ -258,7 +258,8 @@ class Graph:
         return len(self.nodes)
 
     def __str__(self) -> str:
-        assert _formatter is not None, "graphc.printer registers itself on import"
+        if _formatter is None:
+            raise GraphError("printing a graph needs graphc.printer; import graphc (not only graphc.ir)")
         return _formatter(self)
 
 

@@ -51,6 +51,12 @@ class OpDef:
     view: bool = False
     leaf: str | None = None  # a leaf's value: "fed" (placeholders), "state" (variables), "literal"
 
+    def __post_init__(self) -> None:
+        # A pointwise op's Jacobian is diagonal: the linear map its VJP rules apply to a
+        # cotangent is the one a JVP applies to a tangent, so they serve as JVP rules.
+        if self.pointwise and self.jvp is None:
+            object.__setattr__(self, "jvp", self.vjp)
+
     @property
     def differentiable(self) -> bool:
         """Whether any input can receive a gradient through this op."""
@@ -79,5 +85,6 @@ def register(op: OpDef) -> OpDef:
     if op.vjp is not None:
         expected = 1 if op.arity is None else op.arity
         assert len(op.vjp) == expected, f"{op.name}: one vjp rule per input"
+    assert (op.vjp is None) == (op.jvp is None), f"{op.name}: derivative rules for both modes, or for neither"
     REGISTRY[op.name] = op
     return op

@@ -9,6 +9,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from .errors import GraphcError
+
 _library: ModuleType | None = None
 
 
@@ -20,7 +22,8 @@ def use(library: ModuleType) -> None:
 
 
 def _lib() -> ModuleType:
-    assert _library is not None, "graphc.ops registers itself on import"
+    if _library is None:
+        raise GraphcError("operators on tensors need the op library; import graphc (not only graphc.ir)")
     return _library
 
 

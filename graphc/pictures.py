@@ -156,7 +156,7 @@ def graph_dot(graph: Graph, name: str = "graphc") -> str:
              '  edge [fontname="monospace", fontsize=8, color="#7b8794"];']
 
     def node_line(n: Node, indent: str) -> str:
-        shape = {"placeholder": "ellipse", "variable": "doubleoctagon"}.get(n.op.name, "box")
+        shape = {"fed": "ellipse", "state": "doubleoctagon"}.get(n.op.leaf or "", "box")
         label = "\\n".join(labels[id(n)])
         return f'{indent}{_quote(names[id(n)])} [label={_quote(label)}, shape={shape}, fillcolor="{_fill(n)}"];'
 

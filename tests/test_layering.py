@@ -57,11 +57,19 @@ def test_no_function_local_imports() -> None:
     assert not local, f"imports inside functions: {local}"
 
 
-def test_the_op_library_knows_no_back_end() -> None:
+def test_the_ir_and_op_library_reach_no_compiling_back_end() -> None:
+    # Directly or through anything they import: the IR, the op library and what they use (the
+    # builder, the eager tape, the NumPy reference executor) never need the Numba back end,
+    # the passes or the runtime.
     modules = _modules()
+    graph = nx.DiGraph()
     for name, path in modules.items():
-        if name.startswith("graphc.ops"):
-            assert not [t for t, _ in _imports(name, path, modules) if t.startswith("graphc.backends")], name
+        graph.add_edges_from((name, target) for target, _ in _imports(name, path, modules))
+    above = ("graphc.backends.numba", "graphc.passes", "graphc.function")
+    for root in ("graphc.ir", "graphc.opdef", "graphc.ops", "graphc.builder", "graphc.eager"):
+        reached = nx.descendants(graph, root) if root in graph else set()
+        bad = sorted(m for m in reached if m.startswith(above))
+        assert not bad, f"{root} reaches {bad}"
 
 
 def test_ops_are_recognised_by_declaration_never_by_name() -> None:

@@ -94,12 +94,10 @@ def _declare(
     arity: int = 0,
     jvp: Any = None,
 ) -> OpDef:
-    """A pointwise op. Its Jacobian is diagonal, so the linear map its VJP rules apply to a
-    cotangent is the one the JVP applies to a tangent: the VJP rules serve as JVP rules unless
-    `jvp` says otherwise (a dtype changing, a rule needing the tangents of all inputs)."""
+    """A pointwise op: its VJP rules serve as JVP rules (see `OpDef`) unless `jvp` says
+    otherwise (a dtype changing)."""
     arity = arity or len(vjp or ())
-    return register(OpDef(name, "elementwise", arity, infer, ref, vjp, vjp if jvp is None else jvp, doc=doc,
-                          pointwise=True))
+    return register(OpDef(name, "elementwise", arity, infer, ref, vjp, jvp, doc=doc, pointwise=True))
 
 
 def _sigmoid_ref(x: np.ndarray) -> np.ndarray:
@@ -173,7 +171,6 @@ def _pow_ref(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(negative, unit, whole).astype(dtype)
 
 
-
 def _max_share(x: Any, y: Any, g: Any) -> Any:
     # x's share of g in maximum(x, y): all of it where x > y, half where tied, and (as PyTorch)
     # all of it to both sides where either is NaN.
@@ -184,13 +181,7 @@ def _min_share(x: Any, y: Any, g: Any) -> Any:
     return where(x == y, g * 0.5, where(x > y, 0.0, g))
 
 
-
-
-
-
-
-
-# Unary ops: name, shape rule, NumPy reference, VJP, JVP.
+# Unary ops: name, shape rule, NumPy reference, VJP (also the JVP), doc.
 NEGATIVE = _declare(
     "negative",
     _numeric,
@@ -284,6 +275,8 @@ GELU = _declare(
     (lambda g, out, x: g * _gelu_derivative(x),),
     "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))), the tanh approximation",
 )
+
+
 def _leaky_relu_ref(x: np.ndarray, slope: float) -> np.ndarray:
     v = x.astype(_float_dtype(x.dtype))  # integers are computed in the float result dtype
     return np.where(v > 0, v, v * v.dtype.type(slope))
@@ -446,18 +439,12 @@ LOGICAL_OR = _declare(
     "x | y on bools",
     arity=2,
 )
-WHERE = register(
-    OpDef(
-        "where",
-        "elementwise",
-        3,
-        _where,
-        np.where,
-        (None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g)),
-        (None, lambda t, out, c, x, y: where(c, t, 0.0), lambda t, out, c, x, y: where(c, 0.0, t)),
-        doc="x where c is true, else y",
-        pointwise=True,
-    )
+WHERE = _declare(
+    "where",
+    _where,
+    np.where,
+    (None, lambda g, out, c, x, y: where(c, g, 0.0), lambda g, out, c, x, y: where(c, 0.0, g)),
+    "x where c is true, else y",
 )
 
 

@@ -10,9 +10,9 @@ Every shape is static and written into the source. Each node becomes one of:
 - an argument: placeholders (fed), variables (their arrays, updated in place), array constants,
   each passed as a flat 1-D view;
 - a literal: 0-d constants and fills, used inline as typed scalars;
-- a view: an op declaring `view` (reshape) re-describes its input's data, at no cost;
-- a buffer: a stretch of one byte arena (seen through one typed view per dtype), filled by a
-  loop nest (ops declaring `scalar`) or by the op's `kernel`.
+- a view: an op declared a `view` (reshape) re-describes its input's data, at no cost;
+- a buffer: a stretch of one byte arena, filled by a loop nest (pointwise ops, with their
+  registered scalar lowerings) or by the op's registered kernel lowering.
 Outputs and new variable values always live in the arena, so updates are written after
 everything else is computed, and a failing call (status set, early return) changes nothing.
 """
@@ -37,7 +37,7 @@ from ...passes.memory_plan import Lifetime, MemoryPlan, aligned, check_plan, pla
 from ...passes.simplify import constant_value
 from ...printer import node_names
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
-from .lowerings import VIEW, kernel_of
+from .lowerings import kernel_of, view_of
 from .lowerings import scalar_of as scalar_rule
 from .ops import REGISTERED  # noqa: F401 - the ops' lowerings, registered on import
 from .rowloop import RowLoop
@@ -455,7 +455,7 @@ class _Lowering:
                 self.literals[id(n)] = self.literals[id(x)]
                 self.free[id(n)] = "a literal"
             else:
-                self.arrays[id(n)] = VIEW[op](self.arrays[id(x)], **n.attrs)
+                self.arrays[id(n)] = view_of(op)(self.arrays[id(x)], **n.attrs)
                 self.free[id(n)] = "a view of its input"
             return
         elif self.broadcasts_in_loops(n):

@@ -47,6 +47,11 @@ def kernel_of(op: OpDef) -> Rule:
     return _found(KERNEL.get(op), op)
 
 
+def view_of(op: OpDef) -> Rule:
+    """The view lowering of view op `op`, or NoLowering."""
+    return _found(VIEW.get(op), op)
+
+
 def scalar_of(op: OpDef) -> Rule:
     """The scalar lowering of pointwise `op`, or NoLowering."""
     return _found(SCALAR.get(op), op)

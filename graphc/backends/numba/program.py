@@ -4,7 +4,7 @@ Each kernel's module source is written once under a content hash in the cache fo
 (`GRAPHC_CACHE_DIR`, else `$XDG_CACHE_HOME/graphc`, else `~/.cache/graphc`) and compiled with
 Numba's own cache, so another program or process using the same kernel loads machine code
 instead of running LLVM: compile cost follows the distinct kernels, not the program's length.
-A program compiles nothing of its own: the generic driver (`graphc.driver`) calls its kernels
+A program compiles nothing of its own: the generic driver (`graphc.backends.numba.driver`) calls its kernels
 through their addresses with a table of parameters. A file whose text does not match its hash
 is rewritten; a Numba cache entry that fails to load is deleted and rebuilt. Numba's cache index
 is a pickle: the folder is created private (0700), and one owned by another user or writable by
@@ -135,7 +135,7 @@ def program_folder(cache: bool) -> tuple[pathlib.Path | None, bool]:
 
 
 def kernel_module(kernel: Kernel) -> str:
-    """The source of the module defining `kernel(g, p)` (see `graphc.driver`): its parameters
+    """The source of the module defining `kernel(g, p)` (see `graphc.backends.numba.driver`): its parameters
     made arrays from their addresses, then its body."""
     body = "\n".join(kernel.body)
     prelude = []
@@ -266,7 +266,7 @@ def _address(array: np.ndarray) -> int:
 
 class NativeProgram:
     """A lowered program's kernels compiled to machine code, with its arena, status words and
-    the table of their parameters; run by the generic driver (`graphc.driver`).
+    the table of their parameters; run by the generic driver (`graphc.backends.numba.driver`).
 
     With `interpret=True` nothing is compiled: CPython runs the generated kernels themselves
     (slowly; for reading and debugging the lowering, and for testing it without Numba's compile
