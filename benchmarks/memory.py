@@ -16,7 +16,7 @@ sys.path[:0] = [HERE, os.environ.get("GRAPHC_PEER_BENCH", os.path.join(HERE, "..
 
 import workloads  # noqa: E402  (the shared bench's definitions)
 
-from graphc.workloads import GraphcRunner  # noqa: E402
+from graphc.cli.workloads import GraphcRunner  # noqa: E402
 
 
 def main() -> None:

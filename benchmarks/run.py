@@ -35,7 +35,7 @@ def import_peer(peer: str, threads: int):  # type: ignore[no-untyped-def]
 
 def build(peer: str, wl: dict, d: dict, lib):  # type: ignore[no-untyped-def]
     if peer in GRAPHC_PEERS:
-        from graphc.workloads import GraphcEagerRunner, GraphcRunner
+        from graphc.cli.workloads import GraphcEagerRunner, GraphcRunner
 
         if peer == "graphc_eager":
             return GraphcEagerRunner(wl, d)

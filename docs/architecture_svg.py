@@ -1,6 +1,6 @@
 """Draws docs/architecture.svg: the stages data flows through, top to bottom, as the folders
-and modules that hold them (imports go only downwards in this picture's reverse: a stage uses
-the ones above it). Run: python docs/architecture_svg.py"""
+and modules that hold them; a stage uses only the ones above it (tests/test_layering.py).
+Run: python docs/architecture_svg.py"""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ BACKENDS = [
     ("back end: numba", "graphc/backends/numba/: lowering (per-op lowerings in ops/) -> kernels, each compiled once and cached by hash; a driver compiled once per machine runs them"),
 ]
 AFTER = [
-    ("runtime", "graphc/function.py: Function (compile, call, run_many), the back end chosen by name, variables' lock", "#e6dcf2"),
-    ("inspection", "pictures.py, report_page.py, gradient_flow.py, guilty.py: what the compiler did", "#eef1f4"),
-    ("command line", "graphc demo | inspect | compare (graphc/__main__.py)", "#eef1f4"),
+    ("inspection", "graphc/inspection/: pictures, the report page, gradient flow, the first guilty pass: what the compiler did", "#eef1f4"),
+    ("runtime", "graphc/function.py: Function (compile, call, run_many, report, pictures), the back end chosen by name, variables' lock", "#e6dcf2"),
+    ("command line", "graphc/cli/ and graphc/__main__.py: graphc demo | inspect | compare, and the workloads they run", "#eef1f4"),
 ]
 
 

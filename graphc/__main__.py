@@ -9,11 +9,11 @@ import argparse
 import sys
 from typing import NoReturn
 
-from .compare import QUICK, compare, find_bench
-from .demo import run
+from .cli.compare import QUICK, compare, find_bench
+from .cli.demo import run
+from .cli.inspect_script import inspect
+from .cli.workloads import WORKLOADS
 from .errors import GraphcError
-from .inspect_script import inspect
-from .workloads import WORKLOADS
 
 
 class _Parser(argparse.ArgumentParser):

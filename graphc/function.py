@@ -27,14 +27,14 @@ from .builder import CONSTANT, lift
 from .dtypes import is_int
 from .errors import FeedError, GraphcError, GraphError, ShapeError
 from .feeds import check_feed
-from .gradient_flow import GradientFlow, flow_outputs
+from .inspection.gradient_flow import GradientFlow, flow_outputs
+from .inspection.pictures import graph_dot
+from .inspection.report_page import render
 from .ir import STEP_LOCK, Graph, Group, Node, Variable, schedule, verify
 from .ops.leaves import FULL
 from .ops.linalg import MATMUL
 from .passes.pipeline import run_pipeline
-from .pictures import graph_dot
 from .printer import format_graph, node_names
-from .report_page import render
 from .tree import flatten, unflatten
 
 _CAPTURES: list[list[Function]] = []  # open `captured()` blocks, innermost last

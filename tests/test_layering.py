@@ -91,3 +91,33 @@ def test_ops_are_recognised_by_declaration_never_by_name() -> None:
             if isinstance(node, ast.Compare) and names_an_op(node.left) and any(strings(c) for c in node.comparators):
                 found.append(f"{name}:{node.lineno}")
     assert not found, f"ops compared by name: {found}"
+
+
+# The stages data flows through, in order (docs/architecture.md); a module is in the stage of
+# the longest prefix that names it. Each imports only its own stage and earlier ones.
+STAGES = [
+    ["graphc.errors", "graphc.source", "graphc.dtypes", "graphc.tree", "graphc.philox", "graphc.opdef", "graphc.ir",
+     "graphc.operators", "graphc.feeds", "graphc.printer", "graphc.builder", "graphc.eager", "graphc.ops",
+     "graphc.backends.numpy.executor"],
+    ["graphc.passes.base", "graphc.passes.reverse_mode", "graphc.passes.forward_mode", "graphc.differentiate",
+     "graphc.optim"],
+    ["graphc.passes"],
+    ["graphc.backends"],
+    ["graphc.inspection"],
+    ["graphc.function"],
+    ["graphc.cli", "graphc.__main__", "graphc"],
+]
+
+
+def _stage(module: str) -> int:
+    best = max(((len(p), k) for k, prefixes in enumerate(STAGES) for p in prefixes
+                if module == p or module.startswith(p + ".")), default=(0, -1))
+    assert best[1] >= 0, f"{module} is in no stage"
+    return best[1]
+
+
+def test_imports_follow_the_stages() -> None:
+    modules = _modules()
+    backwards = [f"{name} -> {target}" for name, path in modules.items() for target, _ in _imports(name, path, modules)
+                 if _stage(target) > _stage(name)]
+    assert not backwards, f"imports of a later stage: {backwards}"

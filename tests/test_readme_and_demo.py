@@ -7,7 +7,7 @@ import io
 import pathlib
 import re
 
-from graphc.demo import run
+from graphc.cli.demo import run
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

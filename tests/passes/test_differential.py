@@ -10,7 +10,7 @@ import pytest
 
 import graphc as gc
 from graphc import eager
-from graphc.guilty import first_guilty_pass
+from graphc.inspection.guilty import first_guilty_pass
 from graphc.ir import Graph, Node
 from graphc.passes.base import PassResult
 from graphc.passes.pipeline import PIPELINE, run_pipeline

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
-from .errors import GraphError
-from .ir import Graph, Node
-from .ops.elementwise import RELU
-from .printer import node_names
+from .. import ops
+from ..errors import GraphError
+from ..ir import Graph, Node
+from ..ops.elementwise import RELU
+from ..printer import node_names
 
 
 def flow_outputs(outputs: Sequence[Node], updates: Mapping[Any, Any] | None) -> list[tuple[str, str, Node]]:

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from . import eager
+from .. import eager
+from ..function import compile
+from ..ir import Variable
+from ..ops import argmax, cast, mean, placeholder, relu, softmax_cross_entropy, variable
+from ..optim import adam, sgd
 from .datasets import spirals
-from .function import compile
-from .ir import Variable
-from .ops import argmax, cast, mean, placeholder, relu, softmax_cross_entropy, variable
-from .optim import adam, sgd
 
 
 def mlp(x: Any, params: list[Any]) -> Any:

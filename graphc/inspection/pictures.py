@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from .ir import Graph, Node
+from ..ir import Graph, Node
+from ..ops.leaves import FULL, PLACEHOLDER, VARIABLE
+from ..printer import node_names
 from .layout import BOX_HEIGHT, is_literal, layered_layout
-from .ops.leaves import FULL, PLACEHOLDER, VARIABLE
-from .printer import node_names
 
 FORWARD, BACKWARD, INPUT, STATE, GROUP = "#dbe9f6", "#fbe3c8", "#d9f0d3", "#e6dcf2", "#9aa5b1"
 GROUP_COLOURS = ("#2f6fb0", "#b0532f", "#2f8f5a", "#8a3fb0", "#b08a2f", "#2f9aa6", "#b02f6f", "#5a6b2f")

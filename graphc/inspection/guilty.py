@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .backends.numba.lowering import lower
-from .backends.numba.program import NativeProgram
-from .backends.numpy.executor import evaluate
-from .errors import GraphError
-from .ir import Graph, Node
-from .passes.pipeline import PIPELINE, Pass, run_pipeline
+from ..backends.numba.lowering import lower
+from ..backends.numba.program import NativeProgram
+from ..backends.numpy.executor import evaluate
+from ..errors import GraphError
+from ..ir import Graph, Node
+from ..passes.pipeline import PIPELINE, Pass, run_pipeline
 
 
 def results(graph: Graph, feeds: Mapping[Node, np.ndarray], backend: str = "numba") -> list[np.ndarray]:

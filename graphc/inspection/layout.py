@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .ir import Graph, Node
+from ..ir import Graph, Node
 
 BOX_HEIGHT, LAYER_GAP, BOX_GAP, CHAR_WIDTH = 34, 30, 16, 6.6
 SWEEPS = 4

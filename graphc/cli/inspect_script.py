@@ -15,9 +15,9 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import GraphcError
-from .function import Function, captured, compile
-from .ir import Node, placeholders_among
+from ..errors import GraphcError
+from ..function import Function, captured, compile
+from ..ir import Node, placeholders_among
 
 
 def _script_error(path: str, exc: BaseException) -> GraphcError:

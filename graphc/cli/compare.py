@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import GraphcError
+from ..errors import GraphcError
 from .workloads import WORKLOADS, GraphcEagerRunner, GraphcRunner, make_data
 
 OURS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {

@@ -1,0 +1,1 @@
+"""Looking inside: pictures, the report page, gradient flow, the first guilty pass."""
