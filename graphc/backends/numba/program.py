@@ -68,16 +68,21 @@ _compile_lock = threading.RLock()
 _OPTIONS: dict[str, Any] = dict(error_model="numpy", boundscheck=False)
 _compiled: dict[str, Any] = {}  # module name -> its compiled kernel (one per process)
 _private_dir: pathlib.Path | None = None
+try:
+    _START = pathlib.Path.cwd()  # a relative cache setting means relative to here
+except OSError:  # the working folder is gone: relative settings stay relative
+    _START = pathlib.Path()
 _warned: set[str] = set()
 
 
 def cache_dir() -> pathlib.Path:
-    """Where generated programs and their machine code are kept."""
+    """Where generated kernels and their machine code are kept (an absolute path: a relative
+    setting is taken from where the process started, not from wherever it later changes to)."""
     configured = os.environ.get("GRAPHC_CACHE_DIR")
     if configured:
-        return pathlib.Path(configured)
+        return _START / pathlib.Path(configured).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return pathlib.Path(base) / "graphc"
+    return _START / pathlib.Path(base) / "graphc"
 
 
 def _warn_once(message: str) -> None:
