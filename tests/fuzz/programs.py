@@ -393,7 +393,10 @@ def _m_int(d: _Draw) -> Step | None:
             c = d.pick("b")
             return Step(d.choice(["gc.logical_and", "gc.logical_or"]), (Ref(b), Ref(c if c is not None else b)))
     if r < 0.45 and x.dtype.kind == "f" and x.ndim >= 1:
-        return Step("gc.argmax", (Ref(k),), {"axis": d.choice([None, int(d.rng.integers(x.ndim))])})
+        # A ramp breaks near-ties: values that differ only by rounding (a deep stack of layers
+        # converging to one fixed point) would let rounding pick the index.
+        ramp = (np.arange(x.size, dtype=x.dtype) * x.dtype.type(1e-3)).reshape(x.shape)
+        return Step("gc.argmax", (Step("op+", (Ref(k), ramp)),), {"axis": d.choice([None, int(d.rng.integers(x.ndim))])})
     if r < 0.6 and x.dtype.kind in "fb":
         return Step("gc.cast", (Ref(k), d.choice(["int64", "int32", "float64" if d.fdt == "float64" else "float32"])))
     i = d.pick("i")
