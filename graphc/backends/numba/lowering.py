@@ -123,7 +123,6 @@ class _Lowering:
         self.reuses: dict[int, int] = {}  # buffer key -> key of a buffer whose place it may take
         self.free: dict[int, str] = {}  # node id -> how it is had without code of its own
         self.own: dict[int, int] = {}  # outputs and update values -> key of their arena buffer
-        self.dtypes: set[np.dtype] = set()
         self.em = self._emitter()
         # Each kernel as emitted: its lines, constants, comments and failure sites.
         self.emitted: list[tuple[list[str], tuple[str, ...], tuple[str, ...], tuple[int, ...]]] = []
@@ -186,7 +185,6 @@ class _Lowering:
         self.buffers.append((tuple(shape), dt))
         self.born.append(self.step)
         self.last.append(self.step)
-        self.dtypes.add(dt)
         return Buf(f"B{key}", 0, tuple(shape), dt), key
 
     def touch(self, buf: Buf) -> Buf:
