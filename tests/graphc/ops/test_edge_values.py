@@ -10,6 +10,9 @@ import pathlib
 import numpy as np
 import pytest
 
+from graphc.opdef import REGISTRY
+
+from . import edges
 from .edge_results import compiled, differences, eagerly, with_torch
 from .edges import DIFFERS_FROM_TORCH
 
@@ -68,3 +71,13 @@ def test_the_conventions_page_lists_every_difference() -> None:
     page = (pathlib.Path(__file__).parents[3] / "docs" / "conventions.md").read_text()
     for op, _ in DIFFERS_FROM_TORCH:
         assert f"`{op}`" in page, op
+
+
+def test_every_pointwise_op_meets_the_edge_values() -> None:
+    # A new pointwise op must be added to edges.py (UNARY, BINARY or COMPARE): nothing else would
+    # notice that it was never tried at 0, -0, subnormals, infinities and NaN.
+    covered = set(edges.UNARY) | set(edges.BINARY) | set(edges.COMPARE) | {"cast"}  # cast as cast_f32
+    exempt = {"logical_not", "logical_and", "logical_or", "broadcast_to"}  # bools and shapes: no edge floats
+    missing = sorted(op.name for op in REGISTRY.values()
+                     if op.pointwise and op.name not in covered | exempt and not op.name.startswith("test_"))
+    assert not missing, f"pointwise ops without edge-value cases: {missing}"
