@@ -20,6 +20,7 @@ from .leaves import zeros_like
 
 GELU_K = math.sqrt(2.0 / math.pi)  # the tanh approximation's constants, as in PyTorch
 GELU_C = 0.044715
+ERF_SCALE = 2.0 / math.sqrt(math.pi)  # erf'(x) = ERF_SCALE * e**-x**2
 
 
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
@@ -171,6 +172,26 @@ def _pow_ref(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(negative, unit, whole).astype(dtype)
 
 
+def _atan2_scale(y: Any, x: Any) -> Any:
+    # 1 / (x**2 + y**2), taken as 0 where that overflows (at the origin), as PyTorch.
+    scale = 1 / (x * x + y * y)
+    return where(scale == math.inf, 0.0, scale)
+
+
+def _erf_ref(x: np.ndarray) -> np.ndarray:
+    # The C library's erf, element by element (NumPy has none; SciPy's is another polynomial).
+    out = np.frompyfunc(math.erf, 1, 1)(x.astype(np.float64))
+    return np.asarray(out, np.float64).astype(x.dtype)
+
+
+def _mod_ref(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    dtype = np.result_type(x, y)
+    if dtype.kind in "iu":  # NumPy says 0 for x % 0 (with a warning), as graphc's lowering does
+        with np.errstate(divide="ignore"):
+            return np.mod(x, y).astype(dtype)
+    return np.mod(x, y)
+
+
 def _max_share(x: Any, y: Any, g: Any) -> Any:
     # x's share of g in maximum(x, y): all of it where x > y, half where tied, and (as PyTorch)
     # all of it to both sides where either is NaN.
@@ -282,6 +303,76 @@ def _leaky_relu_ref(x: np.ndarray, slope: float) -> np.ndarray:
     return np.where(v > 0, v, v * v.dtype.type(slope))
 
 
+LOG1P = _declare(
+    "log1p",
+    _floating,
+    lambda x: np.log1p(_as_float(x)),
+    (lambda g, out, x: g / (1 + x),),
+    "log(1 + x), exact for tiny x",
+)
+EXPM1 = _declare(
+    "expm1",
+    _floating,
+    lambda x: np.expm1(_as_float(x)),
+    (lambda g, out, x: g * (out + 1),),
+    "e**x - 1, exact for tiny x",
+)
+ERF = _declare(
+    "erf",
+    _floating,
+    lambda x: _erf_ref(_as_float(x)),
+    (lambda g, out, x: g * (ERF_SCALE * exp(-(x * x))),),
+    "the error function, 2/sqrt(pi) times the integral of e**-t**2 from 0 to x",
+)
+TAN = _declare(
+    "tan",
+    _floating,
+    lambda x: np.tan(_as_float(x)),
+    (lambda g, out, x: g * (1 + out * out),),
+    "tangent",
+)
+ARCTAN = _declare(
+    "arctan",
+    _floating,
+    lambda x: np.arctan(_as_float(x)),
+    (lambda g, out, x: g / (1 + x * x),),
+    "inverse tangent, in (-pi/2, pi/2)",
+)
+SINH = _declare(
+    "sinh",
+    _floating,
+    lambda x: np.sinh(_as_float(x)),
+    (lambda g, out, x: g * cosh(x),),
+    "hyperbolic sine",
+)
+COSH = _declare(
+    "cosh",
+    _floating,
+    lambda x: np.cosh(_as_float(x)),
+    (lambda g, out, x: g * sinh(x),),
+    "hyperbolic cosine",
+)
+FLOOR = _declare(
+    "floor",
+    _numeric,
+    lambda x: x.copy() if x.dtype.kind in "iu" else np.floor(x),
+    (lambda g, out, x: zeros_like(g),),
+    "the largest integer <= x; its derivative is zero",
+)
+CEIL = _declare(
+    "ceil",
+    _numeric,
+    lambda x: x.copy() if x.dtype.kind in "iu" else np.ceil(x),
+    (lambda g, out, x: zeros_like(g),),
+    "the smallest integer >= x; its derivative is zero",
+)
+ROUND = _declare(
+    "round",
+    _numeric,
+    lambda x: x.copy() if x.dtype.kind in "iu" else np.rint(x),
+    (lambda g, out, x: zeros_like(g),),
+    "the nearest integer, halves to even (as NumPy and PyTorch); its derivative is zero",
+)
 LEAKY_RELU = _declare(
     "leaky_relu",
     _floating,
@@ -358,6 +449,35 @@ POW = _declare(
     (_pow_dx, _pow_dy),
     "x ** y; (-inf) ** y is NaN for positive non-integer y (as NumPy); integer x ** -n is the"
     " integer part of 1 / x**n (0 for 0 ** -n)",
+)
+ARCTAN2 = _declare(
+    "arctan2",
+    _binary_float,
+    lambda y, x: np.arctan2(_as_float(y), _as_float(x)),
+    (lambda g, out, y, x: g * x * _atan2_scale(y, x), lambda g, out, y, x: g * -y * _atan2_scale(y, x)),
+    "the angle of the point (x, y), in [-pi, pi]",
+)
+HYPOT = _declare(
+    "hypot",
+    _binary_float,
+    lambda x, y: np.hypot(_as_float(x), _as_float(y)),
+    (lambda g, out, x, y: g * x / out, lambda g, out, x, y: g * y / out),
+    "sqrt(x**2 + y**2), without overflow",
+)
+LOGADDEXP = _declare(
+    "logaddexp",
+    _binary_float,
+    lambda x, y: np.logaddexp(_as_float(x), _as_float(y)),
+    (lambda g, out, x, y: g / (1 + exp(y - x)), lambda g, out, x, y: g / (1 + exp(x - y))),
+    "log(e**x + e**y), without overflow",
+)
+MOD = _declare(
+    "mod",
+    _binary_numeric,
+    _mod_ref,
+    (lambda g, out, x, y: g, lambda g, out, x, y: g * -floor(divide(x, y))),
+    "x - floor(x / y) * y: the remainder with the divisor's sign (Python's %, NumPy's mod);"
+    " integer x mod 0 is 0",
 )
 MAXIMUM = _declare(
     "maximum",
@@ -535,9 +655,94 @@ def softplus(x: Any) -> Any:
     return _unary(SOFTPLUS, x)
 
 
-def gelu(x: Any) -> Any:
-    """GELU, tanh approximation (PyTorch's approximate='tanh')."""
-    return _unary(GELU, x)
+def gelu(x: Any, approximate: str = "tanh") -> Any:
+    """GELU: with approximate="tanh" (the default) PyTorch's tanh approximation, with "none" the
+    exact 0.5 x (1 + erf(x / sqrt(2)))."""
+    if approximate == "tanh":
+        return _unary(GELU, x)
+    if approximate == "none":
+        return 0.5 * x * (1.0 + erf(x * (1.0 / math.sqrt(2.0))))
+    raise ShapeError(f'gelu: approximate must be "tanh" or "none", got {approximate!r}')
+
+
+def square(x: Any) -> Any:
+    """x * x, elementwise."""
+    return multiply(x, x)
+
+
+def reciprocal(x: Any) -> Any:
+    """1 / x, elementwise."""
+    return divide(1.0, x)
+
+
+def log1p(x: Any) -> Any:
+    """log(1 + x), elementwise, exact for tiny x."""
+    return _unary(LOG1P, x)
+
+
+def expm1(x: Any) -> Any:
+    """e**x - 1, elementwise, exact for tiny x."""
+    return _unary(EXPM1, x)
+
+
+def erf(x: Any) -> Any:
+    """The error function, elementwise."""
+    return _unary(ERF, x)
+
+
+def tan(x: Any) -> Any:
+    """Tangent, elementwise."""
+    return _unary(TAN, x)
+
+
+def arctan(x: Any) -> Any:
+    """Inverse tangent, elementwise."""
+    return _unary(ARCTAN, x)
+
+
+def sinh(x: Any) -> Any:
+    """Hyperbolic sine, elementwise."""
+    return _unary(SINH, x)
+
+
+def cosh(x: Any) -> Any:
+    """Hyperbolic cosine, elementwise."""
+    return _unary(COSH, x)
+
+
+def floor(x: Any) -> Any:
+    """The largest integer <= x, elementwise (in x's dtype)."""
+    return _unary(FLOOR, x)
+
+
+def ceil(x: Any) -> Any:
+    """The smallest integer >= x, elementwise (in x's dtype)."""
+    return _unary(CEIL, x)
+
+
+def round(x: Any) -> Any:  # noqa: A001 - NumPy's name
+    """The nearest integer, halves to even, elementwise (in x's dtype)."""
+    return _unary(ROUND, x)
+
+
+def arctan2(y: Any, x: Any) -> Any:
+    """The angle of the point (x, y), elementwise, as NumPy's arctan2(y, x)."""
+    return _binary_op(ARCTAN2, y, x)
+
+
+def hypot(x: Any, y: Any) -> Any:
+    """sqrt(x**2 + y**2), elementwise, without overflow."""
+    return _binary_op(HYPOT, x, y)
+
+
+def logaddexp(x: Any, y: Any) -> Any:
+    """log(e**x + e**y), elementwise, without overflow."""
+    return _binary_op(LOGADDEXP, x, y)
+
+
+def mod(x: Any, y: Any) -> Any:
+    """The remainder of x / y with the sign of y, elementwise (Python's %)."""
+    return _binary_op(MOD, x, y)
 
 
 def leaky_relu(x: Any, slope: float = 0.01) -> Any:

@@ -1,7 +1,9 @@
-"""Matrix multiplication: 2-D, and batched over leading dimensions that broadcast."""
+"""Matrix multiplication: 2-D, and batched over leading dimensions that broadcast; einsum, as
+sums, transposes and batched matrix products of it."""
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 import numpy as np
@@ -10,6 +12,7 @@ from ..builder import apply, lift
 from ..dtypes import result_type
 from ..errors import ShapeError
 from ..opdef import OpDef, register
+from . import reduction as rd
 from . import shape as sh
 from .elementwise import broadcast_shapes
 
@@ -61,3 +64,97 @@ def matmul(a: Any, b: Any) -> Any:
         out = matmul(a, sh.reshape(b, (-1, 1)))
         return sh.reshape(out, out.shape[:-1])
     return apply(MATMUL, (a, b))
+
+
+def einsum(spec: str, *xs: Any) -> Any:
+    """NumPy's einsum for contractions: "ij,jk->ik", "bhqd,bhkd->bhqk", "ii->i" is not supported
+    (a letter appears at most once per operand); "..." stands for the same leading axes in every
+    operand; without "->" the output is the letters used once, sorted. Operands are contracted
+    left to right, each pair as a batched matrix product (summing a letter no one else needs
+    first)."""
+    xs = tuple(lift(*xs))
+    inputs, output = _parse_einsum(spec, xs)
+    letters, out = list(inputs[0]), xs[0]
+    for i in range(1, len(xs)):
+        later = set(output).union(*inputs[i + 1 :])
+        letters, out = _contract(letters, out, list(inputs[i]), xs[i], later)
+    later = set(output)
+    gone = tuple(a for a, c in enumerate(letters) if c not in later)
+    if gone:
+        out = rd.sum(out, gone)
+        letters = [c for c in letters if c in later]
+    if len(output) != len(letters):
+        raise ShapeError(f"einsum: {spec!r}: every output letter must come from an operand")
+    return _permuted(out, [letters.index(c) for c in output])
+
+
+def _parse_einsum(spec: str, xs: tuple[Any, ...]) -> tuple[list[str], str]:
+    if not isinstance(spec, str):
+        raise ShapeError(f"einsum: the spec must be a string, got {spec!r}")
+    compact = spec.replace(" ", "")
+    lhs, arrow, rhs = compact.partition("->")
+    inputs = lhs.split(",")
+    if len(inputs) != len(xs):
+        raise ShapeError(f"einsum: {spec!r} names {len(inputs)} operands, got {len(xs)}")
+    free = [c for c in string.ascii_letters if c not in compact]
+    ellipsis = ""
+    for k, (term, x) in enumerate(zip(inputs, xs)):
+        if "..." in term:
+            n = x.ndim - len(term.replace("...", ""))
+            if n < 0:
+                raise ShapeError(f"einsum: operand {k} has {x.ndim} axes, fewer than {term!r} names")
+            mine = "".join(free[: n])
+            ellipsis = mine if len(mine) > len(ellipsis) else ellipsis
+            inputs[k] = term = term.replace("...", mine)
+        if any(not c.isalpha() for c in term):
+            raise ShapeError(f"einsum: {spec!r}: operands are named by letters, got {term!r}")
+        if len(set(term)) != len(term):
+            raise ShapeError(f"einsum: {spec!r}: a letter repeated in one operand (a diagonal) is not supported")
+        if len(term) != x.ndim:
+            raise ShapeError(f"einsum: operand {k} has shape {x.shape}, but {term!r} names {len(term)} axes")
+    sizes: dict[str, int] = {}
+    for term, x in zip(inputs, xs):
+        for c, d in zip(term, x.shape):
+            if sizes.setdefault(c, d) != d:
+                raise ShapeError(f"einsum: {spec!r}: letter {c!r} has sizes {sizes[c]} and {d}")
+    if arrow:
+        output = rhs.replace("...", ellipsis)
+    else:
+        counts = "".join(inputs)
+        output = ellipsis + "".join(sorted(c for c in set(counts) if counts.count(c) == 1 and c not in ellipsis))
+    if any(c not in sizes for c in output) or len(set(output)) != len(output):
+        raise ShapeError(f"einsum: {spec!r}: the output must name distinct letters of the operands")
+    return inputs, output
+
+
+def _contract(la: list[str], a: Any, lb: list[str], b: Any, later: set[str]) -> tuple[list[str], Any]:
+    """The product of a (letters la) and b (letters lb), summed over the letters `later` does not
+    need: each first sums the letters only it has, then (batch, kept, summed) @ (batch, summed,
+    kept) as one batched matrix product."""
+    la, a = _sum_alone(la, a, lb, later)
+    lb, b = _sum_alone(lb, b, la, later)
+    batch = [c for c in la if c in lb and c in later]
+    summed = [c for c in la if c in lb and c not in later]
+    left = [c for c in la if c not in lb]
+    right = [c for c in lb if c not in la]
+    size = dict(zip(la, a.shape)) | dict(zip(lb, b.shape))
+
+    def grouped(x: Any, letters: list[str], groups: list[list[str]]) -> Any:
+        x = _permuted(x, [letters.index(c) for g in groups for c in g])
+        dims = tuple(int(np.prod([size[c] for c in g], dtype=np.int64)) for g in groups)
+        return sh.reshape(x, dims[1:] if not batch else dims)
+
+    product = matmul(grouped(a, la, [batch, left, summed]), grouped(b, lb, [batch, summed, right]))
+    letters = batch + left + right
+    return letters, sh.reshape(product, tuple(size[c] for c in letters))
+
+
+def _sum_alone(letters: list[str], x: Any, other: list[str], later: set[str]) -> tuple[list[str], Any]:
+    alone = tuple(i for i, c in enumerate(letters) if c not in later and c not in other)
+    if not alone:
+        return letters, x
+    return [c for c in letters if c in later or c in other], rd.sum(x, alone)
+
+
+def _permuted(x: Any, perm: list[int]) -> Any:
+    return x if perm == list(range(len(perm))) else sh.transpose(x, tuple(perm))

@@ -1,4 +1,5 @@
-"""Neural-network ops: softmax, log-softmax and softmax cross-entropy, each numerically stable."""
+"""Neural-network ops: softmax, log-softmax and softmax cross-entropy, each numerically stable;
+layer normalization and dropout, composed of other ops."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 import numpy as np
 
 from ..builder import apply, lift
+from ..dtypes import is_number
 from ..errors import GraphcError, ShapeError
 from ..opdef import OpDef, register
 from . import elementwise as ew
+from . import random as rnd
 from . import reduction as rd
 from . import shape as sh
 
@@ -42,11 +45,15 @@ def _xent_rule(logits: Any, labels: Any) -> tuple[tuple[int, ...], np.dtype]:
     return labels.shape, logits.dtype
 
 
+def label_out_of_range(value: int, n: int) -> str:
+    """The message for a label outside [0, n), the same from every back end."""
+    return f"softmax_cross_entropy: label {value} is out of range for {n} classes"
+
+
 def _xent_ref(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     n = logits.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= n):
-        bad = labels[(labels < 0) | (labels >= n)].flat[0]
-        raise GraphcError(f"softmax_cross_entropy: label {bad} is out of range for {n} classes")
+        raise GraphcError(label_out_of_range(labels[(labels < 0) | (labels >= n)].flat[0], n))
     picked = np.take_along_axis(logits, labels[..., None].astype(np.int64), axis=-1)[..., 0]
     m = np.max(logits, axis=-1)
     return (np.log(np.sum(np.exp(logits - m[..., None]), axis=-1)) + m - picked).astype(logits.dtype)
@@ -121,3 +128,42 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> Any:
     (logits,) = lift(logits)
     (labels,) = lift(labels)
     return apply(SOFTMAX_CROSS_ENTROPY, (logits, labels))
+
+
+def layer_norm(x: Any, gain: Any = None, bias: Any = None, eps: float = 1e-5) -> Any:
+    """(x - mean) / sqrt(var + eps) * gain + bias over the last axis (the biased variance, as
+    PyTorch's layer_norm); `gain` and `bias` (shape x.shape[-1:], or None) are optional."""
+    (x,) = lift(x)
+    if x.ndim == 0 or x.dtype.kind != "f":
+        raise ShapeError(f"layer_norm: needs a float tensor of 1 or more dimensions, got {x.dtype.name}{list(x.shape)}")
+    if not is_number(eps) or eps < 0:
+        raise ShapeError(f"layer_norm: eps must be a non-negative number, got {eps!r}")
+    for what, p in (("gain", gain), ("bias", bias)):
+        shape = tuple(getattr(p, "shape", np.shape(p)))
+        if p is not None and shape != x.shape[-1:]:
+            raise ShapeError(f"layer_norm: {what} must have shape {x.shape[-1:]} (the last axis), got {shape}")
+    centered = x - rd.mean(x, -1, keepdims=True)
+    out = centered / ew.sqrt(rd.mean(centered * centered, -1, keepdims=True) + float(eps))
+    if gain is not None:
+        out = out * gain
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def dropout(x: Any, p: float, seed: int | None = None) -> Any:
+    """x with each entry zeroed with probability p and the others scaled by 1 / (1 - p), as
+    PyTorch's dropout in training (this always drops: compile another function to evaluate).
+    The mask comes from the counter-based generator (see `gc.random_uniform`): new on every call,
+    the same in the backward pass and in any recomputation."""
+    (x,) = lift(x)
+    if not is_number(p) or not 0 <= p <= 1:
+        raise ShapeError(f"dropout: p must be a probability in [0, 1], got {p!r}")
+    if x.dtype.kind != "f":
+        raise ShapeError(f"dropout: needs a float tensor, got {x.dtype.name}")
+    if p == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    keep = rnd.random_uniform(x.shape, seed, x.dtype) >= float(p)
+    return ew.where(keep, x * (1.0 / (1.0 - float(p))), 0.0)

@@ -117,6 +117,23 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return sum(x, axes, keepdims) / count
 
 
+def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
+    """Variance over `axis` (None: all), as NumPy: the mean squared deviation from the mean, the
+    sum divided by count - ddof."""
+    (x,) = lift(x)
+    if not is_int(ddof) or ddof < 0:
+        raise ShapeError(f"var: ddof must be a non-negative int, got {ddof!r}")
+    axes = normalize_axes(axis, x.ndim)
+    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    deviation = x - mean(x, axes, keepdims=True)
+    return sum(deviation * deviation, axes, keepdims) / (count - int(ddof))
+
+
+def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
+    """Standard deviation over `axis`: the square root of `var` (NumPy's arguments)."""
+    return ew.sqrt(var(x, axis, keepdims, ddof))
+
+
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001 - the API's name
     """Maximum over `axis` (None: all); tied maxima share the gradient."""
     return _reduction(MAX, x, axis, keepdims)

@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from ..builder import apply, check_shape, lift
+from ..builder import apply, check_shape, is_tensor, lift
 from ..dtypes import as_dtype, is_int, result_type
-from ..errors import GraphError, ShapeError
+from ..errors import GraphcError, GraphError, ShapeError
 from ..opdef import OpDef, register
+from .elementwise import where
+from .leaves import zeros_like
 
 IndexKey = tuple[Any, ...]  # per input axis: int, or (start, stop, step)
 
@@ -198,6 +200,78 @@ ONE_HOT: OpDef = register(
 )
 
 
+
+def take_out_of_range(value: int, size: int, axis: int) -> str:
+    """The message for an index outside an axis, the same from every back end."""
+    return f"take: index {value} is out of range for axis {axis} of size {size}"
+
+
+def _take_rule(x: Any, idx: Any, axis: int) -> tuple[tuple[int, ...], np.dtype]:
+    if idx.dtype.kind not in "iu":
+        raise ShapeError(f"indices must be integers, got {idx.dtype.name}")
+    if x.shape[axis] == 0 and idx.size:
+        raise ShapeError(f"cannot take from axis {axis} of size 0")
+    return x.shape[:axis] + idx.shape + x.shape[axis + 1 :], x.dtype
+
+
+def _checked_indices(idx: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """`idx` with negative indices counted from the end, or GraphcError naming one out of range."""
+    idx = idx.astype(np.int64)
+    bad = (idx < -size) | (idx >= size)
+    if bad.any():
+        raise GraphcError(take_out_of_range(int(idx[bad].flat[0]), size, axis))
+    return np.where(idx < 0, idx + size, idx)
+
+
+def _take_ref(x: np.ndarray, idx: np.ndarray, axis: int) -> np.ndarray:
+    return np.take(x, _checked_indices(idx, x.shape[axis], axis), axis=axis)
+
+
+def _scatter_add_rule(g: Any, idx: Any, axis: int, size: int) -> tuple[tuple[int, ...], np.dtype]:
+    if idx.dtype.kind not in "iu":
+        raise ShapeError(f"indices must be integers, got {idx.dtype.name}")
+    if g.shape[axis : axis + idx.ndim] != idx.shape:
+        raise ShapeError(f"updates of shape {g.shape} do not hold indices of shape {idx.shape} at axis {axis}")
+    return g.shape[:axis] + (size,) + g.shape[axis + idx.ndim :], g.dtype
+
+
+def _scatter_add_ref(g: np.ndarray, idx: np.ndarray, axis: int, size: int) -> np.ndarray:
+    shape = g.shape[:axis] + (size,) + g.shape[axis + idx.ndim :]
+    out = np.zeros(shape, g.dtype)
+    flat = _checked_indices(idx, size, axis).reshape(-1)
+    rows = g.reshape(g.shape[:axis] + (flat.size,) + g.shape[axis + idx.ndim :])
+    at: Any = (slice(None),) * axis + (flat,)
+    np.add.at(out, at, rows)  # in index order, as the lowering adds
+    return out
+
+
+TAKE: OpDef = register(
+    OpDef(
+        "take",
+        "shape",
+        2,
+        _take_rule,
+        _take_ref,
+        (lambda g, out, x, idx, axis: apply(SCATTER_ADD, (g, idx), axis=axis, size=x.shape[axis]), None),
+        (lambda t, out, x, idx, axis: apply(TAKE, (t, idx), axis=axis), None),
+        doc="x's entries at integer indices along an axis (NumPy's take; negative indices count from the end)",
+    )
+)
+SCATTER_ADD: OpDef = register(
+    OpDef(
+        "scatter_add",
+        "shape",
+        2,
+        _scatter_add_rule,
+        _scatter_add_ref,
+        (lambda g, out, x, idx, axis, size: apply(TAKE, (g, idx), axis=axis), None),
+        (lambda t, out, x, idx, axis, size: apply(SCATTER_ADD, (t, idx), axis=axis, size=size), None),
+        doc="zeros with x's slices added at integer indices along an axis (the transpose of take)",
+    )
+)
+
+
+
 def axis_index(axis: Any, ndim: int, what: str, expected: str = "an int") -> int:
     """`axis` (an int in [-ndim, ndim)) as a non-negative axis, or ShapeError."""
     if not is_int(axis):
@@ -263,10 +337,123 @@ def one_hot(labels: Any, n: int, dtype: Any = "float32") -> Any:
     return apply(ONE_HOT, (labels,), n=int(n), dtype=as_dtype(dtype))
 
 
+def take(x: Any, idx: Any, axis: int | None = 0) -> Any:
+    """x's entries at the integer indices `idx` (an array, a list or an int tensor) along `axis`:
+    shape x.shape[:axis] + idx.shape + x.shape[axis + 1:], as NumPy's take (axis None: of the
+    flattened x). Negative indices count from the end; one out of range raises GraphcError when
+    the program runs. The gradient adds up at repeated indices."""
+    x, idx = lift(x, idx if is_tensor(idx) else _index_array(idx))
+    if axis is None:
+        x, axis = reshape(x, (x.size,)), 0
+    if x.ndim == 0:
+        raise ShapeError("take: a 0-d tensor has no axis to take from")
+    return apply(TAKE, (x, idx), axis=axis_index(axis, x.ndim, "take"))
+
+
+def _index_array(idx: Any) -> np.ndarray:
+    array = np.asarray(idx)
+    if array.dtype == np.bool_:
+        raise ShapeError("take: indices must be integers, got bools (use gc.where for a mask)")
+    if array.size == 0 and array.dtype.kind == "f":
+        array = array.astype(np.int64)  # [] is an empty list of indices
+    if array.dtype.kind not in "iu":
+        raise ShapeError(f"take: indices must be integers, got {array.dtype.name}")
+    return array.astype(np.int64)
+
+
+def squeeze(x: Any, axis: Any = None) -> Any:
+    """x without axes of size 1: all of them (axis None) or those named, which must be 1."""
+    (x,) = lift(x)
+    if axis is None:
+        axes = {a for a, d in enumerate(x.shape) if d == 1}
+    else:
+        axes = {axis_index(a, x.ndim, "squeeze") for a in (axis if isinstance(axis, (tuple, list)) else (axis,))}
+        wide = sorted(a for a in axes if x.shape[a] != 1)
+        if wide:
+            raise ShapeError(f"squeeze: axis {wide[0]} of shape {x.shape} has size {x.shape[wide[0]]}, not 1")
+    return reshape(x, tuple(d for a, d in enumerate(x.shape) if a not in axes))
+
+
+def expand_dims(x: Any, axis: Any) -> Any:
+    """x with new axes of size 1 at the positions `axis` (an int or a tuple) of the result."""
+    (x,) = lift(x)
+    named = axis if isinstance(axis, (tuple, list)) else (axis,)
+    ndim = x.ndim + len(named)
+    axes = {axis_index(a, ndim, "expand_dims") for a in named}
+    if len(axes) != len(named):
+        raise ShapeError(f"expand_dims: repeated axis in {axis!r}")
+    dims = iter(x.shape)
+    return reshape(x, tuple(1 if a in axes else next(dims) for a in range(ndim)))
+
+
+def _triangle(x: Any, k: int, upper: bool, what: str) -> Any:
+    (x,) = lift(x)
+    if x.ndim < 2:
+        raise ShapeError(f"{what}: needs a tensor of 2 or more dimensions, got shape {x.shape}")
+    if not is_int(k):
+        raise ShapeError(f"{what}: k must be an int, got {k!r}")
+    rows, cols = x.shape[-2:]
+    keep = np.ones((rows, cols), bool)
+    keep = np.triu(keep, int(k)) if upper else np.tril(keep, int(k))
+    return where(keep, x, zeros_like(x))
+
+
+def triu(x: Any, k: int = 0) -> Any:
+    """x with the entries below the k-th diagonal of its last two axes set to 0 (as NumPy)."""
+    return _triangle(x, k, True, "triu")
+
+
+def tril(x: Any, k: int = 0) -> Any:
+    """x with the entries above the k-th diagonal of its last two axes set to 0 (as NumPy)."""
+    return _triangle(x, k, False, "tril")
+
+
+def _is_array_index(e: Any) -> bool:
+    if is_tensor(e):
+        return e.dtype.kind in "iub"
+    return isinstance(e, (list, np.ndarray)) and not isinstance(e, (bool, np.bool_))
+
+
 def getitem(x: Any, key: Any) -> Any:
-    """Basic indexing: ints, slices, `...` and None (new axes)."""
+    """Indexing: ints, slices, `...`, None (new axes) and one integer array (an array, a list or
+    an int tensor; a constant bool array stands for its nonzero positions), as NumPy."""
     (x,) = lift(x)
     entries = key if isinstance(key, tuple) else (key,)
+    arrays = [i for i, e in enumerate(entries) if _is_array_index(e)]
+    if len(arrays) > 1:
+        raise GraphError("indexing with more than one integer array is not supported; index one at a time")
+    if arrays:
+        return _getitem_array(x, entries, arrays[0])
+    return _getitem_basic(x, entries)
+
+
+def _getitem_array(x: Any, entries: tuple[Any, ...], at: int) -> Any:
+    """x[entries] where entries[at] is an integer array: the basic index with that entry a full
+    slice, then a take along the axis it became (NumPy's shape for a single array index)."""
+    e = entries[at]
+    if not is_tensor(e) and np.asarray(e).dtype == np.bool_:
+        mask = np.asarray(e)
+        if mask.ndim != 1:
+            raise GraphError("a bool index must be 1-D (one axis); index with integer positions instead")
+        e = np.nonzero(mask)[0]
+    if is_tensor(e) and e.dtype == np.bool_:
+        raise GraphError("a bool tensor index has a data-dependent shape; use gc.where(mask, x, 0) instead")
+    used = builtins.sum(b is not None and b is not Ellipsis for b in entries)
+    full = tuple(s for b in entries for s in ((slice(None),) * (x.ndim - used) if b is Ellipsis else (b,)))
+    at = next(i for i, b in enumerate(full) if _is_array_index(b))
+    # Where the array's axis lands: what comes before it in the basic result.
+    axis = builtins.sum(1 for b in full[:at] if b is None or isinstance(b, slice))
+    result = take(_getitem_basic(x, full[:at] + (slice(None),) + full[at + 1 :]), e, axis)
+    # As NumPy: ints index alongside the array; if a slice or None stands between them, the
+    # array's axes go first.
+    advanced = [i for i, b in enumerate(full) if i == at or isinstance(b, (int, np.integer))]
+    if advanced[-1] - advanced[0] + 1 != len(advanced) and axis:
+        moved = list(range(axis, axis + np.ndim(e) if not is_tensor(e) else axis + e.ndim))
+        result = transpose(result, tuple(moved + [a for a in range(result.ndim) if a not in moved]))
+    return result
+
+
+def _getitem_basic(x: Any, entries: tuple[Any, ...]) -> Any:
     if builtins.sum(e is Ellipsis for e in entries) > 1:
         raise ShapeError("an index can have only one ellipsis ('...')")
     used = builtins.sum(e is not None and e is not Ellipsis for e in entries)
@@ -297,7 +484,7 @@ def getitem(x: Any, key: Any) -> Any:
             normalized.append(int(e) % n)
             axis += 1
         else:
-            raise GraphError(f"only basic indexing (ints, slices, ..., None) is supported, got {e!r}")
+            raise GraphError(f"an index must be an int, a slice, ..., None or an integer array, got {e!r}")
     result = apply(INDEX, (x,), key=tuple(normalized)) if normalized else x
     if new_axes:
         shape = list(result.shape)
@@ -307,4 +494,7 @@ def getitem(x: Any, key: Any) -> Any:
     return result
 
 
-__all__ = ["reshape", "transpose", "broadcast_to", "concatenate", "stack", "one_hot", "getitem"]
+__all__ = [
+    "reshape", "transpose", "broadcast_to", "concatenate", "stack", "one_hot", "getitem", "take", "squeeze",
+    "expand_dims", "triu", "tril",
+]

@@ -9,7 +9,9 @@ The generator draws a step by picking a maker (one per kind of call: unary and b
 elementwise with broadcasting, reductions over axis sets with and without keepdims, indexing
 with ints, slices, steps and None, reshapes to and from size-1 axes, broadcasts along leading,
 middle and trailing axes, transposes, concatenate and stack, matmul in every rank, softmax and
-cross-entropy, integer and boolean paths, casts, deep stacks of equal layers) and trying it on
+cross-entropy, integer and boolean paths, casts, deep stacks of equal layers, gathers with
+integer arrays, einsum, triangles, layer norm, dropout, convolutions and pooling of 4-D views)
+and trying it on
 symbolic values; a call that
 graphc refuses (a ShapeError) is simply not kept. Ops with a restricted domain (log, sqrt, pow,
 divide) are mostly applied to arguments made safe first, so that values stay finite and the
@@ -104,7 +106,10 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         "where", "pow", "add", "subtract", "multiply", "divide", "logical_and", "logical_or",
         "logical_not", "sum", "mean", "max", "min", "logsumexp", "argmax", "reshape", "transpose",
         "broadcast_to", "concatenate", "stack", "one_hot", "matmul", "softmax", "log_softmax",
-        "softmax_cross_entropy", "equal", "less", "greater_equal", "random_normal", "random_uniform")},
+        "softmax_cross_entropy", "equal", "less", "greater_equal", "random_normal", "random_uniform",
+        "erf", "arctan", "square", "floor", "ceil", "round", "expm1", "log1p", "sinh", "cosh", "tan", "arctan2",
+        "hypot", "logaddexp", "mod", "var", "std", "take", "squeeze", "expand_dims", "triu", "tril", "einsum",
+        "layer_norm", "dropout", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d")},
     "getitem": _getitem,
     **{f"op{o}": _binary(o) for o in ("+", "-", "*", "/", "**", "@", "<", "<=", ">", ">=", "==", "!=")},
 }
@@ -175,7 +180,9 @@ class _Draw:
 
 
 UNARY_SAFE = ["gc.exp", "gc.sin", "gc.cos", "gc.tanh", "gc.sigmoid", "gc.relu", "gc.softplus",
-              "gc.gelu", "gc.abs", "gc.negative", "gc.sign", "gc.stop_gradient"]
+              "gc.gelu", "gc.abs", "gc.negative", "gc.sign", "gc.stop_gradient", "gc.erf", "gc.arctan",
+              "gc.square", "gc.floor", "gc.ceil", "gc.round"]
+BOUNDED_UNARY = ["gc.expm1", "gc.sinh", "gc.cosh", "gc.tan"]  # of tanh(x): |tanh| < 1 < pi / 2
 
 
 def _m_unary(d: _Draw) -> Step | None:
@@ -197,8 +204,12 @@ def _m_unary(d: _Draw) -> Step | None:
     if r < 0.85:  # log and sqrt of a positive value
         fn = d.choice(["gc.log", "gc.sqrt"])
         return Step(fn, (Step("op+", (Step("gc.abs", (x,)), 0.5)),))
-    if r < 0.93:  # a small integer power
+    if r < 0.9:  # a small integer power
         return Step("op**", (x, d.choice([2, 3, 0.5, -1, 0, 1.0])))
+    if r < 0.95:
+        if d.rng.random() < 0.5:
+            return Step(d.choice(BOUNDED_UNARY), (Step("gc.tanh", (x,)),))
+        return Step("gc.log1p", (Step("gc.abs", (x,)),))
     return Step("gc.log", (Step("op+", (Step("gc.sigmoid", (x,)), 0.25)),))
 
 
@@ -225,7 +236,10 @@ def _m_binary(d: _Draw) -> Step | None:
     x, y = Ref(k), _partner(d, k)
     if d.rng.random() < 0.5:
         x, y = y, x
-    op = d.choice(["op+", "op-", "op*", "op*", "gc.maximum", "gc.minimum", "op/", "safe/", "pow", "where"])
+    op = d.choice(["op+", "op-", "op*", "op*", "gc.maximum", "gc.minimum", "op/", "safe/", "pow", "where",
+                   "gc.logaddexp", "gc.arctan2", "gc.hypot", "mod"])
+    if op == "mod":  # by a divisor kept away from zero
+        return Step("gc.mod", (x, Step("op+", (Step("gc.abs", (y,)), 0.5))))
     if op == "op/":  # divide by a value kept away from zero
         return Step("op/", (x, Step("op+", (Step("gc.sigmoid", (y,)), 0.5))))
     if op == "safe/":
@@ -243,10 +257,20 @@ def _m_reduce(d: _Draw) -> Step | None:
     if k is None:
         return None
     x = d.values[k]
-    fn = d.choice(["gc.sum", "gc.sum", "gc.mean", "gc.max", "gc.min", "gc.logsumexp"])
+    fn = d.choice(["gc.sum", "gc.sum", "gc.mean", "gc.max", "gc.min", "gc.logsumexp", "gc.var", "gc.std"])
     if x.ndim == 0 and d.rng.random() < 0.5:
         return Step(fn, (Ref(k),))
-    return Step(fn, (Ref(k),), {"axis": d.axes(x.ndim), "keepdims": bool(d.rng.random() < 0.5)})
+    kwargs = {"axis": d.axes(x.ndim), "keepdims": bool(d.rng.random() < 0.5)}
+    if fn == "gc.std":  # away from a zero deviation, where the derivative is infinite
+        return Step(fn, (Step("op+", (Ref(k), _ramp(x)),),), kwargs)
+    if fn == "gc.var" and d.rng.random() < 0.3:
+        kwargs["ddof"] = 1
+    return Step(fn, (Ref(k),), kwargs)
+
+
+def _ramp(x: Any) -> np.ndarray:
+    """Distinct values of x's shape: added to x, they break ties and zero spreads."""
+    return (np.arange(x.size, dtype=x.dtype) * x.dtype.type(0.37)).reshape(x.shape)
 
 
 def _m_softmax(d: _Draw) -> Step | None:
@@ -436,6 +460,72 @@ def _m_random(d: _Draw) -> Step | None:
     return Step(d.choice(["op+", "op*"]), (Ref(k), draw))
 
 
+def _m_gather(d: _Draw) -> Step | None:
+    """take and integer-array indexing (constant or fed indices, negative and repeated)."""
+    k = d.pick(None, min_ndim=1)
+    if k is None:
+        return None
+    x = d.values[k]
+    axis = int(d.rng.integers(x.ndim))
+    n = x.shape[axis]
+    idx = d.rng.integers(-n, n, size=d.choice([(3,), (2, 2), (1,), ()])).astype(np.int64)
+    if d.rng.random() < 0.5:
+        return Step("gc.take", (Ref(k), idx), {"axis": axis})
+    key = [slice(None)] * axis + [idx.reshape(-1).tolist()]
+    return Step("getitem", (Ref(k), tuple(key)))
+
+
+def _m_shape_extra(d: _Draw) -> Step | None:
+    """squeeze, expand_dims, triu/tril, einsum with a constant."""
+    k = d.pick(None)
+    if k is None:
+        return None
+    x = d.values[k]
+    r = d.rng.random()
+    if r < 0.25:
+        return Step("gc.expand_dims", (Ref(k), int(d.rng.integers(-x.ndim - 1, x.ndim + 1))))
+    if r < 0.45:
+        return Step("gc.squeeze", (Ref(k),))
+    if r < 0.7 and x.ndim >= 2 and x.dtype.kind != "b":
+        return Step(d.choice(["gc.triu", "gc.tril"]), (Ref(k), int(d.rng.integers(-1, 2))))
+    if x.dtype.kind == "f" and 1 <= x.ndim <= 3:
+        letters = "abc"[: x.ndim]
+        kept = "".join(c for c in letters if d.rng.random() < 0.5)
+        w = weight((x.shape[-1], 2), int(d.rng.integers(100))).astype(x.dtype)
+        return Step("gc.einsum", (f"{letters},{letters[-1]}z->{kept}z", Ref(k), w))
+    return None
+
+
+def _m_nn(d: _Draw) -> Step | None:
+    """layer_norm, dropout, and convolutions and pooling of a 4-D view of a value."""
+    k = d.pick("f", min_ndim=1)
+    if k is None:
+        return None
+    x = d.values[k]
+    r = d.rng.random()
+    if r < 0.2:
+        gain, bias = (weight(x.shape[-1:], int(d.rng.integers(100))).astype(x.dtype) for _ in range(2))
+        return Step("gc.layer_norm", (Step("op+", (Ref(k), _ramp(x))), gain, bias))
+    if r < 0.3:
+        return Step("gc.dropout", (Ref(k), d.choice([0.2, 0.5])), {"seed": int(d.rng.integers(1, 100))})
+    image: Any = Ref(k)
+    if x.ndim != 4:
+        image = Step("gc.reshape", (Ref(k), (1, 1, 1, x.size) if x.ndim < 2 else (1, 1) + (x.size // x.shape[-1], x.shape[-1])))
+    h, w = (1, x.size) if x.ndim < 2 else (x.shape[-2] if x.ndim == 4 else x.size // x.shape[-1], x.shape[-1])
+    c = x.shape[1] if x.ndim == 4 else 1
+    kh, kw = int(d.rng.integers(1, min(h, 3) + 1)), int(d.rng.integers(1, min(w, 3) + 1))
+    if r < 0.45:
+        return Step(d.choice(["gc.max_pool2d", "gc.avg_pool2d"]), (image, (kh, kw)),
+                    {"stride": d.choice([None, 1, (1, 2)])})
+    stride, padding = d.choice([1, 1, 2, (1, 2)]), d.choice([0, 0, 1])
+    if r < 0.8:
+        groups = c if c > 1 and d.rng.random() < 0.3 else 1
+        wt = weight((2 * groups, c // groups, kh, kw), int(d.rng.integers(100))).astype(x.dtype)
+        return Step("gc.conv2d", (image, wt), {"stride": stride, "padding": padding, "dilation": d.choice([1, 1, 2])})
+    wt = weight((c, 2, kh, kw), int(d.rng.integers(100))).astype(x.dtype)
+    return Step("gc.conv_transpose2d", (image, wt), {"stride": stride, "padding": 0})
+
+
 def _m_layers(d: _Draw) -> Step | None:
     """A deep stack of equal elementwise layers, tanh(h * a + b): longer than a fusion group may
     grow, so that a run of equal kernels computes it (and its derivatives)."""
@@ -452,7 +542,8 @@ def _m_layers(d: _Draw) -> Step | None:
 MAKERS: list[tuple[Callable[[_Draw], Step | None], float]] = [
     (_m_unary, 3.0), (_m_binary, 4.0), (_m_reduce, 2.5), (_m_softmax, 0.6), (_m_xent, 0.3),
     (_m_index, 1.5), (_m_reshape, 1.5), (_m_transpose, 0.8), (_m_broadcast, 1.0), (_m_join, 0.6),
-    (_m_matmul, 1.0), (_m_int, 1.2), (_m_random, 0.3), (_m_layers, 0.12),
+    (_m_matmul, 1.0), (_m_int, 1.2), (_m_random, 0.3), (_m_layers, 0.12), (_m_gather, 0.7),
+    (_m_shape_extra, 0.7), (_m_nn, 0.9),
 ]
 
 

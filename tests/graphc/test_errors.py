@@ -155,10 +155,14 @@ def test_eager_and_graph_tensors_do_not_mix() -> None:
         _ = eager.tensor(1.0) + x
 
 
-def test_advanced_indexing_is_refused_clearly() -> None:
-    x = gc.placeholder((3,), name="x")
-    with pytest.raises(gc.GraphError, match="basic indexing"):
-        _ = x[np.array([0, 1])]
+def test_indexing_beyond_one_integer_array_is_refused_clearly() -> None:
+    x = gc.placeholder((3, 4), name="x")
+    with pytest.raises(gc.GraphError, match="more than one integer array"):
+        _ = x[np.array([0, 1]), [1, 2]]
+    with pytest.raises(gc.GraphError, match="data-dependent shape"):
+        _ = x[x > 0]
+    with pytest.raises(gc.GraphError, match="an int, a slice, ..., None or an integer array"):
+        _ = x[1.5]
 
 
 def test_variable_assign_checks_shape_and_dtype() -> None:

@@ -104,3 +104,88 @@ def test_float32_parameters_stay_float32() -> None:
     f, w, b = build("adam", w0, b0, lr=0.01)
     f(x, y)
     assert w.value.dtype == np.float32 and b.value.dtype == np.float32
+
+
+TORCH_TWINS = {  # our optimizer and arguments -> torch.optim's, step for step
+    "sgd-weight_decay": (("sgd", dict(lr=0.05, weight_decay=0.1)), ("SGD", dict(lr=0.05, weight_decay=0.1))),
+    "momentum-weight_decay": (("momentum", dict(lr=0.05, beta=0.8, weight_decay=0.1)),
+                              ("SGD", dict(lr=0.05, momentum=0.8, weight_decay=0.1))),
+    "adam-weight_decay": (("adam", dict(lr=0.05, weight_decay=0.1)), ("Adam", dict(lr=0.05, weight_decay=0.1))),
+    "adamw": (("adamw", dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.3)),
+              ("AdamW", dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.3))),
+    "adamw-default-decay": (("adamw", dict(lr=0.05)), ("AdamW", dict(lr=0.05))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_TWINS))
+@pytest.mark.parametrize("schedule", [False, True], ids=["constant-lr", "scheduled-lr"])
+def test_weight_decay_adamw_and_schedules_match_torch_optim(name: str, schedule: bool) -> None:
+    torch = pytest.importorskip("torch")
+    (ours, kwargs), (theirs, torch_kwargs) = TORCH_TWINS[name]
+    x, y, w0, b0 = regression()
+    if schedule:
+        kwargs = dict(kwargs, lr=lambda t, lr=kwargs["lr"]: lr * 0.9**t)
+    f, w, b = build(ours, w0, b0, **kwargs)
+    tw, tb = torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    opt = getattr(torch.optim, theirs)([tw, tb], **torch_kwargs)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.9**t) if schedule else None
+    tx, ty = torch.tensor(x), torch.tensor(y)
+    for _ in range(15):
+        loss = float(f(x, y))
+        opt.zero_grad()
+        tloss = torch.mean((torch.tanh(tx @ tw + tb) - ty) ** 2)
+        tloss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        assert loss == pytest.approx(tloss.item(), rel=1e-12)
+    np.testing.assert_allclose(w.value, tw.detach().numpy(), rtol=1e-11)
+    np.testing.assert_allclose(b.value, tb.detach().numpy(), rtol=1e-11, atol=1e-14)
+
+
+@pytest.mark.parametrize("max_norm", [0.05, 100.0])
+def test_clip_by_global_norm_matches_torch_and_keeps_the_structure(max_norm: float) -> None:
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
+    pa, pb = gc.placeholder((3, 4)), gc.placeholder((5,))
+    clipped, norm = gc.optim.clip_by_global_norm({"a": pa * 1.0, "b": [pb * 2.0]}, max_norm)
+    assert set(clipped) == {"a", "b"} and isinstance(clipped["b"], list)
+    ca, (cb,), n = gc.compile([pa, pb], [clipped["a"], clipped["b"], norm])(a, b)
+    want_norm = np.sqrt(np.sum(a.astype(np.float64) ** 2) + np.sum((2.0 * b.astype(np.float64)) ** 2))
+    assert n.dtype == np.float32 and n == pytest.approx(want_norm, rel=1e-6)
+    scale = min(1.0, max_norm / (want_norm + 1e-6))
+    np.testing.assert_allclose(ca, a * scale, rtol=1e-6)
+    np.testing.assert_allclose(cb, 2 * b * scale, rtol=1e-6)
+    torch = pytest.importorskip("torch")
+    ta, tb = torch.zeros(3, 4, requires_grad=True), torch.zeros(5, requires_grad=True)
+    ta.grad, tb.grad = torch.tensor(a), torch.tensor(2 * b)
+    total = torch.nn.utils.clip_grad_norm_([ta, tb], max_norm)
+    assert float(n) == pytest.approx(float(total), rel=1e-6)
+    np.testing.assert_allclose(ca, ta.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(cb, tb.grad.numpy(), rtol=1e-6)
+
+
+def test_clipping_before_a_step_trains() -> None:
+    x, y, w0, b0 = regression()
+    xp, yp = gc.placeholder((8, 3), "float64"), gc.placeholder((8, 2), "float64")
+    w, b = gc.variable(w0), gc.variable(b0)
+    loss = gc.mean((gc.tanh(xp @ w + b) - yp) ** 2)
+    (gw, gb), norm = gc.optim.clip_by_global_norm(gc.grad(loss, [w, b]), 0.1)
+    f = gc.compile([xp, yp], [loss, norm], updates={w: w - 0.5 * gw, b: b - 0.5 * gb})
+    first = f(x, y)
+    for _ in range(30):
+        last = f(x, y)
+    assert last[0] < first[0] and first[1] > 0.1
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda loss, w: gc.optim.sgd(loss, [w], 0.1, weight_decay=-1), "weight_decay"),
+    (lambda loss, w: gc.optim.adamw(loss, [w], betas=0.9), "betas"),
+    (lambda loss, w: gc.optim.clip_by_global_norm([1.0], 1.0), "expected tensors"),
+    (lambda loss, w: gc.optim.clip_by_global_norm([w], -1), "max_norm"),
+    (lambda loss, w: gc.optim.sgd(loss, [w], gc.placeholder((2,))), "scalar"),
+])
+def test_bad_optimizer_arguments_say_what_was_expected(call, message) -> None:  # type: ignore[no-untyped-def]
+    w = gc.variable(np.ones(2))
+    with pytest.raises(gc.GraphError, match=message):
+        call(gc.sum(w * w), w)

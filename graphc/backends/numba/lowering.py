@@ -37,13 +37,12 @@ from ...passes.memory_plan import Lifetime, MemoryPlan, aligned, check_plan, pla
 from ...passes.simplify import constant_value
 from ...printer import node_names
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
-from .lowerings import kernel_of, view_of
+from .lowerings import STATUS_NUMERICS, kernel_of, view_of
 from .lowerings import scalar_of as scalar_rule
 from .ops import REGISTERED  # noqa: F401 - the ops' lowerings, registered on import
 from .rowloop import RowLoop
 
 ALIGN = 64
-STATUS_NUMERICS, STATUS_LABEL = 1, 2
 # Prove every memory plan sound as it is made (the test suite sets GRAPHC_CHECK_PLANS=1).
 CHECK_PLANS = os.environ.get("GRAPHC_CHECK_PLANS") == "1"
 

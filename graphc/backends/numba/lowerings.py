@@ -18,10 +18,12 @@ from ...errors import GraphError
 from ...opdef import OpDef
 
 Rule = Callable[..., Any]
+STATUS_NUMERICS, STATUS_INDEX = 1, 2  # why a kernel stopped: a non-finite value, an index out of range
 
 SCALAR: dict[OpDef, Rule] = {}
 KERNEL: dict[OpDef, Rule] = {}
 VIEW: dict[OpDef, Rule] = {}
+OUT_OF_RANGE: dict[OpDef, Callable[[Any, int], str]] = {}  # op -> message(node, bad index)
 
 
 def register_scalar(op: OpDef, rule: Rule) -> None:
@@ -29,8 +31,12 @@ def register_scalar(op: OpDef, rule: Rule) -> None:
     SCALAR[op] = rule
 
 
-def register_kernel(op: OpDef, rule: Rule) -> None:
+def register_kernel(op: OpDef, rule: Rule, out_of_range: Callable[[Any, int], str] | None = None) -> None:
+    """`out_of_range(node, value)`, for a kernel that stops on a bad index (`Emitter.fail` with
+    STATUS_INDEX), says what was wrong, as the op's NumPy reference would."""
     KERNEL[op] = rule
+    if out_of_range is not None:
+        OUT_OF_RANGE[op] = out_of_range
 
 
 def register_view(op: OpDef, rule: Rule) -> None:

@@ -19,7 +19,8 @@ import numpy as np
 
 import graphc as gc
 from graphc.builder import apply
-from graphc.ops.shape import SCATTER_INDEX
+from graphc.ops.conv import CONV2D_FILTER_GRAD, POOL_ARGMAX
+from graphc.ops.shape import SCATTER_ADD, SCATTER_INDEX
 
 FLOAT_KINDS = ("real", "positive", "away", "distinct", "clipped")
 
@@ -98,6 +99,16 @@ CASES: list[Case] = [
     *_unary("relu", gc.relu, "away"),
     *_unary("softplus", gc.softplus),
     *_unary("gelu", gc.gelu),
+    *_unary("log1p", gc.log1p, "positive"),
+    *_unary("expm1", gc.expm1),
+    *_unary("erf", gc.erf),
+    *_unary("tan", gc.tan, "clipped"),
+    *_unary("arctan", gc.arctan),
+    *_unary("sinh", gc.sinh),
+    *_unary("cosh", gc.cosh),
+    *_unary("floor", gc.floor, "clipped"),
+    *_unary("ceil", gc.ceil, "clipped"),
+    *_unary("round", gc.round, "clipped"),
     *_unary("leaky_relu", lambda x: gc.leaky_relu(x, 0.1), "away"),
     *_unary("clip", lambda x: gc.clip(x, -0.5, 0.5), "clipped"),
     *_unary("cast", lambda x: gc.cast(x, "float64")),
@@ -108,6 +119,10 @@ CASES: list[Case] = [
     *_binary("multiply", gc.multiply),
     *_binary("divide", gc.divide, "real", "positive"),
     *_binary("pow", gc.pow, "positive", "real"),
+    *_binary("arctan2", gc.arctan2, "away", "away"),
+    *_binary("hypot", gc.hypot, "away", "away"),
+    *_binary("logaddexp", gc.logaddexp),
+    *_binary("mod", gc.mod, "clipped", "positive"),
     *_binary("maximum", gc.maximum, "distinct", "distinct"),
     *_binary("minimum", gc.minimum, "distinct", "distinct"),
     *_compare("less", gc.less),
@@ -143,6 +158,10 @@ CASES: list[Case] = [
     Case("index", lambda x: x[::-2, -1], (((5, 4), "real"),), "negative-step"),
     Case("index", lambda x: x[..., 0], (((2, 3, 4), "real"),), "ellipsis"),
     Case("scatter_index", lambda x: apply(SCATTER_INDEX, (x,), shape=(4, 3), key=((1, 3, 1),)), (((2, 3), "real"),)),
+    Case("take", lambda x, i: gc.take(x, i, 1), (((3, 4), "real"), ((2, 3), "int:4"))),
+    Case("take", lambda x: gc.take(x, np.array([-1, 0, 2, 0])), (((3, 2), "real"),), "negative-repeated"),
+    Case("take", lambda x: x[:, [2, 0, 2]], (((2, 3, 2), "real"),), "getitem"),
+    Case("scatter_add", lambda g, i: apply(SCATTER_ADD, (g, i), axis=1, size=4), (((2, 5), "real"), ((5,), "int:4"))),
     Case("one_hot", lambda y: gc.one_hot(y, 5), (((4,), "int:5"),)),
     Case("softmax", gc.softmax, (((3, 4), "real"),)),
     Case("softmax", lambda x: gc.softmax(x, 0), (((3, 4), "real"),), "axis0"),
@@ -150,6 +169,17 @@ CASES: list[Case] = [
     Case("log_softmax", lambda x: gc.log_softmax(x, 0), (((3, 4), "real"),), "axis0"),
     Case("softmax_cross_entropy", gc.softmax_cross_entropy, (((4, 5), "real"), ((4,), "int:5"))),
     Case("softmax_cross_entropy", gc.softmax_cross_entropy, (((2, 3, 5), "real"), ((2, 3), "int:5"))),
+    Case("conv2d", gc.conv2d, (((2, 2, 5, 5), "real"), ((3, 2, 3, 3), "real"))),
+    Case("conv2d", lambda x, w: gc.conv2d(x, w, stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2),
+         (((1, 4, 6, 5), "real"), ((4, 2, 2, 3), "real")), "strided-padded-dilated-grouped"),
+    Case("conv_transpose2d", lambda y, w: gc.conv_transpose2d(y, w, stride=2, padding=1, output_padding=1),
+         (((2, 2, 3, 3), "real"), ((2, 3, 3, 2), "real"))),
+    Case("conv_transpose2d", lambda y, w: gc.conv_transpose2d(y, w, groups=2, dilation=(2, 1)),
+         (((1, 4, 3, 2), "real"), ((4, 1, 2, 2), "real")), "grouped-dilated"),
+    Case("conv2d_filter_grad", lambda x, g: apply(CONV2D_FILTER_GRAD, (x, g), kernel=(3, 2), stride=(1, 2),
+                                                  padding=(1, 1), dilation=(1, 1), groups=1),
+         (((2, 2, 4, 5), "real"), ((2, 3, 4, 3), "real"))),
+    Case("pool_argmax", lambda x: apply(POOL_ARGMAX, (x,), kernel=(2, 2), stride=(2, 1)), (((2, 2, 5, 4), "distinct"),)),
     Case("random_normal", lambda: gc.random_normal((3, 4), seed=1, dtype="float64"), ()),
     Case("random_uniform", lambda: gc.random_uniform((3, 4), seed=1), ()),
     Case("full", lambda: gc.ops.full((2, 3), 1.5, "float64"), ()),

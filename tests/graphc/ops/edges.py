@@ -40,11 +40,14 @@ UNARY: dict[str, Callable[[Any], Any]] = {
     "clip": lambda x: gc.clip(x, -1.0, 2.0), "stop_gradient": gc.stop_gradient,
     "square": lambda x: x**2, "cube": lambda x: x**3, "pow_half": lambda x: x**0.5, "pow_zero": lambda x: x**0.0,
     "reciprocal": lambda x: 1.0 / x, "cast_f32": lambda x: gc.cast(x, "float32"),
+    "log1p": gc.log1p, "expm1": gc.expm1, "erf": gc.erf, "tan": gc.tan, "arctan": gc.arctan, "sinh": gc.sinh,
+    "cosh": gc.cosh, "floor": gc.floor, "ceil": gc.ceil, "round": gc.round,
 }
 BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "add": gc.add, "subtract": gc.subtract, "multiply": gc.multiply, "divide": gc.divide, "pow": gc.pow,
     "maximum": gc.maximum, "minimum": gc.minimum,
     "where": lambda x, y: gc.where(x > y, x, y),
+    "arctan2": gc.arctan2, "hypot": gc.hypot, "logaddexp": gc.logaddexp, "mod": gc.mod,
 }
 COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "less": gc.less, "less_equal": gc.less_equal, "greater": gc.greater, "greater_equal": gc.greater_equal,
@@ -72,10 +75,13 @@ def torch_twins(torch: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, A
         "stop_gradient": lambda x: x.detach(), "square": lambda x: x**2, "cube": lambda x: x**3,
         "pow_half": lambda x: x**0.5, "pow_zero": lambda x: x**0.0, "reciprocal": lambda x: 1.0 / x,
         "cast_f32": lambda x: x.to(torch.float32),
+        "log1p": torch.log1p, "expm1": torch.expm1, "erf": torch.erf, "tan": torch.tan, "arctan": torch.atan,
+        "sinh": torch.sinh, "cosh": torch.cosh, "floor": torch.floor, "ceil": torch.ceil, "round": torch.round,
     }
     binary = {
         "add": torch.add, "subtract": torch.sub, "multiply": torch.mul, "divide": torch.div, "pow": torch.pow,
         "maximum": torch.maximum, "minimum": torch.minimum, "where": lambda x, y: torch.where(x > y, x, y),
+        "arctan2": torch.atan2, "hypot": torch.hypot, "logaddexp": torch.logaddexp, "mod": torch.remainder,
     }
     reduce = {
         "sum": lambda x: torch.sum(x, 1), "mean": lambda x: torch.mean(x, 1), "max": lambda x: torch.amax(x, 1),
@@ -96,4 +102,8 @@ DIFFERS_FROM_TORCH: dict[tuple[str, str], str] = {
                       "torch.pow with a tensor exponent +inf",
     ("pow", "dxx"): "y = 0 (and x = 0): graphc 0 (its masked branches are safe, JAX's double where), PyTorch NaN",
     ("pow", "dyy"): "x = 0, y >= 0: graphc 0 (double where), PyTorch NaN",
+    ("erf", "d2"): "x = +inf: graphc -0 (the limit), PyTorch NaN",
+    ("mod", "value"): "subnormal y: graphc as NumPy (1 % 5e-324 = 0), PyTorch NaN (x - y * floor(x / y) overflows)",
+    ("mod", "dy"): "y = +-inf: graphc -floor(x / y) = 0, PyTorch -(x // y) = +-1",
+    ("mod", "dyy"): "x = y = 0: graphc NaN (the first derivative is), PyTorch 0",
 }

@@ -70,6 +70,16 @@ def _clip_scalar(c: Scalar, x: str, lo: Any, hi: Any) -> str:
     return x
 
 
+def _erf_scalar(c: Scalar, x: str) -> str:
+    # In float64 and rounded, whatever the width: the reference's value to the last bit.
+    return f"{dtype_name(c.out)}(math.erf(f64({x})))"
+
+
+def _integral_scalar(fn: str) -> Rule:
+    # floor, ceil, round: the identity on integers (as PyTorch), NumPy's function on floats.
+    return lambda c, x: x if c.out.kind in "iu" else f"np.{fn}({x})"
+
+
 SCALARS: dict[Any, Rule] = {
     elementwise.NEGATIVE: lambda c, x: f"-{x}",
     elementwise.EXP: lambda c, x: f"np.exp({c.cast(x, 0)})",
@@ -84,6 +94,16 @@ SCALARS: dict[Any, Rule] = {
     elementwise.RELU: lambda c, x: f"np.maximum({x}, {c.k(0)})",
     elementwise.SOFTPLUS: _softplus_scalar,
     elementwise.GELU: _gelu_scalar,
+    elementwise.LOG1P: lambda c, x: f"np.log1p({c.cast(x, 0)})",
+    elementwise.EXPM1: lambda c, x: f"np.expm1({c.cast(x, 0)})",
+    elementwise.ERF: _erf_scalar,
+    elementwise.TAN: lambda c, x: f"np.tan({c.cast(x, 0)})",
+    elementwise.ARCTAN: lambda c, x: f"np.arctan({c.cast(x, 0)})",
+    elementwise.SINH: lambda c, x: f"np.sinh({c.cast(x, 0)})",
+    elementwise.COSH: lambda c, x: f"np.cosh({c.cast(x, 0)})",
+    elementwise.FLOOR: _integral_scalar("floor"),
+    elementwise.CEIL: _integral_scalar("ceil"),
+    elementwise.ROUND: _integral_scalar("rint"),
     elementwise.LEAKY_RELU: lambda c, x, slope: f"{c.cast(x, 0)} if {x} > 0 else {c.cast(x, 0)} * {c.k(slope)}",
     elementwise.CLIP: _clip_scalar,
     elementwise.CAST: lambda c, x, dtype: f"{x} != 0" if dtype == np.bool_ else x,
@@ -94,6 +114,10 @@ SCALARS: dict[Any, Rule] = {
     elementwise.MULTIPLY: lambda c, x, y: f"{x} * {y}",
     elementwise.DIVIDE: lambda c, x, y: f"{c.cast(x, 0)} / {c.cast(y, 1)}",
     elementwise.POW: _pow_scalar,
+    elementwise.ARCTAN2: lambda c, y, x: f"np.arctan2({c.cast(y, 0)}, {c.cast(x, 1)})",
+    elementwise.HYPOT: lambda c, x, y: f"np.hypot({c.cast(x, 0)}, {c.cast(y, 1)})",
+    elementwise.LOGADDEXP: lambda c, x, y: f"np.logaddexp({c.cast(x, 0)}, {c.cast(y, 1)})",
+    elementwise.MOD: lambda c, x, y: f"{c.cast(x, 0)} % {c.cast(y, 1)}",
     elementwise.MAXIMUM: lambda c, x, y: f"np.maximum({c.cast(x, 0)}, {c.cast(y, 1)})",
     elementwise.MINIMUM: lambda c, x, y: f"np.minimum({c.cast(x, 0)}, {c.cast(y, 1)})",
     elementwise.LESS: lambda c, x, y: f"{x} < {y}",

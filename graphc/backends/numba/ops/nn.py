@@ -8,7 +8,7 @@ import numpy as np
 
 from ....ops import nn
 from ..emit import Buf, Emitter, accumulator_dtype, combine, dtype_name, outer_inner
-from ..lowerings import register_kernel
+from ..lowerings import STATUS_INDEX, register_kernel
 
 
 def _softmax_kernel(em: Emitter, out: Buf, x: Buf, axis: int, log: bool) -> None:
@@ -32,7 +32,7 @@ def _xent_kernel(em: Emitter, out: Buf, logits: Buf, labels: Buf) -> None:
         label = em.fresh("label")
         em.line(f"{label} = {labels.item(i)}")
         with em.block(f"if {label} < 0 or {label} >= {n}:"):
-            em.fail(2, label)
+            em.fail(STATUS_INDEX, label)
         m, total = _row_max_and_sum(em, lambda k: rows.at([i, k]), n, out.dtype)
         em.line(f"{out.item(i)} = np.log({cast}({total})) + {m} - {rows.at([i, label])}")
 
@@ -51,4 +51,5 @@ def _row_max_and_sum(em: Emitter, row: Callable[[str], str], n: int, dtype: np.d
 
 register_kernel(nn.SOFTMAX, lambda em, out, x, axis: _softmax_kernel(em, out, x, axis, log=False))
 register_kernel(nn.LOG_SOFTMAX, lambda em, out, x, axis: _softmax_kernel(em, out, x, axis, log=True))
-register_kernel(nn.SOFTMAX_CROSS_ENTROPY, _xent_kernel)
+register_kernel(nn.SOFTMAX_CROSS_ENTROPY, _xent_kernel,
+                lambda node, value: nn.label_out_of_range(value, node.inputs[0].shape[-1]))

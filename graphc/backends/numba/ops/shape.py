@@ -6,8 +6,8 @@ import numpy as np
 
 from ....ops import shape
 from ....ops.shape import IndexKey
-from ..emit import Buf, Emitter
-from ..lowerings import register_kernel, register_scalar, register_view
+from ..emit import Buf, Emitter, outer_inner
+from ..lowerings import STATUS_INDEX, register_kernel, register_scalar, register_view
 
 
 def _transpose_kernel(em: Emitter, out: Buf, x: Buf, axes: tuple[int, ...]) -> None:
@@ -45,6 +45,47 @@ def _one_hot_kernel(em: Emitter, out: Buf, labels: Buf, n: int, dtype: np.dtype)
             em.line(f"{rows.at([i, label])} = 1")
 
 
+def _checked_index(em: Emitter, idx: Buf, k: str, n: int) -> str:
+    """Index k of `idx` as a position in [0, n): negative ones count from the end; one outside
+    [-n, n) stops the program (STATUS_INDEX)."""
+    v = em.fresh("index")
+    em.line(f"{v} = {idx.item(k)}")
+    with em.block(f"if {v} < -{n} or {v} >= {n}:" if idx.dtype.kind == "i" else f"if {v} >= {n}:"):
+        em.fail(STATUS_INDEX, v)
+    if idx.dtype.kind == "i":
+        em.line(f"{v} = {v} + {n} if {v} < 0 else {v}")
+    return v
+
+
+def _take_kernel(em: Emitter, out: Buf, x: Buf, idx: Buf, axis: int) -> None:
+    outer, n, inner = outer_inner(x.shape, axis)
+    rows, src = out.reshaped((outer, idx.size, inner)), x.reshaped((outer, n, inner))
+    with em.loops([idx.size]) as (k,):  # every index checked before anything is written
+        _checked_index(em, idx, k, n)
+    with em.loops([outer, idx.size]) as (o, k):
+        v = _checked_index(em, idx, k, n)
+        with em.loops([inner]) as (j,):
+            em.line(f"{rows.at([o, k, j])} = {src.at([o, v, j])}")
+
+
+def _scatter_add_kernel(em: Emitter, out: Buf, g: Buf, idx: Buf, axis: int, size: int) -> None:
+    outer, n, inner = outer_inner(out.shape, axis)
+    dst, rows = out.reshaped((outer, n, inner)), g.reshaped((outer, idx.size, inner))
+    with em.loops([idx.size]) as (k,):
+        _checked_index(em, idx, k, n)
+    em.fill(out, "0")
+    with em.loops([outer, idx.size]) as (o, k):
+        v = _checked_index(em, idx, k, n)
+        with em.loops([inner]) as (j,):
+            em.line(f"{dst.at([o, v, j])} += {rows.at([o, k, j])}")
+
+
+def _take_out_of_range(node: object, value: int) -> str:
+    x, axis = node.inputs[0], node.attrs["axis"]  # type: ignore[attr-defined]
+    size = node.attrs.get("size", x.shape[axis])  # type: ignore[attr-defined]
+    return shape.take_out_of_range(value, size, axis)
+
+
 def _source_index(key: IndexKey, names: list[str]) -> list[str]:
     """Index into the sliced array for loop variables `names` over the result's axes."""
     out, it = [], iter(names)
@@ -60,3 +101,5 @@ register_kernel(shape.CONCATENATE, _concatenate_kernel)
 register_kernel(shape.INDEX, _index_kernel)
 register_kernel(shape.SCATTER_INDEX, _scatter_kernel)
 register_kernel(shape.ONE_HOT, _one_hot_kernel)
+register_kernel(shape.TAKE, _take_kernel, _take_out_of_range)
+register_kernel(shape.SCATTER_ADD, _scatter_add_kernel, _take_out_of_range)

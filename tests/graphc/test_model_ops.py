@@ -1,0 +1,196 @@
+"""The pieces of CNNs and transformers from the outside: convolutions and pooling against PyTorch
+over a grid of geometries (ported from the configurations PyTorch's own conv tests sweep),
+layer_norm and GELU against PyTorch, dropout's mask, embeddings' gradients, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc import eager
+
+# (x shape, w shape, stride, padding, dilation, groups)
+CONV_GEOMETRIES = [
+    ((2, 3, 8, 7), (4, 3, 3, 3), 1, 0, 1, 1),
+    ((1, 2, 9, 9), (2, 2, 1, 1), 2, 0, 1, 1),
+    ((2, 4, 7, 8), (6, 2, 3, 2), (2, 1), (1, 2), 1, 2),
+    ((1, 4, 10, 9), (4, 1, 3, 3), 1, 2, (2, 3), 4),
+    ((3, 1, 5, 5), (2, 1, 5, 5), 1, 0, 1, 1),
+    ((1, 2, 6, 6), (3, 2, 2, 2), 3, 1, 2, 1),
+]
+
+
+def _run(build, shapes, seed=0, dtype="float64", backend="numba"):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    vals = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    phs = [gc.placeholder(s, dtype) for s in shapes]
+    out = build(*phs)
+    weights = rng.standard_normal(out.shape).astype(dtype)
+    grads = gc.grad(gc.sum(out * gc.constant(weights)), phs)
+    return vals, weights, gc.compile(phs, [out, *grads], backend=backend)(*vals)
+
+
+def _torch_result(torch, fn, vals, weights):  # type: ignore[no-untyped-def]
+    ts = [torch.tensor(v, requires_grad=True) for v in vals]
+    out = fn(*ts)
+    (out * torch.tensor(weights)).sum().backward()
+    return [out.detach().numpy()] + [t.grad.numpy() for t in ts]
+
+
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES, ids=lambda g: "x".join(map(str, g[0])) + f"-g{g[5]}")
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_conv2d_and_its_gradients_match_pytorch(geometry, dtype) -> None:  # type: ignore[no-untyped-def]
+    torch = pytest.importorskip("torch")
+    xs, ws, stride, padding, dilation, groups = geometry
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    vals, weights, got = _run(lambda x, w: gc.conv2d(x, w, **kw), [xs, ws], dtype=dtype)
+    want = _torch_result(torch, lambda x, w: torch.nn.functional.conv2d(x, w, **kw), vals, weights)
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("stride,padding,output_padding,dilation,groups", [
+    (1, 0, 0, 1, 1), (2, 1, 1, 1, 1), ((2, 3), (0, 1), (1, 2), 1, 2), (1, 1, 0, 2, 1), (3, 0, 1, (1, 2), 2),
+])
+def test_conv_transpose2d_matches_pytorch(stride, padding, output_padding, dilation, groups) -> None:  # type: ignore[no-untyped-def]
+    torch = pytest.importorskip("torch")
+    kw = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    shapes = [(2, 4, 4, 3), (4, 3, 3, 2)]
+    vals, weights, got = _run(lambda y, w: gc.conv_transpose2d(y, w, **kw), shapes)
+    want = _torch_result(torch, lambda y, w: torch.nn.functional.conv_transpose2d(y, w, **kw), vals, weights)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel,stride", [(2, None), (3, 1), ((2, 3), (1, 2)), (3, 2)])
+def test_pooling_matches_pytorch(kernel, stride) -> None:  # type: ignore[no-untyped-def]
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    for ours, theirs in ((gc.max_pool2d, F.max_pool2d), (gc.avg_pool2d, F.avg_pool2d)):
+        vals, weights, got = _run(lambda x, ours=ours: ours(x, kernel, stride), [(2, 3, 7, 8)])
+        want = _torch_result(torch, lambda x, theirs=theirs: theirs(x, kernel, stride), vals, weights)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_max_pool_gives_a_tied_window_gradient_to_its_first_maximum() -> None:
+    x = gc.placeholder((1, 1, 2, 4), "float64")
+    g = gc.grad(gc.sum(gc.max_pool2d(x, 2)), x)
+    value = np.array([[[[1.0, 1.0, np.nan, 2.0], [1.0, 0.0, 3.0, 3.0]]]])
+    for backend in ("numpy", "numba"):
+        out, grad = gc.compile([x], [gc.max_pool2d(x, 2), g], backend=backend)(value)
+        np.testing.assert_array_equal(out.ravel(), [1.0, np.nan])  # NaN is the maximum, as PyTorch
+        np.testing.assert_array_equal(grad.ravel(), [1, 0, 1, 0, 0, 0, 0, 0])
+
+
+def test_layer_norm_and_gelu_match_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    for approximate in ("tanh", "none"):
+        def ours(x, g, b, approximate=approximate):  # type: ignore[no-untyped-def]
+            return gc.gelu(gc.layer_norm(x, g, b), approximate)
+
+        def theirs(x, g, b, approximate=approximate):  # type: ignore[no-untyped-def]
+            return F.gelu(F.layer_norm(x, (6,), g, b, 1e-5), approximate=approximate)
+
+        vals, weights, got = _run(ours, [(3, 4, 6), (6,), (6,)])
+        want = _torch_result(torch, theirs, vals, weights)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_embedding_gradient_adds_up_repeated_tokens() -> None:
+    table = gc.variable(np.arange(12.0).reshape(4, 3), name="E")
+    tokens = gc.placeholder((2, 3), "int64")
+    loss = gc.sum(table[tokens] * gc.constant(np.arange(18.0).reshape(2, 3, 3)))
+    tok = np.array([[1, 1, 3], [0, 1, -1]])
+    for backend in ("numpy", "numba"):
+        (g,) = gc.compile([tokens], [gc.grad(loss, table)], backend=backend)(tok)
+        want = np.zeros((4, 3))
+        np.add.at(want, tok.ravel() % 4, np.arange(18.0).reshape(6, 3))
+        np.testing.assert_array_equal(g, want)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_an_index_out_of_range_is_a_clear_error_and_loses_nothing(backend: str) -> None:
+    table = gc.variable(np.ones((4, 2)), name="E")
+    tokens = gc.placeholder((3,), "int64")
+    loss = gc.sum(gc.take(table, tokens))
+    f = gc.compile([tokens], [loss], updates={table: table - 0.1 * gc.grad(loss, table)}, backend=backend)
+    with pytest.raises(gc.GraphcError, match="take: index 4 is out of range for axis 0 of size 4"):
+        f(np.array([0, 4, 1]))
+    with pytest.raises(gc.GraphcError, match="index -5 is out of range"):
+        f(np.array([0, -5, 1]))
+    np.testing.assert_array_equal(table.value, np.ones((4, 2)))
+    (value,) = f(np.array([0, -1, 1]))
+    assert value == 6.0
+
+
+def test_dropout_drops_p_scales_the_rest_and_backpropagates_through_the_same_mask() -> None:
+    x = gc.placeholder((200, 50), "float32")
+    y = gc.dropout(x, 0.3, seed=7)
+    g = gc.grad(gc.sum(y * y), x)
+    f = gc.compile([x], [y, g])
+    ones = np.ones((200, 50), np.float32)
+    out1, g1 = f(ones)
+    out2, _ = f(ones)
+    kept = out1 != 0
+    assert abs(1 - kept.mean() - 0.3) < 0.02
+    np.testing.assert_array_equal(out1[kept], np.float32(1 / 0.7))
+    np.testing.assert_allclose(g1, np.where(kept, 2 / 0.7**2, 0), rtol=1e-6)
+    assert (out2 != out1).any()  # a new mask on every call
+    again = gc.compile([x], [y], backend="numpy")
+    np.testing.assert_array_equal(again(ones)[0], out1)  # (seed, call, node) decide it, whatever runs it
+    assert gc.dropout(x, 0.0) is x
+    np.testing.assert_array_equal(gc.compile([x], [gc.dropout(x, 1.0)])(ones)[0], 0)
+
+
+def test_dropout_runs_eagerly() -> None:
+    t = eager.tensor(np.ones((100, 100)), requires_grad=True)
+    y = gc.dropout(t, 0.5)
+    gc.sum(y).backward()
+    np.testing.assert_array_equal(t.grad.data, y.data)  # gradient 2 where kept, 0 where dropped
+    assert 0.4 < (y.data != 0).mean() < 0.6
+
+
+@pytest.mark.parametrize("build,message", [
+    (lambda x: gc.conv2d(x, np.ones((2, 3, 3, 3))), "need weights of shape"),
+    (lambda x: gc.conv2d(x, np.ones((2, 4, 9, 3))), "does not fit"),
+    (lambda x: gc.conv2d(x, np.ones((2, 4, 3, 3)), stride=0), "stride must be an int >= 1"),
+    (lambda x: gc.max_pool2d(x, 9), "does not fit"),
+    (lambda x: gc.layer_norm(x, np.ones(3)), "gain must have shape"),
+    (lambda x: gc.squeeze(x, 1), "has size 4, not 1"),
+    (lambda x: gc.einsum("ij,jk", x, x), "names 2 operands, got 2|names 4 axes|names 2 axes"),
+    (lambda x: gc.einsum("ii->i", x), "repeated in one operand"),
+    (lambda x: gc.take(x, np.array([0.5])), "must be integers"),
+    (lambda x: gc.dropout(x, 1.5), "probability"),
+    (lambda x: gc.triu(x[0, 0, 0]), "2 or more dimensions"),
+    (lambda x: gc.var(x, ddof=-1), "ddof"),
+])
+def test_bad_input_names_what_was_expected(build, message) -> None:  # type: ignore[no-untyped-def]
+    x = gc.placeholder((2, 4, 5, 6), "float32")
+    with pytest.raises(gc.ShapeError, match=message):
+        build(x)
+
+
+def test_einsum_contracts_like_numpy_on_every_pair_pattern() -> None:
+    rng = np.random.default_rng(1)
+    specs = ["ab,bc->ac", "ab,cb->ac", "ba,bc->ca", "abc,acd->abd", "abc,c->ab", "a,a->", "ab,ab->", "abc,bd->acd",
+             "ab,b->a", "abc,cba->", "ab,cd->abcd"]
+    sizes = dict(zip("abcd", (2, 3, 4, 5)))
+    for spec in specs:
+        terms = spec.split("->")[0].split(",")
+        vals = [rng.standard_normal(tuple(sizes[c] for c in t)) for t in terms]
+        phs = [gc.placeholder(v.shape, "float64") for v in vals]
+        (got,) = gc.compile(phs, [gc.einsum(spec, *phs)])(*vals)
+        np.testing.assert_allclose(got, np.einsum(spec, *vals), rtol=1e-12, atol=1e-12, err_msg=spec)
+
+
+def test_every_new_function_keeps_its_dtype_in_float32() -> None:
+    x = gc.placeholder((1, 2, 6, 6), "float32")
+    outs = [gc.conv2d(x, np.ones((2, 2, 3, 3), np.float32)), gc.max_pool2d(x, 2), gc.avg_pool2d(x, 2),
+            gc.layer_norm(x), gc.var(x), gc.std(x, 1), gc.erf(x), gc.log1p(x * x), gc.take(x, [0], 1),
+            gc.einsum("nchw->nc", x), gc.triu(x), gc.dropout(x, 0.1)]
+    assert all(o.dtype == np.float32 for o in outs), [o.dtype for o in outs]
