@@ -77,6 +77,10 @@ class Function:
         # Extra outputs the program computes for the gradient-flow view, and their labels.
         self._flow = flow_outputs(self._outputs, updates) if gradient_flow else []
         self._last_flow: GradientFlow | None = None
+        # A training step's first output, step by step, when it is a float scalar (its loss).
+        first = self._outputs[0] if self._outputs else None
+        self._records_loss = bool(self._updates) and first is not None and first.shape == () and first.dtype.kind == "f"
+        self._losses: list[np.ndarray] = []
         if memory_budget is not None:
             raise GraphError(
                 "memory_budget: rematerialization is not implemented yet; compile without it"
@@ -141,6 +145,8 @@ class Function:
         with self._step_lock():
             outs = self._run(feeds)
             outs = self._keep_flow(outs, [o[()] for o in outs[len(self._outputs):]])
+            if self._records_loss:
+                self._losses.append(np.array(outs[0], np.float64).reshape(1))
         return unflatten(self._out_tree, outs)
 
     def run_many(self, /, *args: Any, **kwargs: Any) -> Any:
@@ -169,6 +175,8 @@ class Function:
                 self._steps = first_step
                 raise
             columns = self._keep_flow(columns, [c[-1] for c in columns[len(self._outputs):]])
+            if self._records_loss:
+                self._losses.append(np.array(columns[0], np.float64))
         return unflatten(self._out_tree, columns)
 
     def _keep_flow(self, outs: list[np.ndarray], flow: list[np.ndarray]) -> list[np.ndarray]:
@@ -176,6 +184,13 @@ class Function:
         if self._flow:
             self._last_flow = GradientFlow.of(self._steps, self._flow, flow)
         return outs[:len(self._outputs)]
+
+    def losses(self) -> np.ndarray:
+        """A training step's loss (its first output, a float scalar) at every step it ran, the
+        last 1,000,000 kept; empty for other functions."""
+        if len(self._losses) > 1:
+            self._losses = [np.concatenate(self._losses)[-1_000_000:]]
+        return self._losses[0].copy() if self._losses else np.zeros(0)
 
     def gradient_flow(self) -> GradientFlow | None:
         """Gradient norms and dead-ReLU fractions of the last step (compile with

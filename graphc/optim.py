@@ -7,7 +7,8 @@ PyTorch does with its Python-float step sizes. `weight_decay` adds weight_decay 
 gradient (sgd, momentum, adam) or shrinks p by lr * weight_decay before the step (adamw). The
 learning rate is a number, a scalar tensor (a placeholder fed each step), or a schedule: a
 function of the number of steps taken before this one (a float64 scalar tensor, 0 at the first
-step), such as `lambda t: 0.1 * 0.95 ** t`.
+step), such as `lambda t: 0.1 * 0.95 ** t`. `grads=` steps with given gradients (one per
+parameter, in order) instead of the loss's: clipped ones, from `clip_by_global_norm`.
 """
 
 from __future__ import annotations
@@ -68,6 +69,18 @@ def _scheduled(lr: Any, what: str) -> tuple[Any, dict[Variable, Node]]:
     return lr(taken), {taken: taken + 1.0}
 
 
+def _gradients(loss: Node, ps: list[Variable], given: Sequence[Node] | None) -> dict[Variable, Node]:
+    """Each parameter's gradient: `given` (one per parameter, in order: clipped ones, say), or
+    the gradients of `loss`."""
+    if given is None:
+        return dict(zip(ps, grad(loss, ps)))
+    given = [given] if isinstance(given, Node) else list(given)
+    if len(given) != len(ps) or any(not isinstance(g, Node) or g.shape != p.shape for g, p in zip(given, ps)):
+        raise GraphError(f"grads= must hold one tensor of each parameter's shape, in order: expected shapes"
+                         f" {[p.shape for p in ps]}, got {[getattr(g, 'shape', g) for g in given]}")
+    return dict(zip(ps, given))
+
+
 def _decayed(grads: dict[Variable, Node], weight_decay: float, what: str) -> dict[Variable, Node]:
     """grad + weight_decay * p (L2 regularization, as torch.optim's weight_decay)."""
     if not is_number(weight_decay) or weight_decay < 0:
@@ -81,10 +94,11 @@ def _state(p: Variable, what: str) -> Variable:
     return variable(np.zeros(p.shape, p.dtype), name=f"{p.name}.{what}")
 
 
-def sgd(loss: Node, params: Sequence[Variable] | Variable, lr: Any, weight_decay: float = 0.0) -> Updates:
+def sgd(loss: Node, params: Sequence[Variable] | Variable, lr: Any, weight_decay: float = 0.0,
+        grads: Sequence[Node] | None = None) -> Updates:
     """p <- p - lr * (grad + weight_decay * p)."""
     ps = _params(params)
-    grads = dict(zip(ps, grad(loss, ps)))
+    grads = _gradients(loss, ps, grads)
     lr, updates = _scheduled(lr, "sgd")
     for p, g in _decayed(grads, weight_decay, "sgd").items():
         updates[p] = p - _rate(lr, p) * g
@@ -92,11 +106,11 @@ def sgd(loss: Node, params: Sequence[Variable] | Variable, lr: Any, weight_decay
 
 
 def momentum(loss: Node, params: Sequence[Variable] | Variable, lr: Any, beta: float = 0.9,
-             weight_decay: float = 0.0) -> Updates:
+             weight_decay: float = 0.0, grads: Sequence[Node] | None = None) -> Updates:
     """buf <- beta * buf + grad; p <- p - lr * buf (torch.optim.SGD with momentum=beta), the
     gradient with weight_decay * p added."""
     ps = _params(params)
-    grads = dict(zip(ps, grad(loss, ps)))
+    grads = _gradients(loss, ps, grads)
     lr, updates = _scheduled(lr, "momentum")
     for p, g in _decayed(grads, weight_decay, "momentum").items():
         buf = _state(p, "momentum")
@@ -113,10 +127,11 @@ def adam(
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 0.0,
+    grads: Sequence[Node] | None = None,
 ) -> Updates:
     """Adam, as torch.optim.Adam: bias-corrected moments, eps added after the square root, and
     weight_decay * p added to the gradient."""
-    return _adam(loss, params, lr, betas, eps, weight_decay, decoupled=False)
+    return _adam(loss, params, lr, betas, eps, weight_decay, grads, decoupled=False)
 
 
 def adamw(
@@ -126,14 +141,15 @@ def adamw(
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 1e-2,
+    grads: Sequence[Node] | None = None,
 ) -> Updates:
     """AdamW, as torch.optim.AdamW: p shrinks by lr * weight_decay (decoupled from the
     gradient), then takes Adam's step."""
-    return _adam(loss, params, lr, betas, eps, weight_decay, decoupled=True)
+    return _adam(loss, params, lr, betas, eps, weight_decay, grads, decoupled=True)
 
 
 def _adam(loss: Node, params: Sequence[Variable] | Variable, lr: Any, betas: tuple[float, float], eps: float,
-          weight_decay: float, decoupled: bool) -> Updates:
+          weight_decay: float, given: Sequence[Node] | None, decoupled: bool) -> Updates:
     what = "adamw" if decoupled else "adam"
     ps = _params(params)
     if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
@@ -147,7 +163,7 @@ def _adam(loss: Node, params: Sequence[Variable] | Variable, lr: Any, betas: tup
     step_size = rate / (1.0 - beta1**t)  # float64, as PyTorch's Python floats
     bias_correction2_sqrt = sqrt(1.0 - beta2**t)
     updates: dict[Variable, Node] = {step: t}
-    grads = dict(zip(ps, grad(loss, ps)))
+    grads = _gradients(loss, ps, given)
     coupled = _decayed(grads, weight_decay, what)  # checks weight_decay
     if decoupled:
         coupled = grads

@@ -25,7 +25,13 @@ WORKLOADS: dict[str, dict[str, Any]] = {
     "ln_gelu": dict(kind="ln_gelu", shape=(4096, 1024), eps=1e-5),
     "big_matmul": dict(kind="big_matmul", n=1024),
     "mlp_mnist_b4096": dict(kind="mlp", sizes=[784, 512, 512, 10], act="relu", batch=4096, lr=0.01),
+    "cnn_small": dict(kind="cnn", batch=64, lr=0.01),
+    "cnn_b256": dict(kind="cnn", batch=256, lr=0.01),
+    "transformer_small": dict(kind="transformer", vocab=64, context=64, batch=8, d_model=128, heads=4, layers=2,
+                              d_ff=512, eps=1e-5, lr=0.01),
 }
+CNN = dict(channels=(8, 16), kernel=5, side=28, classes=10)  # LeNet-like: 28 -> 24 -> 12 -> 8 -> 4
+MASK_VALUE = -1e9  # the transformer's causal mask replaces future scores by this
 
 
 def make_data(name: str) -> dict[str, Any]:
@@ -50,9 +56,86 @@ def make_data(name: str) -> dict[str, Any]:
         return dict(x=rng.standard_normal((rows, cols)).astype(F32),
                     gamma=(1.0 + 0.1 * rng.standard_normal(cols)).astype(F32),
                     beta=(0.1 * rng.standard_normal(cols)).astype(F32))
+    if wl["kind"] == "cnn":
+        return _cnn_data(wl, rng)
+    if wl["kind"] == "transformer":
+        return _transformer_data(wl, rng)
     n = wl["n"]
     scale = n**-0.25
     return dict(A=(rng.standard_normal((n, n)) * scale).astype(F32), B=(rng.standard_normal((n, n)) * scale).astype(F32))
+
+
+def _cnn_data(wl: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    # Drawn in the shared bench's order: x, y, then He-normal conv weights and a Glorot-uniform
+    # dense layer; zero biases draw nothing.
+    (c1, c2), k, side, classes = CNN["channels"], CNN["kernel"], CNN["side"], CNN["classes"]
+    batch = wl["batch"]
+    x = rng.standard_normal((batch, 1, side, side)).astype(F32)
+    y = rng.integers(0, classes, size=batch).astype(np.int64)
+    w1 = (rng.standard_normal((c1, 1, k, k)) * np.sqrt(2.0 / (k * k))).astype(F32)
+    w2 = (rng.standard_normal((c2, c1, k, k)) * np.sqrt(2.0 / (c1 * k * k))).astype(F32)
+    features = c2 * (((side - k + 1) // 2 - k + 1) // 2) ** 2
+    limit = np.sqrt(6.0 / (features + classes))
+    w3 = rng.uniform(-limit, limit, size=(features, classes)).astype(F32)
+    params = [w1, np.zeros(c1, F32), w2, np.zeros(c2, F32), w3, np.zeros(classes, F32)]
+    return dict(x=x, y=y, params=params)
+
+
+def _transformer_data(wl: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    # Tokens and targets, then every matrix and embedding N(0, 0.02^2) in parameter order; layer
+    # norm gains are ones and biases zeros, drawing nothing.
+    vocab, context, batch, d, ff = wl["vocab"], wl["context"], wl["batch"], wl["d_model"], wl["d_ff"]
+    x = rng.integers(0, vocab, size=(batch, context)).astype(np.int64)
+    y = rng.integers(0, vocab, size=(batch, context)).astype(np.int64)
+
+    def normal(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape) * 0.02).astype(F32)
+
+    params = [normal(vocab, d), normal(context, d)]
+    for _ in range(wl["layers"]):
+        params += [np.ones(d, F32), np.zeros(d, F32)]
+        for _ in range(4):  # q, k, v, output projections
+            params += [normal(d, d), np.zeros(d, F32)]
+        params += [np.ones(d, F32), np.zeros(d, F32), normal(d, ff), np.zeros(ff, F32), normal(ff, d), np.zeros(d, F32)]
+    params += [np.ones(d, F32), np.zeros(d, F32), normal(d, vocab), np.zeros(vocab, F32)]
+    return dict(x=x, y=y, params=params)
+
+
+def cnn_loss(x: Any, y: Any, params: list[Any]) -> Any:
+    """LeNet-like: two (conv 5x5, bias, relu, 2x2 max pool) blocks, a dense layer, mean
+    cross-entropy."""
+    w1, b1, w2, b2, w3, b3 = params
+    h = gc.max_pool2d(gc.relu(gc.conv2d(x, w1) + gc.reshape(b1, (-1, 1, 1))), 2)
+    h = gc.max_pool2d(gc.relu(gc.conv2d(h, w2) + gc.reshape(b2, (-1, 1, 1))), 2)
+    logits = gc.reshape(h, (h.shape[0], -1)) @ w3 + b3
+    return gc.mean(gc.softmax_cross_entropy(logits, y))
+
+
+def transformer_loss(x: Any, y: Any, params: list[Any], wl: dict[str, Any]) -> Any:
+    """A pre-LN GPT: token and position embeddings, causal multi-head attention and a GELU MLP
+    per layer, a final layer norm and the mean next-token cross-entropy."""
+    batch, context = x.shape
+    d, heads, eps = wl["d_model"], wl["heads"], wl["eps"]
+    width = d // heads
+    future = np.triu(np.ones((context, context), bool), 1)
+
+    def split(a: Any) -> Any:  # (B, T, d) -> (B, heads, T, width)
+        return gc.transpose(gc.reshape(a, (batch, context, heads, width)), (0, 2, 1, 3))
+
+    h = params[0][x] + params[1]
+    at = 2
+    for _ in range(wl["layers"]):
+        g1, c1, wq, bq, wk, bk, wv, bv, wo, bo, g2, c2, w1, b1, w2, b2 = params[at : at + 16]
+        at += 16
+        a = gc.layer_norm(h, g1, c1, eps)
+        q, k, v = split(a @ wq + bq), split(a @ wk + bk), split(a @ wv + bv)
+        scores = gc.where(future, MASK_VALUE, q @ gc.transpose(k, (0, 1, 3, 2)) / np.sqrt(width))
+        o = gc.reshape(gc.transpose(gc.softmax(scores, -1) @ v, (0, 2, 1, 3)), (batch, context, d))
+        h = h + (o @ wo + bo)
+        h = h + (gc.gelu(gc.layer_norm(h, g2, c2, eps) @ w1 + b1) @ w2 + b2)
+    gf, cf, w_out, b_out = params[at : at + 4]
+    logits = gc.layer_norm(h, gf, cf, eps) @ w_out + b_out
+    return gc.mean(gc.softmax_cross_entropy(logits, y))
 
 
 def mlp_loss(x: Any, y: Any, params: list[Any], act: str) -> Any:
@@ -77,17 +160,29 @@ def big_matmul_loss(a: Any, b: Any) -> Any:
     return gc.sum(gc.tanh(a @ b))
 
 
+TRAINED = ("mlp", "cnn", "transformer")  # workloads whose step trains parameters with SGD
+
+
+def model_loss(wl: dict[str, Any], x: Any, y: Any, params: list[Any]) -> Any:
+    """The loss of a trained workload's model."""
+    if wl["kind"] == "cnn":
+        return cnn_loss(x, y, params)
+    if wl["kind"] == "transformer":
+        return transformer_loss(x, y, params, wl)
+    return mlp_loss(x, y, params, wl["act"])
+
+
 class GraphcRunner:
     """The workload's step compiled by graphc (forward, backward and SGD in one native call)."""
 
     def __init__(self, wl: dict, d: dict, **options: Any) -> None:
         self.kind = wl["kind"]
-        self.updates = self.kind == "mlp"
-        if self.kind == "mlp":
-            x = gc.placeholder(d["x"].shape, "float32", name="x")
+        self.updates = self.kind in TRAINED
+        if self.updates:
+            x = gc.placeholder(d["x"].shape, d["x"].dtype, name="x")
             y = gc.placeholder(d["y"].shape, "int64", name="y")
             self.params = [gc.variable(p, name=f"p{i}") for i, p in enumerate(d["params"])]
-            loss = mlp_loss(x, y, self.params, wl["act"])
+            loss = model_loss(wl, x, y, self.params)
             updates = gc.optim.sgd(loss, self.params, wl["lr"])
             self.f = gc.compile([x, y], loss, updates=updates, **options)
             self.feeds = (d["x"], d["y"])
@@ -123,11 +218,11 @@ class GraphcEagerRunner(GraphcRunner):
 
     def __init__(self, wl: dict, d: dict) -> None:
         self.kind = wl["kind"]
-        self.updates = self.kind == "mlp"
+        self.updates = self.kind in TRAINED
         self.wl = wl
         self.params: list[Any]
         self.inputs: list[Any] = []
-        if self.kind == "mlp":
+        if self.updates:
             self.params = [eager.tensor(p, requires_grad=True) for p in d["params"]]
             self.inputs = [eager.tensor(d["x"]), eager.tensor(d["y"])]
         elif self.kind == "ln_gelu":
@@ -138,8 +233,8 @@ class GraphcEagerRunner(GraphcRunner):
     def step(self) -> Any:
         for p in self.params:
             p.grad = None
-        if self.kind == "mlp":
-            loss = mlp_loss(self.inputs[0], self.inputs[1], self.params, self.wl["act"])
+        if self.updates:
+            loss = model_loss(self.wl, self.inputs[0], self.inputs[1], self.params)
             loss.backward()
             with eager.no_grad():
                 for p in self.params:

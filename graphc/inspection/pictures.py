@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+import numpy as np
+
 from ..ir import Graph, Node
 from ..ops.leaves import FULL, PLACEHOLDER, VARIABLE
 from ..printer import node_names
@@ -142,6 +144,31 @@ def bars_svg(rows: Sequence[tuple[str, float]], unit: str = "", top_value: float
     width = left + bar_w + 90
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
             f'font-family="sans-serif">{"".join(parts)}</svg>')
+
+
+def curve_svg(values: Sequence[float], label: str = "loss") -> str:
+    """A line through `values` (one per step; at most 1,000 points drawn, each the mean of its
+    stretch of steps), with the first and last step and the lowest and highest value marked."""
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)] if np.isfinite(v).any() else np.zeros(1)
+    chunks = np.array_split(v, min(len(v), 1000))
+    points = np.array([c.mean() for c in chunks])
+    left, top, w, h = 70, 10, 640, 220
+    lo, hi = float(points.min()), float(points.max())
+    span = hi - lo or 1.0
+    xs = left + w * np.arange(len(points)) / max(len(points) - 1, 1)
+    ys = top + h * (hi - points) / span
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+    marks = (f'<text x="{left - 6}" y="{top + 10}" text-anchor="end" font-size="11">{hi:.4g}</text>'
+             f'<text x="{left - 6}" y="{top + h}" text-anchor="end" font-size="11">{lo:.4g}</text>'
+             f'<text x="{left}" y="{top + h + 18}" font-size="11">step 1</text>'
+             f'<text x="{left + w}" y="{top + h + 18}" text-anchor="end" font-size="11">step {len(v)}</text>'
+             f'<text x="{left + w / 2}" y="{top + h + 18}" text-anchor="middle" font-size="11">{escape(label)}</text>')
+    frame = f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#cbd2d9"/>'
+    width, height = left + w + 20, top + h + 30
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'font-family="sans-serif">{frame}<polyline points="{line}" fill="none" stroke="#4c8bf5" '
+            f'stroke-width="1.5"/>{marks}</svg>')
 
 
 def _quote(text: str) -> str:

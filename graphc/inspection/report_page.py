@@ -3,8 +3,9 @@
 No network, no external script, style or font: the pictures are SVG drawn by graphc
 (`graphc.pictures`), the styles and a short check script are inline. The page shows the per-pass
 table, the graph as built and after every pass, the fusion groups and the reasons for nodes
-left unfused, the kernels in order, the memory plan as a picture, the gradient flow of the last
-step when the function records it, and the program as SSA text. On load, the script counts the
+left unfused, the kernels in order, the memory plan as a picture, the loss curve of a training
+step, the gradient flow of the last step when the function records it, and the program as SSA
+text. On load, the script counts the
 pictures that rendered with a non-zero size and any script error into attributes of <body>
 (`data-pictures`, `data-empty`, `data-errors`), which the browser test reads.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .pictures import bars_svg, graph_svg, memory_svg
+from .pictures import bars_svg, curve_svg, graph_svg, memory_svg
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px; color: #1f2933; max-width: 1400px; }
@@ -91,6 +92,10 @@ def render(f: Any) -> str:
             f"own buffer {m.naive_bytes:,}; {len(m.in_place)} buffers written in place. Each rectangle is a buffer: "
             "its steps across, its place in the arena up.") + "</p>")
         sections.append(_picture(memory_svg(f._buffers, max(m.arena_bytes, 1), m.lower_bound_bytes, f._buffer_steps)))
+    losses = f.losses()
+    if len(losses):
+        sections.append(f"<h2>Loss curve</h2><p>{len(losses):,} steps: the first output of the training step"
+                        " (each point the mean of its stretch of steps).</p>" + _picture(curve_svg(losses)))
     flow = f.gradient_flow()
     sections.append("<h2>Gradient flow</h2>")
     if flow is None:

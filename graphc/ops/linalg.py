@@ -63,6 +63,11 @@ def matmul(a: Any, b: Any) -> Any:
     if b.ndim == 1:
         out = matmul(a, sh.reshape(b, (-1, 1)))
         return sh.reshape(out, out.shape[:-1])
+    if a.ndim > 2 and b.ndim == 2 and a.size:
+        # A batch of rows times one matrix is one matrix product (as PyTorch folds it): its
+        # weight gradient is then one product too, not a batch of them summed.
+        out = apply(MATMUL, (sh.reshape(a, (-1, a.shape[-1])), b))
+        return sh.reshape(out, a.shape[:-1] + (b.shape[-1],))
     return apply(MATMUL, (a, b))
 
 

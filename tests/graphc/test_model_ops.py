@@ -194,3 +194,30 @@ def test_every_new_function_keeps_its_dtype_in_float32() -> None:
             gc.layer_norm(x), gc.var(x), gc.std(x, 1), gc.erf(x), gc.log1p(x * x), gc.take(x, [0], 1),
             gc.einsum("nchw->nc", x), gc.triu(x), gc.dropout(x, 0.1)]
     assert all(o.dtype == np.float32 for o in outs), [o.dtype for o in outs]
+
+
+def test_mixed_dtype_convolutions_run_their_loops_and_agree_with_the_reference() -> None:
+    # float32 images with float64 weights compute in float64 without BLAS (operands differ).
+    x = gc.placeholder((2, 2, 6, 5), "float32")
+    w = gc.placeholder((3, 2, 3, 2), "float64")
+    y = gc.conv2d(x, w, stride=(1, 2), padding=1)
+    outs = [y, *gc.grad(gc.sum(y * y), [w]), gc.conv_transpose2d(x, w[:2], stride=2)]
+    rng = np.random.default_rng(0)
+    feeds = rng.standard_normal((2, 2, 6, 5)).astype(np.float32), rng.standard_normal((3, 2, 3, 2))
+    native, reference = gc.compile([x, w], outs)(*feeds), gc.compile([x, w], outs, backend="numpy")(*feeds)
+    for a, b in zip(native, reference):
+        assert a.dtype == np.float64
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_a_training_step_records_its_loss_curve_for_the_report_page(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    w = gc.variable(np.array([3.0]))
+    x = gc.placeholder((1,), "float64")
+    loss = gc.sum((w - x) ** 2)
+    f = gc.compile([x], [loss, w * 1.0], updates=gc.optim.sgd(loss, [w], 0.1))
+    f(np.array([1.0]))
+    f.run_many(np.ones((4, 1)))
+    np.testing.assert_allclose(f.losses(), [4.0, 2.56, 1.6384, 1.048576, 0.67108864])
+    f.save_html(tmp_path / "page.html")
+    assert "Loss curve" in (tmp_path / "page.html").read_text()
+    assert len(gc.compile([x], loss).losses()) == 0  # no updates: not a training step

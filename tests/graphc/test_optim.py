@@ -189,3 +189,16 @@ def test_bad_optimizer_arguments_say_what_was_expected(call, message) -> None:  
     w = gc.variable(np.ones(2))
     with pytest.raises(gc.GraphError, match=message):
         call(gc.sum(w * w), w)
+
+
+def test_an_optimizer_steps_with_given_gradients() -> None:
+    x, y, w0, b0 = regression()
+    xp, yp = gc.placeholder((8, 3), "float64"), gc.placeholder((8, 2), "float64")
+    w, b = gc.variable(w0), gc.variable(b0)
+    loss = gc.mean((gc.tanh(xp @ w + b) - yp) ** 2)
+    gw, gb = gc.grad(loss, [w, b])
+    f = gc.compile([xp, yp], loss, updates=gc.optim.adamw(loss, [w, b], lr=0.1, grads=[gw * 0.0, gb * 0.0]))
+    f(x, y)
+    np.testing.assert_allclose(w.value, w0 * (1 - 0.1 * 1e-2))  # only the decay: the given gradients are zero
+    with pytest.raises(gc.GraphError, match="one tensor of each parameter's shape"):
+        gc.optim.sgd(loss, [w, b], 0.1, grads=[gw])

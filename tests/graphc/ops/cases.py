@@ -20,6 +20,7 @@ import numpy as np
 import graphc as gc
 from graphc.builder import apply
 from graphc.ops.conv import CONV2D_FILTER_GRAD, POOL_ARGMAX
+from graphc.ops.linalg import MATMUL
 from graphc.ops.shape import SCATTER_ADD, SCATTER_INDEX
 
 FLOAT_KINDS = ("real", "positive", "away", "distinct", "clipped")
@@ -142,7 +143,7 @@ CASES: list[Case] = [
     Case("argmax", lambda x: gc.argmax(x, 1), (((3, 4), "distinct"),)),
     Case("argmax", lambda x: gc.argmax(x), (((3, 4), "distinct"),), "flat"),
     Case("matmul", gc.matmul, (((2, 3), "real"), ((3, 4), "real"))),
-    Case("matmul", gc.matmul, (((2, 2, 3), "real"), ((3, 4), "real"))),
+    Case("matmul", lambda a, b: apply(MATMUL, (a, b)), (((2, 2, 3), "real"), ((3, 4), "real")), "batch-by-matrix"),
     Case("matmul", gc.matmul, (((2, 3), "real"), ((2, 3, 4), "real"))),
     Case("matmul", gc.matmul, (((2, 1, 2, 3), "real"), ((3, 3, 2), "real"))),
     Case("reshape", lambda x: gc.reshape(x, (3, -1)), (((2, 3, 2), "real"),)),

@@ -70,6 +70,7 @@ COMPOSITES = [
               lambda a, b: np.einsum("...ij,...jk->...ik", a, b), (((2, 2, 3), "real"), ((2, 3, 2), "real"))),
     Composite("einsum-elementwise", lambda a, b: gc.einsum("ij,ij->ij", a, b), lambda a, b: a * b,
               (((2, 3), "real"), ((2, 3), "real"))),
+    Composite("matmul-folded-batch", lambda a, b: a @ b, np.matmul, (((2, 3, 4), "real"), ((4, 5), "real"))),
     Composite("einsum-sum", lambda a: gc.einsum("ijk->j", a), lambda a: np.einsum("ijk->j", a), (((2, 3, 4), "real"),)),
     Composite("take-axis1", lambda x, i: gc.take(x, i, 1), lambda x, i: np.take(x, i, 1),
               (((3, 4, 2), "real"), ((2, 3), "int:4"))),

@@ -1,9 +1,12 @@
 """Numba lowerings of the convolution ops and max pooling's window argmax.
 
-Each convolution is loops over (image, channel, kernel row, kernel column) around a loop nest
-over output rows and columns whose innermost loop runs along a row: for stride 1 it reads and
-writes contiguous memory with one weight held in a register, so LLVM vectorizes it. Padding
-costs no test per element: each kernel position clips its row and column range once.
+Float convolutions whose operands share a dtype go through BLAS, one image at a time: the
+image's patches are unfolded into a scratch matrix (im2col: one row per input channel and
+kernel position, one column per output position), so that conv2d is W @ cols per group, its
+filter gradient the sum over images of g @ cols^T, and its transpose W^T @ y folded back
+(col2im, adding overlapping taps). Otherwise (mixed dtypes) loops over (image, channel, kernel
+row, kernel column) run around a loop nest along output rows, which LLVM vectorizes for stride 1.
+Padding costs no test per element: each kernel position clips its row and column range once.
 """
 
 from __future__ import annotations
@@ -56,8 +59,94 @@ def _at(r: str, stride: int, padding: int, dilation: int, k: str) -> str:
     return f"({r} * {stride} + {k} * {dilation} - {padding})"
 
 
+def _blas(*bufs: Buf) -> bool:
+    return bufs[0].dtype.kind == "f" and all(b.dtype == bufs[0].dtype for b in bufs)
+
+
+def _unfold(em: Emitter, cols: Buf, x: Buf, b: str, kernel: tuple[int, ...], geometry: Geometry,
+            out_sides: tuple[int, ...]) -> None:
+    """im2col: cols[(c * kh + i) * kw + j, r * Wo + q] = image b of x at the tap of output (r, q)
+    on kernel position (i, j), zero where it falls in the padding."""
+    c, kh, kw = x.shape[1], kernel[0], kernel[1]
+    rows = cols.reshaped((c, kh, kw) + tuple(out_sides))
+    if any(geometry[1]):
+        em.fill(cols, "0")
+    with em.loops([c]) as (ci,), _kernel_positions(em, kernel, geometry, x.shape[2:], out_sides) as (i, j, rs, qs):
+        with _taps(em, geometry, i, j, rs, qs) as (r, q, row, col):
+            em.line(f"{rows.at([ci, i, j, r, q])} = {x.at([b, ci, row, col])}")
+
+
+def _fold(em: Emitter, out: Buf, cols: Buf, b: str, kernel: tuple[int, ...], geometry: Geometry,
+          in_sides: tuple[int, ...]) -> None:
+    """col2im, the transpose of `_unfold`: image b of out (zeroed first) gets every column's taps added."""
+    c, kh, kw = out.shape[1], kernel[0], kernel[1]
+    rows = cols.reshaped((c, kh, kw) + tuple(in_sides))
+    image = out.reshaped((out.shape[0], c * out.shape[2] * out.shape[3]))
+    with em.loops([image.shape[1]]) as (e,):
+        em.line(f"{image.at([b, e])} = 0")
+    with em.loops([c]) as (ci,), _kernel_positions(em, kernel, geometry, out.shape[2:], in_sides) as (i, j, rs, qs):
+        with _taps(em, geometry, i, j, rs, qs) as (r, q, row, col):
+            em.line(f"{out.at([b, ci, row, col])} += {rows.at([ci, i, j, r, q])}")
+
+
+def _gemm(em: Emitter, a: tuple[Buf, str, int], b: tuple[Buf, str, int], c: tuple[Buf, str, int], trans: str,
+          m: int, n: int, k: int, beta: str) -> None:
+    """c = op(a) @ op(b) + beta * c on parts (array, offset expression, elements) of buffers."""
+    em.line(f"gemm({a[0].part(a[1], a[2])}, {b[0].part(b[1], b[2])}, {c[0].part(c[1], c[2])}, {trans}, {m}, {n},"
+            f" {k}, 1.0, {beta})")
+
+
 def _conv_kernel(em: Emitter, out: Buf, x: Buf, w: Buf, stride: Pair, padding: Pair, dilation: Pair,
                  groups: int) -> None:
+    if not _blas(out, x, w):
+        _conv_loops(em, out, x, w, stride, padding, dilation, groups)
+        return
+    geometry = (stride, padding, dilation)
+    o, cg, kh, kw = w.shape
+    og, patch, spots = o // groups, cg * kh * kw, out.shape[2] * out.shape[3]
+    cols = em.scratch((x.shape[1] * kh * kw, spots), out.dtype)
+    with em.loops([x.shape[0]]) as (b,):
+        _unfold(em, cols, x, b, (kh, kw), geometry, out.shape[2:])
+        with em.loops([groups]) as (g,):
+            _gemm(em, (w, f"{g} * {og * patch}", og * patch), (cols, f"{g} * {patch * spots}", patch * spots),
+                  (out, f"{b} * {o * spots} + {g} * {og * spots}", og * spots), "0, 0", og, spots, patch, "0.0")
+
+
+def _conv_t_kernel(em: Emitter, out: Buf, y: Buf, w: Buf, stride: Pair, padding: Pair, output_padding: Pair,
+                   dilation: Pair, groups: int) -> None:
+    if not _blas(out, y, w):
+        _conv_t_loops(em, out, y, w, stride, padding, output_padding, dilation, groups)
+        return
+    geometry = (stride, padding, dilation)
+    c, og, kh, kw = w.shape
+    cg, patch, spots = c // groups, og * kh * kw, y.shape[2] * y.shape[3]
+    cols = em.scratch((out.shape[1] * kh * kw, spots), out.dtype)
+    with em.loops([y.shape[0]]) as (b,):
+        with em.loops([groups]) as (g,):
+            _gemm(em, (w, f"{g} * {cg * patch}", cg * patch), (y, f"{b} * {c * spots} + {g} * {cg * spots}", cg * spots),
+                  (cols, f"{g} * {patch * spots}", patch * spots), "1, 0", patch, spots, cg, "0.0")
+        _fold(em, out, cols, b, (kh, kw), geometry, y.shape[2:])
+
+
+def _filter_kernel(em: Emitter, out: Buf, x: Buf, g: Buf, kernel: Pair, stride: Pair, padding: Pair,
+                   dilation: Pair, groups: int) -> None:
+    if not _blas(out, x, g):
+        _filter_loops(em, out, x, g, kernel, stride, padding, dilation, groups)
+        return
+    geometry = (stride, padding, dilation)
+    o, cg, kh, kw = out.shape
+    og, patch, spots = o // groups, cg * kh * kw, g.shape[2] * g.shape[3]
+    cols = em.scratch((x.shape[1] * kh * kw, spots), out.dtype)
+    em.fill(out, "0")
+    with em.loops([x.shape[0]]) as (b,):
+        _unfold(em, cols, x, b, (kh, kw), geometry, g.shape[2:])
+        with em.loops([groups]) as (k,):
+            _gemm(em, (g, f"{b} * {o * spots} + {k} * {og * spots}", og * spots), (cols, f"{k} * {patch * spots}", patch * spots),
+                  (out, f"{k} * {og * patch}", og * patch), "0, 1", og, patch, spots, "1.0")
+
+
+def _conv_loops(em: Emitter, out: Buf, x: Buf, w: Buf, stride: Pair, padding: Pair, dilation: Pair,
+                groups: int) -> None:
     geometry = (stride, padding, dilation)
     o, cg, kh, kw = w.shape
     em.fill(out, "0")
@@ -71,8 +160,8 @@ def _conv_kernel(em: Emitter, out: Buf, x: Buf, w: Buf, stride: Pair, padding: P
                 em.line(f"{out.at([b, oc, r, q])} += {weight} * {x.at([b, f'({ic0} + {ci})', row, col])}")
 
 
-def _conv_t_kernel(em: Emitter, out: Buf, y: Buf, w: Buf, stride: Pair, padding: Pair, output_padding: Pair,
-                   dilation: Pair, groups: int) -> None:
+def _conv_t_loops(em: Emitter, out: Buf, y: Buf, w: Buf, stride: Pair, padding: Pair, output_padding: Pair,
+                  dilation: Pair, groups: int) -> None:
     # conv2d's loops with input and output exchanged: each input entry adds into the taps.
     geometry = (stride, padding, dilation)
     _, og, kh, kw = w.shape
@@ -89,8 +178,8 @@ def _conv_t_kernel(em: Emitter, out: Buf, y: Buf, w: Buf, stride: Pair, padding:
                 em.line(f"{out.at([b, oc, row, col])} += {weight} * {y.at([b, f'({ic0} + {ci})', r, q])}")
 
 
-def _filter_kernel(em: Emitter, out: Buf, x: Buf, g: Buf, kernel: Pair, stride: Pair, padding: Pair,
-                   dilation: Pair, groups: int) -> None:
+def _filter_loops(em: Emitter, out: Buf, x: Buf, g: Buf, kernel: Pair, stride: Pair, padding: Pair,
+                  dilation: Pair, groups: int) -> None:
     geometry = (stride, padding, dilation)
     o, cg, kh, kw = out.shape
     wo = g.shape[3]
