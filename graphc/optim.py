@@ -98,11 +98,11 @@ def sgd(loss: Node, params: Sequence[Variable] | Variable, lr: Any, weight_decay
         grads: Sequence[Node] | None = None) -> Updates:
     """p <- p - lr * (grad + weight_decay * p)."""
     ps = _params(params)
-    grads = _gradients(loss, ps, grads)
+    gradients = _gradients(loss, ps, grads)
     lr, updates = _scheduled(lr, "sgd")
-    for p, g in _decayed(grads, weight_decay, "sgd").items():
+    for p, g in _decayed(gradients, weight_decay, "sgd").items():
         updates[p] = p - _rate(lr, p) * g
-    return _updates(updates, grads)
+    return _updates(updates, gradients)
 
 
 def momentum(loss: Node, params: Sequence[Variable] | Variable, lr: Any, beta: float = 0.9,
@@ -110,14 +110,14 @@ def momentum(loss: Node, params: Sequence[Variable] | Variable, lr: Any, beta: f
     """buf <- beta * buf + grad; p <- p - lr * buf (torch.optim.SGD with momentum=beta), the
     gradient with weight_decay * p added."""
     ps = _params(params)
-    grads = _gradients(loss, ps, grads)
+    gradients = _gradients(loss, ps, grads)
     lr, updates = _scheduled(lr, "momentum")
-    for p, g in _decayed(grads, weight_decay, "momentum").items():
+    for p, g in _decayed(gradients, weight_decay, "momentum").items():
         buf = _state(p, "momentum")
         new_buf = buf * beta + g
         updates[buf] = new_buf
         updates[p] = p - _rate(lr, p) * new_buf
-    return _updates(updates, grads)
+    return _updates(updates, gradients)
 
 
 def adam(

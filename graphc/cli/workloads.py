@@ -30,7 +30,7 @@ WORKLOADS: dict[str, dict[str, Any]] = {
     "transformer_small": dict(kind="transformer", vocab=64, context=64, batch=8, d_model=128, heads=4, layers=2,
                               d_ff=512, eps=1e-5, lr=0.01),
 }
-CNN = dict(channels=(8, 16), kernel=5, side=28, classes=10)  # LeNet-like: 28 -> 24 -> 12 -> 8 -> 4
+CNN_CHANNELS, CNN_KERNEL, CNN_SIDE, CLASSES = (8, 16), 5, 28, 10  # LeNet-like: 28 -> 24 -> 12 -> 8 -> 4
 MASK_VALUE = -1e9  # the transformer's causal mask replaces future scores by this
 
 
@@ -68,7 +68,7 @@ def make_data(name: str) -> dict[str, Any]:
 def _cnn_data(wl: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     # Drawn in the shared bench's order: x, y, then He-normal conv weights and a Glorot-uniform
     # dense layer; zero biases draw nothing.
-    (c1, c2), k, side, classes = CNN["channels"], CNN["kernel"], CNN["side"], CNN["classes"]
+    (c1, c2), k, side, classes = CNN_CHANNELS, CNN_KERNEL, CNN_SIDE, CLASSES
     batch = wl["batch"]
     x = rng.standard_normal((batch, 1, side, side)).astype(F32)
     y = rng.integers(0, classes, size=batch).astype(np.int64)
