@@ -62,9 +62,10 @@ def test_page_is_self_contained(trained_step: gc.Function, tmp_path: Path) -> No
     page = trained_step.save_html(tmp_path / "report.html").read_text()
     assert "<link" not in page and not re.search(r"\bsrc=", page)
     assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", page)  # only the SVG namespace
-    for heading in ("Passes", "The graph as built", "After fuse", "Fusion groups", "Memory plan", "Gradient flow"):
+    for heading in ("Passes", "The graph as built", "After fuse", "Fusion groups", "Memory plan", "Loss curve",
+                    "Gradient flow"):
         assert f"<h2>{heading}</h2>" in page
-    assert page.count("<svg") == 2 + len(trained_step.passes) + 2  # graphs, memory, two bar charts
+    assert page.count("<svg") == 2 + len(trained_step.passes) + 3  # graphs, memory, loss curve, two bar charts
 
 
 def test_page_renders_in_headless_chromium(trained_step: gc.Function, tmp_path: Path) -> None:
