@@ -79,10 +79,9 @@ class Buf:
         """The data as a 1-D array expression (for helper calls)."""
         return f"{self.base}[{self.offset}:{linear(self.offset, [(str(self.size), 1)])}]"
 
-    def part(self, offset: str, n: int) -> str:
-        """`n` elements from `offset` elements in, as a 1-D array expression."""
-        start = linear(self.offset, [(offset, 1)])
-        return f"{self.base}[{start}:{start} + {n}]" if start != "0" else f"{self.base}[0:{n}]"
+    def start(self, offset: str = "0") -> str:
+        """The element index `offset` elements in, in the 1-D base (for `gemm`)."""
+        return linear(self.offset, [(offset, 1)])
 
     def reshaped(self, shape: tuple[int, ...]) -> Buf:
         return Buf(self.base, self.offset, tuple(shape), self.dtype)

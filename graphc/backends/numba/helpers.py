@@ -111,34 +111,40 @@ def sum_run(flat: np.ndarray, start: int, n: int) -> float:
 
 
 @intrinsic
-def gemm(typingctx, a, b, c, trans_a, trans_b, m, n, k, alpha, beta):  # type: ignore[no-untyped-def]
-    """c = alpha * op(a) @ op(b) + beta * c for row-major matrices held in contiguous 1-D arrays:
-    op(a) is [m, k] (the transpose of a's [k, m] data when trans_a), op(b) is [k, n], c is
-    [m, n]. It calls the BLAS gemm that Numba's own np.dot calls (numba_xxgemm, resolved by
-    name when the code is linked, so cached machine code stays valid), with alpha and beta:
-    `w - lr * (x.T @ g)` is one gemm into w, without the product ever being stored."""
+def gemm(typingctx, a, ia, b, ib, c, ic, trans_a, trans_b, m, n, k, alpha, beta):  # type: ignore[no-untyped-def]
+    """c = alpha * op(a) @ op(b) + beta * c for row-major matrices held in 1-D arrays, starting
+    `ia`, `ib`, `ic` elements in: op(a) is [m, k] (the transpose of a's [k, m] data when
+    trans_a), op(b) is [k, n], c is [m, n]. It calls the BLAS gemm that Numba's own np.dot calls
+    (numba_xxgemm, resolved by name when the code is linked, so cached machine code stays
+    valid), with alpha and beta: `w - lr * (x.T @ g)` is one gemm into w, without the product
+    ever being stored. Offsets, not slices: a slice costs Numba's typing and LLVM far more code
+    than the call."""
     from llvmlite import ir
     from numba.core import cgutils, types
 
-    sig = types.void(a, b, c, trans_a, trans_b, m, n, k, alpha, beta)
+    sig = types.void(a, ia, b, ib, c, ic, trans_a, trans_b, m, n, k, alpha, beta)
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        a_, b_, c_, ta, tb, m_, n_, k_, alpha_, beta_ = args
-        dtype = signature.args[2].dtype
+        a_, ia_, b_, ib_, c_, ic_, ta, tb, m_, n_, k_, alpha_, beta_ = args
+        types_ = signature.args
+        dtype = types_[4].dtype
         void_p, char, intp = ir.IntType(8).as_pointer(), ir.IntType(8), context.get_value_type(types.intp)
         fnty = ir.FunctionType(ir.IntType(32), [char, char, char, intp, intp, intp, void_p, void_p, intp,
                                                 void_p, intp, void_p, void_p, intp])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
-        data = [builder.bitcast(cgutils.create_struct_proxy(t)(context, builder, value=v).data, void_p)
-                for t, v in zip(signature.args[:3], (a_, b_, c_))]
+        data = []
+        for t, v, (off, off_t) in zip((types_[0], types_[2], types_[4]), (a_, b_, c_),
+                                      ((ia_, types_[1]), (ib_, types_[3]), (ic_, types_[5]))):
+            start = cgutils.create_struct_proxy(t)(context, builder, value=v).data
+            data.append(builder.bitcast(builder.gep(start, [context.cast(builder, off, off_t, types.intp)]), void_p))
         slots = []
-        for value, ty in ((alpha_, signature.args[8]), (beta_, signature.args[9])):
+        for value, ty in ((alpha_, types_[11]), (beta_, types_[12])):
             slot = cgutils.alloca_once(builder, context.get_value_type(dtype))
             builder.store(context.cast(builder, value, ty, dtype), slot)
             slots.append(builder.bitcast(slot, void_p))
-        m_, n_, k_ = (context.cast(builder, v, signature.args[i], types.intp) for i, v in ((5, m_), (6, n_), (7, k_)))
-        ta = builder.icmp_unsigned("!=", context.cast(builder, ta, signature.args[3], types.intp), intp(0))
-        tb = builder.icmp_unsigned("!=", context.cast(builder, tb, signature.args[4], types.intp), intp(0))
+        m_, n_, k_ = (context.cast(builder, v, types_[i], types.intp) for i, v in ((8, m_), (9, n_), (10, k_)))
+        ta = builder.icmp_unsigned("!=", context.cast(builder, ta, types_[6], types.intp), intp(0))
+        tb = builder.icmp_unsigned("!=", context.cast(builder, tb, types_[7], types.intp), intp(0))
         t, nt = char(ord("t")), char(ord("n"))
         # Row-major c = op(a) op(b) is column-major c^T = op(b)^T op(a)^T.
         trans_b_flag, ld_b = builder.select(tb, t, nt), builder.select(tb, k_, n_)
@@ -151,9 +157,10 @@ def gemm(typingctx, a, b, c, trans_a, trans_b, m, n, k, alpha, beta):  # type: i
     return sig, codegen
 
 
-def gemm_reference(a: np.ndarray, b: np.ndarray, c: np.ndarray, trans_a: int, trans_b: int, m: int, n: int,
-                   k: int, alpha: float, beta: float) -> None:
+def gemm_reference(a: np.ndarray, ia: int, b: np.ndarray, ib: int, c: np.ndarray, ic: int, trans_a: int,
+                   trans_b: int, m: int, n: int, k: int, alpha: float, beta: float) -> None:
     """`gemm` in NumPy, for generated code run by CPython (an intrinsic runs only in Numba)."""
+    a, b, c = a[ia:ia + m * k], b[ib:ib + k * n], c[ic:ic + m * n]
     left = a.reshape(k, m).T if trans_a else a.reshape(m, k)
     right = b.reshape(n, k).T if trans_b else b.reshape(k, n)
     out = c.reshape(m, n)

@@ -23,7 +23,10 @@ Geometry = tuple[Pair, Pair, Pair]  # stride, padding, dilation
 
 
 def _span(em: Emitter, k: str, stride: int, padding: int, dilation: int, limit: int, count: int) -> tuple[str, str]:
-    """The range [lo, hi) of r < count with 0 <= r * stride - padding + k * dilation < limit."""
+    """The range [lo, hi) of r < count with 0 <= r * stride - padding + k * dilation < limit
+    (all of [0, count) without padding: the output's size is what fits)."""
+    if padding == 0:
+        return "0", str(count)
     lo, hi = em.fresh("lo"), em.fresh("hi")
     shift = f"{k} * {dilation} - {padding}"
     em.line(f"{lo} = max(0, -(({shift}) // {stride}))")
@@ -56,7 +59,18 @@ def _taps(em: Emitter, geometry: Geometry, i: str, j: str, rows: tuple[str, str]
 
 
 def _at(r: str, stride: int, padding: int, dilation: int, k: str) -> str:
-    return f"({r} * {stride} + {k} * {dilation} - {padding})"
+    terms = [r if stride == 1 else f"{r} * {stride}", k if dilation == 1 else f"{k} * {dilation}"]
+    return f"({' + '.join(terms)}{f' - {padding}' if padding else ''})"
+
+
+@contextlib.contextmanager
+def _groups_of(em: Emitter, groups: int) -> Iterator[str]:
+    """A loop over groups, or none for one group (index "0")."""
+    if groups == 1:
+        yield "0"
+    else:
+        with em.loops([groups]) as (g,):
+            yield g
 
 
 def _blas(*bufs: Buf) -> bool:
@@ -92,8 +106,8 @@ def _fold(em: Emitter, out: Buf, cols: Buf, b: str, kernel: tuple[int, ...], geo
 def _gemm(em: Emitter, a: tuple[Buf, str, int], b: tuple[Buf, str, int], c: tuple[Buf, str, int], trans: str,
           m: int, n: int, k: int, beta: str) -> None:
     """c = op(a) @ op(b) + beta * c on parts (array, offset expression, elements) of buffers."""
-    em.line(f"gemm({a[0].part(a[1], a[2])}, {b[0].part(b[1], b[2])}, {c[0].part(c[1], c[2])}, {trans}, {m}, {n},"
-            f" {k}, 1.0, {beta})")
+    em.line(f"gemm({a[0].base}, {a[0].start(a[1])}, {b[0].base}, {b[0].start(b[1])}, {c[0].base}, {c[0].start(c[1])},"
+            f" {trans}, {m}, {n}, {k}, 1.0, {beta})")
 
 
 def _conv_kernel(em: Emitter, out: Buf, x: Buf, w: Buf, stride: Pair, padding: Pair, dilation: Pair,
@@ -107,7 +121,7 @@ def _conv_kernel(em: Emitter, out: Buf, x: Buf, w: Buf, stride: Pair, padding: P
     cols = em.scratch((x.shape[1] * kh * kw, spots), out.dtype)
     with em.loops([x.shape[0]]) as (b,):
         _unfold(em, cols, x, b, (kh, kw), geometry, out.shape[2:])
-        with em.loops([groups]) as (g,):
+        with _groups_of(em, groups) as g:
             _gemm(em, (w, f"{g} * {og * patch}", og * patch), (cols, f"{g} * {patch * spots}", patch * spots),
                   (out, f"{b} * {o * spots} + {g} * {og * spots}", og * spots), "0, 0", og, spots, patch, "0.0")
 
@@ -122,7 +136,7 @@ def _conv_t_kernel(em: Emitter, out: Buf, y: Buf, w: Buf, stride: Pair, padding:
     cg, patch, spots = c // groups, og * kh * kw, y.shape[2] * y.shape[3]
     cols = em.scratch((out.shape[1] * kh * kw, spots), out.dtype)
     with em.loops([y.shape[0]]) as (b,):
-        with em.loops([groups]) as (g,):
+        with _groups_of(em, groups) as g:
             _gemm(em, (w, f"{g} * {cg * patch}", cg * patch), (y, f"{b} * {c * spots} + {g} * {cg * spots}", cg * spots),
                   (cols, f"{g} * {patch * spots}", patch * spots), "1, 0", patch, spots, cg, "0.0")
         _fold(em, out, cols, b, (kh, kw), geometry, y.shape[2:])
@@ -140,7 +154,7 @@ def _filter_kernel(em: Emitter, out: Buf, x: Buf, g: Buf, kernel: Pair, stride: 
     em.fill(out, "0")
     with em.loops([x.shape[0]]) as (b,):
         _unfold(em, cols, x, b, (kh, kw), geometry, g.shape[2:])
-        with em.loops([groups]) as (k,):
+        with _groups_of(em, groups) as k:
             _gemm(em, (g, f"{b} * {o * spots} + {k} * {og * spots}", og * spots), (cols, f"{k} * {patch * spots}", patch * spots),
                   (out, f"{k} * {og * patch}", og * patch), "0, 1", og, patch, spots, "1.0")
 
@@ -201,22 +215,22 @@ def _filter_loops(em: Emitter, out: Buf, x: Buf, g: Buf, kernel: Pair, stride: P
 
 
 def _pool_argmax_kernel(em: Emitter, out: Buf, x: Buf, kernel: Pair, stride: Pair) -> None:
+    # Branch-free (a select per tap): on random data a branch would be mispredicted half the time.
     n, c, h, wd = x.shape
     ho, wo = out.shape[2:]
     planes = x.reshaped((n * c, h, wd))
-    nan_check = x.dtype.kind == "f"
     with em.loops([n * c, ho, wo]) as (p, r, q):
         best, value = em.fresh("best"), em.fresh("value")
-        em.line(f"{best} = -1")
-        em.line(f"{value} = {planes.at([p, f'{r} * {stride[0]}', f'{q} * {stride[1]}'])}")
+        em.line(f"{best} = {r} * {stride[0] * wd} + {q} * {stride[1]}")
+        em.line(f"{value} = {planes.item(f'{p} * {h * wd} + {best}')}")
         with em.loops(list(kernel)) as (i, j):
-            row, col = f"({r} * {stride[0]} + {i})", f"({q} * {stride[1]} + {j})"
-            v = em.fresh("v")
-            em.line(f"{v} = {planes.at([p, row, col])}")
-            test = f"{best} < 0 or {v} > {value}" + (f" or ({v} != {v} and {value} == {value})" if nan_check else "")
-            with em.block(f"if {test}:"):
-                em.line(f"{best} = {row} * {wd} + {col}")
-                em.line(f"{value} = {v}")
+            spot, v, better = em.fresh("spot"), em.fresh("v"), em.fresh("better")
+            em.line(f"{spot} = ({r} * {stride[0]} + {i}) * {wd} + {q} * {stride[1]} + {j}")
+            em.line(f"{v} = {planes.item(f'{p} * {h * wd} + {spot}')}")
+            nan = f" | (({v} != {v}) & ({value} == {value}))" if x.dtype.kind == "f" else ""
+            em.line(f"{better} = ({v} > {value}){nan}")  # the first maximum; NaN beats any number
+            em.line(f"{best} = {spot} if {better} else {best}")
+            em.line(f"{value} = {v} if {better} else {value}")
         em.line(f"{out.reshaped((n * c, ho, wo)).at([p, r, q])} = {best} + {p} * {h * wd}")
 
 
