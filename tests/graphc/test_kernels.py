@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from graphc.backends.numba.helpers import tanh_f32
+from graphc.backends.numba.helpers import exp_f32, tanh_f32
 
 
 def test_tanh_f32_accuracy_bound_over_the_whole_range() -> None:
@@ -18,6 +19,32 @@ def test_tanh_f32_accuracy_bound_over_the_whole_range() -> None:
     assert np.max(np.abs(got - want)) < 4e-7
     small = np.abs(x) < 1e-2
     assert np.max(np.abs(got[small] - want[small]) / np.maximum(np.abs(want[small]), 1e-45)) < 3e-7
+
+
+@numba.njit(error_model="numpy")
+def _exp_all(x: np.ndarray, out: np.ndarray) -> None:
+    for i in range(x.size):
+        out[i] = exp_f32(x[i])
+
+
+def test_exp_f32_is_within_one_ulp_over_the_whole_range() -> None:
+    # Every result from the overflow threshold down through the subnormals: at most one unit in
+    # the last place from float64 exp (NumPy's own float32 exp is within 2.5 here).
+    x = np.concatenate([np.linspace(-104.5, 89.5, 1_000_001), np.geomspace(1e-40, 1, 10_000),
+                        -np.geomspace(1e-40, 1, 10_000)]).astype(np.float32)
+    got = np.empty_like(x)
+    _exp_all(x, got)
+    want = np.exp(x.astype(np.float64))
+    with np.errstate(over="ignore"):
+        want32 = want.astype(np.float32)
+    finite = np.isfinite(want32) & (want32 != 0)
+    ulp = np.abs(got[finite] - want[finite]) / np.spacing(np.abs(want32[finite])).astype(np.float64)
+    assert ulp.max() <= 1.0
+    np.testing.assert_array_equal(got[~finite], want32[~finite])  # inf above 88.72, 0 below -103.97
+    special = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0], np.float32)
+    out = np.empty_like(special)
+    _exp_all(special, out)
+    np.testing.assert_array_equal(out, [np.inf, 0.0, np.nan, 1.0, 1.0])
 
 
 def test_tanh_f32_special_values() -> None:

@@ -31,6 +31,12 @@ def dtype_name(dtype: np.dtype) -> str:
     return DTYPE_NAMES[np.dtype(dtype)]
 
 
+def exp_of(x: str, dtype: np.dtype) -> str:
+    """e**x in generated code: float32 through the vectorizing `helpers.exp_f32` (within 1 ulp),
+    float64 through libm."""
+    return f"exp_f32({x})" if np.dtype(dtype) == np.float32 else f"np.exp({x})"
+
+
 def safe_text(text: str, limit: int = 200) -> str:
     """`text` with every character outside printable ASCII replaced by `?`, at most `limit` long."""
     clean = "".join(ch if " " <= ch <= "~" else "?" for ch in str(text))
@@ -220,7 +226,8 @@ def combine(kind: str, acc: str, value: str) -> str:
     if kind == "sum":
         return f"{acc} + {value}"
     op = ">" if kind == "max" else "<"
-    return f"{value} if ({value} {op} {acc} or {value} != {value}) else {acc}"
+    # `|`, not `or`: no branch (a select), so a mispredicted comparison costs nothing.
+    return f"{value} if (({value} {op} {acc}) | ({value} != {value})) else {acc}"
 
 
 def identity(kind: str, dtype: np.dtype) -> object:

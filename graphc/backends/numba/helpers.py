@@ -88,6 +88,47 @@ def tanh_f32(x: float) -> float:
     return p / q
 
 
+@intrinsic
+def _f32_from_bits(typingctx, bits):  # type: ignore[no-untyped-def]
+    """The float32 whose bit pattern is the int32 `bits` (an LLVM bitcast, which vectorizes)."""
+    from llvmlite import ir
+    from numba.core import types
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        value = context.cast(builder, args[0], signature.args[0], types.int32)
+        return builder.bitcast(value, ir.FloatType())
+
+    return types.float32(bits), codegen
+
+
+# exp for float32 that vectorizes: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two, as
+# Cody and Waite), e**r by Cephes' expf polynomial, times 2**n built from its bits in two halves
+# (so that results down to the smallest subnormal come out right). Libm's expf is a scalar call
+# (3.3 ns per element here). Max error against float64 exp: 2 ulp (tests/graphc/test_kernels.py).
+_LOG2E, _LN2_HI, _LN2_LO = _F(1.44269504088896341), _F(0.693359375), _F(-2.12194440e-4)
+_P0, _P1, _P2, _P3, _P4, _P5 = (_F(1.9875691500e-4), _F(1.3981999507e-3), _F(8.3334519073e-3), _F(4.1665795894e-2),
+                                _F(1.6666665459e-1), _F(5.0000001201e-1))
+_EXP_HIGH, _EXP_LOW, _HALF, _INF = _F(88.72283935546875), _F(-103.97283935546875), _F(0.5), _F(np.inf)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def exp_f32(x: float) -> float:
+    """e**x of a float32 scalar, inlined into loops so that they vectorize."""
+    c = np.minimum(np.maximum(x, _EXP_LOW), _EXP_HIGH)
+    n = np.floor(c * _LOG2E + _HALF)
+    r = (c - n * _LN2_HI) - n * _LN2_LO
+    p = ((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5
+    p = p * (r * r) + r + _ONE
+    k = np.int32(n)
+    half = k >> 1
+    scaled = p * _f32_from_bits((half + 127) << 23) * _f32_from_bits((k - half + 127) << 23)
+    if x > _EXP_HIGH:
+        return _INF
+    if x < _EXP_LOW:
+        return _F(0.0)
+    return scaled if x == x else x  # NaN stays NaN
+
+
 @_jit
 def all_finite(flat: np.ndarray) -> bool:
     """Whether no element of 1-D `flat` is NaN or infinite."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from ....ops import elementwise
 from ....ops.elementwise import GELU_C, GELU_K
-from ..emit import Scalar, dtype_name
+from ..emit import Scalar, dtype_name, exp_of
 from ..lowerings import Rule, register_scalar
 
 
@@ -38,7 +38,7 @@ def _sign_scalar(c: Scalar, x: str) -> str:
 
 def _sigmoid_scalar(c: Scalar, x: str) -> str:
     x = c.cast(x, 0)
-    e, one = f"np.exp(-abs({x}))", c.k(1)
+    e, one = exp_of(f"-abs({x})", c.out), c.k(1)
     return f"({one} / ({one} + {e})) if {x} >= 0 else ({e} / ({one} + {e}))"
 
 
@@ -51,8 +51,8 @@ def _softplus_scalar(c: Scalar, x: str) -> str:
     # NumPy's logaddexp(0, x), branch for branch.
     x = c.cast(x, 0)
     return (
-        f"{c.k(math.log(2.0))} if {x} == 0 else (np.log1p(np.exp({x})) if {x} < 0 else"
-        f" ({x} + np.log1p(np.exp(-{x})) if {x} > 0 else {x}))"
+        f"{c.k(math.log(2.0))} if {x} == 0 else (np.log1p({exp_of(x, c.out)}) if {x} < 0 else"
+        f" ({x} + np.log1p({exp_of(f'-{x}', c.out)}) if {x} > 0 else {x}))"
     )
 
 
@@ -82,7 +82,7 @@ def _integral_scalar(fn: str) -> Rule:
 
 SCALARS: dict[Any, Rule] = {
     elementwise.NEGATIVE: lambda c, x: f"-{x}",
-    elementwise.EXP: lambda c, x: f"np.exp({c.cast(x, 0)})",
+    elementwise.EXP: lambda c, x: exp_of(c.cast(x, 0), c.out),
     elementwise.LOG: lambda c, x: f"np.log({c.cast(x, 0)})",
     elementwise.SQRT: lambda c, x: f"np.sqrt({c.cast(x, 0)})",
     elementwise.ABS: lambda c, x: f"abs({x})",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ....ops import reduction
-from ..emit import Buf, Emitter, emit_reduce, outer_inner
+from ..emit import Buf, Emitter, emit_reduce, exp_of, outer_inner
 from ..lowerings import register_kernel
 
 
@@ -13,7 +13,7 @@ def _logsumexp_kernel(em: Emitter, out: Buf, x: Buf, axis: tuple[int, ...], keep
     with em.loops([out.size]) as (i,):
         em.line(f"{out.item(i)} = {out.item(i)} if np.isfinite({out.item(i)}) else 0")
     total = em.scratch(out.shape, out.dtype)
-    emit_reduce(em, x, total, axis, "sum", value=lambda e, k: f"np.exp({e} - {out.item(k)})")
+    emit_reduce(em, x, total, axis, "sum", value=lambda e, k: exp_of(f"{e} - {out.item(k)}", out.dtype))
     with em.loops([out.size]) as (i,):
         em.line(f"{out.item(i)} = np.log({total.item(i)}) + {out.item(i)}")
 
