@@ -10,11 +10,13 @@ from .dtypes import type_string
 from .errors import FeedError
 
 
-def check_feed(value: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:
+def check_feed(value: Any, shape: tuple[int, ...], dtype: np.dtype, what: str, floats_convert: bool = True) -> np.ndarray:
     """`value` as an array of exactly `shape` and `dtype`, or FeedError naming `what`.
 
-    NumPy arrays and scalars must convert safely (int32 into int64, not float64 into float32);
-    Python numbers and lists are converted when their kind fits (a list of floats feeds float32).
+    NumPy arrays and scalars must convert safely (int32 into int64), except that floats of
+    another width convert to a float dtype (float64 data feeds a float32 model, as TF1's
+    feed_dict) when `floats_convert`, rounding but never overflowing; Python numbers and lists
+    are converted when their kind fits (a list of floats feeds float32).
     """
     if type(value) is np.ndarray and value.dtype == dtype and value.shape == shape and value.flags.c_contiguous:
         return value  # the common case, as fast as it can be
@@ -22,7 +24,8 @@ def check_feed(value: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -
         value = value.data
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
-        if array.dtype != dtype and not np.can_cast(array.dtype, dtype, "safe"):
+        rounds = floats_convert and array.dtype.kind == "f" and dtype.kind == "f"
+        if array.dtype != dtype and not rounds and not np.can_cast(array.dtype, dtype, "safe"):
             raise FeedError(
                 f"{what} expects {type_string(shape, dtype)}, got {type_string(array.shape, array.dtype)}"
                 f" ({array.dtype.name} does not convert to {dtype.name} without loss; cast it first)"

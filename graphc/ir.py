@@ -150,7 +150,7 @@ class Variable(Node):
 
     def assign(self, value: Any) -> None:
         """Overwrite the value; `value` must have this variable's shape and a dtype that fits."""
-        array = check_feed(value, self.shape, self.dtype, f"variable {self.name!r}")
+        array = check_feed(value, self.shape, self.dtype, f"variable {self.name!r}", floats_convert=False)
         with STEP_LOCK:
             self.store.array = array.copy()
 

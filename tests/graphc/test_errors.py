@@ -79,7 +79,8 @@ def test_feed_errors_name_the_placeholder_and_change_nothing() -> None:
     f = gc.compile([x], loss, updates=gc.optim.sgd(loss, [w], lr=0.1))
     bad_feeds = [
         ((np.ones((3, 2), np.float32),), {}, r"'x'.*f32\[2,3\].*f32\[3,2\]"),
-        ((np.ones((2, 3), np.float64),), {}, r"'x'.*f32\[2,3\].*f64\[2,3\]"),
+        ((np.ones((2, 3), np.int64),), {}, r"'x'.*f32\[2,3\].*i64\[2,3\]"),
+        ((np.full((2, 3), 1e300),), {}, r"'x'.*1e\+300, which float32 cannot hold"),
         ((), {}, r"missing input 'x'"),
         ((np.ones((2, 3), np.float32), 1), {}, r"at most 1"),
         ((), {"y": np.ones((2, 3), np.float32)}, r"unknown input 'y'"),
@@ -91,6 +92,19 @@ def test_feed_errors_name_the_placeholder_and_change_nothing() -> None:
     np.testing.assert_array_equal(w.value, np.ones(3, np.float32))
     f(x=np.ones((2, 3), np.float32))  # by name
     np.testing.assert_allclose(w.value, np.full(3, 1 - 0.1 * 2, np.float32))
+
+
+def test_float_feeds_of_another_width_are_converted_as_tf1_does() -> None:
+    x = gc.placeholder((2,), "float32", name="x")
+    f = gc.compile([x], x * 2)
+    out = f(np.array([0.1, 2.5]))  # float64 data, a float32 model
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.array([0.1, 2.5], np.float32) * 2)
+    stacked = f.run_many(np.array([[0.1, 2.5], [1.0, 3.0]]))
+    assert stacked.dtype == np.float32 and stacked.shape == (2, 2)
+    w = gc.variable(np.zeros(2, np.float32), name="w")
+    with pytest.raises(gc.FeedError, match="f64"):  # assign checks the dtype: it is not a feed
+        w.assign(np.zeros(2))
 
 
 def test_safe_feeds_are_converted() -> None:
