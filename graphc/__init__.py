@@ -98,10 +98,12 @@ from .ops import (
     variable,
     where,
 )
+from .saving import load, save
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "save", "load",
     "eager", "optim", "grad", "hvp", "jacobian", "jvp", "vjp", "DTypeError", "FeedError", "GraphcError",
     "GraphcWarning", "GraphError", "NumericsError", "ShapeError", "Function", "compile", "Graph", "Node",
     "Variable", "verify", "abs", "add", "argmax", "broadcast_to", "cast", "clip", "concatenate", "constant",

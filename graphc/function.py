@@ -88,6 +88,10 @@ class Function:
         if backend not in BACKENDS:
             raise GraphError(f"compile: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
         self.optimize, self.check_numerics, self.cache, self.backend = optimize, check_numerics, cache, backend
+        # The options this function was compiled with, as `gc.save` records them.
+        self.options = dict(optimize=optimize, check_numerics=check_numerics, backend=backend, gradient_flow=gradient_flow,
+                            threads=threads, disable=[disable] if isinstance(disable, str) else
+                            list(disable) if isinstance(disable, (list, tuple, set, frozenset)) else disable)
         watched = self._outputs + [node for _, _, node in self._flow]
         self.source_graph = Graph(self.inputs, watched + [v for _, v in self._updates])
         _check_fed(self.source_graph)
