@@ -46,8 +46,9 @@ def save(path: str | os.PathLike[str], obj: Any) -> None:
     else:
         manifest = _variables_manifest(obj, arrays)
     manifest["graphc"] = FORMAT
+    arrays[MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays, **{MANIFEST: np.frombuffer(json.dumps(manifest).encode(), np.uint8)})
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # names and arrays, as savez takes them
     with open(path, "wb") as out:
         out.write(buffer.getvalue())
 
@@ -76,13 +77,13 @@ def load(path: str | os.PathLike[str]) -> Any:
 
 
 def _variables_manifest(obj: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    keys: list[Any] | None = None
     if isinstance(obj, Mapping):
-        keys: list[Any] | None = list(obj)
-        values = list(obj.values())
+        keys, values = list(obj), list(obj.values())
         if not all(isinstance(k, str) for k in keys):
             raise GraphcError("save: a dict of variables needs string keys")
     elif isinstance(obj, (list, tuple)):
-        keys, values = None, list(obj)
+        values = list(obj)
     else:
         raise GraphcError(f"save: expected a list or dict of variables, or a compiled function; got {type(obj).__name__}")
     names = []
