@@ -1,7 +1,9 @@
 """Dtypes: normalization, promotion and short names.
 
-Promotion follows NumPy 2 (NEP 50), except that Python *and NumPy* scalars are weak, as in
-PyTorch: ``x_f32 * np.float64(2)`` stays float32. Arrays are strong.
+Promotion follows PyTorch: tensors of different kinds (bool < integer < float) take the dtype
+of the highest kind among them (a float32 tensor with an int64 tensor is float32, where NumPy
+says float64); within a kind, NumPy 2's rules (int8 with uint8 is int16). Python *and NumPy*
+scalars are weak, as in PyTorch: ``x_f32 * np.float64(2)`` stays float32. Arrays are strong.
 """
 
 from __future__ import annotations
@@ -77,7 +79,11 @@ def result_type(*operands: Any) -> np.dtype:
     weak = [o.item() if isinstance(o, np.generic) else o for o in operands if not isinstance(o, np.dtype)]
     if not strong:
         return as_dtype(np.result_type(*[_default_scalar_dtype(w) for w in weak]))
-    return as_dtype(np.result_type(*strong, *weak))
+    top = max(_KIND_RANK[d.kind] for d in strong)
+    return as_dtype(np.result_type(*[d for d in strong if _KIND_RANK[d.kind] == top], *weak))
+
+
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}  # PyTorch's categories: bool < integer < float
 
 
 def _default_scalar_dtype(value: Any) -> np.dtype:

@@ -590,9 +590,21 @@ def _unary(op: OpDef, x: Any, **attrs: Any) -> Any:
     return scalar if scalar is not None else apply(op, tuple(lift(x)), **attrs)
 
 
+def promote(*xs: Any) -> list[Any]:
+    """Tensors `xs` with the integer and bool ones cast to the float dtype they meet (PyTorch's
+    promotion: a float32 tensor with an int64 one computes in float32). The cast is a node of
+    its own, so every back end rounds the integers the same way before the arithmetic."""
+    tensors = lift(*xs)
+    floats = [t.dtype for t in tensors if t.dtype.kind == "f"]
+    if not floats or all(t.dtype.kind == "f" for t in tensors):
+        return tensors
+    target = result_type(*floats)
+    return [t if t.dtype.kind == "f" else cast(t, target) for t in tensors]
+
+
 def _binary_op(op: OpDef, x: Any, y: Any) -> Any:
     scalar = _of_scalars(op, (x, y), {})
-    return scalar if scalar is not None else apply(op, tuple(lift(x, y)))
+    return scalar if scalar is not None else apply(op, tuple(promote(x, y)))
 
 
 def negative(x: Any) -> Any:
@@ -864,6 +876,6 @@ def logical_not(x: Any) -> Any:
 
 def where(c: Any, x: Any, y: Any) -> Any:
     """x where `c` is true, else y (all three broadcast together)."""
-    x, y = lift(x, y)
+    x, y = promote(x, y)
     (c,) = lift(c if is_tensor(c) else np.asarray(c, dtype=bool))
     return apply(WHERE, (c, x, y))

@@ -14,7 +14,7 @@ from ..errors import ShapeError
 from ..opdef import OpDef, register
 from . import reduction as rd
 from . import shape as sh
-from .elementwise import broadcast_shapes
+from .elementwise import broadcast_shapes, promote
 
 
 def _matmul_rule(a: Any, b: Any) -> tuple[tuple[int, ...], np.dtype]:
@@ -52,7 +52,7 @@ MATMUL = register(
 
 def matmul(a: Any, b: Any) -> Any:
     """a @ b: 2-D, batched over broadcast leading axes; a 1-D operand is a row or column."""
-    a, b = lift(a, b)
+    a, b = promote(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: operands must have at least one dimension, got {a.shape} and {b.shape}")
     if a.ndim == 1 and b.ndim == 1:

@@ -16,7 +16,7 @@ from ..builder import apply, check_shape, is_tensor, lift
 from ..dtypes import as_dtype, is_int, result_type
 from ..errors import GraphcError, GraphError, ShapeError
 from ..opdef import OpDef, register
-from .elementwise import where
+from .elementwise import promote, where
 from .leaves import zeros_like
 
 IndexKey = tuple[Any, ...]  # per input axis: int, or (start, stop, step)
@@ -307,7 +307,7 @@ def broadcast_to(x: Any, shape: Any) -> Any:
 
 def concatenate(xs: Any, axis: int = 0) -> Any:
     """Tensors joined along `axis`."""
-    xs = lift(*xs)
+    xs = promote(*xs)
     if not xs:
         raise ShapeError("concatenate: needs at least one tensor")
     ndim = xs[0].ndim

@@ -438,6 +438,9 @@ def _m_int(d: _Draw) -> Step | None:
         if rr < 0.75:  # int bounds, fractional ones (a float result), or beyond the dtype's range
             lo, hi = d.choice([(-1, 2), (-1.5, 2.5), (0, None), (None, 1.5), (-300, 300)])
             return Step("gc.clip", (Ref(i), lo, hi))
+        f = d.pick("f")
+        if rr < 0.87 and f is not None:  # an integer tensor meets a float one: promoted as PyTorch
+            return Step(d.choice(["op+", "op-", "op*", "gc.maximum", "op<", "op=="]), (Ref(f), Ref(i)))
         j = d.pick("i")
         return Step(d.choice(["op+", "op-", "op*", "gc.maximum", "gc.minimum"]), (Ref(i), Ref(j if j is not None else i)))
     b = d.pick("b")

@@ -106,3 +106,36 @@ def test_compiled_function_prints_outputs_and_updates() -> None:
     assert "grad of" in text  # backward nodes are marked
     assert "nodes" in f.report()
     assert str(f.source_graph).startswith("graph (x:f32[3])")
+
+
+@pytest.mark.parametrize("a,b,want", [
+    ("float32", "int64", "float32"), ("int32", "float64", "float64"), ("float32", "bool", "float32"),
+    ("float32", "float64", "float64"), ("int8", "uint8", "int16"), ("bool", "int32", "int32"),
+    ("uint8", "int64", "int64"),
+])
+def test_tensors_of_different_kinds_promote_as_pytorch(a: str, b: str, want: str) -> None:
+    x, y = gc.placeholder((3,), a), gc.placeholder((3,), b)
+    for out in (x + y, y * x, gc.maximum(x, y), gc.where(x == x, x, y), gc.concatenate([x, y])):
+        assert out.dtype == np.dtype(want), (out, a, b)
+
+
+def test_an_integer_tensor_meets_a_float_one_in_its_dtype_on_every_back_end() -> None:
+    # 16777217 is not a float32: PyTorch rounds it to 16777216 before adding, and so does graphc
+    # (NumPy would add in float64 and round once, to 16777218).
+    x, n = gc.placeholder((2,), "float32"), gc.placeholder((2,), "int64")
+    outs = [x + n, n * x, x < n, gc.matmul(gc.reshape(n, (1, 2)), gc.reshape(x, (2, 1)))]
+    feeds = np.array([0.5, 1.0], np.float32), np.array([16777217, 3])
+    want = [np.array([16777216.0, 4.0], np.float32), np.array([8388608.0, 3.0], np.float32), [True, True]]
+    for backend in ("numpy", "numba"):
+        got = gc.compile([x, n], outs, backend=backend)(*feeds)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+        assert got[0].dtype == np.float32 and got[3].dtype == np.float32
+    # Compared in float32 too: 16777216.0 < 16777217 is False once the integer is a float32.
+    big = np.array([16777216.0, 1.0], np.float32)
+    for backend in ("numpy", "numba"):
+        np.testing.assert_array_equal(gc.compile([x, n], x < n, backend=backend)(big, feeds[1]), [False, True])
+    torch = pytest.importorskip("torch")
+    tx, tn = torch.tensor(feeds[0]), torch.tensor(feeds[1])
+    np.testing.assert_array_equal((tx + tn).numpy(), want[0])
+    np.testing.assert_array_equal((torch.tensor(big) < tn).numpy(), [False, True])
