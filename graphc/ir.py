@@ -107,6 +107,12 @@ class Node(Operators):
             "use gc.where for a choice made at run time"
         )
 
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise GraphError(
+            f"a symbolic tensor has no value to make an array of ({self!r}): compile a function that"
+            " outputs it (gc.compile) and call it, or build the model on eager tensors"
+        )
+
     def __len__(self) -> int:
         if not self.shape:
             raise GraphError(f"len() of a 0-d tensor ({self!r})")

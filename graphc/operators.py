@@ -27,12 +27,51 @@ def _lib() -> ModuleType:
     return _library
 
 
+# NumPy ufunc -> graphc function (same meaning), for tensors handed to NumPy.
+_UFUNCS = {
+    "add": "add", "subtract": "subtract", "multiply": "multiply", "true_divide": "divide", "divide": "divide",
+    "power": "pow", "negative": "negative", "absolute": "abs", "exp": "exp", "log": "log", "sqrt": "sqrt",
+    "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh", "arctan": "arctan", "sinh": "sinh", "cosh": "cosh",
+    "log1p": "log1p", "expm1": "expm1", "floor": "floor", "ceil": "ceil", "rint": "round", "sign": "sign",
+    "maximum": "maximum", "minimum": "minimum", "arctan2": "arctan2", "hypot": "hypot", "logaddexp": "logaddexp",
+    "remainder": "mod", "square": "square", "reciprocal": "reciprocal", "matmul": "matmul", "less": "less",
+    "less_equal": "less_equal", "greater": "greater", "greater_equal": "greater_equal", "equal": "equal",
+    "not_equal": "not_equal", "logical_and": "logical_and", "logical_or": "logical_or",
+    "logical_not": "logical_not",
+}
+# NumPy function -> the keyword arguments graphc's function of that name takes.
+_REDUCE = {"axis", "keepdims"}
+_FUNCTIONS: dict[str, set[str]] = {
+    "sum": _REDUCE, "mean": _REDUCE, "max": _REDUCE, "min": _REDUCE, "var": _REDUCE | {"ddof"},
+    "std": _REDUCE | {"ddof"}, "argmax": {"axis"}, "reshape": set(), "transpose": {"axes"}, "squeeze": {"axis"},
+    "expand_dims": {"axis"}, "concatenate": {"axis"}, "stack": {"axis"}, "where": set(), "matmul": set(),
+    "clip": set(), "broadcast_to": set(), "take": {"axis"}, "triu": {"k"}, "tril": {"k"}, "einsum": set(),
+}
+
+
 class Operators:
     """`+ - * / ** @`, unary `-`, comparisons, indexing, and method forms of common functions."""
 
     __slots__ = ()
-    # NumPy defers to our reflected operators instead of building object arrays.
-    __array_ufunc__ = None
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy's elementwise functions on tensors (`np.exp(t)`, `array + t`) run graphc's."""
+        name = _UFUNCS.get(ufunc.__name__)
+        if method != "__call__" or name is None or kwargs:
+            extra = f" with {', '.join(f'{k}=' for k in kwargs)}" if kwargs else ""
+            raise GraphcError(f"NumPy's {ufunc.__name__}{'' if method == '__call__' else '.' + method}{extra}"
+                              " does not run on graphc tensors; call the gc function of the same meaning")
+        return getattr(_lib(), name)(*inputs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        """NumPy's functions on tensors (`np.sum(t, axis=0)`, `np.concatenate([a, b])`) run graphc's."""
+        name = func.__name__
+        if name not in _FUNCTIONS or not set(kwargs) <= _FUNCTIONS[name]:
+            unknown = sorted(set(kwargs) - _FUNCTIONS.get(name, set()))
+            extra = f" (graphc takes no {', '.join(unknown)}=)" if name in _FUNCTIONS else ""
+            hint = f"use gc.{name}" if hasattr(_lib(), name) else f"graphc has no {name}: compose it from gc functions"
+            raise GraphcError(f"np.{name} does not run on graphc tensors{extra}; {hint}")
+        return getattr(_lib(), name)(*args, **kwargs)
 
     def __add__(self, other: Any) -> Any:
         return _lib().add(self, other)

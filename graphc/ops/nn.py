@@ -139,7 +139,7 @@ def layer_norm(x: Any, gain: Any = None, bias: Any = None, eps: float = 1e-5) ->
     if not is_number(eps) or eps < 0:
         raise ShapeError(f"layer_norm: eps must be a non-negative number, got {eps!r}")
     for what, p in (("gain", gain), ("bias", bias)):
-        shape = tuple(getattr(p, "shape", np.shape(p)))
+        shape = tuple(p.shape if hasattr(p, "shape") else np.shape(p))
         if p is not None and shape != x.shape[-1:]:
             raise ShapeError(f"layer_norm: {what} must have shape {x.shape[-1:]} (the last axis), got {shape}")
     centered = x - rd.mean(x, -1, keepdims=True)

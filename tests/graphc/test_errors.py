@@ -202,3 +202,29 @@ def test_labels_out_of_range_raise() -> None:
 def test_requires_grad_only_on_floats() -> None:
     with pytest.raises(gc.GraphError, match="float"):
         eager.tensor([1, 2], requires_grad=True)
+
+
+def test_numpy_functions_on_tensors_run_graphcs_or_say_why_not() -> None:
+    from graphc import eager
+
+    x = gc.placeholder((2, 3), "float64", name="x")
+    outs = [np.exp(x), np.sum(x, axis=0), np.mean(x, keepdims=True), np.concatenate([x, x]), np.arange(3.0) + x,
+            np.where(x > 0, x, 0.0), np.maximum(x, 0.5), np.var(x, ddof=1)]
+    assert all(isinstance(o, gc.Node) for o in outs)
+    feed = np.arange(6.0).reshape(2, 3) - 2
+    got = gc.compile([x], outs)(feed)
+    want = [np.exp(feed), feed.sum(0), feed.mean(keepdims=True), np.concatenate([feed, feed]), np.arange(3.0) + feed,
+            np.where(feed > 0, feed, 0.0), np.maximum(feed, 0.5), feed.var(ddof=1)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-15)
+    with pytest.raises(gc.GraphError, match="no value to make an array of"):
+        np.asarray(x)
+    with pytest.raises(gc.GraphcError, match="graphc has no cumsum"):
+        np.cumsum(x)
+    with pytest.raises(gc.GraphcError, match="no dtype="):
+        np.sum(x, dtype=np.float32)
+    with pytest.raises(gc.GraphcError, match="exp with out="):
+        np.exp(x, out=np.zeros((2, 3)))
+    t = eager.tensor(np.ones(3), requires_grad=True)  # eager tensors too, gradients included
+    np.sum(np.exp(t)).backward()
+    np.testing.assert_allclose(t.grad.data, np.e)
