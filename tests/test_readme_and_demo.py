@@ -45,4 +45,4 @@ def test_command_line_runs_the_demo(capsys, tmp_path) -> None:  # type: ignore[n
     from graphc.__main__ import main
 
     assert main(["demo", "--steps", "5", "--html", str(tmp_path / "page.html")]) == 0
-    assert "faster" in capsys.readouterr().out and (tmp_path / "page.html").exists()
+    assert "step time: compiled" in capsys.readouterr().out and (tmp_path / "page.html").exists()

@@ -172,7 +172,9 @@ def curve_svg(values: Sequence[float], label: str = "loss") -> str:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A DOT string: backslashes and quotes escaped, and each line break DOT's own `\\n`."""
+    lines = text.replace("\\", "\\\\").replace('"', '\\"').split("\n")
+    return '"' + "\\n".join(lines) + '"'
 
 
 def graph_dot(graph: Graph, name: str = "graphc") -> str:
@@ -184,7 +186,7 @@ def graph_dot(graph: Graph, name: str = "graphc") -> str:
 
     def node_line(n: Node, indent: str) -> str:
         shape = {"fed": "ellipse", "state": "doubleoctagon"}.get(n.op.leaf or "", "box")
-        label = "\\n".join(labels[id(n)])
+        label = "\n".join(labels[id(n)])
         return f'{indent}{_quote(names[id(n)])} [label={_quote(label)}, shape={shape}, fillcolor="{_fill(n)}"];'
 
     grouped = set()
