@@ -42,7 +42,8 @@ _override = _Override()
 
 
 def _inside_graphc(filename: str) -> bool:
-    return filename.startswith(_PACKAGE_DIRS) or filename.startswith("<frozen")
+    # The `graphc` console script's stub (bin/graphc) is graphc's too, not the user's code.
+    return filename.startswith(_PACKAGE_DIRS) or filename.startswith("<frozen") or os.path.basename(filename) == "graphc"
 
 
 def user_location() -> Location:

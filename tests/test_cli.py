@@ -76,3 +76,14 @@ def test_compare_times_compiled_and_eager(capsys: pytest.CaptureFixture[str]) ->
     assert lines[0].split()[:3] == ["workload", "runner", "median"]
     assert lines[1].split()[:2] == ["mlp_small", "graphc"] and "1.00x" in lines[1]
     assert lines[2].split()[:2] == ["mlp_small", "graphc_eager"]
+
+
+def test_inspect_dot_keeps_the_scripts_prints_off_stdout(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from graphc.__main__ import main
+
+    script = tmp_path / "model.py"
+    script.write_text("import graphc as gc\nprint('hello')\nx = gc.placeholder((2,), name='x')\n"
+                      "f = gc.compile([x], gc.exp(x))\n")
+    assert main(["inspect", str(script), "--dot"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("digraph") and "hello" not in captured.out and "hello" in captured.err

@@ -8,6 +8,7 @@ pass report, or as DOT (`--dot`), or written as a report page (`--html PATH`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import runpy
 import sys
@@ -27,14 +28,15 @@ def _script_error(path: str, exc: BaseException) -> GraphcError:
     return GraphcError(f"inspect: {path} raised {type(exc).__name__}: {first}{where}")
 
 
-def functions_of(path: str) -> list[Function]:
-    """The functions `path` compiles when run, or its module-level tensors compiled."""
+def functions_of(path: str, quiet: bool = False) -> list[Function]:
+    """The functions `path` compiles when run, or its module-level tensors compiled; with
+    `quiet`, what the script prints goes to stderr (so that stdout holds only DOT, say)."""
     if not os.path.isfile(path):
         raise GraphcError(f"inspect: no such script {path!r}")
     argv = sys.argv
     sys.argv = [path]
     try:
-        with captured() as found:
+        with captured() as found, contextlib.redirect_stdout(sys.stderr if quiet else sys.stdout):
             namespace = runpy.run_path(path, run_name="__main__")
     except SystemExit as exc:
         if exc.code not in (0, None):
@@ -56,7 +58,7 @@ def functions_of(path: str) -> list[Function]:
 
 def inspect(path: str, html: str | None = None, dot: bool = False, out: Callable[[str], None] = print) -> list[Function]:
     """Print (or write) every function of `path`; return them."""
-    functions = functions_of(path)
+    functions = functions_of(path, quiet=dot)
     for k, f in enumerate(functions):
         if dot:
             out(f.to_dot())
