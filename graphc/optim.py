@@ -13,11 +13,13 @@ parameter, in order) instead of the loss's: clipped ones, from `clip_by_global_n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from . import eager
 from .differentiate import grad
 from .dtypes import is_number
 from .errors import GraphError
@@ -41,24 +43,14 @@ def _updates(values: dict[Variable, Node], gradients: dict[Variable, Node]) -> U
     return out
 
 
-def _params(params: Sequence[Variable] | Variable) -> list[Variable]:
+def _params(params: Sequence[Any] | Any) -> list[Variable]:
     items = [params] if isinstance(params, Node) else list(params)
+    found: list[Variable] = []
     for p in items:
         if not isinstance(p, Variable):
-            raise GraphError(f"optimizers update variables; got {p!r}")
-    return items
-
-
-def _rate(lr: Any, p: Variable) -> Any:
-    """The learning rate as a factor for `p`: a number, or a tensor cast to p's dtype (a float64
-    rate placeholder steps a float32 parameter, as PyTorch's Python-float rates do)."""
-    if isinstance(lr, Node):
-        if lr.shape != ():
-            raise GraphError(f"the learning rate must be a scalar tensor, got shape {lr.shape}")
-        return lr if lr.dtype == p.dtype else cast(lr, p.dtype)
-    if not is_number(lr):
-        raise GraphError(f"the learning rate must be a number, a scalar tensor or a schedule, got {lr!r}")
-    return lr
+            raise GraphError(f"optimizers update variables (or eager tensors that require gradients); got {p!r}")
+        found.append(p)
+    return found
 
 
 def _scheduled(lr: Any, what: str) -> tuple[Any, dict[Variable, Node]]:
@@ -69,10 +61,12 @@ def _scheduled(lr: Any, what: str) -> tuple[Any, dict[Variable, Node]]:
     return lr(taken), {taken: taken + 1.0}
 
 
-def _gradients(loss: Node, ps: list[Variable], given: Sequence[Node] | None) -> dict[Variable, Node]:
+def _gradients(loss: Node | None, ps: list[Variable], given: Sequence[Node] | None) -> dict[Variable, Node]:
     """Each parameter's gradient: `given` (one per parameter, in order: clipped ones, say), or
     the gradients of `loss`."""
     if given is None:
+        if loss is None:
+            raise GraphError("an optimizer needs the loss to differentiate (or grads=)")
         return dict(zip(ps, grad(loss, ps)))
     given = [given] if isinstance(given, Node) else list(given)
     if len(given) != len(ps) or any(not isinstance(g, Node) or g.shape != p.shape for g, p in zip(given, ps)):
@@ -81,101 +75,142 @@ def _gradients(loss: Node, ps: list[Variable], given: Sequence[Node] | None) -> 
     return dict(zip(ps, given))
 
 
-def _decayed(grads: dict[Variable, Node], weight_decay: float, what: str) -> dict[Variable, Node]:
-    """grad + weight_decay * p (L2 regularization, as torch.optim's weight_decay)."""
-    if not is_number(weight_decay) or weight_decay < 0:
-        raise GraphError(f"{what}: weight_decay must be a non-negative number, got {weight_decay!r}")
-    if not weight_decay:
-        return grads
-    return {p: g + weight_decay * p for p, g in grads.items()}
-
-
 def _state(p: Variable, what: str) -> Variable:
     return variable(np.zeros(p.shape, p.dtype), name=f"{p.name}.{what}")
 
 
-def sgd(loss: Node, params: Sequence[Variable] | Variable, lr: Any, weight_decay: float = 0.0,
-        grads: Sequence[Node] | None = None) -> Updates:
+def sgd(loss: Node | None, params: Sequence[Any] | Any, lr: Any, weight_decay: float = 0.0,
+        grads: Sequence[Node] | None = None) -> Any:
     """p <- p - lr * (grad + weight_decay * p)."""
-    ps = _params(params)
-    gradients = _gradients(loss, ps, grads)
-    lr, updates = _scheduled(lr, "sgd")
-    for p, g in _decayed(gradients, weight_decay, "sgd").items():
-        updates[p] = p - _rate(lr, p) * g
-    return _updates(updates, gradients)
+    return _optimizer(_Rule("sgd", weight_decay), loss, params, lr, grads)
 
 
-def momentum(loss: Node, params: Sequence[Variable] | Variable, lr: Any, beta: float = 0.9,
-             weight_decay: float = 0.0, grads: Sequence[Node] | None = None) -> Updates:
+def momentum(loss: Node | None, params: Sequence[Any] | Any, lr: Any, beta: float = 0.9,
+             weight_decay: float = 0.0, grads: Sequence[Node] | None = None) -> Any:
     """buf <- beta * buf + grad; p <- p - lr * buf (torch.optim.SGD with momentum=beta), the
     gradient with weight_decay * p added."""
-    ps = _params(params)
-    gradients = _gradients(loss, ps, grads)
-    lr, updates = _scheduled(lr, "momentum")
-    for p, g in _decayed(gradients, weight_decay, "momentum").items():
-        buf = _state(p, "momentum")
-        new_buf = buf * beta + g
-        updates[buf] = new_buf
-        updates[p] = p - _rate(lr, p) * new_buf
-    return _updates(updates, gradients)
+    return _optimizer(_Rule("momentum", weight_decay, beta=beta), loss, params, lr, grads)
 
 
 def adam(
-    loss: Node,
-    params: Sequence[Variable] | Variable,
+    loss: Node | None,
+    params: Sequence[Any] | Any,
     lr: Any = 1e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 0.0,
     grads: Sequence[Node] | None = None,
-) -> Updates:
+) -> Any:
     """Adam, as torch.optim.Adam: bias-corrected moments, eps added after the square root, and
     weight_decay * p added to the gradient."""
-    return _adam(loss, params, lr, betas, eps, weight_decay, grads, decoupled=False)
+    return _optimizer(_Rule("adam", weight_decay, betas=betas, eps=eps), loss, params, lr, grads)
 
 
 def adamw(
-    loss: Node,
-    params: Sequence[Variable] | Variable,
+    loss: Node | None,
+    params: Sequence[Any] | Any,
     lr: Any = 1e-3,
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     weight_decay: float = 1e-2,
     grads: Sequence[Node] | None = None,
-) -> Updates:
+) -> Any:
     """AdamW, as torch.optim.AdamW: p shrinks by lr * weight_decay (decoupled from the
     gradient), then takes Adam's step."""
-    return _adam(loss, params, lr, betas, eps, weight_decay, grads, decoupled=True)
+    return _optimizer(_Rule("adamw", weight_decay, betas=betas, eps=eps), loss, params, lr, grads)
 
 
-def _adam(loss: Node, params: Sequence[Variable] | Variable, lr: Any, betas: tuple[float, float], eps: float,
-          weight_decay: float, given: Sequence[Node] | None, decoupled: bool) -> Updates:
-    what = "adamw" if decoupled else "adam"
-    ps = _params(params)
-    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
-        raise GraphError(f"{what}: betas must be a pair (beta1, beta2), got {betas!r}")
-    beta1, beta2 = betas
-    step = variable(np.zeros((), np.float64), name=f"{what}.step")
-    t = step + 1.0
-    rate = lr(step) if callable(lr) and not isinstance(lr, Node) else lr  # a schedule sees the steps taken
-    if isinstance(rate, Node) and rate.shape != ():
-        raise GraphError(f"{what}: the learning rate must be a scalar, got shape {rate.shape}")
-    step_size = rate / (1.0 - beta1**t)  # float64, as PyTorch's Python floats
-    bias_correction2_sqrt = sqrt(1.0 - beta2**t)
-    updates: dict[Variable, Node] = {step: t}
-    grads = _gradients(loss, ps, given)
-    coupled = _decayed(grads, weight_decay, what)  # checks weight_decay
-    if decoupled:
-        coupled = grads
-    for p, g in coupled.items():
-        m, v = _state(p, "adam_m"), _state(p, "adam_v")
+class _Rule:
+    """One optimizer's step for one parameter, written with graphc's functions, so that it
+    builds graph nodes (compiled steps) or computes at once (eager tensors)."""
+
+    def __init__(self, kind: str, weight_decay: float, beta: float = 0.9, betas: Any = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        if not is_number(weight_decay) or weight_decay < 0:
+            raise GraphError(f"{kind}: weight_decay must be a non-negative number, got {weight_decay!r}")
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise GraphError(f"{kind}: betas must be a pair (beta1, beta2), got {betas!r}")
+        self.kind, self.weight_decay, self.beta, self.betas, self.eps = kind, weight_decay, beta, tuple(betas), eps
+        self.state = {"sgd": (), "momentum": ("momentum",)}.get(kind, ("adam_m", "adam_v"))
+
+    def step(self, p: Any, g: Any, state: list[Any], rate: Any, t: Any) -> tuple[Any, list[Any]]:
+        """(the new p, the new state) after step number `t` (1 at the first) at learning rate `rate`."""
+        if self.weight_decay and self.kind != "adamw":
+            g = g + self.weight_decay * p  # torch.optim's weight_decay: L2 on the gradient
+        if self.kind == "sgd":
+            return p - _as(rate, p.dtype) * g, []
+        if self.kind == "momentum":
+            buf = state[0] * self.beta + g
+            return p - _as(rate, p.dtype) * buf, [buf]
+        beta1, beta2 = self.betas
+        m, v = state
         new_m = m + (1.0 - beta1) * (g - m)  # torch: exp_avg.lerp_(grad, 1 - beta1)
         new_v = v * beta2 + (1.0 - beta2) * g * g  # torch: mul_(beta2).addcmul_(g, g, 1 - beta2)
-        denom = sqrt(new_v) / cast(bias_correction2_sqrt, p.dtype) + eps
-        updates[m], updates[v] = new_m, new_v
-        start = p * _as(1.0 - rate * weight_decay, p.dtype) if decoupled and weight_decay else p  # torch: p.mul_(1 - lr * wd)
-        updates[p] = start + cast(-step_size, p.dtype) * new_m / denom
-    return _updates(updates, grads)
+        step_size = rate / (1.0 - beta1**t)  # float64, as PyTorch's Python floats
+        correction = sqrt(1.0 - beta2**t) if isinstance(t, Node) else math.sqrt(1.0 - beta2**t)
+        denom = sqrt(new_v) / _as(correction, p.dtype) + self.eps
+        start = p
+        if self.kind == "adamw" and self.weight_decay:
+            start = p * _as(1.0 - rate * self.weight_decay, p.dtype)  # torch: p.mul_(1 - lr * wd)
+        return start + _as(-step_size, p.dtype) * new_m / denom, [new_m, new_v]
+
+
+def _optimizer(rule: _Rule, loss: Node | None, params: Any, lr: Any, given: Sequence[Node] | None) -> Any:
+    """The updates of one compiled step, or, for eager tensors, an optimizer to step."""
+    items = [params] if isinstance(params, (Node, eager.Tensor)) else list(params)
+    if items and all(eager.is_eager(p) for p in items):
+        return EagerOptimizer(rule, items, lr)
+    ps = _params(items)
+    gradients = _gradients(loss, ps, given)
+    updates: dict[Variable, Node] = {}
+    t: Any = None
+    if rule.kind in ("adam", "adamw"):
+        steps = variable(np.zeros((), np.float64), name=f"{rule.kind}.step")
+        updates[steps], t = steps + 1.0, steps + 1.0
+        rate = lr(steps) if callable(lr) and not isinstance(lr, Node) else lr  # a schedule sees the steps taken
+    else:
+        rate, updates = _scheduled(lr, rule.kind)
+    for p, g in gradients.items():
+        state = [_state(p, what) for what in rule.state]
+        updates[p], new_state = rule.step(p, g, state, _checked(rate, rule.kind), t)
+        updates.update(zip(state, new_state))
+    return _updates(updates, gradients)
+
+
+def _checked(rate: Any, what: str) -> Any:
+    if isinstance(rate, Node) and rate.shape != ():
+        raise GraphError(f"{what}: the learning rate must be a scalar, got shape {rate.shape}")
+    if not isinstance(rate, Node) and not is_number(rate):
+        raise GraphError(f"{what}: the learning rate must be a number, a scalar tensor or a schedule, got {rate!r}")
+    return rate
+
+
+class EagerOptimizer:
+    """An optimizer for eager tensors, as torch.optim's: `zero_grad()` drops the gradients,
+    `step()` updates every parameter that has one (in place) by the same rule a compiled step
+    uses. The learning rate is a number or a schedule of the steps taken."""
+
+    def __init__(self, rule: _Rule, params: list[Any], lr: Any) -> None:
+        if not all(p.requires_grad for p in params):
+            raise GraphError(f"{rule.kind}: eager parameters must require gradients")
+        self.rule, self.params, self.lr, self.steps = rule, params, lr, 0
+        self.state = [[eager.tensor(np.zeros_like(p.data)) for _ in rule.state] for p in params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        rate = self.lr(float(self.steps)) if callable(self.lr) else self.lr
+        if not is_number(rate):
+            raise GraphError(f"{self.rule.kind}: an eager learning rate must be a number or a schedule giving one, got {rate!r}")
+        with eager.no_grad():
+            for k, p in enumerate(self.params):
+                if p.grad is None:
+                    continue
+                new, self.state[k] = self.rule.step(p, p.grad, self.state[k], float(rate), float(self.steps + 1))
+                p.data[...] = new.data
+        self.steps += 1
 
 
 def _as(value: Any, dtype: np.dtype) -> Any:
@@ -188,7 +223,7 @@ def clip_by_global_norm(grads: Any, max_norm: float) -> tuple[Any, Node]:
     torch.nn.utils.clip_grad_norm_: the global norm is the 2-norm of the gradients' 2-norms.
     `grads` is a tensor, or a list, tuple or dict of them; the result has its structure."""
     leaves, tree = flatten(grads)
-    if not leaves or not all(isinstance(g, Node) for g in leaves):
+    if not leaves or not all(isinstance(g, (Node, eager.Tensor)) for g in leaves):
         raise GraphError(f"clip_by_global_norm: expected tensors (or a list, tuple or dict of them), got {grads!r}")
     if not is_number(max_norm) or max_norm < 0:
         raise GraphError(f"clip_by_global_norm: max_norm must be a non-negative number, got {max_norm!r}")

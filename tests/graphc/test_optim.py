@@ -202,3 +202,47 @@ def test_an_optimizer_steps_with_given_gradients() -> None:
     np.testing.assert_allclose(w.value, w0 * (1 - 0.1 * 1e-2))  # only the decay: the given gradients are zero
     with pytest.raises(gc.GraphError, match="one tensor of each parameter's shape"):
         gc.optim.sgd(loss, [w, b], 0.1, grads=[gw])
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_TWINS) + ["sgd", "adam"])
+def test_eager_optimizers_step_as_the_compiled_ones_and_torch(name: str) -> None:
+    from graphc import eager
+
+    if name in TORCH_TWINS:
+        (ours, kwargs), _ = TORCH_TWINS[name]
+    else:
+        ours, kwargs = name, {"lr": 0.05}
+    x, y, w0, b0 = regression()
+    f, w, b = build(ours, w0, b0, **kwargs)
+    compiled = [float(f(x, y)) for _ in range(12)]
+    tw, tb = eager.tensor(w0.copy(), requires_grad=True), eager.tensor(b0.copy(), requires_grad=True)
+    opt = getattr(gc.optim, ours)(None, [tw, tb], **kwargs)
+    losses = []
+    for _ in range(12):
+        opt.zero_grad()
+        loss = gc.mean((gc.tanh(eager.tensor(x) @ tw + tb) - eager.tensor(y)) ** 2)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.data))
+    np.testing.assert_allclose(losses, compiled, rtol=1e-12)
+    np.testing.assert_allclose(tw.data, w.value, rtol=1e-11)
+    assert opt.steps == 12 and tw.grad is not None
+    opt.zero_grad()
+    assert tw.grad is None and tb.grad is None
+
+
+def test_an_eager_optimizer_with_a_schedule_and_clipped_gradients() -> None:
+    from graphc import eager
+
+    w = eager.tensor(np.array([3.0, -4.0]), requires_grad=True)
+    opt = gc.optim.sgd(None, [w], lr=lambda t: 0.5 * 0.5**t)
+    for expected_rate in (0.5, 0.25):
+        opt.zero_grad()
+        gc.sum(w * w).backward()
+        before = w.data.copy()
+        opt.step()
+        np.testing.assert_allclose(w.data, before - expected_rate * 2 * before)
+    clipped, norm = gc.optim.clip_by_global_norm([eager.tensor(np.array([3.0, 4.0]))], 1.0)
+    assert float(norm.data) == 5.0 and np.allclose(clipped[0].data, [0.6, 0.8], rtol=1e-6)
+    with pytest.raises(gc.GraphError, match="require gradients"):
+        gc.optim.adam(None, [eager.tensor(np.ones(2))])
