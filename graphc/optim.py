@@ -24,7 +24,9 @@ from .differentiate import grad
 from .dtypes import is_number
 from .errors import GraphError
 from .ir import Node, Variable
-from .ops import cast, minimum, sqrt, stack
+from .ops import abs as abs_of
+from .ops import cast, logical_or, minimum, sqrt, stack, where
+from .ops import max as max_of
 from .ops import sum as sum_of
 from .ops.leaves import variable
 from .tree import flatten, unflatten
@@ -130,6 +132,11 @@ class _Rule:
             raise GraphError(f"{kind}: weight_decay must be a non-negative number, got {weight_decay!r}")
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise GraphError(f"{kind}: betas must be a pair (beta1, beta2), got {betas!r}")
+        # As torch.optim: a value out of these ranges would turn the parameters into NaN or worse.
+        for name, value, ok in (("beta", beta, lambda v: v >= 0), ("beta1", betas[0], lambda v: 0 <= v < 1),
+                                ("beta2", betas[1], lambda v: 0 <= v < 1), ("eps", eps, lambda v: v >= 0)):
+            if not is_number(value) or not ok(value):
+                raise GraphError(f"{kind}: invalid {name} {value!r} (beta and eps >= 0; 0 <= beta1, beta2 < 1)")
         self.kind, self.weight_decay, self.beta, self.betas, self.eps = kind, weight_decay, beta, tuple(betas), eps
         self.state = {"sgd": (), "momentum": ("momentum",)}.get(kind, ("adam_m", "adam_v"))
 
@@ -180,8 +187,8 @@ def _optimizer(rule: _Rule, loss: Node | None, params: Any, lr: Any, given: Sequ
 def _checked(rate: Any, what: str) -> Any:
     if isinstance(rate, Node) and rate.shape != ():
         raise GraphError(f"{what}: the learning rate must be a scalar, got shape {rate.shape}")
-    if not isinstance(rate, Node) and not is_number(rate):
-        raise GraphError(f"{what}: the learning rate must be a number, a scalar tensor or a schedule, got {rate!r}")
+    if not isinstance(rate, Node) and not (is_number(rate) and rate >= 0):
+        raise GraphError(f"{what}: the learning rate must be a number >= 0, a scalar tensor or a schedule, got {rate!r}")
     return rate
 
 
@@ -218,6 +225,15 @@ def _as(value: Any, dtype: np.dtype) -> Any:
     return cast(value, dtype) if isinstance(value, Node) and value.dtype != dtype else value
 
 
+def _norm(g: Any) -> Any:
+    """The 2-norm of g, scaled by its largest magnitude first, so that g * g cannot overflow
+    (1e200 has norm 1e200, not inf; an infinite entry gives inf)."""
+    top = max_of(abs_of(g))
+    safe = where(logical_or(top == 0, top == math.inf), 1.0, top)
+    scaled = g / safe
+    return where(top == math.inf, top, sqrt(sum_of(scaled * scaled)) * safe)
+
+
 def clip_by_global_norm(grads: Any, max_norm: float) -> tuple[Any, Node]:
     """(the gradients scaled by min(1, max_norm / (global norm + 1e-6)), the global norm), as
     torch.nn.utils.clip_grad_norm_: the global norm is the 2-norm of the gradients' 2-norms.
@@ -227,8 +243,8 @@ def clip_by_global_norm(grads: Any, max_norm: float) -> tuple[Any, Node]:
         raise GraphError(f"clip_by_global_norm: expected tensors (or a list, tuple or dict of them), got {grads!r}")
     if not is_number(max_norm) or max_norm < 0:
         raise GraphError(f"clip_by_global_norm: max_norm must be a non-negative number, got {max_norm!r}")
-    norms = [sqrt(sum_of(g * g)) for g in leaves]
+    norms = [_norm(g) for g in leaves]
     dtype = norms[0].dtype
-    total = sqrt(sum_of(stack([_as(n, dtype) for n in norms]) ** 2))
+    total = _norm(stack([_as(n, dtype) for n in norms]))
     scale = minimum(float(max_norm) / (total + 1e-6), 1.0)
     return unflatten(tree, [g * _as(scale, g.dtype) for g in leaves]), total

@@ -147,28 +147,36 @@ def bars_svg(rows: Sequence[tuple[str, float]], unit: str = "", top_value: float
 
 
 def curve_svg(values: Sequence[float], label: str = "loss") -> str:
-    """A line through `values` (one per step; at most 1,000 points drawn, each the mean of its
-    stretch of steps), with the first and last step and the lowest and highest value marked."""
+    """A line through `values` (one per step; at most 1,000 points drawn, each the mean of the
+    finite values of its stretch of steps), with the first and last step and the lowest and
+    highest value marked; stretches holding a NaN or an infinity get a red tick at the top."""
     v = np.asarray(values, np.float64)
-    v = v[np.isfinite(v)] if np.isfinite(v).any() else np.zeros(1)
-    chunks = np.array_split(v, min(len(v), 1000))
-    points = np.array([c.mean() for c in chunks])
+    chunks = np.array_split(np.arange(len(v)), max(min(len(v), 1000), 1))
     left, top, w, h = 70, 10, 640, 220
-    lo, hi = float(points.min()), float(points.max())
+    finite = v[np.isfinite(v)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     span = hi - lo or 1.0
-    xs = left + w * np.arange(len(points)) / max(len(points) - 1, 1)
-    ys = top + h * (hi - points) / span
-    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys))
+    xs = left + w * np.arange(len(chunks)) / max(len(chunks) - 1, 1)
+    points, ticks = [], []
+    for x, chunk in zip(xs, chunks):
+        part = v[chunk]
+        good = part[np.isfinite(part)]
+        if good.size:
+            points.append(f"{x:.1f},{top + h * (hi - good.mean()) / span:.1f}")
+        if good.size < part.size:
+            ticks.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + 8}" stroke="#d64545" stroke-width="2"/>')
+    bad = len(v) - finite.size
+    note = f" ({bad} steps not finite: red)" if bad else ""
     marks = (f'<text x="{left - 6}" y="{top + 10}" text-anchor="end" font-size="11">{hi:.4g}</text>'
              f'<text x="{left - 6}" y="{top + h}" text-anchor="end" font-size="11">{lo:.4g}</text>'
              f'<text x="{left}" y="{top + h + 18}" font-size="11">step 1</text>'
              f'<text x="{left + w}" y="{top + h + 18}" text-anchor="end" font-size="11">step {len(v)}</text>'
-             f'<text x="{left + w / 2}" y="{top + h + 18}" text-anchor="middle" font-size="11">{escape(label)}</text>')
+             f'<text x="{left + w / 2}" y="{top + h + 18}" text-anchor="middle" font-size="11">{escape(label + note)}</text>')
     frame = f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#cbd2d9"/>'
     width, height = left + w + 20, top + h + 30
+    line = f'<polyline points="{" ".join(points)}" fill="none" stroke="#4c8bf5" stroke-width="1.5"/>' if points else ""
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-            f'font-family="sans-serif">{frame}<polyline points="{line}" fill="none" stroke="#4c8bf5" '
-            f'stroke-width="1.5"/>{marks}</svg>')
+            f'font-family="sans-serif">{frame}{line}{"".join(ticks)}{marks}</svg>')
 
 
 def _quote(text: str) -> str:

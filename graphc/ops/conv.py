@@ -329,6 +329,8 @@ def _pool_geometry(x: Any, kernel: Any, stride: Any, what: str) -> tuple[Pair, P
     s = k if stride is None else _pair(stride, what, "stride", 1)
     if x.ndim != 4:
         raise ShapeError(f"{what}: needs a 4-D input (N, C, H, W), got shape {x.shape}")
+    if k[0] > x.shape[2] or k[1] > x.shape[3]:
+        raise ShapeError(f"{what}: a {k[0]}x{k[1]} window does not fit a {x.shape[2]}x{x.shape[3]} input")
     return k, s
 
 

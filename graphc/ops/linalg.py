@@ -102,15 +102,16 @@ def _parse_einsum(spec: str, xs: tuple[Any, ...]) -> tuple[list[str], str]:
     if len(inputs) != len(xs):
         raise ShapeError(f"einsum: {spec!r} names {len(inputs)} operands, got {len(xs)}")
     free = [c for c in string.ascii_letters if c not in compact]
-    ellipsis = ""
+    under = [x.ndim - len(t.replace("...", "")) for t, x in zip(inputs, xs) if t.count("...") == 1]
+    ellipsis = "".join(free[: max(under, default=0)])  # "..." of each operand: the last of these letters
     for k, (term, x) in enumerate(zip(inputs, xs)):
+        if term.count("...") > 1:
+            raise ShapeError(f"einsum: {spec!r}: an operand may hold one '...', got {term!r}")
         if "..." in term:
             n = x.ndim - len(term.replace("...", ""))
             if n < 0:
                 raise ShapeError(f"einsum: operand {k} has {x.ndim} axes, fewer than {term!r} names")
-            mine = "".join(free[: n])
-            ellipsis = mine if len(mine) > len(ellipsis) else ellipsis
-            inputs[k] = term = term.replace("...", mine)
+            inputs[k] = term = term.replace("...", ellipsis[len(ellipsis) - n :])
         if any(not c.isalpha() for c in term):
             raise ShapeError(f"einsum: {spec!r}: operands are named by letters, got {term!r}")
         if len(set(term)) != len(term):
@@ -121,7 +122,8 @@ def _parse_einsum(spec: str, xs: tuple[Any, ...]) -> tuple[list[str], str]:
     for term, x in zip(inputs, xs):
         for c, d in zip(term, x.shape):
             if sizes.setdefault(c, d) != d:
-                raise ShapeError(f"einsum: {spec!r}: letter {c!r} has sizes {sizes[c]} and {d}")
+                what = "the axes under '...'" if c in ellipsis else f"letter {c!r}"
+                raise ShapeError(f"einsum: {spec!r}: {what} have sizes {sizes[c]} and {d} (einsum does not broadcast)")
     if arrow:
         output = rhs.replace("...", ellipsis)
     else:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..builder import apply, lift
 from ..dtypes import is_number
-from ..errors import GraphcError, ShapeError
+from ..errors import FeedError, ShapeError
 from ..opdef import OpDef, register
 from . import elementwise as ew
 from . import random as rnd
@@ -53,7 +53,7 @@ def label_out_of_range(value: int, n: int) -> str:
 def _xent_ref(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     n = logits.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= n):
-        raise GraphcError(label_out_of_range(labels[(labels < 0) | (labels >= n)].flat[0], n))
+        raise FeedError(label_out_of_range(labels[(labels < 0) | (labels >= n)].flat[0], n))
     picked = np.take_along_axis(logits, labels[..., None].astype(np.int64), axis=-1)[..., 0]
     m = np.max(logits, axis=-1)
     return (np.log(np.sum(np.exp(logits - m[..., None]), axis=-1)) + m - picked).astype(logits.dtype)

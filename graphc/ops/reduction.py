@@ -6,6 +6,7 @@ made, so equal reductions have equal attributes. Ties in max/min split the gradi
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -126,12 +127,16 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     axes = normalize_axes(axis, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     deviation = x - mean(x, axes, keepdims=True)
-    return sum(deviation * deviation, axes, keepdims) / (count - int(ddof))
+    return sum(deviation * deviation, axes, keepdims) / builtins.max(count - int(ddof), 0)  # as NumPy: inf past the count
 
 
 def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
-    """Standard deviation over `axis`: the square root of `var` (NumPy's arguments)."""
-    return ew.sqrt(var(x, axis, keepdims, ddof))
+    """Standard deviation over `axis`: the square root of `var` (NumPy's arguments). Where the
+    values are all equal its gradient is 0 (as PyTorch), not 0 * inf: the square root's branch
+    reads 1 there ("double where")."""
+    v = var(x, axis, keepdims, ddof)
+    flat = v == 0
+    return ew.where(flat, 0.0, ew.sqrt(ew.where(flat, 1.0, v)))
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001 - the API's name

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..builder import apply, check_shape, is_tensor, lift
 from ..dtypes import as_dtype, is_int, result_type
-from ..errors import GraphcError, GraphError, ShapeError
+from ..errors import FeedError, GraphError, ShapeError
 from ..opdef import OpDef, register
 from .elementwise import promote, where
 from .leaves import zeros_like
@@ -215,11 +215,11 @@ def _take_rule(x: Any, idx: Any, axis: int) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _checked_indices(idx: np.ndarray, size: int, axis: int) -> np.ndarray:
-    """`idx` with negative indices counted from the end, or GraphcError naming one out of range."""
+    """`idx` with negative indices counted from the end, or FeedError naming one out of range."""
     idx = idx.astype(np.int64)
     bad = (idx < -size) | (idx >= size)
     if bad.any():
-        raise GraphcError(take_out_of_range(int(idx[bad].flat[0]), size, axis))
+        raise FeedError(take_out_of_range(int(idx[bad].flat[0]), size, axis))
     return np.where(idx < 0, idx + size, idx)
 
 
@@ -340,14 +340,22 @@ def one_hot(labels: Any, n: int, dtype: Any = "float32") -> Any:
 def take(x: Any, idx: Any, axis: int | None = 0) -> Any:
     """x's entries at the integer indices `idx` (an array, a list or an int tensor) along `axis`:
     shape x.shape[:axis] + idx.shape + x.shape[axis + 1:], as NumPy's take (axis None: of the
-    flattened x). Negative indices count from the end; one out of range raises GraphcError when
-    the program runs. The gradient adds up at repeated indices."""
-    x, idx = lift(x, idx if is_tensor(idx) else _index_array(idx))
+    flattened x). Negative indices count from the end; a constant index out of range is a
+    ShapeError here, a fed one a FeedError when the program runs. The gradient adds up at
+    repeated indices."""
+    constant = None if is_tensor(idx) else _index_array(idx)
+    x, idx = lift(x, idx if constant is None else constant)
     if axis is None:
         x, axis = reshape(x, (x.size,)), 0
     if x.ndim == 0:
         raise ShapeError("take: a 0-d tensor has no axis to take from")
-    return apply(TAKE, (x, idx), axis=axis_index(axis, x.ndim, "take"))
+    axis = axis_index(axis, x.ndim, "take")
+    if constant is not None and constant.size:  # known now: out of range is an error here
+        n = x.shape[axis]
+        bad = constant[(constant < -n) | (constant >= n)]
+        if bad.size:
+            raise ShapeError(take_out_of_range(int(bad[0]), n, axis))
+    return apply(TAKE, (x, idx), axis=axis)
 
 
 def _index_array(idx: Any) -> np.ndarray:
@@ -367,7 +375,10 @@ def squeeze(x: Any, axis: Any = None) -> Any:
     if axis is None:
         axes = {a for a, d in enumerate(x.shape) if d == 1}
     else:
-        axes = {axis_index(a, x.ndim, "squeeze") for a in (axis if isinstance(axis, (tuple, list)) else (axis,))}
+        named = [axis_index(a, x.ndim, "squeeze") for a in (axis if isinstance(axis, (tuple, list)) else (axis,))]
+        axes = set(named)
+        if len(axes) != len(named):
+            raise ShapeError(f"squeeze: repeated axis in {axis!r}")
         wide = sorted(a for a in axes if x.shape[a] != 1)
         if wide:
             raise ShapeError(f"squeeze: axis {wide[0]} of shape {x.shape} has size {x.shape[wide[0]]}, not 1")
@@ -411,7 +422,7 @@ def tril(x: Any, k: int = 0) -> Any:
 def _is_array_index(e: Any) -> bool:
     if is_tensor(e):
         return e.dtype.kind in "iub"
-    return isinstance(e, (list, np.ndarray)) and not isinstance(e, (bool, np.bool_))
+    return isinstance(e, (list, range, np.ndarray)) and not isinstance(e, (bool, np.bool_))
 
 
 def getitem(x: Any, key: Any) -> Any:
@@ -430,17 +441,20 @@ def getitem(x: Any, key: Any) -> Any:
 def _getitem_array(x: Any, entries: tuple[Any, ...], at: int) -> Any:
     """x[entries] where entries[at] is an integer array: the basic index with that entry a full
     slice, then a take along the axis it became (NumPy's shape for a single array index)."""
-    e = entries[at]
-    if not is_tensor(e) and np.asarray(e).dtype == np.bool_:
-        mask = np.asarray(e)
-        if mask.ndim != 1:
-            raise GraphError("a bool index must be 1-D (one axis); index with integer positions instead")
-        e = np.nonzero(mask)[0]
-    if is_tensor(e) and e.dtype == np.bool_:
-        raise GraphError("a bool tensor index has a data-dependent shape; use gc.where(mask, x, 0) instead")
     used = builtins.sum(b is not None and b is not Ellipsis for b in entries)
     full = tuple(s for b in entries for s in ((slice(None),) * (x.ndim - used) if b is Ellipsis else (b,)))
     at = next(i for i, b in enumerate(full) if _is_array_index(b))
+    e = full[at]
+    if used > x.ndim:
+        raise ShapeError(f"too many indices ({used}) for a tensor of shape {x.shape}")
+    size = x.shape[builtins.sum(1 for b in full[:at] if b is not None)]  # of the axis the array indexes
+    if not is_tensor(e) and np.asarray(e).dtype == np.bool_:
+        mask = np.asarray(e)
+        if mask.ndim != 1 or mask.shape[0] != size:
+            raise ShapeError(f"a bool index must be 1-D and as long as its axis ({size}), got shape {mask.shape}")
+        e = np.nonzero(mask)[0]
+    if is_tensor(e) and e.dtype == np.bool_:
+        raise GraphError("a bool tensor index has a data-dependent shape; use gc.where(mask, x, 0) instead")
     # Where the array's axis lands: what comes before it in the basic result.
     axis = builtins.sum(1 for b in full[:at] if b is None or isinstance(b, slice))
     result = take(_getitem_basic(x, full[:at] + (slice(None),) + full[at + 1 :]), e, axis)

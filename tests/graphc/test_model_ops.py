@@ -221,3 +221,45 @@ def test_a_training_step_records_its_loss_curve_for_the_report_page(tmp_path) ->
     f.save_html(tmp_path / "page.html")
     assert "Loss curve" in (tmp_path / "page.html").read_text()
     assert len(gc.compile([x], loss).losses()) == 0  # no updates: not a training step
+
+
+def test_what_a_stranger_found_stays_fixed() -> None:
+    # var/std past the count are inf (NumPy), std of equal values has gradient 0 (PyTorch).
+    x = gc.placeholder((3,), "float64")
+    np.testing.assert_array_equal(gc.compile([x], [gc.var(x, ddof=4), gc.std(x, ddof=4)])(np.array([1.0, 2, 4])),
+                                  [np.inf, np.inf])
+    np.testing.assert_array_equal(gc.compile([x], gc.grad(gc.std(x), x))(np.ones(3)), 0.0)
+    # Indices known when the graph is built are checked there.
+    with pytest.raises(gc.ShapeError, match="as long as its axis"):
+        _ = x[[True]]
+    with pytest.raises(gc.ShapeError, match="index 3 is out of range"):
+        _ = x[[0, 3]]
+    assert x[range(2)].shape == (2,)
+    with pytest.raises(gc.ShapeError, match="repeated axis"):
+        gc.squeeze(gc.reshape(x, (1, 3)), (0, 0))
+    # Errors name the function the user called; einsum says it does not broadcast.
+    with pytest.raises(gc.ShapeError, match="max_pool2d: a 3x3 window"):
+        gc.max_pool2d(gc.placeholder((1, 1, 2, 2)), 3)
+    with pytest.raises(gc.ShapeError, match="axes under '...' have sizes 1 and 5"):
+        gc.einsum("...ij,...jk->...ik", gc.placeholder((2, 1, 3, 4)), gc.placeholder((5, 4, 2)))
+    # Optimizer settings that would make NaN are refused, as torch.optim refuses them.
+    w = gc.variable(np.ones(2))
+    for call in (lambda: gc.optim.adam(gc.sum(w * w), [w], betas=(1.0, 0.999)),
+                 lambda: gc.optim.sgd(gc.sum(w * w), [w], -0.1), lambda: gc.optim.adam(gc.sum(w * w), [w], eps=-1)):
+        with pytest.raises(gc.GraphError):
+            call()
+    # The global norm of huge gradients does not overflow.
+    g = gc.placeholder((2,), "float64")
+    (clipped,), norm = gc.optim.clip_by_global_norm([g], 1.0)
+    out = gc.compile([g], [clipped, norm])(np.array([1e200, 0.0]))
+    np.testing.assert_allclose(out[0], [1.0, 0.0]) and np.testing.assert_allclose(out[1], 1e200)
+
+
+def test_the_loss_curve_marks_steps_that_are_not_finite(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    w, x = gc.variable(np.zeros(3)), gc.placeholder((3,), "float64")
+    loss = gc.sum((w - x) ** 2)
+    f = gc.compile([x], loss, updates=gc.optim.sgd(loss, [w], 0.1))
+    f.run_many(np.ones((10, 3)))
+    f(np.full(3, np.nan))
+    page = f.save_html(tmp_path / "page.html").read_text()
+    assert "step 11" in page and "1 steps not finite" in page

@@ -32,7 +32,7 @@ import numba
 import numpy as np
 from numba.core import event
 
-from ...errors import GraphcError, GraphcWarning, NumericsError
+from ...errors import FeedError, GraphcError, GraphcWarning, NumericsError
 from ..numpy.executor import describe_nonfinite
 from . import driver, helpers
 from .blas import use_threads
@@ -423,7 +423,7 @@ class NativeProgram:
         self.status[:] = 0
         node = self.program.nodes[self.program.kernels[k].sites[site]]
         if code == STATUS_INDEX:
-            raise GraphcError(OUT_OF_RANGE[node.op](node, value))
+            raise FeedError(OUT_OF_RANGE[node.op](node, value))  # indices come from feeds: constants are checked when made
         if code == STATUS_NUMERICS:
             raise NumericsError(describe_nonfinite(node, self._value_of(node, feeds)))
         raise GraphcError(f"compiled program stopped with status {code} at {node!r}")
