@@ -6,6 +6,7 @@ tensors, as a define-by-run baseline.
 """
 
 from . import eager, optim
+from .control import cond, fori_loop, scan
 from .differentiate import grad, hvp, jacobian, jvp, vjp
 from .errors import DTypeError, FeedError, GraphcError, GraphcWarning, GraphError, NumericsError, ShapeError
 from .function import Function, compile
@@ -103,7 +104,7 @@ from .saving import load, save
 __version__ = "0.1.0"
 
 __all__ = [
-    "save", "load",
+    "save", "load", "scan", "cond", "fori_loop",
     "eager", "optim", "grad", "hvp", "jacobian", "jvp", "vjp", "DTypeError", "FeedError", "GraphcError",
     "GraphcWarning", "GraphError", "NumericsError", "ShapeError", "Function", "compile", "Graph", "Node",
     "Variable", "verify", "abs", "add", "argmax", "broadcast_to", "cast", "clip", "concatenate", "constant",

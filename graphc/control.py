@@ -64,7 +64,8 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
     expected = _signature(carry_leaves)
     carry = unflatten(carry_tree, carry_leaves)
     ys: list[Any] = [None] * n
-    y_tree: Any = None
+    y_tree: Any = None  # the ys' structure (None also stands for a lone tensor: see `y_given`)
+    y_given: bool | None = None  # whether fn returns ys, once known
     for t in (range(n - 1, -1, -1) if reverse else range(n)):
         x_t = unflatten(x_tree, [x[t] for x in x_leaves]) if xs is not None else None
         out = fn(carry, x_t)
@@ -75,12 +76,13 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
             raise GraphError(f"scan: fn changed the carry from {expected} to {_signature(new_leaves)}; the carry"
                              " keeps its structure, shapes and dtypes")
         carry = unflatten(carry_tree, new_leaves)
-        y_leaves, tree = flatten(out[1]) if out[1] is not None else ([], None)
-        if y_tree is not None and tree != y_tree:
+        given = out[1] is not None
+        y_leaves, tree = flatten(out[1]) if given else ([], None)
+        if y_given is not None and (given != y_given or tree != y_tree):
             raise GraphError("scan: fn returned ys of another structure at another step")
-        y_tree, ys[t] = tree, [lift(y)[0] for y in y_leaves]
-    if y_tree is None or n == 0:
-        return carry, (None if y_tree is None and n else unflatten(y_tree, []) if y_tree is not None else None)
+        y_given, y_tree, ys[t] = given, tree, [lift(y)[0] for y in y_leaves]
+    if not y_given:  # fn returns no ys (or never ran: length 0)
+        return carry, None
     stacked = [stack([ys[t][k] for t in range(n)], 0) for k in range(len(ys[0]))]
     return carry, unflatten(y_tree, stacked)
 
@@ -91,8 +93,14 @@ def fori_loop(lower: int, upper: int, fn: Callable[[int, Any], Any], init: Any) 
     for bound in (lower, upper):
         if not isinstance(bound, (int, np.integer)) or isinstance(bound, bool):
             raise GraphError(f"fori_loop: the bounds must be ints (a static graph knows its loop count), got {bound!r}")
-    carry, _ = scan(lambda c, i: (fn(int(i), c), None), init, np.arange(int(lower), int(upper)) if upper > lower
-                    else None, length=None if upper > lower else 0)
+    leaves, tree = _tensors(init, "fori_loop")
+    expected, carry = _signature(leaves), unflatten(tree, leaves)
+    for i in range(int(lower), int(upper)):
+        new_leaves, new_tree = _tensors(fn(i, carry), "fori_loop")
+        if new_tree != tree or _signature(new_leaves) != expected:
+            raise GraphError(f"fori_loop: fn changed the carry from {expected} to {_signature(new_leaves)}; the"
+                             " carry keeps its structure, shapes and dtypes")
+        carry = unflatten(tree, new_leaves)
     return carry
 
 

@@ -109,8 +109,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         "softmax_cross_entropy", "equal", "less", "greater_equal", "random_normal", "random_uniform",
         "erf", "arctan", "square", "floor", "ceil", "round", "expm1", "log1p", "sinh", "cosh", "tan", "arctan2",
         "hypot", "logaddexp", "mod", "var", "std", "take", "squeeze", "expand_dims", "triu", "tril", "einsum",
-        "layer_norm", "dropout", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d")},
+        "layer_norm", "dropout", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "scan", "cond")},
     "getitem": _getitem,
+    "programs.scan_ys": lambda *a, **k: scan_ys(*a, **k),
     **{f"op{o}": _binary(o) for o in ("+", "-", "*", "/", "**", "@", "<", "<=", ">", ">=", "==", "!=")},
 }
 
@@ -529,6 +530,36 @@ def _m_nn(d: _Draw) -> Step | None:
     return Step("gc.conv_transpose2d", (image, wt), {"stride": stride, "padding": 0})
 
 
+def scan_ys(fn: Any, init: Any, xs: Any, reverse: bool = False) -> Any:
+    """The stacked ys of a scan (one value, as a step makes)."""
+    return gc.scan(fn, init, xs, reverse=reverse)[1]
+
+
+def _scan_body(c: Any, x: Any) -> Any:
+    h = gc.tanh(c * 0.7 + x)
+    return h, h * x
+
+
+def _branch_a(v: Any) -> Any:
+    return gc.sqrt(v) * 2.0  # NaN below 0: cond must keep it out of the other branch's results
+
+
+def _branch_b(v: Any) -> Any:
+    return v * v - 1.0
+
+
+def _m_control(d: _Draw) -> Step | None:
+    """scan over a value's leading axis (carry: one slice), cond on a data-dependent predicate."""
+    k = d.pick("f", min_ndim=1)
+    if k is None:
+        return None
+    x = d.values[k]
+    if d.rng.random() < 0.5 and x.shape[0] <= 4:
+        init = weight(tuple(x.shape[1:]), int(d.rng.integers(100))).astype(x.dtype)
+        return Step("programs.scan_ys", (_scan_body, init, Ref(k)), {"reverse": bool(d.rng.random() < 0.5)})
+    return Step("gc.cond", (Step("op>", (Step("gc.sum", (Ref(k),)), 0.0)), _branch_a, _branch_b, Ref(k)))
+
+
 def _m_layers(d: _Draw) -> Step | None:
     """A deep stack of equal elementwise layers, tanh(h * a + b): longer than a fusion group may
     grow, so that a run of equal kernels computes it (and its derivatives)."""
@@ -546,7 +577,7 @@ MAKERS: list[tuple[Callable[[_Draw], Step | None], float]] = [
     (_m_unary, 3.0), (_m_binary, 4.0), (_m_reduce, 2.5), (_m_softmax, 0.6), (_m_xent, 0.3),
     (_m_index, 1.5), (_m_reshape, 1.5), (_m_transpose, 0.8), (_m_broadcast, 1.0), (_m_join, 0.6),
     (_m_matmul, 1.0), (_m_int, 1.2), (_m_random, 0.3), (_m_layers, 0.12), (_m_gather, 0.7),
-    (_m_shape_extra, 0.7), (_m_nn, 0.9),
+    (_m_shape_extra, 0.7), (_m_nn, 0.9), (_m_control, 0.4),
 ]
 
 
@@ -658,6 +689,8 @@ def _literal(a: Any) -> str:
         return f"({inner},)" if len(a) == 1 else f"({inner})"
     if a is Ellipsis:
         return "..."
+    if callable(a):  # a scan's body or a cond's branch, defined in this module
+        return f"programs.{a.__name__}"
     return repr(a)
 
 

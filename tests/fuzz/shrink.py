@@ -119,6 +119,7 @@ def script(program: Program, feeds: list[np.ndarray], options: dict[str, object]
         "import numpy as np",
         "",
         "import graphc as gc",
+        "from tests.fuzz import programs  # the bodies of scans and branches of conds",
         "",
         "",
         "def weight(shape, salt):",
