@@ -6,6 +6,7 @@ tensors, as a define-by-run baseline.
 """
 
 from . import eager, optim
+from .checkpointing import checkpoint
 from .control import cond, fori_loop, scan
 from .differentiate import grad, hvp, jacobian, jvp, vjp
 from .errors import DTypeError, FeedError, GraphcError, GraphcWarning, GraphError, NumericsError, ShapeError
@@ -104,7 +105,7 @@ from .saving import load, save
 __version__ = "0.1.0"
 
 __all__ = [
-    "save", "load", "scan", "cond", "fori_loop",
+    "save", "load", "scan", "cond", "fori_loop", "checkpoint",
     "eager", "optim", "grad", "hvp", "jacobian", "jvp", "vjp", "DTypeError", "FeedError", "GraphcError",
     "GraphcWarning", "GraphError", "NumericsError", "ShapeError", "Function", "compile", "Graph", "Node",
     "Variable", "verify", "abs", "add", "argmax", "broadcast_to", "cast", "clip", "concatenate", "constant",

@@ -6,7 +6,10 @@ ShapeError at the user's line) or, when any input is an eager tensor, hands over
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -40,8 +43,35 @@ def is_tensor(value: Any) -> bool:
     return isinstance(value, Node) or eager.is_eager(value)
 
 
+class _Substitutes(threading.local):
+    table: dict[int, Any] | None = None
+
+
+_substitutes = _Substitutes()
+
+
+@contextlib.contextmanager
+def substituting(table: dict[int, Any]) -> Iterator[None]:
+    """Nodes made inside read table[id(x)] wherever they would read x (a recomputation reading
+    the tensors a block closed over through barriers: see graphc.checkpointing)."""
+    saved = _substitutes.table
+    _substitutes.table = {**(saved or {}), **table}
+    try:
+        yield
+    finally:
+        _substitutes.table = saved
+
+
+def substitutes() -> dict[int, Any]:
+    """The substitutions in force (id of a tensor read -> the tensor read instead)."""
+    return dict(_substitutes.table or {})
+
+
 def apply(op: OpDef, inputs: tuple[Any, ...], label: str | None = None, **attrs: Any) -> Any:
     """`op` applied to tensors `inputs`: a new node, or an eager result if any input is eager."""
+    table = _substitutes.table
+    if table:
+        inputs = tuple(table.get(id(x), x) for x in inputs)
     if any(eager.is_eager(x) for x in inputs):
         return eager.apply(op, tuple(eager.to_eager(x) for x in inputs), attrs)
     location = user_location()

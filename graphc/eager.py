@@ -49,6 +49,17 @@ def no_grad() -> Iterator[None]:
         _mode.enabled = saved
 
 
+@contextlib.contextmanager
+def enable_grad() -> Iterator[None]:
+    """Inside this block eager ops record again (a recomputation inside a backward pass)."""
+    saved = _mode.enabled
+    _mode.enabled = True
+    try:
+        yield
+    finally:
+        _mode.enabled = saved
+
+
 def is_eager(value: Any) -> bool:
     """True for eager tensors."""
     return isinstance(value, Tensor)

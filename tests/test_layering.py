@@ -98,13 +98,13 @@ def test_ops_are_recognised_by_declaration_never_by_name() -> None:
 STAGES = [
     ["graphc.errors", "graphc.source", "graphc.dtypes", "graphc.tree", "graphc.philox", "graphc.opdef", "graphc.ir",
      "graphc.operators", "graphc.feeds", "graphc.printer", "graphc.builder", "graphc.eager", "graphc.ops",
-     "graphc.backends.numpy.executor"],
+     "graphc.control", "graphc.backends.numpy.executor"],
     ["graphc.passes.base", "graphc.passes.reverse_mode", "graphc.passes.forward_mode", "graphc.differentiate",
-     "graphc.optim"],
+     "graphc.optim", "graphc.checkpointing"],
     ["graphc.passes"],
     ["graphc.backends"],
     ["graphc.inspection"],
-    ["graphc.function"],
+    ["graphc.function", "graphc.saving"],
     ["graphc.cli", "graphc.__main__", "graphc"],
 ]
 

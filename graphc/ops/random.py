@@ -7,8 +7,10 @@ Streams number the random nodes made since the last `set_seed`.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -44,6 +46,28 @@ def set_seed(seed: int) -> None:
     with _state.lock:
         _state.seed = _check_seed(seed)
         _state.streams = itertools.count()
+
+
+def stream_position() -> tuple[int, int]:
+    """(the seed in force, the stream number the next random node will take)."""
+    with _state.lock:
+        n = next(_state.streams)
+        _state.streams = itertools.count(n)
+        return _state.seed, n
+
+
+@contextlib.contextmanager
+def replaying_streams(position: tuple[int, int]) -> Iterator[None]:
+    """Random nodes made inside take the seed and stream numbers they took from `position`
+    before: a recomputation (gc.checkpoint) draws what the first computation drew."""
+    with _state.lock:
+        saved = (_state.seed, _state.streams)
+        _state.seed, _state.streams = position[0], itertools.count(position[1])
+    try:
+        yield
+    finally:
+        with _state.lock:
+            _state.seed, _state.streams = saved
 
 
 def _random_rule(

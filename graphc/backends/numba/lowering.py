@@ -447,7 +447,7 @@ class _Lowering:
             self.constants.append(n.attrs["value"])
             return
         elif op.view or (op is BROADCAST_TO and id(n.inputs[0]) in self.literals):
-            (x,) = n.inputs
+            x = n.inputs[0]  # a view's data; any further inputs only order it
             if id(x) in self.literals:
                 self.literals[id(n)] = self.literals[id(x)]
                 self.free[id(n)] = "a literal"

@@ -19,6 +19,7 @@ import numpy as np
 
 import graphc as gc
 from graphc.builder import apply
+from graphc.checkpointing import BARRIER
 from graphc.ops.conv import CONV2D_FILTER_GRAD, POOL_ARGMAX
 from graphc.ops.linalg import MATMUL
 from graphc.ops.shape import SCATTER_ADD, SCATTER_INDEX
@@ -181,6 +182,8 @@ CASES: list[Case] = [
                                                   padding=(1, 1), dilation=(1, 1), groups=1),
          (((2, 2, 4, 5), "real"), ((2, 3, 4, 3), "real"))),
     Case("pool_argmax", lambda x: apply(POOL_ARGMAX, (x,), kernel=(2, 2), stride=(2, 1)), (((2, 2, 5, 4), "distinct"),)),
+    Case("barrier", lambda x, s: apply(BARRIER, (x, s)), (((2, 3), "real"), ((), "int:3"))),
+    Case("checkpoint", lambda x, w: gc.checkpoint(lambda a: gc.tanh(a @ w) * a[:, :1], x), (((2, 3), "real"), ((3, 3), "real"))),
     Case("random_normal", lambda: gc.random_normal((3, 4), seed=1, dtype="float64"), ()),
     Case("random_uniform", lambda: gc.random_uniform((3, 4), seed=1), ()),
     Case("full", lambda: gc.ops.full((2, 3), 1.5, "float64"), ()),
