@@ -109,7 +109,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         "softmax_cross_entropy", "equal", "less", "greater_equal", "random_normal", "random_uniform",
         "erf", "arctan", "square", "floor", "ceil", "round", "expm1", "log1p", "sinh", "cosh", "tan", "arctan2",
         "hypot", "logaddexp", "mod", "var", "std", "take", "squeeze", "expand_dims", "triu", "tril", "einsum",
-        "layer_norm", "dropout", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "scan", "cond")},
+        "layer_norm", "dropout", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "scan", "cond", "checkpoint")},
     "getitem": _getitem,
     "programs.scan_ys": lambda *a, **k: scan_ys(*a, **k),
     **{f"op{o}": _binary(o) for o in ("+", "-", "*", "/", "**", "@", "<", "<=", ">", ">=", "==", "!=")},
@@ -548,6 +548,16 @@ def _branch_b(v: Any) -> Any:
     return v * v - 1.0
 
 
+def _block(h: Any) -> Any:
+    return gc.tanh(h * 1.3 + gc.sin(h)) * h
+
+
+def _m_checkpoint(d: _Draw) -> Step | None:
+    """A checkpointed block: recomputed in the backward pass, the results unchanged."""
+    k = d.pick("f")
+    return None if k is None else Step("gc.checkpoint", (_block, Ref(k)))
+
+
 def _m_control(d: _Draw) -> Step | None:
     """scan over a value's leading axis (carry: one slice), cond on a data-dependent predicate."""
     k = d.pick("f", min_ndim=1)
@@ -577,7 +587,7 @@ MAKERS: list[tuple[Callable[[_Draw], Step | None], float]] = [
     (_m_unary, 3.0), (_m_binary, 4.0), (_m_reduce, 2.5), (_m_softmax, 0.6), (_m_xent, 0.3),
     (_m_index, 1.5), (_m_reshape, 1.5), (_m_transpose, 0.8), (_m_broadcast, 1.0), (_m_join, 0.6),
     (_m_matmul, 1.0), (_m_int, 1.2), (_m_random, 0.3), (_m_layers, 0.12), (_m_gather, 0.7),
-    (_m_shape_extra, 0.7), (_m_nn, 0.9), (_m_control, 0.4),
+    (_m_shape_extra, 0.7), (_m_nn, 0.9), (_m_control, 0.4), (_m_checkpoint, 0.4),
 ]
 
 

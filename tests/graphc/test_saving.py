@@ -79,6 +79,10 @@ def test_every_test_graph_round_trips(case, tmp_path: pathlib.Path) -> None:  # 
     if wrt and out.dtype.kind == "f":
         outs += gc.grad(gc.sum(out * gc.constant(rng.standard_normal(out.shape))), wrt)
     f = gc.compile(phs, outs, backend="numpy")
+    if getattr(case, "op", None) == "checkpoint":  # its node holds Python code, which a file never does
+        with pytest.raises(gc.GraphcError, match="cannot store"):
+            gc.save(tmp_path / "f.npz", f)
+        return
     gc.save(tmp_path / "f.npz", f)
     g = gc.load(tmp_path / "f.npz")
     assert g.options == f.options
