@@ -118,6 +118,28 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return sum(x, axes, keepdims) / count
 
 
+def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Product over `axis` (None: all), as NumPy (integers in int64)."""
+    return _reduction(PROD, x, axis, keepdims)
+
+
+def cumsum(x: Any, axis: int | None = None) -> Any:
+    """Running sums along `axis` (None: of the flattened x), as NumPy: log2(n) rounds of adding
+    a shifted copy (Hillis and Steele), so float sums may round differently from a running sum."""
+    (x,) = lift(x)
+    if axis is None:
+        x, axis = sh.reshape(x, (x.size,)), 0
+    axis = sh.axis_index(axis, x.ndim, "cumsum")
+    out = ew.cast(x, _reduce(x, (axis,), False)[1])
+    n, shift = x.shape[axis], 1
+    while shift < n:
+        lead = [slice(None)] * axis
+        zeros = ew.cast(sh.getitem(out, (*lead, slice(0, shift))) * 0, out.dtype)
+        out = out + sh.concatenate([zeros, sh.getitem(out, (*lead, slice(0, n - shift)))], axis)
+        shift *= 2
+    return out
+
+
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     """Variance over `axis` (None: all), as NumPy: the mean squared deviation from the mean, the
     sum divided by count - ddof."""
@@ -186,6 +208,30 @@ SUM = register(
         (lambda g, out, x, axis, keepdims: _spread(g, x, axis, keepdims),),
         (lambda t, out, x, axis, keepdims: sum(t, axis, keepdims),),
         doc="sum over axes",
+    )
+)
+
+
+def _prod_of_others(x: Any, out: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
+    """For each element, the product of the others in its group: out / x where x is not 0; where
+    it is, the product of the nonzero rest if it is the group's only zero, else 0."""
+    zero = x == 0
+    zeros = sum(ew.cast(zero, x.dtype), axis, keepdims=True)
+    rest = prod(ew.where(zero, 1, x), axis, keepdims=True)
+    total = keep_axes(out, x.shape, axis, keepdims)
+    return ew.where(zero, ew.where(zeros == 1, rest, 0), total / ew.where(zero, 1, x))
+
+
+PROD = register(
+    OpDef(
+        "prod",
+        "reduction",
+        1,
+        _reduce,
+        lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=_reduce(x, axis, keepdims)[1]),
+        (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _prod_of_others(x, out, axis, keepdims),),
+        (lambda t, out, x, axis, keepdims: sum(t * _prod_of_others(x, out, axis, keepdims), axis, keepdims),),
+        doc="product over axes (its derivative exact where elements are 0)",
     )
 )
 

@@ -397,6 +397,105 @@ def expand_dims(x: Any, axis: Any) -> Any:
     return reshape(x, tuple(1 if a in axes else next(dims) for a in range(ndim)))
 
 
+def _axes_of(axis: Any, ndim: int, what: str) -> list[int]:
+    named = list(range(ndim)) if axis is None else list(axis) if isinstance(axis, (tuple, list)) else [axis]
+    axes = [axis_index(a, ndim, what) for a in named]
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"{what}: repeated axis in {axis!r}")
+    return axes
+
+
+def flip(x: Any, axis: Any = None) -> Any:
+    """x reversed along `axis` (an int, a tuple, or None: every axis), as NumPy."""
+    (x,) = lift(x)
+    axes = _axes_of(axis, x.ndim, "flip")
+    return getitem(x, tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(x.ndim)))
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Any:
+    """x with two axes exchanged."""
+    (x,) = lift(x)
+    a, b = axis_index(axis1, x.ndim, "swapaxes"), axis_index(axis2, x.ndim, "swapaxes")
+    perm = list(range(x.ndim))
+    perm[a], perm[b] = b, a
+    return transpose(x, tuple(perm))
+
+
+def moveaxis(x: Any, source: Any, destination: Any) -> Any:
+    """x with the axes `source` moved to the positions `destination` (ints or sequences), as NumPy."""
+    (x,) = lift(x)
+    src, dst = _axes_of(source, x.ndim, "moveaxis"), _axes_of(destination, x.ndim, "moveaxis")
+    if len(src) != len(dst):
+        raise ShapeError(f"moveaxis: {len(src)} source axes but {len(dst)} destinations")
+    rest = [a for a in range(x.ndim) if a not in src]
+    for d, a in sorted(zip(dst, src)):
+        rest.insert(d, a)
+    return transpose(x, tuple(rest))
+
+
+def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
+    """x cut along `axis` into equal sections (an int that divides the axis) or at the given
+    indices, as NumPy's split."""
+    (x,) = lift(x)
+    axis = axis_index(axis, x.ndim, "split")
+    n = x.shape[axis]
+    if is_int(indices_or_sections):
+        k = int(indices_or_sections)
+        if k < 1 or n % k:
+            raise ShapeError(f"split: {k} sections do not divide axis {axis} of size {n} equally")
+        cuts = [n // k * i for i in range(1, k)]
+    else:
+        cuts = [int(c) for c in indices_or_sections]
+    bounds = [0, *[min(max(c + n if c < 0 else c, 0), n) for c in cuts], n]
+    lead = (slice(None),) * axis
+    return [getitem(x, (*lead, slice(a, max(a, b)))) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def pad(x: Any, pad_width: Any, constant_values: Any = 0) -> Any:
+    """x surrounded by `constant_values` (NumPy's pad, constant mode): pad_width an int, a
+    (before, after) pair, or one pair per axis."""
+    (x,) = lift(x)
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2) if np.ndim(pad_width) else
+                             np.full((1, 2), pad_width, np.int64), (x.ndim, 2)) if x.ndim else np.zeros((0, 2), np.int64)
+    if (widths < 0).any():
+        raise ShapeError(f"pad: widths must be non-negative, got {pad_width!r}")
+    shape = tuple(int(d + a + b) for d, (a, b) in zip(x.shape, widths))
+    key = tuple((int(a), int(a) + d, 1) for d, (a, _) in zip(x.shape, widths))
+    out = apply(SCATTER_INDEX, (x,), shape=shape, key=key)
+    if constant_values != 0:
+        border = np.ones(shape, bool)
+        border[tuple(slice(a, a + d) for d, (a, _) in zip(x.shape, widths))] = False
+        out = where(border, constant_values, out)
+    return out
+
+
+def tile(x: Any, reps: Any) -> Any:
+    """x repeated `reps` times along each axis (NumPy's tile)."""
+    (x,) = lift(x)
+    reps = (int(reps),) if is_int(reps) else tuple(int(r) for r in reps)
+    if any(r < 0 for r in reps):
+        raise ShapeError(f"tile: repetitions must be non-negative, got {reps}")
+    ndim = max(x.ndim, len(reps))
+    reps = (1,) * (ndim - len(reps)) + reps
+    x = reshape(x, (1,) * (ndim - x.ndim) + x.shape)
+    spread = reshape(x, tuple(v for d in x.shape for v in (1, d)))
+    big = broadcast_to(spread, tuple(v for r, d in zip(reps, x.shape) for v in (r, d)))
+    return reshape(big, tuple(r * d for r, d in zip(reps, x.shape)))
+
+
+def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
+    """Each element of x repeated `repeats` times (an int, or one count per element) along
+    `axis` (None: of the flattened x), as NumPy's repeat."""
+    (x,) = lift(x)
+    if axis is None:
+        x, axis = reshape(x, (x.size,)), 0
+    axis = axis_index(axis, x.ndim, "repeat")
+    counts = np.broadcast_to(np.asarray(repeats, dtype=np.int64), (x.shape[axis],))
+    if (counts < 0).any():
+        raise ShapeError(f"repeat: counts must be non-negative, got {repeats!r}")
+    return take(x, np.repeat(np.arange(x.shape[axis]), counts), axis)
+
+
 def _triangle(x: Any, k: int, upper: bool, what: str) -> Any:
     (x,) = lift(x)
     if x.ndim < 2:
@@ -510,5 +609,5 @@ def _getitem_basic(x: Any, entries: tuple[Any, ...]) -> Any:
 
 __all__ = [
     "reshape", "transpose", "broadcast_to", "concatenate", "stack", "one_hot", "getitem", "take", "squeeze",
-    "expand_dims", "triu", "tril",
+    "expand_dims", "triu", "tril", "flip", "swapaxes", "moveaxis", "split", "pad", "tile", "repeat",
 ]

@@ -109,7 +109,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         "softmax_cross_entropy", "equal", "less", "greater_equal", "random_normal", "random_uniform",
         "erf", "arctan", "square", "floor", "ceil", "round", "expm1", "log1p", "sinh", "cosh", "tan", "arctan2",
         "hypot", "logaddexp", "mod", "var", "std", "take", "squeeze", "expand_dims", "triu", "tril", "einsum",
-        "layer_norm", "dropout", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "scan", "cond", "checkpoint")},
+        "layer_norm", "dropout", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "scan", "cond", "checkpoint", "flip", "cumsum", "pad", "tile",
+        "repeat", "prod")},
     "getitem": _getitem,
     "programs.scan_ys": lambda *a, **k: scan_ys(*a, **k),
     **{f"op{o}": _binary(o) for o in ("+", "-", "*", "/", "**", "@", "<", "<=", ">", ">=", "==", "!=")},
@@ -258,7 +259,7 @@ def _m_reduce(d: _Draw) -> Step | None:
     if k is None:
         return None
     x = d.values[k]
-    fn = d.choice(["gc.sum", "gc.sum", "gc.mean", "gc.max", "gc.min", "gc.logsumexp", "gc.var", "gc.std"])
+    fn = d.choice(["gc.sum", "gc.sum", "gc.mean", "gc.max", "gc.min", "gc.logsumexp", "gc.var", "gc.std", "gc.prod"])
     if x.ndim == 0 and d.rng.random() < 0.5:
         return Step(fn, (Ref(k),))
     kwargs = {"axis": d.axes(x.ndim), "keepdims": bool(d.rng.random() < 0.5)}
@@ -486,6 +487,10 @@ def _m_shape_extra(d: _Draw) -> Step | None:
         return None
     x = d.values[k]
     r = d.rng.random()
+    if r < 0.1 and x.ndim:
+        fn = d.choice(["gc.flip", "gc.cumsum", "gc.pad", "gc.tile", "gc.repeat"])
+        arg = {"gc.flip": None, "gc.cumsum": None, "gc.pad": 1, "gc.tile": 2, "gc.repeat": 2}[fn]
+        return Step(fn, (Ref(k),) if arg is None else (Ref(k), arg))
     if r < 0.25:
         return Step("gc.expand_dims", (Ref(k), int(d.rng.integers(-x.ndim - 1, x.ndim + 1))))
     if r < 0.45:

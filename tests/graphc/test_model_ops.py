@@ -263,3 +263,16 @@ def test_the_loss_curve_marks_steps_that_are_not_finite(tmp_path) -> None:  # ty
     f(np.full(3, np.nan))
     page = f.save_html(tmp_path / "page.html").read_text()
     assert "step 11" in page and "1 steps not finite" in page
+
+
+def test_prod_and_its_gradient_at_zeros_match_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    value = np.array([[1.0, 2.0, 0.0, 3.0], [2.0, -1.0, 0.5, 4.0], [0.0, 0.0, 2.0, 1.0]])
+    x = gc.placeholder((3, 4), "float64")
+    for backend in ("numpy", "numba"):
+        out, grad = gc.compile([x], [gc.prod(x, 1), gc.grad(gc.sum(gc.prod(x, 1) * np.array([1.0, 2.0, 3.0])), x)],
+                               backend=backend)(value)
+        t = torch.tensor(value, requires_grad=True)
+        (torch.prod(t, 1) * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)).sum().backward()
+        np.testing.assert_allclose(out, np.prod(value, 1))
+        np.testing.assert_allclose(grad, t.grad.numpy())

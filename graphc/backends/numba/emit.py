@@ -225,6 +225,8 @@ def combine(kind: str, acc: str, value: str) -> str:
     """`acc` combined with `value`: sum, or max/min propagating NaN as NumPy does."""
     if kind == "sum":
         return f"{acc} + {value}"
+    if kind == "prod":
+        return f"{acc} * {value}"
     op = ">" if kind == "max" else "<"
     # `|`, not `or`: no branch (a select), so a mispredicted comparison costs nothing.
     return f"{value} if (({value} {op} {acc}) | ({value} != {value})) else {acc}"
@@ -235,6 +237,8 @@ def identity(kind: str, dtype: np.dtype) -> object:
     dt = np.dtype(dtype)
     if kind == "sum":
         return 0
+    if kind == "prod":
+        return 1
     if dt.kind == "f":
         return -np.inf if kind == "max" else np.inf
     if dt == np.bool_:

@@ -141,6 +141,7 @@ CASES: list[Case] = [
     *_reductions("max", gc.max, "distinct"),
     *_reductions("min", gc.min, "distinct"),
     *_reductions("logsumexp", gc.logsumexp, "real"),
+    *_reductions("prod", gc.prod, "away"),
     Case("argmax", lambda x: gc.argmax(x, 1), (((3, 4), "distinct"),)),
     Case("argmax", lambda x: gc.argmax(x), (((3, 4), "distinct"),), "flat"),
     Case("matmul", gc.matmul, (((2, 3), "real"), ((3, 4), "real"))),

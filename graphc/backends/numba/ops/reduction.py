@@ -36,6 +36,7 @@ def _argmax_kernel(em: Emitter, out: Buf, x: Buf, axis: int | None) -> None:
 
 
 register_kernel(reduction.SUM, lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, "sum"))
+register_kernel(reduction.PROD, lambda em, out, x, axis, keepdims: emit_reduce(em, x, out, axis, "prod"))
 for _op, _kind in ((reduction.MAX, "max"), (reduction.MIN, "min")):
     register_kernel(_op, lambda em, out, x, axis, keepdims, kind=_kind: emit_reduce(em, x, out, axis, kind))
 register_kernel(reduction.LOGSUMEXP, _logsumexp_kernel)
