@@ -128,3 +128,8 @@ __all__ = [
     "layer_norm", "dropout", "einsum", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "flip",
     "swapaxes", "moveaxis", "split", "pad", "tile", "repeat", "prod", "cumsum",
 ]
+
+
+def __dir__() -> list[str]:
+    """The public API (`__all__`) and the modules a user reaches for, not graphc's internals."""
+    return sorted({*__all__, "optim", "eager", "__version__"})
