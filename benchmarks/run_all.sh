@@ -14,7 +14,7 @@
 set -u
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PY="${PY:-python}"
-WORKLOADS="${WORKLOADS:-mlp_small mlp_mnist deep_narrow ln_gelu big_matmul mlp_mnist_b4096 cnn_small cnn_b256 transformer_small}"
+WORKLOADS="${WORKLOADS:-mlp_small mlp_mnist deep_narrow ln_gelu big_matmul mlp_mnist_b4096 cnn_small cnn_b256 transformer_small lstm_small}"
 PEERS="${PEERS:-graphc graphc_eager numpy torch torch_compile jax pytensor_c pytensor_numba autograd blas}"
 ROUNDS="${ROUNDS:-3}"
 TIMEOUT="${TIMEOUT:-1800}"

@@ -29,6 +29,7 @@ WORKLOADS: dict[str, dict[str, Any]] = {
     "cnn_b256": dict(kind="cnn", batch=256, lr=0.01),
     "transformer_small": dict(kind="transformer", vocab=64, context=64, batch=8, d_model=128, heads=4, layers=2,
                               d_ff=512, eps=1e-5, lr=0.01),
+    "lstm_small": dict(kind="lstm", input=32, hidden=128, seq=64, batch=32, lr=0.01),
 }
 CNN_CHANNELS, CNN_KERNEL, CNN_SIDE, CLASSES = (8, 16), 5, 28, 10  # LeNet-like: 28 -> 24 -> 12 -> 8 -> 4
 MASK_VALUE = -1e9  # the transformer's causal mask replaces future scores by this
@@ -60,6 +61,8 @@ def make_data(name: str) -> dict[str, Any]:
         return _cnn_data(wl, rng)
     if wl["kind"] == "transformer":
         return _transformer_data(wl, rng)
+    if wl["kind"] == "lstm":
+        return _lstm_data(wl, rng)
     n = wl["n"]
     scale = n**-0.25
     return dict(A=(rng.standard_normal((n, n)) * scale).astype(F32), B=(rng.standard_normal((n, n)) * scale).astype(F32))
@@ -99,6 +102,44 @@ def _transformer_data(wl: dict[str, Any], rng: np.random.Generator) -> dict[str,
         params += [np.ones(d, F32), np.zeros(d, F32), normal(d, ff), np.zeros(ff, F32), normal(ff, d), np.zeros(d, F32)]
     params += [np.ones(d, F32), np.zeros(d, F32), normal(d, vocab), np.zeros(vocab, F32)]
     return dict(x=x, y=y, params=params)
+
+
+def _lstm_data(wl: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    # x (time-major), y, then Glorot-uniform Wx, Wh and the dense layer; the forget gate's bias 1.
+    n_in, hidden, steps, batch = wl["input"], wl["hidden"], wl["seq"], wl["batch"]
+    x = rng.standard_normal((steps, batch, n_in)).astype(F32)
+    y = rng.integers(0, CLASSES, size=batch).astype(np.int64)
+
+    def glorot(fan_in: int, fan_out: int) -> np.ndarray:
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(F32)
+
+    wx, wh = glorot(n_in, 4 * hidden), glorot(hidden, 4 * hidden)
+    b = np.zeros(4 * hidden, F32)
+    b[hidden:2 * hidden] = 1.0
+    return dict(x=x, y=y, params=[wx, wh, b, glorot(hidden, CLASSES), np.zeros(CLASSES, F32)])
+
+
+def lstm_loss(x: Any, y: Any, params: list[Any]) -> Any:
+    """One LSTM layer over time-major x (gates input, forget, cell, output, as torch.nn.LSTM)
+    with gc.scan, then a dense layer on the last hidden state and the mean cross-entropy. The
+    input projection of every step is one matrix product, as PyTorch's LSTM computes it."""
+    wx, wh, b, wd, bd = params
+    steps, batch, _ = x.shape
+    hidden = wh.shape[0]
+    projected = gc.reshape(gc.reshape(x, (steps * batch, -1)) @ wx + b, (steps, batch, 4 * hidden))
+
+    def cell(carry: Any, z_x: Any) -> Any:
+        h, c = carry
+        z = z_x + h @ wh
+        i, f = gc.sigmoid(z[:, :hidden]), gc.sigmoid(z[:, hidden:2 * hidden])
+        g, o = gc.tanh(z[:, 2 * hidden:3 * hidden]), gc.sigmoid(z[:, 3 * hidden:])
+        c = f * c + i * g
+        return (o * gc.tanh(c), c), None
+
+    zeros = np.zeros((batch, hidden), x.dtype)
+    (h, _), _ = gc.scan(cell, (zeros, zeros), projected)
+    return gc.mean(gc.softmax_cross_entropy(h @ wd + bd, y))
 
 
 def cnn_loss(x: Any, y: Any, params: list[Any]) -> Any:
@@ -160,7 +201,7 @@ def big_matmul_loss(a: Any, b: Any) -> Any:
     return gc.sum(gc.tanh(a @ b))
 
 
-TRAINED = ("mlp", "cnn", "transformer")  # workloads whose step trains parameters with SGD
+TRAINED = ("mlp", "cnn", "transformer", "lstm")  # workloads whose step trains parameters with SGD
 
 
 def model_loss(wl: dict[str, Any], x: Any, y: Any, params: list[Any]) -> Any:
@@ -169,6 +210,8 @@ def model_loss(wl: dict[str, Any], x: Any, y: Any, params: list[Any]) -> Any:
         return cnn_loss(x, y, params)
     if wl["kind"] == "transformer":
         return transformer_loss(x, y, params, wl)
+    if wl["kind"] == "lstm":
+        return lstm_loss(x, y, params)
     return mlp_loss(x, y, params, wl["act"])
 
 
