@@ -46,6 +46,8 @@ _FUNCTIONS: dict[str, set[str]] = {
     "std": _REDUCE | {"ddof"}, "argmax": {"axis"}, "reshape": set(), "transpose": {"axes"}, "squeeze": {"axis"},
     "expand_dims": {"axis"}, "concatenate": {"axis"}, "stack": {"axis"}, "where": set(), "matmul": set(),
     "clip": set(), "broadcast_to": set(), "take": {"axis"}, "triu": {"k"}, "tril": {"k"}, "einsum": set(),
+    "prod": _REDUCE, "cumsum": {"axis"}, "flip": {"axis"}, "swapaxes": set(), "moveaxis": set(), "split": {"axis"},
+    "pad": {"constant_values"}, "tile": set(), "repeat": {"axis"},
 }
 
 
