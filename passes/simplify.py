@@ -39,7 +39,7 @@ from graphc.ops.elementwise import (
 from graphc.ops.leaves import FULL
 from graphc.ops.nn import LOG_SOFTMAX, SOFTMAX
 from graphc.ops.reduction import SUM
-from graphc.ops.shape import BROADCAST_TO, RESHAPE, TRANSPOSE
+from graphc.ops.shape import BROADCAST_TO, CONCATENATE, RESHAPE, SCATTER_INDEX, TRANSPOSE
 
 from .base import PassResult
 from .rewrite import rewrite
@@ -248,6 +248,46 @@ def _sum_broadcast(n: Node) -> Node | None:  # sum(broadcast(x)) over broadcast 
     return y if y.shape == n.shape else ops.broadcast_to(y, n.shape)
 
 
+def _rows(n: Node) -> dict[int, Node] | None:
+    """The rows along axis 0 of a tensor that is zero elsewhere: a scatter of one row (x[t]'s
+    gradient), or a concatenation of rows and zero blocks (what `_add_rows` makes); else None."""
+    if n.op is SCATTER_INDEX and len(n.attrs["key"]) == 1 and isinstance(n.attrs["key"][0], int):
+        return {n.attrs["key"][0]: n.inputs[0]}
+    if n.op is not CONCATENATE or n.attrs["axis"] != 0:
+        return None
+    rows, at = {}, 0
+    for piece in n.inputs:
+        if piece.op is RESHAPE and piece.shape[0] == 1 and piece.inputs[0].shape == piece.shape[1:]:
+            rows[at] = piece.inputs[0]
+        elif not _is(piece, 0.0):
+            return None
+        at += piece.shape[0]
+    return rows
+
+
+def _add_rows(n: Node) -> Node | None:  # scatter(a, row s) + scatter(b, row t) = rows a, b and zeros
+    # The gradient of a loop's slices x[t] is a sum of tensors each zero but in one row: kept
+    # as rows, it is one tensor, not n full-size buffers summed (an unrolled scan's xs).
+    a, b = n.inputs
+    if a.shape != n.shape or b.shape != n.shape or a.dtype != n.dtype or b.dtype != n.dtype:
+        return None
+    ra, rb = _rows(a), _rows(b)
+    if ra is None or rb is None:
+        return None
+    rows = dict(ra)
+    for t, g in rb.items():
+        rows[t] = ops.add(rows[t], g) if t in rows else g
+    pieces, at, rest = [], 0, n.shape[1:]
+    for t in sorted(rows):
+        if t > at:
+            pieces.append(ops.full((t - at, *rest), 0, n.dtype))
+        pieces.append(ops.reshape(rows[t], (1, *rest)))
+        at = t + 1
+    if at < n.shape[0]:
+        pieces.append(ops.full((n.shape[0] - at, *rest), 0, n.dtype))
+    return ops.concatenate(pieces, 0)
+
+
 @dataclass(frozen=True)
 class Rule:
     """One entry of the table: the op it matches, its counter's name, the rewrite."""
@@ -260,6 +300,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(ADD, "x+0", _add_zero),
     Rule(ADD, "x+(-y)", _add_negative),
+    Rule(ADD, "sum of rows", _add_rows),
     Rule(SUBTRACT, "x-0", _sub_zero),
     Rule(SUBTRACT, "0-x", _zero_sub),
     Rule(SUBTRACT, "x-(-y)", _sub_negative),

@@ -12,7 +12,9 @@ import pytest
 
 import graphc as gc
 from graphc.backends.numpy.executor import evaluate
+from graphc.builder import apply
 from graphc.ir import Graph, verify
+from graphc.ops.shape import SCATTER_INDEX
 from graphc.passes.dce import eliminate_dead_nodes
 from graphc.passes.fold import FOLD_LIMIT, fold_constants
 from graphc.passes.simplify import RULES, simplify
@@ -45,6 +47,8 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "x**1, x**2, x**3, x**0.5, x**-1": lambda x: x**2.0 + x**3 + gc.abs(x) ** 0.5 + x**-1.0,
     "sum over no axes": lambda x: gc.sum(x, axis=()),
     "sum of broadcast": lambda x: gc.sum(gc.broadcast_to(gc.sum(x, axis=0), (5, 3)), axis=0),
+    "sum of rows": lambda x: (apply(SCATTER_INDEX, (x[1],), shape=(3, 3), key=(1,))
+                              + apply(SCATTER_INDEX, (gc.exp(x[0]),), shape=(3, 3), key=(0,))),
 }
 
 
@@ -93,19 +97,19 @@ def test_simplify_golden_before_and_after() -> None:
     before = str(Graph([x], [y]))
     after = str(simplify(Graph([x], [y])).graph)
     assert before.splitlines()[1:] == [
-        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:92",
-        "  b:f32[4] = negative a                       # test_simplify_fold_dce.py:92",
-        "  c:f32[4] = multiply b 1.0                   # test_simplify_fold_dce.py:92",
-        "  d:f32[4] = sigmoid c                        # test_simplify_fold_dce.py:92",
-        "  e:f32[4] = log d                            # test_simplify_fold_dce.py:92",
-        "  f:f32[4] = add e 0.0                        # test_simplify_fold_dce.py:92",
+        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:96",
+        "  b:f32[4] = negative a                       # test_simplify_fold_dce.py:96",
+        "  c:f32[4] = multiply b 1.0                   # test_simplify_fold_dce.py:96",
+        "  d:f32[4] = sigmoid c                        # test_simplify_fold_dce.py:96",
+        "  e:f32[4] = log d                            # test_simplify_fold_dce.py:96",
+        "  f:f32[4] = add e 0.0                        # test_simplify_fold_dce.py:96",
         "  return (f,)",
         "}",
     ]
     assert after.splitlines()[1:] == [
-        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:92",
-        "  b:f32[4] = softplus a                       # test_simplify_fold_dce.py:92",
-        "  c:f32[4] = negative b                       # test_simplify_fold_dce.py:92",
+        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:96",
+        "  b:f32[4] = softplus a                       # test_simplify_fold_dce.py:96",
+        "  c:f32[4] = negative b                       # test_simplify_fold_dce.py:96",
         "  return (c,)",
         "}",
     ]
