@@ -127,18 +127,15 @@ def lstm_loss(x: Any, y: Any, params: list[Any]) -> Any:
     wx, wh, b, wd, bd = params
     steps, batch, _ = x.shape
     hidden = wh.shape[0]
-    # Per gate, its columns of the weights (sliced once, outside the loop) and of the input
-    # projection: no step slices a (batch, 4 * hidden) block, nor scatters its gradient back.
-    gates = [slice(k * hidden, (k + 1) * hidden) for k in range(4)]
-    flat = gc.reshape(x, (steps * batch, -1))
-    projected = [gc.reshape(flat @ wx[:, s] + b[s], (steps, batch, hidden)) for s in gates]
-    recurrent = [wh[:, s] for s in gates]
+    projected = gc.reshape(gc.reshape(x, (steps * batch, -1)) @ wx + b, (steps, batch, 4 * hidden))
 
     def cell(carry: Any, z_x: Any) -> Any:
         h, c = carry
-        zi, zf, zg, zo = (z + h @ w for z, w in zip(z_x, recurrent))
-        c = gc.sigmoid(zf) * c + gc.sigmoid(zi) * gc.tanh(zg)
-        return (gc.sigmoid(zo) * gc.tanh(c), c), None
+        z = z_x + h @ wh
+        i, f = gc.sigmoid(z[:, :hidden]), gc.sigmoid(z[:, hidden:2 * hidden])
+        g, o = gc.tanh(z[:, 2 * hidden:3 * hidden]), gc.sigmoid(z[:, 3 * hidden:])
+        c = f * c + i * g
+        return (o * gc.tanh(c), c), None
 
     zeros = np.zeros((batch, hidden), x.dtype)
     (h, _), _ = gc.scan(cell, (zeros, zeros), projected)
