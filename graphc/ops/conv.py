@@ -22,6 +22,7 @@ from ..builder import apply, lift
 from ..dtypes import is_int, result_type
 from ..errors import ShapeError
 from ..opdef import OpDef, register
+from . import elementwise as ew
 from . import shape as sh
 from .leaves import constant
 
@@ -305,10 +306,19 @@ def _groups(groups: Any, what: str) -> int:
     return int(groups)
 
 
+def _common(a: Any, b: Any) -> tuple[Any, Any]:
+    """Both operands in their common float dtype (float32 images with float64 weights compute in
+    float64): a convolution's operands and gradients then share one dtype, as BLAS needs."""
+    dtype = result_type(a.dtype, b.dtype)
+    if dtype.kind != "f":
+        return a, b  # the shape rule names the integer operand
+    return tuple(x if x.dtype == dtype else ew.cast(x, dtype) for x in (a, b))  # type: ignore[return-value]
+
+
 def conv2d(x: Any, w: Any, stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Any:
     """2-D cross-correlation (PyTorch's conv2d): x (N, C, H, W), w (O, C / groups, kh, kw) ->
     (N, O, Ho, Wo); stride, padding (zeros) and dilation are ints or (rows, columns) pairs."""
-    x, w = lift(x, w)
+    x, w = _common(*lift(x, w))
     return _b(x, w, _pair(stride, "conv2d", "stride", 1), _pair(padding, "conv2d", "padding", 0),
               _pair(dilation, "conv2d", "dilation", 1), _groups(groups, "conv2d"))
 
@@ -318,7 +328,7 @@ def conv_transpose2d(y: Any, w: Any, stride: Any = 1, padding: Any = 0, output_p
     """The transpose of conv2d (PyTorch's conv_transpose2d, same argument order): y (N, C, H, W),
     w (C, O / groups, kh, kw) -> (N, O, (H - 1) * stride - 2 * padding + dilation * (kh - 1) +
     output_padding + 1, ...)."""
-    y, w = lift(y, w)
+    y, w = _common(*lift(y, w))
     return _t(y, w, _pair(stride, "conv_transpose2d", "stride", 1), _pair(padding, "conv_transpose2d", "padding", 0),
               _pair(output_padding, "conv_transpose2d", "output_padding", 0),
               _pair(dilation, "conv_transpose2d", "dilation", 1), _groups(groups, "conv_transpose2d"))

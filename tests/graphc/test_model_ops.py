@@ -196,8 +196,8 @@ def test_every_new_function_keeps_its_dtype_in_float32() -> None:
     assert all(o.dtype == np.float32 for o in outs), [o.dtype for o in outs]
 
 
-def test_mixed_dtype_convolutions_run_their_loops_and_agree_with_the_reference() -> None:
-    # float32 images with float64 weights compute in float64 without BLAS (operands differ).
+def test_mixed_dtype_convolutions_compute_in_the_common_dtype() -> None:
+    # float32 images with float64 weights: both operands (and every gradient) in float64.
     x = gc.placeholder((2, 2, 6, 5), "float32")
     w = gc.placeholder((3, 2, 3, 2), "float64")
     y = gc.conv2d(x, w, stride=(1, 2), padding=1)

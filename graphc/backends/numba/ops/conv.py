@@ -1,12 +1,10 @@
 """Numba lowerings of the convolution ops and max pooling's window argmax.
 
-Float convolutions whose operands share a dtype go through BLAS, one image at a time: the
-image's patches are unfolded into a scratch matrix (im2col: one row per input channel and
-kernel position, one column per output position), so that conv2d is W @ cols per group, its
-filter gradient the sum over images of g @ cols^T, and its transpose W^T @ y folded back
-(col2im, adding overlapping taps). Otherwise (mixed dtypes) loops over (image, channel, kernel
-row, kernel column) run around a loop nest along output rows, which LLVM vectorizes for stride 1.
-Padding costs no test per element: each kernel position clips its row and column range once.
+Convolutions go through BLAS, one image at a time: the image's patches are unfolded into a
+scratch matrix (im2col: one row per input channel and kernel position, one column per output
+position), so that conv2d is W @ cols per group, its filter gradient the sum over images of
+g @ cols^T, and its transpose W^T @ y folded back (col2im, adding overlapping taps). Padding
+costs no test per element: each kernel position clips its row and column range once.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import contextlib
 from collections.abc import Iterator
 
 from ....ops import conv
-from ..emit import Buf, Emitter, accumulator_dtype, dtype_name
+from ..emit import Buf, Emitter
 from ..lowerings import register_kernel
 
 Pair = tuple[int, int]
@@ -73,8 +71,10 @@ def _groups_of(em: Emitter, groups: int) -> Iterator[str]:
             yield g
 
 
-def _blas(*bufs: Buf) -> bool:
-    return bufs[0].dtype.kind == "f" and all(b.dtype == bufs[0].dtype for b in bufs)
+def _check(*bufs: Buf) -> None:
+    # gc.conv2d and gc.conv_transpose2d give both operands one float dtype, and every
+    # derivative keeps it: one BLAS gemm serves them all.
+    assert bufs[0].dtype.kind == "f" and all(b.dtype == bufs[0].dtype for b in bufs), [b.dtype for b in bufs]
 
 
 def _unfold(em: Emitter, cols: Buf, x: Buf, b: str, kernel: tuple[int, ...], geometry: Geometry,
@@ -112,9 +112,7 @@ def _gemm(em: Emitter, a: tuple[Buf, str, int], b: tuple[Buf, str, int], c: tupl
 
 def _conv_kernel(em: Emitter, out: Buf, x: Buf, w: Buf, stride: Pair, padding: Pair, dilation: Pair,
                  groups: int) -> None:
-    if not _blas(out, x, w):
-        _conv_loops(em, out, x, w, stride, padding, dilation, groups)
-        return
+    _check(out, x, w)
     geometry = (stride, padding, dilation)
     o, cg, kh, kw = w.shape
     og, patch, spots = o // groups, cg * kh * kw, out.shape[2] * out.shape[3]
@@ -128,9 +126,7 @@ def _conv_kernel(em: Emitter, out: Buf, x: Buf, w: Buf, stride: Pair, padding: P
 
 def _conv_t_kernel(em: Emitter, out: Buf, y: Buf, w: Buf, stride: Pair, padding: Pair, output_padding: Pair,
                    dilation: Pair, groups: int) -> None:
-    if not _blas(out, y, w):
-        _conv_t_loops(em, out, y, w, stride, padding, output_padding, dilation, groups)
-        return
+    _check(out, y, w)
     geometry = (stride, padding, dilation)
     c, og, kh, kw = w.shape
     cg, patch, spots = c // groups, og * kh * kw, y.shape[2] * y.shape[3]
@@ -144,9 +140,7 @@ def _conv_t_kernel(em: Emitter, out: Buf, y: Buf, w: Buf, stride: Pair, padding:
 
 def _filter_kernel(em: Emitter, out: Buf, x: Buf, g: Buf, kernel: Pair, stride: Pair, padding: Pair,
                    dilation: Pair, groups: int) -> None:
-    if not _blas(out, x, g):
-        _filter_loops(em, out, x, g, kernel, stride, padding, dilation, groups)
-        return
+    _check(out, x, g)
     geometry = (stride, padding, dilation)
     o, cg, kh, kw = out.shape
     og, patch, spots = o // groups, cg * kh * kw, g.shape[2] * g.shape[3]
@@ -157,61 +151,6 @@ def _filter_kernel(em: Emitter, out: Buf, x: Buf, g: Buf, kernel: Pair, stride: 
         with _groups_of(em, groups) as k:
             _gemm(em, (g, f"{b} * {o * spots} + {k} * {og * spots}", og * spots), (cols, f"{k} * {patch * spots}", patch * spots),
                   (out, f"{k} * {og * patch}", og * patch), "0, 1", og, patch, spots, "1.0")
-
-
-def _conv_loops(em: Emitter, out: Buf, x: Buf, w: Buf, stride: Pair, padding: Pair, dilation: Pair,
-                groups: int) -> None:
-    geometry = (stride, padding, dilation)
-    o, cg, kh, kw = w.shape
-    em.fill(out, "0")
-    with em.loops([x.shape[0], o]) as (b, oc):
-        ic0 = em.fresh("first")
-        em.line(f"{ic0} = ({oc} // {o // groups}) * {cg}")
-        with em.loops([cg]) as (ci,), _kernel_positions(em, (kh, kw), geometry, x.shape[2:], out.shape[2:]) as (i, j, rows, cols):
-            weight = em.fresh("weight")
-            em.line(f"{weight} = {w.at([oc, ci, i, j])}")
-            with _taps(em, geometry, i, j, rows, cols) as (r, q, row, col):
-                em.line(f"{out.at([b, oc, r, q])} += {weight} * {x.at([b, f'({ic0} + {ci})', row, col])}")
-
-
-def _conv_t_loops(em: Emitter, out: Buf, y: Buf, w: Buf, stride: Pair, padding: Pair, output_padding: Pair,
-                  dilation: Pair, groups: int) -> None:
-    # conv2d's loops with input and output exchanged: each input entry adds into the taps.
-    geometry = (stride, padding, dilation)
-    _, og, kh, kw = w.shape
-    cg = y.shape[1] // groups
-    em.fill(out, "0")
-    with em.loops([y.shape[0], og * groups]) as (b, oc):
-        ic0, o = em.fresh("first"), em.fresh("o")
-        em.line(f"{ic0} = ({oc} // {og}) * {cg}")
-        em.line(f"{o} = {oc} % {og}")
-        with em.loops([cg]) as (ci,), _kernel_positions(em, (kh, kw), geometry, out.shape[2:], y.shape[2:]) as (i, j, rows, cols):
-            weight = em.fresh("weight")
-            em.line(f"{weight} = {w.at([f'({ic0} + {ci})', o, i, j])}")
-            with _taps(em, geometry, i, j, rows, cols) as (r, q, row, col):
-                em.line(f"{out.at([b, oc, row, col])} += {weight} * {y.at([b, f'({ic0} + {ci})', r, q])}")
-
-
-def _filter_loops(em: Emitter, out: Buf, x: Buf, g: Buf, kernel: Pair, stride: Pair, padding: Pair,
-                  dilation: Pair, groups: int) -> None:
-    geometry = (stride, padding, dilation)
-    o, cg, kh, kw = out.shape
-    wo = g.shape[3]
-    # Per weight, partial sums along an output row (a vectorizing loop), added up at the end.
-    acc_dtype = accumulator_dtype("sum", out.dtype)
-    partial = em.scratch((wo,), acc_dtype)
-    with em.loops([o, cg]) as (oc, ci):
-        ic = em.fresh("channel")
-        em.line(f"{ic} = ({oc} // {o // groups}) * {cg} + {ci}")
-        with _kernel_positions(em, (kh, kw), geometry, x.shape[2:], g.shape[2:]) as (i, j, rows, cols):
-            em.fill(partial, "0")
-            with em.loops([x.shape[0]]) as (b,), _taps(em, geometry, i, j, rows, cols) as (r, q, row, col):
-                em.line(f"{partial.at([q])} += {g.at([b, oc, r, q])} * {x.at([b, ic, row, col])}")
-            total = em.fresh("total")
-            em.line(f"{total} = {em.const(0, acc_dtype)}")
-            with em.loops([wo]) as (q,):
-                em.line(f"{total} += {partial.at([q])}")
-            em.line(f"{out.at([oc, ci, i, j])} = {dtype_name(out.dtype)}({total})")
 
 
 def _pool_argmax_kernel(em: Emitter, out: Buf, x: Buf, kernel: Pair, stride: Pair) -> None:
