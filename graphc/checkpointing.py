@@ -59,19 +59,19 @@ def _vjp(g: Any, out: Any, o: Any, *inputs: Any, index: int, output: int, block:
     """The cotangent of input `index` (1 and up: the first input, the forward value, takes none)."""
     i = index - 1
     if eager.is_eager(g):
-        return _eager_vjp(g, inputs, block, output, n_args, memo, sources)[i]
+        return _eager_vjp(g, inputs, block, output, n_args, memo, sources, streams)[i]
     target, barred = _recomputed(g, inputs, block, output, n_args, streams, sources)
     return vjp(target, barred[i], g)  # at the barrier: paths around the block are the outer pass's
 
 
 def _eager_vjp(g: Any, inputs: tuple[Any, ...], block: Any, output: int, n_args: int, memo: dict[int, Any],
-               sources: tuple[int, ...]) -> list[Any]:
+               sources: tuple[int, ...], streams: Any) -> list[Any]:
     # Once per backward pass through this output: run the block again, recording, on fresh
     # copies of its arguments and captured tensors, and send g back through it.
     if id(g) not in memo:
         fresh = [eager.tensor(a.data, requires_grad=a.dtype.kind == "f") for a in inputs]
         captured = dict(zip(sources, fresh[n_args:]))
-        with eager.enable_grad(), substituting(captured):
+        with eager.enable_grad(), substituting(captured), replaying_streams(streams):
             leaves, _ = flatten(block.call(fresh[:n_args]))
             target = leaves[output]
             if target.requires_grad:
@@ -125,11 +125,12 @@ def checkpoint(fn: Callable[..., Any], *args: Any) -> Any:
     block = _Block(fn, tree)
     if any(eager.is_eager(a) for a in inputs):
         inputs = [eager.to_eager(a) for a in inputs]
+        streams = stream_position()
         with eager.enable_grad():  # recorded once, to find the tensors the block reads from outside
             outs, out_tree = flatten(block.call(inputs))
         captured = _eager_captured(outs, inputs)
         memo: dict[int, Any] = {}
-        attrs = dict(block=block, n_args=len(inputs), streams=None, memo=memo, sources=_sources(captured))
+        attrs = dict(block=block, n_args=len(inputs), streams=streams, memo=memo, sources=_sources(captured))
         made = [eager.apply(CHECKPOINT, (eager.tensor(o.data), *inputs, *captured), dict(attrs, output=k))
                 for k, o in enumerate(outs)]
         return unflatten(out_tree, made)  # the recording is dropped: only the values are kept

@@ -81,7 +81,17 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
         if y_given is not None and (given != y_given or tree != y_tree):
             raise GraphError("scan: fn returned ys of another structure at another step")
         y_given, y_tree, ys[t] = given, tree, [lift(y)[0] for y in y_leaves]
-    if not y_given:  # fn returns no ys (or never ran: length 0)
+    if n == 0:  # as jax.lax.scan: fn traced once for the ys' types, which come out empty
+        probe = unflatten(x_tree, [lift(np.zeros(x.shape[1:], x.dtype))[0] for x in x_leaves]) if xs is not None else None
+        out = fn(carry, probe)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise GraphError(f"scan: fn must return a pair (carry, y), got {type(out).__name__}")
+        if out[1] is None:
+            return carry, None
+        y_leaves, tree = flatten(out[1])
+        empty = [lift(np.zeros((0, *lift(y)[0].shape), lift(y)[0].dtype))[0] for y in y_leaves]
+        return carry, unflatten(tree, empty)
+    if not y_given:  # fn returns no ys
         return carry, None
     stacked = [stack([ys[t][k] for t in range(n)], 0) for k in range(len(ys[0]))]
     return carry, unflatten(y_tree, stacked)
@@ -126,6 +136,17 @@ def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], *
     t_leaves, t_tree = _tensors(true_out, "cond")
     f_leaves, f_tree = _tensors(false_out, "cond")
     if t_tree != f_tree or _signature(t_leaves) != _signature(f_leaves):
-        raise GraphError(f"cond: the branches return different structures or types: {_signature(t_leaves)} and"
-                         f" {_signature(f_leaves)}")
+        raise GraphError(f"cond: the branches return different structures or types: {_describe(true_out)} and"
+                         f" {_describe(false_out)}")
     return unflatten(t_tree, [where(p, a, b) for a, b in zip(t_leaves, f_leaves)])
+
+
+def _describe(structure: Any) -> str:
+    """A structure of tensors as text: containers by kind (and keys), tensors by type."""
+    if isinstance(structure, dict):
+        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in structure.items()) + "}"
+    if isinstance(structure, (list, tuple)):
+        inner = ", ".join(_describe(v) for v in structure)
+        return f"[{inner}]" if isinstance(structure, list) else f"({inner}{',' if len(structure) == 1 else ''})"
+    x = lift(structure)[0]
+    return f"{x.dtype.name}{list(x.shape)}"

@@ -62,7 +62,7 @@ class Operators:
         if method != "__call__" or name is None or kwargs:
             extra = f" with {', '.join(f'{k}=' for k in kwargs)}" if kwargs else ""
             raise GraphcError(f"NumPy's {ufunc.__name__}{'' if method == '__call__' else '.' + method}{extra}"
-                              " does not run on graphc tensors; call the gc function of the same meaning")
+                              " does not run on graphc tensors; docs/api.md lists the gc functions")
         return getattr(_lib(), name)(*inputs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .builder import CONSTANT
+from .checkpointing import CHECKPOINT
 from .dtypes import as_dtype
 from .errors import GraphcError
 from .function import Function
@@ -37,9 +38,9 @@ FORMAT = 1
 
 
 def save(path: str | os.PathLike[str], obj: Any) -> None:
-    """Save `obj` to `path` (one `.npz` file, written as named): a list or dict of variables (their
-    current values, in that structure), or a compiled function (its graph, variables' values and
-    compile options)."""
+    """Save `obj` to `path` (one `.npz` file, written as named): a list, tuple or dict of
+    variables (their current values, in that structure; not nested), or a compiled function (its
+    graph, variables' values and compile options; not one using gc.checkpoint)."""
     arrays: dict[str, np.ndarray] = {}
     if isinstance(obj, Function):
         manifest = _function_manifest(obj, arrays)
@@ -110,6 +111,9 @@ def _load_variables(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> 
 def _function_manifest(f: Function, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     roots = list(f.inputs) + list(f._outputs) + [v for pair in f._updates for v in pair]
     order = topological_order(roots)
+    if any(n.op is CHECKPOINT for n in order):
+        raise GraphcError("save: a function using gc.checkpoint holds Python code (the block to recompute), which a"
+                          " file never does; save its variables instead and build the function again")
     index = {id(n): i for i, n in enumerate(order)}
     nodes = []
     for i, n in enumerate(order):

@@ -86,3 +86,17 @@ def test_eager_checkpoints_agree_with_plain_eager() -> None:
         results.append([loss.data, x.grad.data, *(w.grad.data for w in ws)])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_eager_recomputation_draws_the_same_dropout_mask() -> None:
+    x = eager.tensor(np.ones(200), requires_grad=True)
+    y = gc.checkpoint(lambda a: gc.dropout(a, 0.5), x)
+    gc.sum(y).backward()
+    np.testing.assert_array_equal(x.grad.data, y.data)
+
+
+def test_a_function_using_checkpoint_says_why_it_cannot_be_saved(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    x = gc.placeholder((3,), "float64")
+    f = gc.compile([x], gc.checkpoint(lambda a: gc.sin(a), x))
+    with pytest.raises(gc.GraphcError, match="gc.checkpoint holds Python code"):
+        gc.save(tmp_path / "f.npz", f)

@@ -127,3 +127,18 @@ def test_cond_runs_only_the_branch_taken_eagerly_and_checks_the_branches_agree()
         gc.cond(gc.placeholder((), "bool"), lambda v: v, lambda v: gc.sum(v), a)
     with pytest.raises(gc.GraphError, match="scalar bool"):
         gc.cond(a > 0, lambda v: v, lambda v: v, a)
+
+
+def test_an_empty_scan_traces_its_body_once_for_the_types_of_ys() -> None:
+    c = gc.placeholder((3,), "float32")
+    carry, ys = gc.scan(lambda cc, _: (cc + 1, {"twice": cc * 2}), c, None, length=0)
+    assert ys["twice"].shape == (0, 3) and ys["twice"].dtype == np.float32
+    got = gc.compile([c], [carry, ys["twice"]])(np.ones(3, np.float32))
+    np.testing.assert_array_equal(got[0], 1.0)
+    assert got[1].shape == (0, 3)
+
+
+def test_cond_names_how_the_branches_differ() -> None:
+    a, p = gc.placeholder((3,)), gc.placeholder((), "bool")
+    with pytest.raises(gc.GraphError, match=r"\(float32\[3\], float32\[3\]\) and \[float32\[3\], float32\[3\]\]"):
+        gc.cond(p, lambda v: (v, v), lambda v: [v, v], a)
