@@ -368,6 +368,9 @@ def schedule(graph: Graph) -> list[Node | Group]:
             readers[id(x)] = readers.get(id(x), 0) + 1
     kept = {id(o) for o in graph.outputs}
     written = [_bytes(unit) for unit in units]
+    # Ties go to the later layer's gradient: the forward node a derivative node was made for
+    # (`grad_of`, an id in the order the forward pass was built) is the backward pass's clock.
+    late = [-max((m.grad_of or 0) for m in (unit.members if isinstance(unit, Group) else (unit,))) for unit in units]
 
     def dies(x: Node) -> int:
         stored = x.op.leaf is None and id(x) not in kept
@@ -378,7 +381,7 @@ def schedule(graph: Graph) -> list[Node | Group]:
     order: list[Node | Group] = []
     while ready:
         window = heapq.nsmallest(64, ready)
-        u = min(window, key=lambda c: (written[c] - sum(dies(x) for x in reads[c]), c))
+        u = min(window, key=lambda c: (written[c] - sum(dies(x) for x in reads[c]), late[c], c))
         ready.remove(u)
         heapq.heapify(ready)
         order.append(units[u])
