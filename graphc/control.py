@@ -41,6 +41,12 @@ def _signature(leaves: list[Any]) -> list[tuple[tuple[int, ...], np.dtype]]:
     return [(tuple(x.shape), np.dtype(x.dtype)) for x in leaves]
 
 
+def _pair(out: Any) -> Any:
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise GraphError(f"scan: fn must return a pair (carry, y), got {type(out).__name__}")
+    return out
+
+
 def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, length: int | None = None,
          reverse: bool = False) -> tuple[Any, Any]:
     """`(carry, ys)` of `fn(carry, x) -> (carry, y)` over the leading axis of `xs` (a tensor, or
@@ -68,9 +74,7 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
     y_given: bool | None = None  # whether fn returns ys, once known
     for t in (range(n - 1, -1, -1) if reverse else range(n)):
         x_t = unflatten(x_tree, [x[t] for x in x_leaves]) if xs is not None else None
-        out = fn(carry, x_t)
-        if not (isinstance(out, (tuple, list)) and len(out) == 2):
-            raise GraphError(f"scan: fn must return a pair (carry, y), got {type(out).__name__}")
+        out = _pair(fn(carry, x_t))
         new_leaves, new_tree = _tensors(out[0], "scan")
         if new_tree != carry_tree or _signature(new_leaves) != expected:
             raise GraphError(f"scan: fn changed the carry from {expected} to {_signature(new_leaves)}; the carry"
@@ -83,9 +87,7 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
         y_given, y_tree, ys[t] = given, tree, [lift(y)[0] for y in y_leaves]
     if n == 0:  # as jax.lax.scan: fn traced once for the ys' types, which come out empty
         probe = unflatten(x_tree, [lift(np.zeros(x.shape[1:], x.dtype))[0] for x in x_leaves]) if xs is not None else None
-        out = fn(carry, probe)
-        if not (isinstance(out, (tuple, list)) and len(out) == 2):
-            raise GraphError(f"scan: fn must return a pair (carry, y), got {type(out).__name__}")
+        out = _pair(fn(carry, probe))
         if out[1] is None:
             return carry, None
         y_leaves, tree = flatten(out[1])

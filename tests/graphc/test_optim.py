@@ -27,6 +27,20 @@ def build(optimizer: str, w0: np.ndarray, b0: np.ndarray, **kwargs):  # type: ig
     return gc.compile([xp, yp], loss, updates=updates), w, b
 
 
+def _step_beside_torch(torch, f, x, y, tw, tb, opt, sched, steps: int, rel: float) -> None:  # type: ignore[no-untyped-def]
+    """`steps` compiled steps and as many of torch's optimizer (and schedule), the losses equal."""
+    tx, ty = torch.tensor(x), torch.tensor(y)
+    for _ in range(steps):
+        loss = float(f(x, y))
+        opt.zero_grad()
+        tloss = torch.mean((torch.tanh(tx @ tw + tb) - ty) ** 2)
+        tloss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        assert loss == pytest.approx(tloss.item(), rel=rel)
+
+
 def numpy_reference(optimizer: str, x, y, w, b, steps, lr, beta=0.9, betas=(0.9, 0.999), eps=1e-8):  # type: ignore[no-untyped-def]
     """PyTorch's update rules, transcribed (float64 scalars, as PyTorch's Python floats)."""
     params = [w.copy(), b.copy()]
@@ -76,14 +90,7 @@ def test_matches_torch_optim(optimizer: str) -> None:
         opt = torch.optim.Adam([tw, tb], lr=0.05)
     else:
         opt = torch.optim.SGD([tw, tb], lr=0.05, momentum=0.9 if optimizer == "momentum" else 0.0)
-    tx, ty = torch.tensor(x), torch.tensor(y)
-    for _ in range(25):
-        loss = float(f(x, y))
-        opt.zero_grad()
-        tloss = torch.mean((torch.tanh(tx @ tw + tb) - ty) ** 2)
-        tloss.backward()
-        opt.step()
-        assert loss == pytest.approx(tloss.item(), rel=1e-13)
+    _step_beside_torch(torch, f, x, y, tw, tb, opt, None, 25, rel=1e-13)
     np.testing.assert_allclose(w.value, tw.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(b.value, tb.detach().numpy(), rtol=1e-12, atol=1e-15)
 
@@ -129,16 +136,7 @@ def test_weight_decay_adamw_and_schedules_match_torch_optim(name: str, schedule:
     tw, tb = torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True)
     opt = getattr(torch.optim, theirs)([tw, tb], **torch_kwargs)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.9**t) if schedule else None
-    tx, ty = torch.tensor(x), torch.tensor(y)
-    for _ in range(15):
-        loss = float(f(x, y))
-        opt.zero_grad()
-        tloss = torch.mean((torch.tanh(tx @ tw + tb) - ty) ** 2)
-        tloss.backward()
-        opt.step()
-        if sched is not None:
-            sched.step()
-        assert loss == pytest.approx(tloss.item(), rel=1e-12)
+    _step_beside_torch(torch, f, x, y, tw, tb, opt, sched, 15, rel=1e-12)
     np.testing.assert_allclose(w.value, tw.detach().numpy(), rtol=1e-11)
     np.testing.assert_allclose(b.value, tb.detach().numpy(), rtol=1e-11, atol=1e-14)
 
