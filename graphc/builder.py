@@ -78,6 +78,12 @@ def apply(op: OpDef, inputs: tuple[Any, ...], label: str | None = None, **attrs:
     for x in inputs:
         if not isinstance(x, Node):
             raise GraphError(f"{op.name}: expected a tensor input, got {x!r}")
+        if x.op.leaf == "recipe":
+            raise GraphError(
+                f"{op.name}: {x!r} has sizes given at call time, and reached graphc code that needs them now"
+                " (a tensor of unknown size captured by a function given to scan, cond or checkpoint? pass"
+                " it as an argument instead)"
+            )
     try:
         shape, dtype = op.infer(*inputs, **attrs)
     except ShapeError as exc:
@@ -163,7 +169,7 @@ def check_shape(shape: Any, what: str) -> tuple[int, ...]:
         shape = (shape,)
     try:
         dims = tuple(int(d) for d in shape)
-    except TypeError:
+    except (TypeError, ValueError):
         raise ShapeError(f"{what}: expected a shape (a tuple of ints), got {shape!r}") from None
     if any(d < 0 for d in dims) or any(not is_int(d) for d in shape):
         raise ShapeError(f"{what}: expected a shape of non-negative ints, got {shape!r}")

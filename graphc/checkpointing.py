@@ -26,6 +26,7 @@ from .ir import Node, nodes_created
 from .opdef import OpDef, register
 from .ops import reshape, stop_gradient
 from .ops.random import replaying_streams, stream_position
+from .recipes import replayable
 from .tree import flatten, unflatten
 
 BARRIER = register(
@@ -116,6 +117,7 @@ CHECKPOINT = register(
 )
 
 
+@replayable
 def checkpoint(fn: Callable[..., Any], *args: Any) -> Any:
     """`fn(*args)`, whose inner values are recomputed in the backward pass instead of kept
     (`args`: tensors, or lists/tuples/dicts of them). Tensors `fn` reads from outside (weights)

@@ -24,6 +24,7 @@ from . import eager
 from .builder import is_tensor, lift
 from .errors import GraphError
 from .ops import stack, stop_gradient, where
+from .recipes import replayable
 from .tree import flatten, unflatten
 
 
@@ -47,6 +48,7 @@ def _pair(out: Any) -> Any:
     return out
 
 
+@replayable
 def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, length: int | None = None,
          reverse: bool = False) -> tuple[Any, Any]:
     """`(carry, ys)` of `fn(carry, x) -> (carry, y)` over the leading axis of `xs` (a tensor, or
@@ -99,6 +101,7 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
     return carry, unflatten(y_tree, stacked)
 
 
+@replayable
 def fori_loop(lower: int, upper: int, fn: Callable[[int, Any], Any], init: Any) -> Any:
     """`fn(i, carry) -> carry` for i from `lower` up to `upper` (exclusive), as
     `jax.lax.fori_loop`: the final carry. `i` is a Python int (the bounds are static)."""
@@ -116,6 +119,7 @@ def fori_loop(lower: int, upper: int, fn: Callable[[int, Any], Any], init: Any) 
     return carry
 
 
+@replayable
 def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], *operands: Any) -> Any:
     """`true_fn(*operands)` where the scalar bool `pred` holds, else `false_fn(*operands)`, as
     `jax.lax.cond`: both must return the same structure, shapes and dtypes. A NaN or infinity in

@@ -18,6 +18,7 @@ from .ir import Graph, Node
 from .ops import full, reshape, stack
 from .passes import forward_mode, reverse_mode
 from .passes.reverse_mode import backpropagate
+from .recipes import replayable
 from .tree import flatten, unflatten
 
 eager.use_engine(backpropagate)
@@ -53,6 +54,7 @@ def _matching(values: Any, like: list[Node], what: str) -> list[Node]:
     return out
 
 
+@replayable
 def vjp(ys: Any, xs: Any, cotangents: Any) -> Any:
     """Cotangents of `xs` (in the structure of `xs`) given `cotangents` of `ys`."""
     y_list, _ = _tensors(ys, "vjp")
@@ -62,6 +64,7 @@ def vjp(ys: Any, xs: Any, cotangents: Any) -> Any:
     return unflatten(x_tree, list(result.graph.outputs))
 
 
+@replayable
 def grad(y: Any, xs: Any) -> Any:
     """d y / d xs for a scalar `y`, in the structure of `xs`; zeros where y does not depend."""
     (y_node,), _ = _tensors([y], "grad")
@@ -75,6 +78,7 @@ def grad(y: Any, xs: Any) -> Any:
     return vjp(y_node, xs, full(y_node.shape, 1, y_node.dtype))
 
 
+@replayable
 def jvp(ys: Any, xs: Any, tangents: Any) -> Any:
     """Tangents of `ys` (in the structure of `ys`) given `tangents` of `xs` (forward mode)."""
     y_list, y_tree = _tensors(ys, "jvp")
@@ -84,11 +88,13 @@ def jvp(ys: Any, xs: Any, tangents: Any) -> Any:
     return unflatten(y_tree, list(result.graph.outputs))
 
 
+@replayable
 def hvp(y: Any, xs: Any, vs: Any) -> Any:
     """The Hessian of scalar `y` times `vs`, in the structure of `xs`: forward over reverse."""
     return jvp(grad(y, xs), xs, vs)
 
 
+@replayable
 def jacobian(y: Any, x: Any, mode: str = "rev") -> Any:
     """The full Jacobian d y / d x, of shape y.shape + x.shape; `mode` "rev" or "fwd"."""
     (y_node,), _ = _tensors([y], "jacobian")

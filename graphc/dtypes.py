@@ -42,7 +42,7 @@ def as_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-def type_string(shape: tuple[int, ...], dtype: np.dtype) -> str:
+def type_string(shape: tuple[int | None, ...], dtype: np.dtype) -> str:
     """`f32[2,3]`: the dtype's short name and the shape."""
     return f"{short_name(dtype)}[{','.join(str(d) for d in shape)}]"
 

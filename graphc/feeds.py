@@ -10,8 +10,10 @@ from .dtypes import type_string
 from .errors import FeedError
 
 
-def check_feed(value: Any, shape: tuple[int, ...], dtype: np.dtype, what: str, floats_convert: bool = True) -> np.ndarray:
-    """`value` as an array of exactly `shape` and `dtype`, or FeedError naming `what`.
+def check_feed(value: Any, shape: tuple[int | None, ...], dtype: np.dtype, what: str,
+               floats_convert: bool = True) -> np.ndarray:
+    """`value` as an array of exactly `shape` (any size where it says None) and `dtype`, or
+    FeedError naming `what` and the dimension that disagrees.
 
     NumPy arrays and scalars must convert safely (int32 into int64), except that floats of
     another width convert to a float dtype (float64 data feeds a float32 model, as TF1's
@@ -41,10 +43,15 @@ def check_feed(value: Any, shape: tuple[int, ...], dtype: np.dtype, what: str, f
                 f"{what} expects {type_string(shape, dtype)}, got {type(value).__name__} of"
                 f" {array.dtype.name}"
             )
-    if array.shape != tuple(shape):
+    if len(array.shape) != len(shape) or any(d is not None and a != d for a, d in zip(array.shape, shape)):
+        if len(array.shape) != len(shape):
+            how = f"{len(array.shape)} dimensions instead of {len(shape)}"
+        else:
+            i = next(i for i, (a, d) in enumerate(zip(array.shape, shape)) if d is not None and a != d)
+            how = f"dimension {i} is {array.shape[i]}, not {shape[i]}"
         raise FeedError(
             f"{what} expects {type_string(shape, dtype)}, got {type_string(array.shape, array.dtype)}"
-            f" (shape {array.shape} instead of {tuple(shape)})"
+            f" (shape {array.shape} instead of {tuple(shape)}: {how})"
         )
     with np.errstate(all="ignore"):
         converted = np.asarray(array, dtype=dtype, order="C")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from . import recipes
 from .backends import BACKENDS, Executable
 from .backends.numba import blas
 from .backends.numba.lowering import LoweredProgram, lower
@@ -35,6 +36,7 @@ from .ops.leaves import FULL
 from .ops.linalg import MATMUL
 from .passes.pipeline import run_pipeline
 from .printer import format_graph, node_names
+from .recipes import Recipe
 from .tree import flatten, unflatten
 
 _CAPTURES: list[list[Function]] = []  # open `captured()` blocks, innermost last
@@ -220,30 +222,7 @@ class Function:
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any], stacked: bool = False) -> dict[Node, np.ndarray]:
         if not kwargs and not stacked and len(args) == len(self.inputs):  # every input by position
             return {p: check_feed(value, p.shape, p.dtype, f"input {p.name!r}") for p, value in zip(self.inputs, args)}
-        if len(args) > len(self.inputs):
-            raise FeedError(f"expected at most {len(self.inputs)} inputs ({self._signature()}), got {len(args)}")
-        given: dict[Node, Any] = dict(zip(self.inputs, args))
-        by_name = {p.name: p for p in self.inputs}
-        for name, value in kwargs.items():
-            p = by_name.get(name)
-            if p is None:
-                raise FeedError(f"unknown input {name!r}; the inputs are {self._signature()}")
-            if p in given:
-                raise FeedError(f"input {name!r} was given twice (by position and by name)")
-            given[p] = value
-        feeds = {}
-        for p in self.inputs:
-            if p not in given:
-                raise FeedError(f"missing input {p.name!r} ({p.type}, created at {p.location}); the inputs are {self._signature()}")
-            value = given[p]
-            if stacked:
-                lead = np.shape(value)[:1]
-                if not lead:
-                    raise FeedError(f"run_many: input {p.name!r} needs a leading steps axis, got a scalar")
-                feeds[p] = check_feed(value, lead + p.shape, p.dtype, f"input {p.name!r} (stacked)")
-            else:
-                feeds[p] = check_feed(value, p.shape, p.dtype, f"input {p.name!r}")
-        return feeds
+        return _checked_feeds(_given(self.inputs, args, kwargs), stacked)
 
     def _signature(self) -> str:
         return "(" + ", ".join(f"{p.name}:{p.type}" for p in self.inputs) + ")"
@@ -349,12 +328,223 @@ class Function:
         return "\n".join(lines)
 
 
+# What a function with sizes given at call time shows of its latest program.
+_LATEST = frozenset({
+    "graph", "source_graph", "memory", "passes", "kernels", "to_dot", "save_html", "gradient_flow", "compile_seconds",
+    "lowering_seconds", "optimize", "check_numerics", "cache", "backend",
+})
+
+
+class SpecializingFunction:
+    """A compiled function whose placeholders have sizes given at call time (declared None).
+
+    Each set of sizes it is called with gets its own `Function`, built on first use by replaying
+    the graph's recipes at those sizes (see `graphc.recipes`) and kept for the next call, as
+    `jax.jit` specializes per shape. They share the variables, the call count (which the random
+    draws follow) and the loss curve; looking inside (`report()`, `graph`, `memory`...) shows
+    the program of the latest call.
+    """
+
+    def __init__(self, inputs: Sequence[Node], outputs: Any, updates: Mapping[Variable, Any] | None,
+                 options: dict[str, Any]) -> None:
+        self.inputs = _check_inputs(inputs)
+        out_list, self._out_tree = flatten(outputs)
+        self._outputs = [_as_output(o) for o in out_list]
+        self._updates = _check_updates(updates or {})
+        self._gradients = dict(getattr(updates, "gradients", None) or {})
+        self.options = options
+        self._declared = [p for p in self.inputs if isinstance(p, Recipe)]
+        listed = {id(p) for p in self._declared}
+        for r in recipes.declared_among((self._outputs, self._updates, self._gradients)):
+            if id(r) not in listed:
+                raise GraphError(f"compile: the outputs need placeholder {r.name!r} ({r.type}, created at"
+                                 f" {r.location}), which is not among the inputs")
+        self._programs: dict[tuple[tuple[int, ...], ...], Function] = {}
+        self._latest: Function | None = None
+        self._steps = 0
+        self._losses: list[Any] = []
+
+    def program(self, *shapes: tuple[int, ...]) -> Function:
+        """The program for the placeholders with unknown sizes fed arrays of `shapes` (in the
+        order of the inputs), built now if this is the first time."""
+        key = tuple(tuple(int(d) for d in shape) for shape in shapes)
+        found = self._programs.get(key)
+        if found is not None:
+            return found
+        if len(key) != len(self._declared):
+            raise GraphError(f"program: expected {len(self._declared)} shapes (one per input of unknown size), got"
+                             f" {len(key)}")
+        sizes = {r: shape for r, shape in zip(self._declared, key)}
+        for r, shape in sizes.items():
+            check_feed(np.empty(shape, r.dtype), r.shape, r.dtype, f"input {r.name!r}")
+        try:
+            inputs, outputs, updates, gradients = recipes.replay(
+                (self.inputs, self._outputs, [v for _, v in self._updates], self._gradients), sizes)
+        except GraphcError as exc:
+            fed = ", ".join(f"{r.name} {shape}" for r, shape in sizes.items())
+            where = f" (at {exc.location})" if exc.location is not None else ""
+            raise FeedError(f"the graph cannot be built for the shapes fed ({fed}): {exc.detail}{where}") from None
+        new_values = dict(zip((var for var, _ in self._updates), updates))
+        step_updates: Any = new_values
+        if gradients:
+            step_updates = _WithGradients(new_values)
+            step_updates.gradients = gradients
+        found = Function(inputs, unflatten(self._out_tree, outputs), step_updates, **self.options)
+        self._programs[key] = found
+        if self._latest is None:
+            self._latest = found
+        return found
+
+    def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        feeds = _checked_feeds(_given(self.inputs, args, kwargs))
+        program = self.program(*(feeds[p].shape for p in self._declared))
+        with STEP_LOCK:
+            return self._run(program, lambda: program(*(feeds[p] for p in self.inputs)), 1)
+
+    def run_many(self, /, *args: Any, **kwargs: Any) -> Any:
+        """One step per slice along axis 0 of every feed, as `Function.run_many`; a feed may also
+        be a list of per-step arrays whose sizes differ (the last, short batch of an epoch).
+        Outputs are stacked along axis 0 where every step's has the same shape, else lists of
+        per-step arrays. Either every step happens or none does."""
+        given = _given(self.inputs, args, kwargs)
+        if not any(isinstance(v, (list, tuple)) and len({np.shape(x) for x in v}) > 1 for v in given.values()):
+            stacked = _checked_feeds(given, stacked=True)
+            program = self.program(*(stacked[p].shape[1:] for p in self._declared))
+            with STEP_LOCK:
+                n = next(iter(stacked.values())).shape[0] if stacked else 1
+                return self._run(program, lambda: program.run_many(*(stacked[p] for p in self.inputs)), n)
+        counts = {len(v) for v in given.values()}
+        if len(counts) > 1:
+            raise FeedError(f"run_many: feeds have different numbers of steps {sorted(counts)}")
+        steps = [_checked_feeds({p: v[i] for p, v in given.items()}) for i in range(counts.pop())]
+        runs: list[tuple[Function, list[dict[Node, np.ndarray]]]] = []
+        for feeds in steps:  # consecutive steps of equal shapes run as one
+            program = self.program(*(feeds[p].shape for p in self._declared))
+            if runs and runs[-1][0] is program:
+                runs[-1][1].append(feeds)
+            else:
+                runs.append((program, [feeds]))
+        with STEP_LOCK:
+            variables = {id(v): v for program, _ in runs for v in program._variables}.values()
+            saved = [(v, v.store.array.copy()) for v in variables]
+            first_step, losses = self._steps, len(self._losses)
+            try:
+                columns = [flatten(self._run(program, lambda program=program, run=run: program.run_many(
+                    *(np.stack([feeds[p] for feeds in run]) for p in self.inputs)), len(run)))[0]
+                    for program, run in runs]
+            except BaseException:
+                for v, array in saved:
+                    v.store.array = array
+                self._steps = first_step
+                del self._losses[losses:]
+                raise
+        outs: list[Any] = []
+        for parts in zip(*columns):
+            if len({part.shape[1:] for part in parts}) == 1:
+                outs.append(np.concatenate(parts))
+            else:
+                outs.append([row for part in parts for row in part])
+        return unflatten(self._out_tree, outs)
+
+    def _run(self, program: Function, step: Any, n: int) -> Any:
+        """step() on `program` as call number self._steps onwards (n calls); its losses kept."""
+        program._steps = self._steps
+        try:
+            result = step()
+        finally:
+            self._steps = program._steps
+        if program._records_loss:
+            self._losses.append(program.losses()[-n:])
+        self._latest = program
+        return result
+
+    def losses(self) -> np.ndarray:
+        """The training step's loss at every step it ran, whatever the sizes (see `Function.losses`)."""
+        if len(self._losses) > 1:
+            self._losses = [np.concatenate(self._losses)[-1_000_000:]]
+        return self._losses[0].copy() if self._losses else np.zeros(0)
+
+    def _shown(self, what: str) -> Function:
+        """The program looking inside shows: the latest call's."""
+        if self._latest is None:
+            raise GraphcError(
+                f"{what}: this function's inputs have sizes given at call time, so there is no program to show"
+                " until it is called (or f.program(shape, ...) builds one)"
+            )
+        return self._latest
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _LATEST:
+            return getattr(self._shown(name), name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _signature(self) -> str:
+        return "(" + ", ".join(f"{p.name}:{p.type}" for p in self.inputs) + ")"
+
+    def pretty(self) -> str:
+        """The latest call's program as SSA text."""
+        return self._shown("pretty").pretty()
+
+    def __str__(self) -> str:
+        return self.pretty()
+
+    def __repr__(self) -> str:
+        return (f"<graphc.Function {self._signature()} -> {len(self._outputs)} outputs, {len(self._updates)} updates;"
+                f" {len(self._programs)} programs built>")
+
+    def report(self) -> str:
+        """Which sizes have a program, then the latest call's program's report."""
+        built = "; ".join(", ".join(f"{r.name} {shape}" for r, shape in zip(self._declared, key)) for key in self._programs)
+        latest = self._shown("report").report()
+        return f"programs built for the sizes fed: {built}\nthe latest call's program:\n{latest}"
+
+
+class _WithGradients(dict):  # type: ignore[type-arg]
+    """Updates replayed for one size, with the gradients the step used (for gradient_flow)."""
+
+    gradients: dict[Any, Any]
+
+
+def _given(inputs: list[Node], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[Node, Any]:
+    """Each input's value, given by position or by name (unchecked), or FeedError."""
+    signature = "(" + ", ".join(f"{p.name}:{p.type}" for p in inputs) + ")"
+    if len(args) > len(inputs):
+        raise FeedError(f"expected at most {len(inputs)} inputs ({signature}), got {len(args)}")
+    given: dict[Node, Any] = dict(zip(inputs, args))
+    by_name = {p.name: p for p in inputs}
+    for name, value in kwargs.items():
+        p = by_name.get(name)
+        if p is None:
+            raise FeedError(f"unknown input {name!r}; the inputs are {signature}")
+        if p in given:
+            raise FeedError(f"input {name!r} was given twice (by position and by name)")
+        given[p] = value
+    for p in inputs:
+        if p not in given:
+            raise FeedError(f"missing input {p.name!r} ({p.type}, created at {p.location}); the inputs are {signature}")
+    return {p: given[p] for p in inputs}
+
+
+def _checked_feeds(given: dict[Node, Any], stacked: bool = False) -> dict[Node, np.ndarray]:
+    """The values checked against their placeholders (with a leading steps axis when `stacked`)."""
+    feeds = {}
+    for p, value in given.items():
+        if stacked:
+            lead = np.shape(value)[:1]
+            if not lead:
+                raise FeedError(f"run_many: input {p.name!r} needs a leading steps axis, got a scalar")
+            feeds[p] = check_feed(value, lead + p.shape, p.dtype, f"input {p.name!r} (stacked)")
+        else:
+            feeds[p] = check_feed(value, p.shape, p.dtype, f"input {p.name!r}")
+    return feeds
+
+
 def _check_inputs(inputs: Any) -> list[Node]:
     if isinstance(inputs, Node):
         inputs = [inputs]
     out: list[Node] = []
     for p in inputs:
-        if not isinstance(p, Node) or p.op.leaf != "fed":
+        if not isinstance(p, Node) or not (p.op.leaf == "fed" or isinstance(p, Recipe) and recipes.is_declared(p)):
             raise GraphError(f"compile: inputs must be placeholders, got {p!r}")
         if any(p is q for q in out):
             raise GraphError(f"compile: input {p.name!r} is listed twice")
@@ -393,6 +583,11 @@ def _check_updates(updates: Mapping[Any, Any]) -> list[tuple[Variable, Node]]:
 def _check_fed(graph: Graph) -> None:
     fed = {id(p) for p in graph.inputs}
     for n in graph.nodes:
+        if isinstance(n, Recipe):
+            raise GraphError(
+                f"compile: {n!r} has sizes given at call time but sits inside a graph of fixed sizes (captured"
+                " by a function given to scan, cond or checkpoint? pass it as an argument instead)"
+            )
         if n.op.leaf == "fed" and id(n) not in fed:
             raise GraphError(
                 f"compile: the outputs need placeholder {n.name!r} ({n.type}, created at"
@@ -416,6 +611,9 @@ def compile(  # noqa: A001 - the API's name
 ) -> Function:
     """A callable program computing `outputs` from `inputs` and applying `updates` atomically.
 
+    Placeholders declared with a None dimension make a `SpecializingFunction`: a program per set
+    of sizes it is called with.
+
     `backend="numpy"` runs the NumPy reference executor instead of native code (for comparison);
     `backend="python"` runs the generated program in CPython without compiling it (slow; for
     debugging the lowering).
@@ -427,6 +625,10 @@ def compile(  # noqa: A001 - the API's name
     enough to split, then every core the process may use), set at each call whatever the
     environment says.
     """
+    if recipes.holds_recipe((inputs, outputs, list(updates.values()) if isinstance(updates, Mapping) else None)):
+        options = dict(optimize=optimize, check_numerics=check_numerics, memory_budget=memory_budget, cache=cache,
+                       backend=backend, disable=disable, debug=debug, gradient_flow=gradient_flow, threads=threads)
+        return SpecializingFunction(inputs, outputs, updates, options)  # type: ignore[return-value]
     return Function(inputs, outputs, updates, optimize, check_numerics, memory_budget, cache, backend, disable, debug,
                     gradient_flow, threads)
 

@@ -29,6 +29,7 @@ from .ops import cast, logical_or, minimum, sqrt, stack, where
 from .ops import max as max_of
 from .ops import sum as sum_of
 from .ops.leaves import variable
+from .recipes import replayable
 from .tree import flatten, unflatten
 
 
@@ -234,6 +235,7 @@ def _norm(g: Any) -> Any:
     return where(top == math.inf, top, sqrt(sum_of(scaled * scaled)) * safe)
 
 
+@replayable
 def clip_by_global_norm(grads: Any, max_norm: float) -> tuple[Any, Node]:
     """(the gradients scaled by min(1, max_norm / (global norm + 1e-6)), the global norm), as
     torch.nn.utils.clip_grad_norm_: the global norm is the 2-norm of the gradients' 2-norms.

@@ -25,7 +25,7 @@ from .builder import CONSTANT
 from .checkpointing import CHECKPOINT
 from .dtypes import as_dtype
 from .errors import GraphcError
-from .function import Function
+from .function import Function, SpecializingFunction
 from .function import compile as compile_function
 from .ir import Node, Variable, topological_order
 from .opdef import REGISTRY
@@ -42,6 +42,12 @@ def save(path: str | os.PathLike[str], obj: Any) -> None:
     variables (their current values, in that structure; not nested), or a compiled function (its
     graph, variables' values and compile options; not one using gc.checkpoint)."""
     arrays: dict[str, np.ndarray] = {}
+    if isinstance(obj, SpecializingFunction):
+        raise GraphcError(
+            "save: this function's inputs have sizes given at call time, and its graph is built per size by"
+            " replaying Python calls, which a file cannot hold; save one size's program"
+            " (gc.save(path, f.program((32, 784), ...))) or the variables"
+        )
     if isinstance(obj, Function):
         manifest = _function_manifest(obj, arrays)
     else:

@@ -31,11 +31,13 @@ class Location:
 
 
 UNKNOWN = Location("<unknown>", 0)
+_REPLAY_FILE = os.path.join(_GRAPHC_DIR, "recipes.py")
 
 
 class _Override(threading.local):
     location: Location | None = None
     grad_of: int | None = None
+    replay: Location | None = None  # the recorded call being replayed (graphc.recipes)
 
 
 _override = _Override()
@@ -53,6 +55,8 @@ def user_location() -> Location:
     frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
+        if filename == _REPLAY_FILE and _override.replay is not None:
+            return _override.replay  # made by the replayed call, not by user code it called back
         if not _inside_graphc(filename):
             return Location(filename, frame.f_lineno)
         frame = frame.f_back
@@ -73,3 +77,15 @@ def derived_from(location: Location, grad_of: int | None) -> Iterator[None]:
         yield
     finally:
         _override.location, _override.grad_of = saved
+
+
+@contextlib.contextmanager
+def replaying_at(location: Location) -> Iterator[None]:
+    """Nodes a replayed call (graphc.recipes) makes are attributed to `location`, where the user
+    made the call; user code it calls back (a scan's body) keeps its own lines."""
+    saved = _override.replay
+    _override.replay = location
+    try:
+        yield
+    finally:
+        _override.replay = saved

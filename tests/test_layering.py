@@ -97,7 +97,7 @@ def test_ops_are_recognised_by_declaration_never_by_name() -> None:
 # the longest prefix that names it. Each imports only its own stage and earlier ones.
 STAGES = [
     ["graphc.errors", "graphc.source", "graphc.dtypes", "graphc.tree", "graphc.philox", "graphc.opdef", "graphc.ir",
-     "graphc.operators", "graphc.feeds", "graphc.printer", "graphc.builder", "graphc.eager", "graphc.ops",
+     "graphc.operators", "graphc.feeds", "graphc.printer", "graphc.recipes", "graphc.builder", "graphc.eager", "graphc.ops",
      "graphc.control", "graphc.backends.numpy.executor"],
     ["graphc.passes.base", "graphc.passes.reverse_mode", "graphc.passes.forward_mode", "graphc.differentiate",
      "graphc.optim", "graphc.checkpointing"],

@@ -2,7 +2,7 @@
 
 import sys
 
-from .. import operators
+from .. import operators, recipes
 from .conv import (
     avg_pool2d,
     conv2d,
@@ -208,5 +208,10 @@ __all__ = [
     "prod",
     "cumsum",
 ]
+
+# Every function taking tensors records its calls on tensors of sizes given at call time.
+for _name in __all__:
+    if _name not in ("placeholder", "variable", "constant", "set_seed"):
+        globals()[_name] = recipes.replayable(globals()[_name])
 
 operators.use(sys.modules[__name__])

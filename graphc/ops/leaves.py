@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import eager
+from .. import eager, recipes
 from ..builder import check_shape, constant
-from ..dtypes import as_dtype
+from ..dtypes import as_dtype, is_int
 from ..errors import GraphError
 from ..ir import Node, Variable
 from ..opdef import OpDef, register
@@ -35,7 +35,13 @@ FULL = register(
 
 
 def placeholder(shape: Any, dtype: Any = "float32", name: str | None = None) -> Node:
-    """A value fed at run time, of fixed `shape` and `dtype`."""
+    """A value fed at run time, of `shape` and `dtype`. A dimension None (or -1) is given at call
+    time: the placeholder is then a recipe (see `graphc.recipes`), and a compiled function builds
+    a program for each size it is called with."""
+    if isinstance(shape, (tuple, list)) and any(d is None or (is_int(d) and d == -1) for d in shape):
+        unknown = tuple(None if d is None or d == -1 else d for d in shape)
+        check_shape(tuple(1 if d is None else d for d in unknown), "placeholder")
+        return recipes.declared(unknown, placeholder, as_dtype(dtype), name)
     dims = check_shape(shape, "placeholder")
     dt = as_dtype(dtype)
     return Node(PLACEHOLDER, (), {"shape": dims, "dtype": dt}, dims, dt, user_location(), name)

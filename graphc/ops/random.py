@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import philox
+from .. import philox, recipes
 from ..builder import check_shape
 from ..dtypes import as_dtype, is_int
 from ..errors import ShapeError
@@ -68,6 +68,9 @@ def replaying_streams(position: tuple[int, int]) -> Iterator[None]:
     finally:
         with _state.lock:
             _state.seed, _state.streams = saved
+
+
+recipes.use_streams(stream_position, replaying_streams)
 
 
 def _random_rule(

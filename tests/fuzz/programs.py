@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 import graphc as gc
+from graphc.recipes import replayable
 
 MAX_SIZE = 240  # elements per value: small enough to compile and run many programs
 
@@ -144,9 +145,15 @@ def loss_of(program: Program, values: list[Any]) -> Any:
         v = values[k]
         if v.dtype.kind != "f":
             v = gc.cast(v, "float64")
-        term = gc.sum(v * weight(tuple(v.shape), j).astype(v.dtype))
+        term = weighted_sum(v, j)
         total = term if total is None else total + term
     return total
+
+
+@replayable  # the weights take the value's shape: replayed per size when it is given at call time
+def weighted_sum(v: Any, salt: int) -> Any:
+    """sum(v * weight(v.shape, salt))."""
+    return gc.sum(v * weight(tuple(v.shape), salt).astype(v.dtype))
 
 
 # Drawing programs.

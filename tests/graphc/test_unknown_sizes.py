@@ -1,0 +1,194 @@
+"""Placeholders with sizes given at call time (`None` or -1): one compiled function serves every
+batch size, each size equal to the graph built with that size declared."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as gc
+
+RNG = np.random.default_rng(7)
+X = RNG.normal(size=(45, 5)).astype(np.float32)
+Y = RNG.integers(0, 3, 45)
+W0 = RNG.normal(size=(5, 3)).astype(np.float32)
+
+
+def _classifier(batch, backend="numba", params=None, optimizer=gc.optim.adam):
+    """A softmax classifier's training step with batch dimension `batch` (None: given at call time)."""
+    gc.set_seed(11)
+    x = gc.placeholder((batch, 5), name="x")
+    y = gc.placeholder((batch,), "int64", name="y")
+    w, b = params or (gc.variable(W0, name="w"), gc.variable(np.zeros(3, np.float32), name="b"))
+    h = gc.dropout(gc.tanh(x @ w), 0.25) + b
+    loss = gc.mean(gc.softmax_cross_entropy(h, y)) + 0.01 * gc.mean((x - gc.mean(x, axis=0)) ** 2)
+    return gc.compile([x, y], [loss, h], updates=optimizer(loss, [w, b], lr=0.05), backend=backend), (w, b)
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return _classifier(None)
+
+
+def test_one_function_serves_every_batch_size_as_the_declared_sizes_would() -> None:
+    f, (w, b) = _classifier(None, optimizer=gc.optim.sgd)
+    declared = (gc.variable(W0), gc.variable(np.zeros(3, np.float32)))
+    sizes = [16, 16, 8, 5]
+    at = np.cumsum([0] + sizes)
+    for k, n in enumerate(sizes):
+        loss, h = f(X[at[k]:at[k + 1]], Y[at[k]:at[k + 1]])
+        # The same step built with the size declared, on its own copy of the variables.
+        fixed, _ = _classifier(n, backend="numpy", params=declared, optimizer=gc.optim.sgd)
+        fixed._steps = k  # the k-th call draws the k-th dropout mask
+        loss_e, h_e = fixed(X[at[k]:at[k + 1]], Y[at[k]:at[k + 1]])
+        assert h.shape == h_e.shape == (n, 3)
+        np.testing.assert_allclose(loss, loss_e, rtol=2e-6)
+        np.testing.assert_allclose(h, h_e, rtol=2e-5, atol=2e-6)
+        np.testing.assert_allclose(w.value, declared[0].value, rtol=2e-5, atol=1e-6)
+    assert len(f.losses()) == len(sizes)
+    assert "programs built for the sizes fed: x (16, 5), y (16,); x (8, 5), y (8,); x (5, 5), y (5,)" in f.report()
+
+
+def test_shapes_show_none_where_the_size_comes_at_call_time() -> None:
+    x = gc.placeholder((-1, 4), name="x")
+    assert x.shape == (None, 4) and x.dtype == np.float32 and x.name == "x"
+    assert "f32[None,4]" in repr(x)
+    assert (x @ np.ones((4, 2), np.float32)).shape == (None, 2)
+    assert gc.mean(x, axis=0).shape == (4,)
+    assert gc.reshape(x, (-1, 2)).shape == (None, 2)
+    assert x.T.shape == (4, None) and x[1:].shape == (None, 4) and x[0].shape == (4,)
+    assert gc.concatenate([x, x], axis=0).shape == (None, 4)
+    assert gc.grad(gc.sum(gc.tanh(x)), x).shape == (None, 4)
+    assert np.exp(x).shape == (None, 4)
+    with pytest.raises(gc.GraphcError, match="first dimension is given at call time"):
+        len(x)
+
+
+def test_values_that_depend_on_the_size_are_computed_for_each_size() -> None:
+    x = gc.placeholder((None, 3), "float64", name="x")
+    flat = gc.reshape(x, (-1,))
+    f = gc.compile([x], [gc.mean(x, axis=0), gc.var(x), flat[1:] * 2.0, gc.sum(gc.grad(gc.mean(x * x), x))])
+    for n in (1, 2, 7, 210, 211):
+        a = RNG.normal(size=(n, 3))
+        m, v, tail, g = f(a)
+        np.testing.assert_allclose(m, a.mean(axis=0), rtol=1e-14)
+        np.testing.assert_allclose(v, a.var(), rtol=1e-12)
+        np.testing.assert_allclose(tail, a.reshape(-1)[1:] * 2.0)
+        np.testing.assert_allclose(g, (2 * a / a.size).sum(), rtol=1e-12, atol=1e-15)
+
+
+def test_feeds_are_checked_and_the_message_names_the_dimension(classifier) -> None:
+    f, (w, _) = classifier
+    before = w.value
+    with pytest.raises(gc.FeedError, match=r"dimension 1 is 4, not 5"):
+        f(np.zeros((8, 4), np.float32), np.zeros(8, np.int64))
+    with pytest.raises(gc.FeedError, match=r"2 dimensions instead of 1"):
+        f(np.zeros((8, 5), np.float32), np.zeros((8, 1), np.int64))
+    # Sizes that the graph cannot combine: rows of x against labels of another length.
+    with pytest.raises(gc.FeedError, match=r"cannot be built for the shapes fed \(x \(8, 5\), y \(6,\)\).*test_unknown"):
+        f(np.zeros((8, 5), np.float32), np.zeros(6, np.int64))
+    np.testing.assert_array_equal(w.value, before)
+
+
+def test_run_many_takes_a_last_short_batch() -> None:
+    (f, _), (g, _) = _classifier(None), _classifier(None)
+    batches = [(X[i:min(i + 16, 40)], Y[i:min(i + 16, 40)]) for i in range(0, 40, 16)]  # 16, 16, 8
+    losses, hs = f.run_many([b[0] for b in batches], [b[1] for b in batches])
+    assert losses.shape == (3,) and [h.shape for h in hs] == [(16, 3), (16, 3), (8, 3)]
+    np.testing.assert_array_equal(losses, [g(*batch)[0] for batch in batches])
+    np.testing.assert_array_equal(f.losses(), g.losses())
+    stacked_losses, stacked_h = f.run_many(np.stack([X[:8], X[8:16]]), np.stack([Y[:8], Y[8:16]]))
+    assert stacked_losses.shape == (2,) and stacked_h.shape == (2, 8, 3)
+    np.testing.assert_array_equal(stacked_losses, [g(X[:8], Y[:8])[0], g(X[8:16], Y[8:16])[0]])
+
+
+def test_a_failing_run_many_changes_nothing(classifier) -> None:
+    f, (w, _) = classifier
+    before, calls = w.value, f._steps
+    with pytest.raises(gc.FeedError):
+        f.run_many([X[:16], X[16:24]], [Y[:16], Y[16:20]])
+    np.testing.assert_array_equal(w.value, before)
+    assert f._steps == calls
+
+
+def test_looking_inside_needs_a_program() -> None:
+    x = gc.placeholder((None, 2), name="x")
+    f = gc.compile([x], gc.sum(x * 2.0), backend="numpy")
+    with pytest.raises(gc.GraphcError, match="until it is called"):
+        f.report()
+    program = f.program((3, 2))
+    assert program.graph.inputs[0].shape == (3, 2)
+    assert "sum" in f.pretty() and f.memory is not None
+    assert f(np.ones((4, 2), np.float32)) == 16.0
+    assert f.graph.inputs[0].shape == (4, 2)
+
+
+def test_scan_checkpoint_and_cond_take_a_batch_of_any_size() -> None:
+    x = gc.placeholder((None, 6, 2), "float64", name="x")
+    w = gc.variable(RNG.normal(size=(2, 2)), name="w")
+    xs = gc.transpose(x, (1, 0, 2))
+
+    def step(h, xt):
+        h = gc.tanh(h @ w + xt)
+        return h, gc.sum(h, axis=1)
+
+    h, ys = gc.scan(step, xs[0] * 0.0, xs)
+    h = gc.checkpoint(lambda v: gc.sigmoid(v) * v, h)
+    out = gc.cond(gc.sum(h) > 0, lambda v: v * 2.0, lambda v: -v, h)
+    loss = gc.sum(out) + gc.sum(ys)
+    f = gc.compile([x], [loss, gc.grad(loss, w)], backend="numpy")
+    for n in (1, 3):
+        a = RNG.normal(size=(n, 6, 2))
+        hv = np.zeros((n, 2))
+        total = 0.0
+        for t in range(6):
+            hv = np.tanh(hv @ w.value + a[:, t])
+            total += hv.sum()
+        c = hv / (1 + np.exp(-hv))
+        expected = total + (2 * c.sum() if c.sum() > 0 else -c.sum())
+        loss_v, _ = f(a)
+        np.testing.assert_allclose(loss_v, expected, rtol=1e-12)
+
+
+def test_a_tensor_of_unknown_size_captured_by_a_block() -> None:
+    x = gc.placeholder((None, 2), "float64", name="x")
+    # A scan is traced step by step: what its body reads of x is recorded like any other call.
+    total, _ = gc.scan(lambda c, t: (c + gc.sum(x) * t, c), gc.constant(0.0, "float64"), gc.constant(np.ones(3)))
+    f = gc.compile([x], total, backend="numpy")
+    assert f(np.ones((5, 2))) == 30.0
+    # A checkpoint's block must receive it as an argument: it is recomputed behind a barrier.
+    w = gc.variable(np.ones(2))
+    with pytest.raises(gc.GraphError, match="pass it as an argument"):
+        gc.checkpoint(lambda v: v * gc.sum(x), w)
+
+
+def test_shapes_that_cannot_meet_fail_where_written() -> None:
+    x = gc.placeholder((None,), name="x")
+    with pytest.raises(gc.ShapeError, match=r"set to 210.*test_unknown_sizes.py"):
+        x + gc.constant(np.ones(3, np.float32))
+    with pytest.raises(gc.ShapeError, match="placeholder"):
+        gc.placeholder((None, "a"))
+
+
+def test_every_random_draw_is_the_one_the_declared_graph_makes() -> None:
+    def build(batch):
+        gc.set_seed(3)
+        x = gc.placeholder((batch, 4), name="x")
+        return gc.compile([x], x * gc.random_normal((4,)) + gc.dropout(x, 0.5), backend="numpy")
+
+    f, g = build(None), build(5)
+    a = RNG.normal(size=(5, 4)).astype(np.float32)
+    for _ in range(2):
+        np.testing.assert_array_equal(f(a), g(a))
+
+
+def test_eager_tensors_are_untouched_and_saving_says_what_it_cannot(tmp_path) -> None:
+    t = gc.eager.tensor(np.ones((2, 3)), requires_grad=True)
+    gc.sum(gc.tanh(t)).backward()
+    assert t.grad.shape == (2, 3)
+    x = gc.placeholder((None, 2), name="x")
+    f = gc.compile([x], gc.sum(x), backend="numpy")
+    with pytest.raises(gc.GraphcError, match="one size's program"):
+        gc.save(tmp_path / "f.npz", f)
+    gc.save(tmp_path / "g.npz", f.program((3, 2)))
+    assert gc.load(tmp_path / "g.npz")(np.ones((3, 2), np.float32)) == 6.0
