@@ -32,9 +32,11 @@ from .inspection.gradient_flow import GradientFlow, flow_outputs
 from .inspection.pictures import graph_dot
 from .inspection.report_page import render
 from .ir import STEP_LOCK, Graph, Group, Node, Variable, schedule, verify
+from .memory_budget import fit_memory_budget
 from .ops.leaves import FULL
 from .ops.linalg import MATMUL
-from .passes.pipeline import run_pipeline
+from .passes.fuse import fuse
+from .passes.pipeline import PassReport, run_pipeline
 from .printer import format_graph, node_names
 from .recipes import Recipe
 from .tree import flatten, unflatten
@@ -83,10 +85,9 @@ class Function:
         first = self._outputs[0] if self._outputs else None
         self._records_loss = bool(self._updates) and first is not None and first.shape == () and first.dtype.kind == "f"
         self._losses: list[np.ndarray] = []
-        if memory_budget is not None:
-            raise GraphError(
-                "memory_budget: rematerialization is not implemented yet; compile without it"
-            )
+        if memory_budget is not None and (not is_int(memory_budget) or isinstance(memory_budget, bool)
+                                          or memory_budget <= 0):
+            raise GraphError(f"compile: memory_budget= takes a positive number of bytes, got {memory_budget!r}")
         if backend not in BACKENDS:
             raise GraphError(f"compile: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
         self.optimize, self.check_numerics, self.cache, self.backend = optimize, check_numerics, cache, backend
@@ -109,8 +110,22 @@ class Function:
             else:
                 raise GraphError(f"compile: disable= takes pass names (a string or a list of them), got {disable!r}")
             off = named + (("fuse",) if check_numerics else ())
-            self.graph, self.passes = run_pipeline(self.source_graph, off, debug=debug)
+            fused = "fuse" not in off
+            self.graph, self.passes = run_pipeline(self.source_graph, off + (("fuse",) if memory_budget else ()),
+                                                   debug=debug)
+        else:
+            fused = False
         n_out = len(watched)
+        if memory_budget is not None:
+            fitted = fit_memory_budget(self.graph, memory_budget, n_out, [v for v, _ in self._updates], fused,
+                                       check_numerics)
+            self.passes.append(PassReport("remat", len(self.graph), len(fitted.graph), fitted.stats, fitted.seconds,
+                                          fitted.notes, fitted.graph))
+            self.graph = fitted.graph
+            if fused:
+                fuse_reports: list[PassReport]
+                self.graph, fuse_reports = run_pipeline(self.graph, debug=debug, pipeline=[("fuse", fuse)])
+                self.passes += fuse_reports
         # The program's own outputs and update values (the pipeline may have replaced nodes).
         self._program_outputs = list(self.graph.outputs[:len(self._outputs)])
         self._program_updates = [(var, value) for (var, _), value in zip(self._updates, self.graph.outputs[n_out:])]

@@ -4,6 +4,9 @@ The oracle is the NumPy reference executor on the graph as built (no pass). Agai
 - native code with every pass, with none, and with each pass disabled alone (`CONFIGS`);
 - the reference executor on the graph after the pipeline (all passes, and each disabled alone);
 - eager mode (values and first-order gradients: its tape does not record a second order).
+- recomputation: the optimized graph with what a min cut can recompute recomputed, and a
+  program compiled under a memory budget below its arena;
+- the program built with the first placeholder's first dimension given at call time (None).
 What is compared: the loss, each loss term's value, the gradient of the loss with respect to
 every float input, a second-order gradient (of <grad, w> again, reverse over reverse) and a
 forward-mode tangent (jvp), float64 at rtol 1e-7.
@@ -24,8 +27,9 @@ import numpy as np
 import graphc as gc
 from graphc import eager
 from graphc.backends.numpy.executor import evaluate
-from graphc.ir import Graph, Node
-from graphc.passes.pipeline import PIPELINE
+from graphc.ir import Graph, Node, verify
+from graphc.passes.pipeline import PIPELINE, run_pipeline
+from graphc.passes.remat import chosen_by_min_cut, rematerialize
 from graphc.recipes import replayable
 
 from .programs import Program, random_feeds, random_program, run, weight, weighted_sum
@@ -270,6 +274,35 @@ def check_unknown_sizes(b: Built) -> list[Mismatch]:
     return _guarded(open_, "unknown sizes, python", replayed)
 
 
+def check_remat(b: Built) -> list[Mismatch]:
+    """Recomputation: the optimized graph with everything the min cut can recompute recomputed
+    (price 0), through the reference executor; and the program compiled (interpreted) under a
+    memory budget one byte below its arena, when that is reachable."""
+    graph, _ = run_pipeline(b.graph(), ("fuse",))
+    redone = rematerialize(graph, chosen_by_min_cut(graph, 0.0)).graph
+
+    def through_reference() -> list[np.ndarray]:
+        verify(redone)
+        b.reset()
+        fed = b.fed()
+        return [np.asarray(v) for v in evaluate(redone, {p: fed[p] for p in redone.inputs})]
+
+    def under_budget() -> list[np.ndarray]:
+        updates = dict([b.update]) if b.update is not None else None
+        f = gc.compile(b.placeholders, b.outputs, updates, backend="python")
+        try:
+            f = gc.compile(b.placeholders, b.outputs, updates, backend="python",
+                           memory_budget=f.memory.arena_bytes - 1)
+        except gc.GraphError as exc:
+            if "cannot be met" not in str(exc):
+                raise
+        b.reset()
+        got = list(f(*b.fed_args()))
+        return got + ([b.update[0].value] if b.update is not None else [])
+
+    return _guarded(b, "remat, reference executor", through_reference) + _guarded(b, "remat, python", under_budget)
+
+
 def case(seed: int, second_order: bool = True) -> Built:
     """Program `seed` with its feeds, built."""
     program = random_program(seed)
@@ -286,7 +319,7 @@ def check_program(seed: int, native: bool = False, configs: Sequence[Config] = C
     except Exception as exc:  # noqa: BLE001 - the reference itself failed on a valid program
         program = random_program(seed)
         return [Mismatch(program, [], "reference executor", "the run", f"raised {type(exc).__name__}: {exc}")]
-    found = check_eager(b) + check_compiled(b, "python", configs, reference_too=True) + check_unknown_sizes(b)
+    found = check_eager(b) + check_compiled(b, "python", configs, reference_too=True) + check_unknown_sizes(b) + check_remat(b)
     if native:
         found += check_compiled(b, "numba", native_configs)
     return found
@@ -306,6 +339,8 @@ def program_failure(program: Program, oracle: str) -> Mismatch | None:
         found = check_eager(b)
     elif where == "unknown sizes":
         found = check_unknown_sizes(b)
+    elif where == "remat":
+        found = [m for m in check_remat(b) if m.oracle == oracle]
     elif where == "reference executor":  # the graph a compile optimized, through the reference
         configs = [c for c in CONFIGS if c[0] == config]
         found = [m for m in check_compiled(b, "python", configs, reference_too=True) if m.oracle == oracle]

@@ -1,0 +1,165 @@
+"""Rematerialization: forward values the backward pass reads, recomputed there instead of kept.
+
+A node is *late* when differentiation made it (`grad_of` set) or it reads a late node (an
+optimizer's update); the others are the forward pass. A forward value a late node reads stays
+alive from the forward pass to its last reader: what makes training take more memory than
+inference. `rematerialize` gives the late readers of each forward node chosen for recomputation
+a copy of it, computed from the values kept and read through `barrier`s that wait for a late
+value computed just before the copy's first reader (in the schedule of the graph as given).
+So the copies run when the backward pass gets there, and the originals die after the forward
+pass. A copy of a random node keeps its seed and stream and draws what the original drew: the
+results are bit-identical to the graph as given.
+
+`chosen_by_min_cut` picks what to recompute: a minimum cut between the forward pass and the
+backward pass (as PyTorch's min-cut partitioner), where keeping a value costs its bytes and
+recomputing one costs `price` per element it reads and writes. Matrix products and
+convolutions are never recomputed, nor are nodes reading no value that can wait (literals alone).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Collection
+
+import networkx as nx
+
+from graphc.checkpointing import BARRIER, CHECKPOINT
+from graphc.errors import GraphError
+from graphc.ir import Graph, Node, schedule
+from graphc.ops import getitem, reshape
+from graphc.ops.conv import CONV2D, CONV2D_FILTER_GRAD, CONV_TRANSPOSE2D
+from graphc.ops.linalg import MATMUL
+from graphc.source import derived_from
+
+from .base import PassResult
+
+NEVER_RECOMPUTED = (MATMUL, CONV2D, CONV_TRANSPOSE2D, CONV2D_FILTER_GRAD, BARRIER, CHECKPOINT)
+
+
+def late_nodes(graph: Graph) -> set[int]:
+    """Ids of the nodes differentiation made (literals aside) and of every node reading one."""
+    late: set[int] = set()
+    for n in graph.nodes:
+        if n.op.leaf is None and (n.grad_of is not None or any(id(x) in late for x in n.inputs)):
+            late.add(id(n))
+    return late
+
+
+def _recomputable(n: Node) -> bool:
+    return n.op.leaf is None and n.op not in NEVER_RECOMPUTED and any(x.op.leaf != "literal" for x in n.inputs)
+
+
+def _bytes(n: Node) -> int:
+    return n.size * n.dtype.itemsize
+
+
+def chosen_by_min_cut(graph: Graph, price: float) -> set[int]:
+    """Ids of the forward nodes to recompute: the sink side of a minimum cut where keeping a
+    forward value for the backward pass costs its bytes and recomputing a node costs `price`
+    per element it reads and writes (`price` 0: recompute all it can; large: nothing)."""
+    late = late_nodes(graph)
+    flow = nx.DiGraph()
+    flow.add_node("source")
+    flow.add_node("sink")
+    for n in graph.nodes:
+        if id(n) in late or n.op.leaf is not None:
+            continue
+        key = id(n)
+        flow.add_edge(("in", key), ("out", key), capacity=_bytes(n))
+        if _recomputable(n):
+            cost = n.size + sum(x.size for x in n.inputs)
+            flow.add_edge("source", ("in", key), capacity=price * cost)
+        else:
+            flow.add_edge("source", ("in", key))  # no capacity: infinite, always in the forward pass
+        for x in n.inputs:
+            if x.op.leaf is None:
+                flow.add_edge(("out", id(x)), ("in", key))
+    for n in graph.nodes:
+        if id(n) in late:
+            for x in n.inputs:
+                if x.op.leaf is None and id(x) not in late:
+                    flow.add_edge(("out", id(x)), "sink")
+    _, (_, sink_side) = nx.minimum_cut(flow, "source", "sink")
+    return {key for side, key in (k for k in sink_side if isinstance(k, tuple)) if side == "in"}
+
+
+def rematerialize(graph: Graph, recompute: Collection[int]) -> PassResult:
+    """`graph` with the forward nodes whose ids are in `recompute` computed again for their late
+    readers; counts `nodes_recomputed` and `barriers`."""
+    late = late_nodes(graph)
+    chosen = {id(n) for n in graph.nodes if id(n) in recompute and id(n) not in late and _recomputable(n)}
+    if graph.groups:
+        raise GraphError("rematerialize runs before fusion: the graph given has fused groups")
+    order = [u for u in schedule(graph) if isinstance(u, Node)]
+    position = {id(n): i for i, n in enumerate(order)}  # no groups yet: every unit is a node
+    by_id = {id(n): n for n in graph.nodes}
+    # first[r]: the earliest position at which a copy of r is read, by a late node or by the
+    # copy of another chosen node (inputs come after their readers in the reversed order).
+    first: dict[int, int] = {}
+    for n in reversed(order):
+        for x in n.inputs:
+            if id(x) in chosen:
+                reader = position[id(n)] if id(n) in late else first.get(id(n))
+                if reader is not None:
+                    first[id(x)] = min(first.get(id(x), reader), reader)
+    # Which chosen nodes each node depends on (bits), to pick gates that do not wait for the copy.
+    bit = {key: 1 << i for i, key in enumerate(first)}
+    depends: dict[int, int] = {}
+    for n in graph.nodes:
+        mask = bit.get(id(n), 0)
+        for x in n.inputs:
+            mask |= depends[id(x)]
+        depends[id(n)] = mask
+    late_in_order = [n for n in order if id(n) in late]
+    late_positions = [position[id(n)] for n in late_in_order]
+    gate_of: dict[int, Node | None] = {}
+    for key, at in first.items():
+        # The latest late node scheduled before the first reader that does not need this copy.
+        i = bisect.bisect_left(late_positions, at) - 1
+        while i >= 0 and (depends[id(late_in_order[i])] & bit[key] or late_in_order[i].size == 0):
+            i -= 1
+        gate_of[key] = late_in_order[i] if i >= 0 else None
+
+    new: dict[int, Node] = {}
+    copies: dict[int, Node] = {}
+    afters: dict[int, Node] = {}
+    stats = {"nodes_recomputed": 0, "barriers": 0}
+
+    def after(gate: Node) -> Node:
+        """A scalar of `gate`'s value: what a barrier waits for."""
+        if id(gate) not in afters:
+            g = new[id(gate)]
+            with derived_from(g.location, g.grad_of):
+                afters[id(gate)] = getitem(reshape(g, (-1,)), 0)
+        return afters[id(gate)]
+
+    def copy(key: int) -> Node:
+        if key in copies:
+            return copies[key]
+        r = by_id[key]
+        gate = gate_of[key]
+        inputs = []
+        for x in r.inputs:
+            if id(x) in first:
+                inputs.append(copy(id(x)))
+            elif gate is None or x.op.leaf == "literal":
+                inputs.append(new[id(x)])
+            else:
+                with derived_from(r.location, None):
+                    inputs.append(Node(BARRIER, (new[id(x)], after(gate)), {}, x.shape, x.dtype, r.location))
+                stats["barriers"] += 1
+        copies[key] = Node(r.op, tuple(inputs), r.attrs, r.shape, r.dtype, r.location, None, None)
+        stats["nodes_recomputed"] += 1
+        return copies[key]
+
+    for n in order:
+        if id(n) in late:
+            inputs = tuple(copy(id(x)) if id(x) in first else new[id(x)] for x in n.inputs)
+        else:
+            inputs = tuple(new[id(x)] for x in n.inputs)
+        new[id(n)] = n if all(a is b for a, b in zip(inputs, n.inputs)) else \
+            Node(n.op, inputs, n.attrs, n.shape, n.dtype, n.location, n.label, n.grad_of)
+    result = Graph(graph.inputs, [new[id(o)] for o in graph.outputs])
+    recomputed = sorted(by_id[k].name for k in copies)
+    notes = (f"recomputed in the backward pass: {', '.join(recomputed)}",) if recomputed else ()
+    return PassResult(result, stats, notes)
