@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import eager
+from . import eager, recipes
 from .dtypes import as_dtype, is_int, is_weak_scalar, result_type, scalar_dtype
 from .errors import DTypeError, GraphError, ShapeError
 from .ir import Node
@@ -72,6 +72,7 @@ def apply(op: OpDef, inputs: tuple[Any, ...], label: str | None = None, **attrs:
     table = _substitutes.table
     if table:
         inputs = tuple(table.get(id(x), x) for x in inputs)
+    inputs = tuple(recipes.resolved(x) for x in inputs)
     if any(eager.is_eager(x) for x in inputs):
         return eager.apply(op, tuple(eager.to_eager(x) for x in inputs), attrs)
     location = user_location()
@@ -119,6 +120,7 @@ def lift(*values: Any) -> list[Any]:
     Python and NumPy scalars are weak (they take the dtype the tensors promote to, as in
     PyTorch), and so are weak constants; NumPy arrays and lists keep their own dtype.
     """
+    values = tuple(recipes.resolved(v) for v in values)
     weak = [weak_value(v) for v in values]
     tensors = [v for v, w in zip(values, weak) if w is None and is_tensor(v)]
     eager_mode = any(eager.is_eager(v) for v in tensors)
@@ -170,7 +172,11 @@ def check_shape(shape: Any, what: str) -> tuple[int, ...]:
     try:
         dims = tuple(int(d) for d in shape)
     except (TypeError, ValueError):
-        raise ShapeError(f"{what}: expected a shape (a tuple of ints), got {shape!r}") from None
+        hint = ""
+        if isinstance(shape, (tuple, list)) and any(d is None for d in shape):
+            hint = ("; None marks a size given at call time, which this shape cannot hold: make it inside a function"
+                    " decorated with graphc.recipes.replayable, given the tensor whose shape it takes")
+        raise ShapeError(f"{what}: expected a shape (a tuple of ints), got {shape!r}{hint}") from None
     if any(d < 0 for d in dims) or any(not is_int(d) for d in shape):
         raise ShapeError(f"{what}: expected a shape of non-negative ints, got {shape!r}")
     if math.prod(dims) > MAX_ELEMENTS:

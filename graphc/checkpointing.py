@@ -26,7 +26,7 @@ from .ir import Node, nodes_created
 from .opdef import OpDef, register
 from .ops import reshape, stop_gradient
 from .ops.random import replaying_streams, stream_position
-from .recipes import replayable
+from .recipes import frozen, replayable
 from .tree import flatten, unflatten
 
 BARRIER = register(
@@ -124,7 +124,7 @@ def checkpoint(fn: Callable[..., Any], *args: Any) -> Any:
     get their gradients too. Nested blocks are allowed."""
     leaves, tree = flatten(list(args))
     inputs = [lift(a)[0] for a in leaves]
-    block = _Block(fn, tree)
+    block = _Block(frozen(fn), tree)  # the block as written now, whatever its loop variables become
     if any(eager.is_eager(a) for a in inputs):
         inputs = [eager.to_eager(a) for a in inputs]
         streams = stream_position()

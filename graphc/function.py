@@ -36,7 +36,7 @@ from .memory_budget import fit_memory_budget
 from .ops.leaves import FULL
 from .ops.linalg import MATMUL
 from .passes.fuse import fuse
-from .passes.pipeline import PassReport, run_pipeline
+from .passes.pipeline import PIPELINE, PassReport, run_pipeline
 from .printer import format_graph, node_names
 from .recipes import Recipe
 from .tree import flatten, unflatten
@@ -85,11 +85,7 @@ class Function:
         first = self._outputs[0] if self._outputs else None
         self._records_loss = bool(self._updates) and first is not None and first.shape == () and first.dtype.kind == "f"
         self._losses: list[np.ndarray] = []
-        if memory_budget is not None and (not is_int(memory_budget) or isinstance(memory_budget, bool)
-                                          or memory_budget <= 0):
-            raise GraphError(f"compile: memory_budget= takes a positive number of bytes, got {memory_budget!r}")
-        if backend not in BACKENDS:
-            raise GraphError(f"compile: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+        named = _check_options(memory_budget, backend, disable, threads)
         self.optimize, self.check_numerics, self.cache, self.backend = optimize, check_numerics, cache, backend
         # The options this function was compiled with, as `gc.save` records them.
         self.options = dict(optimize=optimize, check_numerics=check_numerics, backend=backend, gradient_flow=gradient_flow,
@@ -103,12 +99,6 @@ class Function:
         self.graph = self.source_graph
         if optimize:
             # Numerics checks look at every value, so none may stay inside a fused loop.
-            if isinstance(disable, str):
-                named: tuple[str, ...] = (disable,)
-            elif isinstance(disable, (list, tuple, set, frozenset)) and all(isinstance(d, str) for d in disable):
-                named = tuple(disable)
-            else:
-                raise GraphError(f"compile: disable= takes pass names (a string or a list of them), got {disable!r}")
             off = named + (("fuse",) if check_numerics else ())
             fused = "fuse" not in off
             self.graph, self.passes = run_pipeline(self.source_graph, off + (("fuse",) if memory_budget else ()),
@@ -346,7 +336,7 @@ class Function:
 # What a function with sizes given at call time shows of its latest program.
 _LATEST = frozenset({
     "graph", "source_graph", "memory", "passes", "kernels", "to_dot", "save_html", "gradient_flow", "compile_seconds",
-    "lowering_seconds", "optimize", "check_numerics", "cache", "backend",
+    "lowering_seconds",
 })
 
 
@@ -367,7 +357,10 @@ class SpecializingFunction:
         self._outputs = [_as_output(o) for o in out_list]
         self._updates = _check_updates(updates or {})
         self._gradients = dict(getattr(updates, "gradients", None) or {})
+        _check_options(options["memory_budget"], options["backend"], options["disable"], options["threads"])
         self.options = options
+        self.optimize, self.check_numerics = options["optimize"], options["check_numerics"]
+        self.cache, self.backend = options["cache"], options["backend"]
         self._declared = [p for p in self.inputs if isinstance(p, Recipe)]
         listed = {id(p) for p in self._declared}
         for r in recipes.declared_among((self._outputs, self._updates, self._gradients)):
@@ -391,14 +384,14 @@ class SpecializingFunction:
                              f" {len(key)}")
         sizes = {r: shape for r, shape in zip(self._declared, key)}
         for r, shape in sizes.items():
-            check_feed(np.empty(shape, r.dtype), r.shape, r.dtype, f"input {r.name!r}")
+            _check_size(r, shape)
         try:
-            inputs, outputs, updates, gradients = recipes.replay(
-                (self.inputs, self._outputs, [v for _, v in self._updates], self._gradients), sizes)
+            inputs, outputs, updates, gradients = recipes.Replay(sizes)(
+                (self.inputs, self._outputs, [v for _, v in self._updates], self._gradients))
         except GraphcError as exc:
             fed = ", ".join(f"{r.name} {shape}" for r, shape in sizes.items())
-            where = f" (at {exc.location})" if exc.location is not None else ""
-            raise FeedError(f"the graph cannot be built for the shapes fed ({fed}): {exc.detail}{where}") from None
+            where = f", where it fails at {exc.location}" if exc.location is not None else ""
+            raise FeedError(f"the graph cannot be built for the shapes fed ({fed}){where}: {exc.detail}") from None
         new_values = dict(zip((var for var, _ in self._updates), updates))
         step_updates: Any = new_values
         if gradients:
@@ -411,6 +404,11 @@ class SpecializingFunction:
         return found
 
     def __call__(self, /, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs and len(args) == len(self.inputs):  # by position, at sizes met before: the program checks
+            program = self._programs.get(tuple(np.shape(a) for a, p in zip(args, self.inputs) if isinstance(p, Recipe)))
+            if program is not None:
+                with STEP_LOCK:
+                    return self._run(program, lambda: program(*args), 1)
         feeds = _checked_feeds(_given(self.inputs, args, kwargs))
         program = self.program(*(feeds[p].shape for p in self._declared))
         with STEP_LOCK:
@@ -469,7 +467,7 @@ class SpecializingFunction:
         finally:
             self._steps = program._steps
         if program._records_loss:
-            self._losses.append(program.losses()[-n:])
+            self._losses.append(program._losses.pop())
         self._latest = program
         return result
 
@@ -518,6 +516,35 @@ class _WithGradients(dict):  # type: ignore[type-arg]
     """Updates replayed for one size, with the gradients the step used (for gradient_flow)."""
 
     gradients: dict[Any, Any]
+
+
+def _check_options(memory_budget: Any, backend: Any, disable: Any, threads: Any) -> tuple[str, ...]:
+    """GraphError for an option no program could be compiled with; the names of the passes disabled."""
+    if memory_budget is not None and (not is_int(memory_budget) or isinstance(memory_budget, bool) or memory_budget <= 0):
+        raise GraphError(f"compile: memory_budget= takes a positive number of bytes, got {memory_budget!r}")
+    if backend not in BACKENDS:
+        raise GraphError(f"compile: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if threads is not None and (not is_int(threads) or isinstance(threads, bool) or threads < 1):
+        raise GraphError(f"compile: threads= takes a positive int (or None to let graphc choose), got {threads!r}")
+    if isinstance(disable, str):
+        named: tuple[str, ...] = (disable,)
+    elif isinstance(disable, (list, tuple, set, frozenset)) and all(isinstance(d, str) for d in disable):
+        named = tuple(disable)
+    else:
+        raise GraphError(f"compile: disable= takes pass names (a string or a list of them), got {disable!r}")
+    unknown = sorted(set(named) - {name for name, _ in PIPELINE})
+    if unknown:
+        raise GraphError(f"unknown passes {unknown}; the passes are {[n for n, _ in PIPELINE]}")
+    return named
+
+
+def _check_size(p: Node, shape: tuple[int, ...]) -> None:
+    """FeedError unless `shape` fits placeholder `p` (None: any size), naming the dimension."""
+    if len(shape) != p.ndim:
+        raise FeedError(f"input {p.name!r} expects {p.type}, got a shape of {len(shape)} dimensions {shape}")
+    for i, (d, want) in enumerate(zip(shape, p.shape)):
+        if d < 0 or want is not None and d != want:
+            raise FeedError(f"input {p.name!r} expects {p.type}, got shape {shape}: dimension {i} is {d}, not {want}")
 
 
 def _given(inputs: list[Node], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[Node, Any]:

@@ -2,22 +2,31 @@
 
 `gc.placeholder((None, 784))` makes a `Recipe`, a tensor whose batch size is given only when a
 compiled function is called. A public function given a recipe (each is wrapped by `replayable`)
-records the call instead of building nodes, and returns recipes for its results. `replay` calls
-the recorded functions again on ordinary placeholders of concrete shapes: the graph the user
-would have built by declaring those sizes, so every shape rule and every Python computation on
-shapes (a mean's 1/n, a reshape's -1, a gradient's sum over broadcast rows) runs on real numbers.
-A compiled function replays once per set of sizes it meets (see `graphc.function`).
+records the call instead of building nodes, and returns recipes for its results. `Replay`
+calls the recorded functions again on ordinary placeholders of concrete shapes: the graph the
+user would have built by declaring those sizes, so every shape rule and every Python computation
+on shapes (a mean's 1/n, a reshape's -1, a gradient's sum over broadcast rows) runs on real
+numbers. A compiled function replays once per set of sizes it meets (see `graphc.function`).
+
+What a recorded call reads is fixed when it is recorded, as building the graph would fix it:
+arrays and lists among its arguments are copied, and functions among them (a scan's body, a
+checkpoint's block) keep the values their closures and module globals held then. A recipe a
+replayed function reads from outside its arguments (a tensor a scan's body closes over) is
+the replay's own tensor for it.
 
 A recipe's shape and dtype come from running its call at two made-up sizes (`NOMINAL`): a
 dimension that differs between the two is unknown (None). Every replay of a call draws the
-random streams the recording drew, so a recipe's random nodes are the same at every size.
+random streams the recording drew; a call whose number of draws depends on the sizes (a scan
+over a sequence of unknown length) reserves a range of streams of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Mapping
+import threading
+import types
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -29,8 +38,11 @@ from .source import Location, replaying_at, user_location
 from .tree import flatten, unflatten
 
 # The two sizes a dimension given at call time takes while graphc finds a recipe's shape:
-# multiples of 2..7, so that reshapes into groups of a few rows work at both.
-NOMINAL = (210, 420)
+# multiples of 2..6, 8, 10, 12 and 16, so that reshapes into groups of rows work at both.
+NOMINAL = (240, 480)
+# Streams set aside for a call whose number of random draws depends on the sizes (a scan of up
+# to a million steps).
+RESERVED_STREAMS = 2**20  # (a stream number is 32 bits: 4096 such ranges)
 
 
 def _unknown(**attrs: Any) -> Any:
@@ -44,18 +56,18 @@ RECIPE = OpDef("recipe", "leaf", 0, _unknown, None, doc="a tensor whose shape is
 class Call:
     """One recorded call of a public function: replayed with concrete tensors for its recipes."""
 
-    __slots__ = ("fn", "args", "kwargs", "location", "streams", "shape", "root")
+    __slots__ = ("fn", "args", "kwargs", "location", "streams", "root")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], location: Location,
-                 streams: Any, shape: tuple[int | None, ...] | None = None) -> None:
+                 streams: Any) -> None:
         self.fn, self.args, self.kwargs, self.location, self.streams = fn, args, kwargs, location, streams
-        self.shape = shape  # a placeholder's declared shape (None where given at call time); else None
-        self.root: Recipe | None = None  # the placeholder's recipe
+        self.root: Recipe | None = None  # for a placeholder's call: its recipe
 
     def run(self, value_of: Callable[[Recipe], Any]) -> Any:
-        """The call's result, with each recipe among its arguments read as value_of(recipe)."""
+        """The call's result, with each recipe it reads (among its arguments or from outside
+        them) read as value_of(recipe)."""
         args, kwargs = _substituted((self.args, self.kwargs), value_of)
-        with replaying_at(self.location), _replaying_streams(self.streams):
+        with replaying_at(self.location), _replaying_streams(self.streams), _resolving(value_of):
             return self.fn(*args, **kwargs)
 
 
@@ -94,18 +106,40 @@ class Recipe(Node):
         return f"<graphc.Tensor {self.name}: {self.type} at {self.location}>"
 
 
+class _Resolving(threading.local):
+    value_of: Callable[[Recipe], Any] | None = None
+
+
 _made_any = False  # until the first recipe exists, every wrapped function goes straight through
-_streams: tuple[Callable[[], Any], Callable[[Any], Any]] | None = None
+_resolver = _Resolving()
+_streams: tuple[Callable[[], Any], Callable[[Any], Any], Callable[[Any], None]] | None = None
 
 
-def use_streams(position: Callable[[], Any], replaying: Callable[[Any], Any]) -> None:
-    """Lend the random streams' position and replay (the op library's, built on this module)."""
+def use_streams(position: Callable[[], Any], replaying: Callable[[Any], Any], advance: Callable[[Any], None]) -> None:
+    """Lend the random streams' position, replay and advance (the op library's, built on this module)."""
     global _streams
-    _streams = (position, replaying)
+    _streams = (position, replaying, advance)
 
 
 def _replaying_streams(position: Any) -> Any:
     return contextlib.nullcontext() if position is None or _streams is None else _streams[1](position)
+
+
+@contextlib.contextmanager
+def _resolving(value_of: Callable[[Recipe], Any]) -> Iterator[None]:
+    saved = _resolver.value_of
+    _resolver.value_of = value_of
+    try:
+        yield
+    finally:
+        _resolver.value_of = saved
+
+
+def resolved(value: Any) -> Any:
+    """Inside a replay, the replay's tensor for a recipe (one a block returned as it was given,
+    say); anything else as it is."""
+    value_of = _resolver.value_of
+    return value_of(value) if value_of is not None and isinstance(value, Recipe) else value
 
 
 def declared(shape: tuple[int | None, ...], make: Callable[..., Node], dtype: Any, name: str | None) -> Recipe:
@@ -113,7 +147,7 @@ def declared(shape: tuple[int | None, ...], make: Callable[..., Node], dtype: An
     make(shape, dtype, name) once the sizes are known."""
     global _made_any
     _made_any = True
-    call = Call(make, (), {"dtype": dtype}, user_location(), None, shape)
+    call = Call(make, (), {"dtype": dtype}, user_location(), None)
     nominal = tuple(make(tuple(n if d is None else d for d in shape), dtype, name) for n in NOMINAL)
     root = Recipe(call, 0, nominal, name)  # type: ignore[arg-type]
     if name is None:
@@ -140,32 +174,72 @@ def holds_recipe(value: Any) -> bool:
 
 
 def replayable(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """`fn`, recording its calls on recipes instead of running them."""
+    """`fn`, recording its calls on recipes instead of running them (inside a replay, running
+    it on the replay's tensors for them)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if _made_any and (holds_recipe(args) or holds_recipe(kwargs)):
+            value_of = _resolver.value_of
+            if value_of is not None:
+                return fn(*_substituted(args, value_of), **_substituted(kwargs, value_of))
             return _record(fn, args, kwargs)
         return fn(*args, **kwargs)
 
     return wrapper
 
 
+def frozen(fn: Any) -> Any:
+    """A Python function `fn` reading the values its closure and its module's globals hold now,
+    whatever they are rebound to later (a loop variable); anything else as it is."""
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    cells = None
+    if fn.__closure__ is not None:
+        cells = tuple(_cell_copy(c) for c in fn.__closure__)
+    copy = types.FunctionType(fn.__code__, dict(fn.__globals__), fn.__name__, fn.__defaults__, cells)
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    copy.__qualname__ = fn.__qualname__
+    copy.__dict__.update(fn.__dict__)
+    return copy
+
+
+def _cell_copy(cell: Any) -> Any:
+    try:
+        return types.CellType(cell.cell_contents)
+    except ValueError:  # a cell not filled yet
+        return types.CellType()
+
+
+def _fixed(value: Any) -> Any:
+    """An argument as it is now: containers rebuilt, arrays copied, functions frozen."""
+    leaves, tree = flatten(value)
+    return unflatten(tree, [np.array(x) if isinstance(x, np.ndarray) else frozen(x) for x in leaves])
+
+
 def _record(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    position = _streams[0]() if _streams is not None else None
-    call = Call(fn, args, kwargs, user_location(), None)
-    runs = []
+    what = getattr(fn, "__name__", "a function")
+    start = _streams[0]() if _streams is not None else None
+    call = Call(fn, _fixed(args), _fixed(kwargs), user_location(), None)
+    runs, used = [], []
     for k, size in enumerate(NOMINAL):
         # The first run draws streams as the call itself would; the second draws them again.
-        call.streams = None if k == 0 else position
-        try:
-            runs.append(flatten(call.run(lambda r: r.nominal[k])))  # noqa: B023 - used at once
-        except GraphcError as exc:
-            raise type(exc)(f"{exc.detail} [shapes shown with each dimension given at call time (None) set to"
-                            f" {size}]") from None
-    call.streams = position
+        with _replaying_streams(None if k == 0 else start):
+            try:
+                runs.append(flatten(call.run(lambda r: r.nominal[k])))  # noqa: B023 - used at once
+            except GraphcError as exc:
+                raise type(exc)(f"{exc.detail} [shapes shown with each dimension given at call time (None) set to"
+                                f" {size}]") from None
+            except TypeError as exc:
+                raise GraphError(
+                    f"{what}: {exc} [a dimension given at call time is None in `.shape`: write -1 in a reshape, or"
+                    " make values from shapes inside a function decorated with graphc.recipes.replayable]"
+                ) from None
+            used.append(_streams[0]() if _streams is not None else None)
+    call.streams = start
+    if _streams is not None and used[0] != used[1]:  # draws that depend on the sizes get a range of their own
+        _streams[2]((start[0], start[1] + RESERVED_STREAMS))  # type: ignore[index]
     (first, tree), (second, other) = runs
-    what = getattr(fn, "__name__", "a function")
     if tree != other:
         raise GraphError(f"{what}: the structure of its result depends on the sizes given at call time")
     made: list[Any] = []
@@ -195,37 +269,51 @@ def _substituted(structure: Any, value_of: Callable[[Recipe], Any]) -> Any:
     return unflatten(tree, [value_of(x) if isinstance(x, Recipe) else x for x in leaves])
 
 
-def replay(structure: Any, shapes: Mapping[Recipe, tuple[int, ...]]) -> Any:
-    """`structure` (tensors in lists, tuples, dicts) with every recipe in it built for the
-    placeholders' concrete `shapes`: calls replayed in the order recorded, each once."""
-    results: dict[int, list[Any]] = {}
-    for call in _calls_behind(structure):
-        if call.shape is not None:
-            results[id(call)] = [call.fn(shapes[call.root], **call.kwargs)]  # type: ignore[index]
-        else:
-            results[id(call)] = flatten(call.run(lambda r: results[id(r.call)][r.index]))[0]
-    return _substituted(structure, lambda r: results[id(r.call)][r.index])
+class Replay:
+    """The recipes built for the placeholders' concrete `shapes`, each call replayed once, when
+    first needed."""
+
+    def __init__(self, shapes: Mapping[Recipe, tuple[int, ...]]) -> None:
+        self.shapes = {id(r): shape for r, shape in shapes.items()}
+        self.results: dict[int, list[Any]] = {}
+
+    def __call__(self, structure: Any) -> Any:
+        """`structure` (tensors in lists, tuples, dicts) with every recipe in it built."""
+        return _substituted(structure, self.value)
+
+    def value(self, recipe: Recipe) -> Any:
+        if id(recipe.call) not in self.results:
+            for call in _calls_behind(recipe, self.results):
+                if call.root is not None:
+                    if id(call.root) not in self.shapes:
+                        raise GraphError(f"the graph reads placeholder {call.root.name!r} ({call.root.type}, created at"
+                                         f" {call.root.location}), which is not among the function's inputs")
+                    self.results[id(call)] = [call.fn(self.shapes[id(call.root)], **call.kwargs)]
+                else:
+                    self.results[id(call)] = flatten(call.run(self.value))[0]
+        return self.results[id(recipe.call)][recipe.index]
 
 
 def declared_among(structure: Any) -> list[Recipe]:
-    """The placeholders (recipes declared with unknown sizes) that `structure` is made from."""
-    return [call.root for call in _calls_behind(structure) if call.root is not None]
+    """The placeholders (recipes declared with unknown sizes) that the recipes in `structure`
+    are made from, as far as their calls' arguments show."""
+    return [call.root for call in _calls_behind(structure, {}) if call.root is not None]
 
 
-def _calls_behind(structure: Any) -> list[Call]:
-    """Every call the recipes in `structure` come from, each after the calls it reads."""
+def _calls_behind(structure: Any, done: Mapping[int, Any]) -> list[Call]:
+    """Every call the recipes in `structure` come from (through the calls' arguments) and not in
+    `done`, each after the calls it reads."""
     order: list[Call] = []
-    state: dict[int, bool] = {}  # id(call) -> finished
+    state: set[int] = set(done)
     stack: list[tuple[Call, bool]] = [(r.call, False) for r in _recipes_in(structure)][::-1]
     while stack:
         call, expanded = stack.pop()
         if expanded:
-            state[id(call)] = True
             order.append(call)
             continue
         if id(call) in state:
             continue
-        state[id(call)] = False
+        state.add(id(call))
         stack.append((call, True))
         stack += [(r.call, False) for r in _recipes_in((call.args, call.kwargs))[::-1] if id(r.call) not in state]
     return order

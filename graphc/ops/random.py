@@ -70,7 +70,13 @@ def replaying_streams(position: tuple[int, int]) -> Iterator[None]:
             _state.seed, _state.streams = saved
 
 
-recipes.use_streams(stream_position, replaying_streams)
+def advance_streams(position: tuple[int, int]) -> None:
+    """Random nodes made from now on take stream numbers from `position` on (the seed kept)."""
+    with _state.lock:
+        _state.streams = itertools.count(position[1])
+
+
+recipes.use_streams(stream_position, replaying_streams, advance_streams)
 
 
 def _random_rule(

@@ -282,8 +282,11 @@ def axis_index(axis: Any, ndim: int, what: str, expected: str = "an int") -> int
 
 
 def reshape(x: Any, shape: Any) -> Any:
-    """x with a new shape of the same size (one dimension may be -1)."""
+    """x with a new shape of the same size (one dimension may be -1). None at position i keeps
+    x's size there: `x.reshape(x.shape[0], -1)` where that size is given at call time."""
     (x,) = lift(x)
+    if isinstance(shape, (tuple, list)) and any(d is None for d in shape):
+        shape = tuple(x.shape[i] if d is None and i < x.ndim else d for i, d in enumerate(shape))
     return apply(RESHAPE, (x,), shape=_resolve_shape(shape, x.size))
 
 
