@@ -371,6 +371,8 @@ class SpecializingFunction:
         self._latest: Function | None = None
         self._steps = 0
         self._losses: list[Any] = []
+        for found in _CAPTURES:  # its programs are captured as they are built
+            found.append(self)  # type: ignore[arg-type]
 
     def program(self, *shapes: tuple[int, ...]) -> Function:
         """The program for the placeholders with unknown sizes fed arrays of `shapes` (in the

@@ -42,6 +42,18 @@ def test_inspect_compiles_module_level_tensors(capsys: pytest.CaptureFixture[str
     assert "= tanh x" in capsys.readouterr().out
 
 
+def test_inspect_shows_each_size_a_script_called_and_says_when_none(capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    script = tmp_path / "batches.py"
+    script.write_text("import numpy as np\nimport graphc as gc\nx = gc.placeholder((None, 3), name='x')\n"
+                      "f = gc.compile([x], gc.sum(gc.tanh(x)), backend='numpy')\n")
+    assert main(["inspect", str(script)]) == 1
+    assert "never calls it" in capsys.readouterr().err
+    script.write_text(script.read_text() + "f(np.ones((2, 3), np.float32))\nf(np.ones((5, 3), np.float32))\n")
+    assert main(["inspect", str(script)]) == 0
+    out = capsys.readouterr().out
+    assert "function 1 of 2" in out and "x:f32[2,3]" in out and "x:f32[5,3]" in out
+
+
 @pytest.mark.parametrize("args, message", [
     (["inspect", "missing.py"], "no such script"),
     (["demo", "--steps", "0"], "--steps must be at least 1"),

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import GraphcError
-from ..function import Function, captured, compile
+from ..function import Function, SpecializingFunction, captured, compile
 from ..ir import Node, placeholders_among
 
 
@@ -48,6 +48,12 @@ def functions_of(path: str, quiet: bool = False) -> list[Function]:
         raise _script_error(path, exc) from None
     finally:
         sys.argv = argv
+    never_called = [f for f in found if isinstance(f, SpecializingFunction) and not f._programs]
+    if never_called:
+        raise GraphcError(f"inspect: {path} compiles a function whose inputs have sizes given at call time"
+                          f" ({never_called[0]._signature()}) but never calls it, so no program exists to show;"
+                          " call it once in the script, or build one with f.program(shape, ...)")
+    found = [f for f in found if isinstance(f, Function)]
     if found:
         return found
     tensors = [v for k, v in namespace.items() if isinstance(v, Node) and v.inputs and not k.startswith("_")]
