@@ -43,7 +43,6 @@ for label, options in [("no optimization", dict(optimize=False)), ("all passes b
 best = plans["all passes"]
 assert best.lower_bound_bytes <= best.arena_bytes <= 1.1 * best.lower_bound_bytes  # the plan is near-optimal
 assert best.arena_bytes <= best.naive_bytes / 2  # and at most half of one buffer per value
-assert best.arena_bytes < plans["no optimization"].arena_bytes  # fusion and in-place writes pay
 print(f"the optimized step needs {best.arena_bytes / best.naive_bytes:.0%} of the naive memory, "
       f"{best.arena_bytes / best.lower_bound_bytes:.3f}x its lower bound")
 page = os.path.join(os.environ.get("GRAPHC_EXAMPLE_OUT", tempfile.gettempdir()), "memory_plan.html")

@@ -32,7 +32,7 @@ from .inspection.gradient_flow import GradientFlow, flow_outputs
 from .inspection.pictures import graph_dot
 from .inspection.report_page import render
 from .ir import STEP_LOCK, Graph, Group, Node, Variable, schedule, verify
-from .memory_budget import fit_memory_budget
+from .memory_budget import Fitted, fit_memory_budget
 from .ops.leaves import FULL
 from .ops.linalg import MATMUL
 from .passes.fuse import fuse
@@ -106,8 +106,9 @@ class Function:
         else:
             fused = False
         n_out = len(watched)
+        self.budget: Fitted | None = None  # what memory_budget= chose, and the programs it tried
         if memory_budget is not None:
-            fitted = fit_memory_budget(self.graph, memory_budget, n_out, [v for v, _ in self._updates], fused,
+            fitted = self.budget = fit_memory_budget(self.graph, memory_budget, n_out, [v for v, _ in self._updates], fused,
                                        check_numerics)
             self.passes.append(PassReport("remat", len(self.graph), len(fitted.graph), fitted.stats, fitted.seconds,
                                           fitted.notes, fitted.graph))

@@ -1,7 +1,10 @@
 """Rematerialization: forward values the backward pass reads, recomputed there instead of kept.
 
-A node is *late* when differentiation made it (`grad_of` set) or it reads a late node (an
-optimizer's update); the others are the forward pass. A forward value a late node reads stays
+A node is *late* when it belongs to the backward pass proper: differentiation made it and it
+reads a cotangent flowing in from another forward node's derivative, or it reads a late node
+(an optimizer's update reads the gradient). The others are the forward pass, with the parts of
+derivatives that read forward values alone (a tanh's 1 - y**2), which the scheduler could
+otherwise compute early and keep. A forward value a late node reads stays
 alive from the forward pass to its last reader: what makes training take more memory than
 inference. `rematerialize` gives the late readers of each forward node chosen for recomputation
 a copy of it, computed from the values kept and read through `barrier`s that wait for a late
@@ -13,7 +16,9 @@ results are bit-identical to the graph as given.
 `chosen_by_min_cut` picks what to recompute: a minimum cut between the forward pass and the
 backward pass (as PyTorch's min-cut partitioner), where keeping a value costs its bytes and
 recomputing one costs `price` per element it reads and writes. Matrix products and
-convolutions are never recomputed, nor are nodes reading no value that can wait (literals alone).
+convolutions are recomputed only when asked (`products`), nor are nodes reading no value that
+can wait (literals alone). `segment_boundaries` lists the layer inputs at which a network can
+be cut into segments, each recomputed in the backward pass from the boundary kept before it.
 """
 
 from __future__ import annotations
@@ -37,26 +42,50 @@ NEVER_RECOMPUTED = (MATMUL, CONV2D, CONV_TRANSPOSE2D, CONV2D_FILTER_GRAD, BARRIE
 
 
 def late_nodes(graph: Graph) -> set[int]:
-    """Ids of the nodes differentiation made (literals aside) and of every node reading one."""
+    """Ids of the backward pass proper: the nodes differentiation made that read what it made for
+    another forward node (a cotangent flowing in), and every node reading one of these. The
+    rest of what it made reads forward values alone (a tanh's 1 - y**2): computable as early as
+    the forward pass, so kept or recomputed like forward values."""
     late: set[int] = set()
     for n in graph.nodes:
-        if n.op.leaf is None and (n.grad_of is not None or any(id(x) in late for x in n.inputs)):
+        if n.op.leaf is not None:
+            continue
+        if any(id(x) in late for x in n.inputs) or n.grad_of is not None and any(
+                x.grad_of is not None and x.grad_of != n.grad_of and x.op.leaf is None for x in n.inputs):
             late.add(id(n))
     return late
 
 
-def _recomputable(n: Node) -> bool:
-    return n.op.leaf is None and n.op not in NEVER_RECOMPUTED and any(x.op.leaf != "literal" for x in n.inputs)
+PRODUCTS = (MATMUL, CONV2D, CONV_TRANSPOSE2D, CONV2D_FILTER_GRAD)
+
+
+def _recomputable(n: Node, products: bool = False) -> bool:
+    banned = n.op in NEVER_RECOMPUTED and not (products and n.op in PRODUCTS)
+    return n.op.leaf is None and not banned and any(x.op.leaf != "literal" for x in n.inputs)
+
+
+def segment_boundaries(graph: Graph) -> list[int]:
+    """Ids of the forward values (the user's, not derivatives') a forward matrix product or
+    convolution reads (a layer's input, typically), in the order they are computed: where a
+    network can be cut into segments recomputed one at a time."""
+    found: list[int] = []
+    for n in graph.nodes:
+        if n.grad_of is None and n.op in PRODUCTS:
+            found += [id(x) for x in n.inputs if x.op.leaf is None and x.grad_of is None and id(x) not in found]
+    order = {id(n): i for i, n in enumerate(graph.nodes)}
+    return sorted(found, key=order.__getitem__)
 
 
 def _bytes(n: Node) -> int:
     return n.size * n.dtype.itemsize
 
 
-def chosen_by_min_cut(graph: Graph, price: float) -> set[int]:
+def chosen_by_min_cut(graph: Graph, price: float, keep: Collection[int] = (), products: bool = False) -> set[int]:
     """Ids of the forward nodes to recompute: the sink side of a minimum cut where keeping a
     forward value for the backward pass costs its bytes and recomputing a node costs `price`
-    per element it reads and writes (`price` 0: recompute all it can; large: nothing)."""
+    per element it reads and writes (`price` 0: recompute all it can; large: nothing). Nodes in
+    `keep` are never recomputed; with `products`, matrix products and convolutions may be."""
+    keep = set(keep)
     late = late_nodes(graph)
     flow = nx.DiGraph()
     flow.add_node("source")
@@ -66,7 +95,7 @@ def chosen_by_min_cut(graph: Graph, price: float) -> set[int]:
             continue
         key = id(n)
         flow.add_edge(("in", key), ("out", key), capacity=_bytes(n))
-        if _recomputable(n):
+        if _recomputable(n, products) and id(n) not in keep:
             cost = n.size + sum(x.size for x in n.inputs)
             flow.add_edge("source", ("in", key), capacity=price * cost)
         else:
@@ -87,7 +116,7 @@ def rematerialize(graph: Graph, recompute: Collection[int]) -> PassResult:
     """`graph` with the forward nodes whose ids are in `recompute` computed again for their late
     readers; counts `nodes_recomputed` and `barriers`."""
     late = late_nodes(graph)
-    chosen = {id(n) for n in graph.nodes if id(n) in recompute and id(n) not in late and _recomputable(n)}
+    chosen = {id(n) for n in graph.nodes if id(n) in recompute and id(n) not in late and _recomputable(n, True)}
     if graph.groups:
         raise GraphError("rematerialize runs before fusion: the graph given has fused groups")
     order = [u for u in schedule(graph) if isinstance(u, Node)]
@@ -102,13 +131,21 @@ def rematerialize(graph: Graph, recompute: Collection[int]) -> PassResult:
                 reader = position[id(n)] if id(n) in late else first.get(id(n))
                 if reader is not None:
                     first[id(x)] = min(first.get(id(x), reader), reader)
-    # Which chosen nodes each node depends on (bits), to pick gates that do not wait for the copy.
+    # Which copies each late node (and each copy) will read, directly or not (bits): a gate must
+    # not wait for the copy it orders. Forward nodes read the originals, never a copy.
     bit = {key: 1 << i for i, key in enumerate(first)}
     depends: dict[int, int] = {}
     for n in graph.nodes:
-        mask = bit.get(id(n), 0)
-        for x in n.inputs:
-            mask |= depends[id(x)]
+        if id(n) in first:
+            mask = bit[id(n)]
+            for x in n.inputs:
+                mask |= depends.get(id(x), 0) if id(x) in first else 0
+        elif id(n) in late:
+            mask = 0
+            for x in n.inputs:
+                mask |= depends.get(id(x), 0) if id(x) in first or id(x) in late else 0
+        else:
+            continue
         depends[id(n)] = mask
     late_in_order = [n for n in order if id(n) in late]
     late_positions = [position[id(n)] for n in late_in_order]
@@ -116,7 +153,7 @@ def rematerialize(graph: Graph, recompute: Collection[int]) -> PassResult:
     for key, at in first.items():
         # The latest late node scheduled before the first reader that does not need this copy.
         i = bisect.bisect_left(late_positions, at) - 1
-        while i >= 0 and (depends[id(late_in_order[i])] & bit[key] or late_in_order[i].size == 0):
+        while i >= 0 and (depends.get(id(late_in_order[i]), 0) & bit[key] or late_in_order[i].size == 0):
             i -= 1
         gate_of[key] = late_in_order[i] if i >= 0 else None
 

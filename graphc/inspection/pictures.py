@@ -179,6 +179,35 @@ def curve_svg(values: Sequence[float], label: str = "loss") -> str:
             f'font-family="sans-serif">{frame}{line}{"".join(ticks)}{marks}</svg>')
 
 
+def trade_svg(points: Sequence[tuple[int, int]], budget: int, chosen: int) -> str:
+    """Memory against compute: one dot per program tried for a memory budget, (extra elements
+    computed per step, arena bytes); the budget as a dashed line, the program chosen (index
+    `chosen`) filled."""
+    left, top, w, h = 90, 10, 600, 240
+    most_x = max((x for x, _ in points), default=1) or 1
+    most_y = max([y for _, y in points] + [budget]) or 1
+    dots = []
+    for k, (x, y) in enumerate(points):
+        cx, cy = left + w * x / most_x, top + h - h * y / most_y
+        fill = "#4c8bf5" if k == chosen else "none"
+        dots.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="5" fill="{fill}" stroke="#4c8bf5" stroke-width="1.5">'
+                    f'<title>{x:,} more elements computed per step, arena {y:,} bytes</title></circle>')
+    yb = top + h - h * budget / most_y
+    marks = (f'<line x1="{left}" x2="{left + w}" y1="{yb:.1f}" y2="{yb:.1f}" stroke="#c81e1e" stroke-dasharray="6,4"/>'
+             f'<text x="{left + w - 4}" y="{yb - 4:.1f}" text-anchor="end" font-size="11" fill="#c81e1e">budget'
+             f' {budget:,} bytes</text>'
+             f'<text x="{left - 6}" y="{top + 10}" text-anchor="end" font-size="11">{most_y:,} B</text>'
+             f'<text x="{left - 6}" y="{top + h}" text-anchor="end" font-size="11">0</text>'
+             f'<text x="{left}" y="{top + h + 18}" font-size="11">0</text>'
+             f'<text x="{left + w}" y="{top + h + 18}" text-anchor="end" font-size="11">{most_x:,}</text>'
+             f'<text x="{left + w / 2}" y="{top + h + 18}" text-anchor="middle" font-size="11">more elements computed'
+             ' per step (recomputation) → ; arena ↑</text>')
+    frame = f'<rect x="{left}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#cbd2d9"/>'
+    width, height = left + w + 20, top + h + 30
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'font-family="sans-serif">{frame}{"".join(dots)}{marks}</svg>')
+
+
 def _quote(text: str) -> str:
     """A DOT string: backslashes and quotes escaped, and each line break DOT's own `\\n`."""
     lines = text.replace("\\", "\\\\").replace('"', '\\"').split("\n")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .pictures import bars_svg, curve_svg, graph_svg, memory_svg
+from .pictures import bars_svg, curve_svg, graph_svg, memory_svg, trade_svg
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px; color: #1f2933; max-width: 1400px; }
@@ -92,6 +92,16 @@ def render(f: Any) -> str:
             f"own buffer {m.naive_bytes:,}; {len(m.in_place)} buffers written in place. Each rectangle is a buffer: "
             "its steps across, its place in the arena up.") + "</p>")
         sections.append(_picture(memory_svg(f._buffers, max(m.arena_bytes, 1), m.lower_bound_bytes, f._buffer_steps)))
+    fitted = getattr(f, "budget", None)
+    if fitted is not None:
+        buffers, arena, bound, steps = fitted.unconstrained
+        sections.append("<h2>Memory budget</h2><p>" + escape(
+            f"memory_budget={fitted.budget:,} bytes: {len(fitted.trials)} programs tried, from the least recomputation"
+            " to the most (the first recomputes nothing), each planned as it would run; the filled dot is the first"
+            " that fits.") + "</p>" + _picture(trade_svg(list(fitted.trials), fitted.budget, len(fitted.trials) - 1)))
+        sections.append("<p>" + escape(f"The memory plan without the budget: arena {arena:,} bytes (the plan above is"
+                                       " the one with it).") + "</p>" + _picture(memory_svg(buffers, max(arena, 1),
+                                                                                            bound, steps)))
     losses = f.losses()
     if len(losses):
         sections.append(f"<h2>Loss curve</h2><p>{len(losses):,} steps: the first output of the training step"

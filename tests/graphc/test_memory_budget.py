@@ -97,3 +97,39 @@ def test_what_is_late_and_what_the_cut_never_recomputes() -> None:
     chosen = chosen_by_min_cut(graph, 0.0)
     assert all(n.op.name != "matmul" for n in graph.nodes if id(n) in chosen)
     assert chosen_by_min_cut(graph, float("inf")) == set()
+
+
+def test_a_deep_mlp_reaches_well_below_its_arena_by_recomputing_segments() -> None:
+    # tanh layers keep only what their products read: pointwise recomputation cannot halve that;
+    # segments (every s-th layer input kept, the products between recomputed) can.
+    rng = np.random.default_rng(8)
+    x = gc.placeholder((128, 64), name="x")
+    ws = [gc.variable((rng.normal(size=(64, 64)) / 8).astype(np.float32), name=f"m{k}") for k in range(8)]
+    h = x
+    for w in ws:
+        h = gc.tanh(h @ w)
+    loss = gc.mean(h * h)
+    updates = gc.optim.sgd(loss, ws, 0.1)
+    a = rng.normal(size=(128, 64)).astype(np.float32)
+    start = [w.value for w in ws]
+    plain = gc.compile([x], loss, updates=updates)
+    want = [plain(a) for _ in range(2)] + [w.value for w in ws]
+    for w, v in zip(ws, start):
+        w.assign(v)
+    budget = int(0.6 * plain.memory.arena_bytes)
+    f = gc.compile([x], loss, updates=updates, memory_budget=budget)
+    assert f.memory.arena_bytes <= budget
+    remat = next(r for r in f.passes if r.name == "remat")
+    assert "products" in remat.notes[0] and " 0 of them products" not in remat.notes[0]
+    got = [f(a) for _ in range(2)] + [w.value for w in ws]
+    for u, v in zip(got, want):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_the_report_page_draws_memory_against_compute(plain, tmp_path) -> None:
+    arena, _, _ = plain
+    f, _ = _step(int(arena * 0.8))
+    page = f.save_html(tmp_path / "budget.html").read_text()
+    assert "<h2>Memory budget</h2>" in page and "more elements computed per step" in page
+    assert f.budget is not None and f.budget.trials[0][0] == 0 and f.budget.trials[-1][1] <= f.budget.budget
+    assert page.count("<svg") >= 3

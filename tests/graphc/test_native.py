@@ -160,3 +160,34 @@ def test_the_memory_plan_of_a_training_step_is_near_its_lower_bound() -> None:
     feeds = rng.standard_normal((32, 64)).astype(np.float32), np.arange(32) % 10
     reference = gc.compile([x, y], loss, backend="numpy")(*feeds)
     assert float(f(*feeds)) == pytest.approx(float(reference), rel=1e-5)  # shared space, right values
+
+
+def test_an_update_written_early_is_never_read_again_as_its_old_value() -> None:
+    # Written in place as soon as nothing else reads the variable (its values then die at once):
+    # never before a reader, a view's reader, an update that runs at the end, or a kernel that
+    # can still stop the call (a bad label), which would leave the variable half-changed.
+    rng = np.random.default_rng(3)
+    x = gc.placeholder((6, 4), "float64", name="x")
+    y = gc.placeholder((6,), "int64", name="y")
+    w1 = gc.variable(rng.normal(size=(4, 5)), name="w1")
+    w2 = gc.variable(rng.normal(size=(5, 3)), name="w2")
+    loss = gc.mean(gc.softmax_cross_entropy(gc.tanh(x @ w1) @ w2, y))
+    g1, g2 = gc.grad(loss, [w1, w2])
+    f = gc.compile([x, y], [loss, w2.T * 1.0], updates={w1: w1 - 0.1 * g1, w2: w2 - 0.1 * g2})
+    reference = gc.compile([x, y], [loss, w2.T * 1.0], updates={w1: w1 - 0.1 * g1, w2: w2 - 0.1 * g2},
+                           backend="numpy")
+    a, labels = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
+    start = (w1.value, w2.value)
+    got = f(a, labels)
+    after = (w1.value, w2.value)
+    w1.assign(start[0])
+    w2.assign(start[1])
+    want = reference(a, labels)
+    for u, v in zip(got, want):
+        np.testing.assert_allclose(u, v, rtol=1e-12)
+    np.testing.assert_allclose(after[0], w1.value, rtol=1e-12)
+    before = (w1.value, w2.value)
+    with pytest.raises(gc.GraphcError, match="label"):
+        f(a, np.full(6, 7))
+    np.testing.assert_array_equal(w1.value, before[0])  # the bad label stopped the call before any write
+    np.testing.assert_array_equal(w2.value, before[1])

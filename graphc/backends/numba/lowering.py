@@ -37,7 +37,7 @@ from ...passes.memory_plan import Lifetime, MemoryPlan, aligned, check_plan, pla
 from ...passes.simplify import constant_value
 from ...printer import node_names
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
-from .lowerings import STATUS_NUMERICS, kernel_of, view_of
+from .lowerings import OUT_OF_RANGE, STATUS_NUMERICS, kernel_of, view_of
 from .lowerings import scalar_of as scalar_rule
 from .ops import REGISTERED  # noqa: F401 - the ops' lowerings, registered on import
 from .rowloop import RowLoop
@@ -218,35 +218,31 @@ class _Lowering:
             if id(var) not in self.index:
                 self.node(var)
         deferred = {id(self.group_of[v]) if v in self.group_of else v for v in candidates}
-        for unit in schedule(self.graph):
-            if id(unit) in deferred:
-                continue
-            self.step += 1
-            with self.kernel():
-                self.unit(unit)
+        units = schedule(self.graph)
+        early = self.early_updates(units, candidates)
+        for unit in units:
+            if id(unit) not in deferred:
+                self.step += 1
+                with self.kernel():
+                    self.unit(unit)
+            for var, value in early.get(id(unit), ()):
+                self.update_in_place(var, value)
+        written_early = {id(value) for pairs in early.values() for _, value in pairs}
+        candidates = candidates - written_early
         in_place = self.without_conflicts(candidates)
         for _, value in self.updates:
             if id(value) in candidates and id(value) not in in_place:
                 self.step += 1
                 with self.kernel():
                     self.unit(self.group_of.get(id(value), value))
-        copied = [(var, value) for var, value in self.updates if id(value) not in in_place]
+        copied = [(var, value) for var, value in self.updates if id(value) not in in_place | written_early]
         self.step += 1  # outputs, and every update, from here to the end
         for n in self.outputs + [v for _, v in copied]:
             with self.kernel():
                 self.in_arena(n)
         for var, value in self.updates:  # written only after every value is computed
             if id(value) in in_place:
-                self.step += 1  # one step each: their scratch (a matmul's product) dies here
-                with self.kernel() as em:
-                    em.node_index = self.index[id(value)]
-                    em.comment(f"{value.op.name} at {value.location}, into {var.name} in place:")
-                    members = self.members(value)
-                    if members[0].op is MATMUL:
-                        if self.gemm_update(members, var, value):
-                            continue
-                        self.node(members.pop(0))
-                    self.elementwise(members, {id(value): self.arrays[id(var)]})
+                self.update_in_place(var, value)
         for var, value in copied:
             with self.kernel() as em:
                 em.comment(f"update of {var.name}")
@@ -268,7 +264,7 @@ class _Lowering:
             outputs=[self.slot(self.own[id(o)]) for o in self.outputs],
             slots={node: self.slot(k) for node, k in self.slots.items()},
             arena_bytes=max(self.memory.arena_bytes, ALIGN), memory=self.memory,
-            buffers=self.buffer_table(lifetimes), steps=self.step, free=self.free, at_end=in_place,
+            buffers=self.buffer_table(lifetimes), steps=self.step, free=self.free, at_end=in_place | written_early,
         )
 
     def buffer_table(self, lifetimes: list[Lifetime]) -> list[tuple[str, int, int, int, int]]:
@@ -397,6 +393,56 @@ class _Lowering:
         return {id(v) for _, v in self.updates
                 if v.op.pointwise and counts[id(v)] == 1 and id(v) not in outputs
                 and not self.users[v] and alone(v)}
+
+    def update_in_place(self, var: Variable, value: Node) -> None:
+        """Emit the computation of `value` straight into `var` (one step: its scratch, a
+        matmul's product, dies there)."""
+        self.step += 1
+        with self.kernel() as em:
+            em.node_index = self.index[id(value)]
+            em.comment(f"{value.op.name} at {value.location}, into {var.name} in place:")
+            members = self.members(value)
+            if members[0].op is MATMUL:
+                if self.gemm_update(members, var, value):
+                    return
+                self.node(members.pop(0))
+            self.elementwise(members, {id(value): self.arrays[id(var)]})
+
+    def early_updates(self, units: list[Node | Group], candidates: set[int]) -> dict[int, list[tuple[Variable, Node]]]:
+        """In-place updates that can run before the end, by the id of the unit after which each
+        runs: once its own unit's turn has come and every other unit reading its variable has run
+        (so none reads the new value), and only after every kernel that can stop the program (a
+        bad index) has run, so that a failing call still changes no variable. The values such an
+        update reads then die at once instead of living to the end."""
+        unit_of = {id(m): g for g in self.graph.groups for m in g.members}
+        position = {id(u): i for i, u in enumerate(units)}
+        last_fallible = max((position[id(unit_of.get(id(n), n))] for n in self.graph.nodes if n.op in OUT_OF_RANGE),
+                            default=-1)
+        outputs = {id(o) for o in self.outputs}
+        deferred = {id(unit_of.get(id(value), value)) for _, value in self.updates if id(value) in candidates}
+        early: dict[int, list[tuple[Variable, Node]]] = {}
+        for var, value in self.updates:
+            if id(value) not in candidates or id(var) in outputs:
+                continue
+            own = unit_of.get(id(value), value)
+            aliases: list[Node] = [var]  # the variable and what may be a view of it (a transpose handed to BLAS)
+            stack: list[Node] = [var]
+            while stack:
+                for u in self.users.get(stack.pop(), ()):
+                    if (u.op.view or u.op.kind == "shape") and all(a is not u for a in aliases):  # may share it
+                        aliases.append(u)
+                        stack.append(u)
+            if any(id(a) in outputs for a in aliases):
+                continue
+            reading = [unit_of.get(id(u), u) for a in aliases for u in self.users.get(a, ())]
+            reading = [r for r in reading if r is not own]
+            if any(id(r) in deferred for r in reading):  # read by an update that may run at the end
+                continue
+            readers = [position[id(r)] for r in reading if id(r) in position]
+            at = max([position[id(own)], last_fallible, *readers])
+            if at < len(units) - 1:
+                early.setdefault(id(units[at]), []).append((var, value))
+        return early
 
     def without_conflicts(self, candidates: set[int]) -> set[int]:
         """The candidates that may write in place, in update order: each reads a variable
