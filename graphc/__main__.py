@@ -40,13 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--dot", action="store_true", help="print Graphviz DOT instead of SSA text")
     compare = commands.add_parser("compare", help="time the benchmark workloads: compiled, eager and peers",
                                   description="Time the benchmark workloads through the compiled step, the "
-                                              "unoptimized step, the eager baseline and every installed peer.")
+                                              "unoptimized step, the eager baseline and every installed peer "
+                                              "(PyTorch eager, torch.compile, JAX).")
     compare.add_argument("--workloads", nargs="+", default=None, metavar="W",
                          help="workloads to run (default: mlp_small mlp_mnist deep_narrow; 'all' for every one)")
     compare.add_argument("--peers", nargs="+", default=None, metavar="P", help="runners to time (default: all available)")
     compare.add_argument("--steps", type=int, default=20, help="timed steps per case (default 20)")
-    compare.add_argument("--bench", metavar="DIR", help="the shared bench folder with the peers (default: "
-                                                        "GRAPHC_PEER_BENCH or ../shared/bench)")
+    compare.add_argument("--bench", metavar="DIR", help="a shared bench folder whose other peers to add (default: "
+                                                        "GRAPHC_PEER_BENCH or ../shared/bench, where present)")
     return parser
 
 

@@ -3,10 +3,13 @@ with a non-zero status."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from graphc.__main__ import main
@@ -84,10 +87,40 @@ def test_a_failing_script_is_reported_with_its_line(capsys: pytest.CaptureFixtur
 
 def test_compare_times_compiled_and_eager(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "--workloads", "mlp_small", "--peers", "graphc", "graphc_eager", "--steps", "3"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:3] == ["workload", "runner", "median"]
-    assert lines[1].split()[:2] == ["mlp_small", "graphc"] and "1.00x" in lines[1]
-    assert lines[2].split()[:2] == ["mlp_small", "graphc_eager"]
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].startswith("peers found: ")
+    assert lines[1].split()[:3] == ["workload", "runner", "median"]
+    assert lines[2].split()[:2] == ["mlp_small", "graphc"] and "1.00x" in lines[2]
+    assert lines[3].split()[:2] == ["mlp_small", "graphc_eager"]
+    assert lines[2].split()[5] == lines[3].split()[5]  # the same first loss
+    assert "[1/2] mlp_small on graphc ..." in captured.err and "[2/2]" in captured.err
+
+
+def test_compare_says_which_peers_it_skipped_and_why(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "jax") else real(name, *a))
+    assert main(["compare", "--workloads", "mlp_small", "--peers", "graphc", "--steps", "2"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == ("peers found: none; skipped torch: torch is not installed (pip"
+                                                       " install torch); skipped torch_compile: torch is not installed"
+                                                       " (pip install torch); skipped jax: jax is not installed (pip"
+                                                       " install jax jaxlib)")
+    assert main(["compare", "--workloads", "mlp_small", "--peers", "jax"]) == 1
+    assert "jax is not installed" in capsys.readouterr().err
+
+
+def test_the_peers_carried_with_graphc_compute_the_same_step() -> None:
+    pytest.importorskip("torch")
+    from graphc.cli.peers import build_peer
+    from graphc.cli.workloads import WORKLOADS, GraphcRunner, make_data
+
+    for name in ("mlp_small", "cnn_small", "transformer_small", "ln_gelu"):
+        wl, data = dict(WORKLOADS[name], name=name), make_data(name)
+        ours, theirs = GraphcRunner(wl, data, backend="numpy"), build_peer("torch", wl, data)
+        a, b = ours.step(), theirs.step()
+        assert abs(ours.loss_value(a) - theirs.loss_value(b)) <= 1e-5 * abs(ours.loss_value(a))
+        for u, v in zip(ours.check_arrays(a), theirs.check_arrays(b)):
+            np.testing.assert_allclose(u, v, rtol=2e-3, atol=2e-5)
 
 
 def test_inspect_dot_keeps_the_scripts_prints_off_stdout(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
