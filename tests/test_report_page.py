@@ -90,3 +90,22 @@ def test_page_renders_in_headless_chromium(trained_step: gc.Function, tmp_path: 
 def test_an_unwritable_page_is_a_clear_error(trained_step: gc.Function, tmp_path: Path) -> None:
     with pytest.raises(gc.GraphcError, match="save_html: cannot write"):
         trained_step.save_html(tmp_path / "missing" / "report.html")
+
+
+def test_pictures_name_nodes_the_same_in_every_pass_and_show_what_each_changed(trained_step: gc.Function) -> None:
+    from graphc.inspection.pictures import graph_svg, stable_names
+
+    before = set(stable_names(trained_step.source_graph).values())
+    after_all = set(stable_names(trained_step.graph).values())
+    assert len(before & after_all) >= len(after_all) // 2  # most values keep their name through every pass
+    assert all("@" in name or name in {"x", "y"} or name.startswith(("W", "b")) for name in after_all)
+    x = gc.placeholder((4, 3), name="x")
+    twice = gc.sqrt(gc.sum(x * x)) + gc.sqrt(gc.sum(x * x))  # the same sqrt written twice: cse merges it
+    f = gc.compile([x], twice, backend="numpy")
+    cse = next(r for r in f.passes if r.name == "cse")
+    picture = graph_svg(cse.graph, "after cse", f.passes[f.passes.index(cse) - 1].graph)
+    removed = re.search(r"0 nodes added \(green\), (\d+) removed: ([^<]*)<", picture)
+    assert removed and int(removed.group(1)) == 3 and "sqrt@" in removed.group(2) and 'class="zoomable"' in picture
+    fused = graph_svg(trained_step.graph, "after fuse", trained_step.graph)
+    assert "no node added or removed" in fused and fused.count("fused loop") + fused.count("fused rows") == len(
+        trained_step.graph.groups)

@@ -2,7 +2,8 @@
 the same graph as Graphviz DOT text for those who have it.
 
 - `graph_svg`: nodes in layers (`graphc.layout`), forward and backward nodes in two colours,
-  placeholders and variables as distinct shapes, fusion groups as shaded clusters;
+  placeholders and variables as distinct shapes, each fusion group's members outlined in its
+  colour and listed under the title, names that survive passes, what a pass added haloed;
 - `memory_svg`: the memory plan, each buffer a rectangle (arena offset up, program step across),
   the lower bound marked;
 - `bars_svg`: labelled horizontal bars (gradient norms, dead-ReLU fractions);
@@ -13,13 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
-from typing import Any
 
 import numpy as np
 
 from ..ir import Graph, Node
 from ..ops.leaves import FULL, PLACEHOLDER, VARIABLE
-from ..printer import node_names
 from .layout import BOX_HEIGHT, is_literal, layered_layout
 
 FORWARD, BACKWARD, INPUT, STATE, GROUP = "#dbe9f6", "#fbe3c8", "#d9f0d3", "#e6dcf2", "#9aa5b1"
@@ -32,15 +31,26 @@ def _literal_text(n: Node) -> str:
     return str(n.attrs["value"][()]) if n.shape == () else f"const {n.type}"
 
 
-def _labels(graph: Graph) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
-    names = node_names(graph)
-    labels = {}
+def stable_names(graph: Graph) -> dict[int, str]:
+    """A name for every node (literals excluded) that the same value keeps from pass to pass: the
+    user's label, else its op and source line (`tanh@12`; `∂mul@14` for what differentiating a
+    node there made), numbered `#2`, `#3`... among equal names in the graph's order. (The SSA
+    letters of the printed program are renumbered by every pass.)"""
+    names: dict[int, str] = {}
+    seen: dict[str, int] = {}
     for n in graph.nodes:
         if is_literal(n):
             continue
-        args = " ".join(_literal_text(x) if is_literal(x) else names[id(x)] for x in n.inputs)
-        labels[id(n)] = (f"{names[id(n)]} = {n.op.name} {args}".strip(), n.type)
-    return names, labels
+        base = n.label if n.label is not None else \
+            f"{'∂' if n.grad_of is not None else ''}{n.op.name}@{n.location.line}"
+        seen[base] = seen.get(base, 0) + 1
+        names[id(n)] = base if seen[base] == 1 else f"{base}#{seen[base]}"
+    return names
+
+
+def _labels(graph: Graph) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
+    names = stable_names(graph)
+    return names, {id(n): (names[id(n)], n.type) for n in graph.nodes if not is_literal(n)}
 
 
 def _fill(n: Node) -> str:
@@ -51,32 +61,26 @@ def _fill(n: Node) -> str:
     return BACKWARD if n.grad_of is not None else FORWARD
 
 
-def graph_svg(graph: Graph, title: str = "") -> str:
-    """The graph as an SVG picture (a standalone <svg> element)."""
-    _, labels = _labels(graph)
+def graph_svg(graph: Graph, title: str = "", before: Graph | None = None) -> str:
+    """The graph as an SVG picture (a standalone <svg> element, class "zoomable"); with `before`
+    (the graph the pass was given), the nodes it added are drawn in green and the caption says
+    what it added and removed, by the names nodes keep from pass to pass (`stable_names`)."""
+    names, labels = _labels(graph)
     boxes, width, height = layered_layout(graph, labels)
     at = {id(b.node): b for b in boxes}
+    added: set[str] = set()
+    caption = ""
+    if before is not None:
+        old = set(stable_names(before).values())
+        new = set(names.values())
+        added, removed = new - old, sorted(old - new)
+        shown = ", ".join(removed[:12]) + (f" and {len(removed) - 12} more" if len(removed) > 12 else "")
+        caption = (f"{len(added)} nodes added (green), {len(removed)} removed" + (f": {shown}" if removed else "")
+                   if added or removed else "no node added or removed")
     parts = []
-    for k, g in enumerate(graph.groups):  # clusters behind everything: one band per layer
-        members = [at[id(m)] for m in g.members if id(m) in at]
-        rows: dict[float, list[Any]] = {}
-        for b in members:
-            rows.setdefault(b.y, []).append(b)
-        for i, y in enumerate(sorted(rows)):
-            x0 = min(b.x - b.width / 2 for b in rows[y]) - 6
-            x1 = max(b.x + b.width / 2 for b in rows[y]) + 6
-            top = y - BOX_HEIGHT / 2 - (16 if i == 0 else 6)
-            colour = GROUP_COLOURS[k % len(GROUP_COLOURS)]
-            parts.append(f'<rect class="group" x="{x0:.1f}" y="{top:.1f}" width="{x1 - x0:.1f}" '
-                         f'height="{y + BOX_HEIGHT / 2 + 6 - top:.1f}" rx="8" fill="#eef1f4" stroke="{colour}" '
-                         'stroke-width="1.5" stroke-dasharray="5,3"/>')
-            domain = ",".join(map(str, g.domain))
-            label = f"group {k}: fused {g.kind} over [{domain}]" if i == 0 else f"group {k}"
-            if i == 0:
-                parts.append(f'<text x="{x0 + 6:.1f}" y="{top + 11:.1f}" font-size="10" fill="{colour}">{label}</text>')
-            else:
-                parts.append(f'<text x="{x1 - 4:.1f}" y="{y + BOX_HEIGHT / 2 + 3:.1f}" text-anchor="end" '
-                             f'font-size="8" fill="{colour}">{label}</text>')
+    group_of = {id(m): k for k, g in enumerate(graph.groups) for m in g.members}
+    legend = [f"group {k}: fused {g.kind} over [{','.join(map(str, g.domain))}], {len(g.members)} nodes"
+              for k, g in enumerate(graph.groups)]
     for b in boxes:  # edges
         for x in b.node.inputs:
             a = at.get(id(x))
@@ -90,18 +94,38 @@ def graph_svg(graph: Graph, title: str = "") -> str:
         n = b.node
         x0, y0 = b.x - b.width / 2, b.y - BOX_HEIGHT / 2
         rx = BOX_HEIGHT / 2 if n.op in (PLACEHOLDER, VARIABLE) else 4
-        tip = escape(f"{b.lines[0]} : {b.lines[1]} at {n.location}")
-        parts.append(f'<g><title>{tip}</title><rect x="{x0:.1f}" y="{y0:.1f}" width="{b.width:.1f}" '
-                     f'height="{BOX_HEIGHT}" rx="{rx}" fill="{_fill(n)}" stroke="#52606d"/>'
+        args = " ".join(_literal_text(x) if is_literal(x) else names.get(id(x), "?") for x in n.inputs)
+        tip = escape(f"{b.lines[0]} = {n.op.name} {args} : {b.lines[1]} at {n.location}")
+        k = group_of.get(id(n))
+        if k is not None:  # a fused group: its members outlined in its colour, tagged with its number
+            colour = GROUP_COLOURS[k % len(GROUP_COLOURS)]
+            stroke = f'stroke="{colour}" stroke-width="2.5"'
+            tip = escape(f"group {k} · ") + tip
+        else:
+            stroke = 'stroke="#52606d"'
+        halo = (f'<rect x="{x0 - 4:.1f}" y="{y0 - 4:.1f}" width="{b.width + 8:.1f}" height="{BOX_HEIGHT + 8}" '
+                f'rx="{rx + 4}" fill="#1f9d55" fill-opacity="0.35"/>') if b.lines[0] in added else ""
+        tag = (f'<text x="{x0 + b.width:.1f}" y="{y0 - 2:.1f}" text-anchor="end" font-size="9" '
+               f'fill="{GROUP_COLOURS[k % len(GROUP_COLOURS)]}">g{k}</text>') if k is not None else ""
+        parts.append(f'<g><title>{tip}</title>{halo}<rect x="{x0:.1f}" y="{y0:.1f}" width="{b.width:.1f}" '
+                     f'height="{BOX_HEIGHT}" rx="{rx}" fill="{_fill(n)}" {stroke}/>{tag}'
                      f'<text x="{b.x:.1f}" y="{b.y - 3:.1f}" text-anchor="middle" font-size="11">{escape(b.lines[0])}</text>'
                      f'<text x="{b.x:.1f}" y="{b.y + 11:.1f}" text-anchor="middle" font-size="10" fill="#52606d">'
                      f'{escape(b.lines[1])}</text></g>')
     head = f'<text x="10" y="16" font-size="13" font-weight="bold">{escape(title)}</text>' if title else ""
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="monospace">'
+    body = "".join(parts)
+    lines = [(caption, "#1f9d55")] if caption else []
+    lines += [(text, GROUP_COLOURS[k % len(GROUP_COLOURS)]) for k, text in enumerate(legend)]
+    if lines:  # lines below the title: the drawing moves down to make room
+        head += "".join(f'<text x="10" y="{32 + 15 * i}" font-size="11" fill="{colour}">{escape(text)}</text>'
+                        for i, (text, colour) in enumerate(lines))
+        body = f'<g transform="translate(0,{15 * len(lines) + 4})">{body}</g>'
+        height += 15 * len(lines) + 4
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="zoomable" width="{width:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {width:.0f} {height:.0f}" preserveAspectRatio="xMidYMin meet" font-family="monospace">'
             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" '
             'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#7b8794"/></marker></defs>'
-            f'{head}{"".join(parts)}</svg>')
+            f'{head}{body}</svg>')
 
 
 def memory_svg(buffers: Sequence[tuple[str, int, int, int, int]], arena: int, bound: int, steps: int) -> str:
@@ -118,6 +142,18 @@ def memory_svg(buffers: Sequence[tuple[str, int, int, int, int]], arena: int, bo
         parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{palette[k % len(palette)]}" '
                      f'fill-opacity="0.8" stroke="#3e4c59" stroke-width="0.5"><title>{escape(name)}: {nbytes} bytes at '
                      f'{offset}, steps {first}-{last}</title></rect>')
+        if w > 6.5 * len(name) + 6 and h > 12:  # the buffer's name where it fits
+            parts.append(f'<text x="{x + 3:.1f}" y="{y + min(h / 2 + 4, 13):.1f}" font-size="10" fill="#1f2933">'
+                         f'{escape(name)}</text>')
+    for i in range(5):  # axes: bytes up, steps across
+        at_y = top + plot_h - plot_h * i / 4
+        parts.append(f'<line x1="{left - 4}" x2="{left}" y1="{at_y:.1f}" y2="{at_y:.1f}" stroke="#52606d"/>'
+                     + (f'<text x="{left - 6}" y="{at_y + 3:.1f}" text-anchor="end" font-size="9">{arena * i // 4:,}'
+                        '</text>' if 0 < i < 4 else ""))
+        at_x = left + plot_w * i / 4
+        parts.append(f'<line x1="{at_x:.1f}" x2="{at_x:.1f}" y1="{top + plot_h}" y2="{top + plot_h + 4}" stroke="#52606d"/>'
+                     f'<text x="{at_x:.1f}" y="{top + plot_h + 14}" text-anchor="middle" font-size="9">'
+                     f'{round((steps + 1) * i / 4)}</text>')
     y_bound = top + plot_h - bound * scale_y
     parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y_bound:.1f}" y2="{y_bound:.1f}" stroke="#c81e1e" '
                  f'stroke-dasharray="6,4"/><text x="{left + plot_w - 4}" y="{y_bound - 4:.1f}" text-anchor="end" '

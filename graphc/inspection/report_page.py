@@ -15,7 +15,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from .pictures import bars_svg, curve_svg, graph_svg, memory_svg, trade_svg
+from ..printer import node_names
+from .pictures import bars_svg, curve_svg, graph_svg, memory_svg, stable_names, trade_svg
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px; color: #1f2933; max-width: 1400px; }
@@ -24,13 +25,38 @@ table { border-collapse: collapse; font-size: 13px; } td, th { border: 1px solid
 th { background: #f0f4f8; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #f8f9fa; padding: 10px; font-size: 12px; overflow-x: auto; }
 .picture { overflow-x: auto; border: 1px solid #e4e7eb; margin: 8px 0 16px; padding: 4px; }
+.picture.zoom { height: 72vh; overflow: hidden; cursor: grab; background: #fff; }
+.picture.zoom svg { width: 100%; height: 100%; }
+.hint { font-size: 13px; color: #52606d; }
 .legend span { display: inline-block; padding: 2px 8px; margin-right: 8px; border: 1px solid #52606d; font-size: 12px; }
 """
 
 CHECK = """
 window.__errors = [];
+function zoomable(svg) {
+  var start = svg.getAttribute('viewBox').split(' ').map(Number), box = start.slice(), drag = null;
+  function show() { svg.setAttribute('viewBox', box.join(' ')); }
+  function point(e) {
+    var r = svg.getBoundingClientRect(), s = Math.max(box[2] / r.width, box[3] / r.height);
+    return [box[0] + (e.clientX - r.left) * s, box[1] + (e.clientY - r.top) * s, s];
+  }
+  svg.addEventListener('wheel', function (e) {
+    e.preventDefault();
+    var p = point(e), k = e.deltaY < 0 ? 1 / 1.2 : 1.2;
+    box = [p[0] - (p[0] - box[0]) * k, p[1] - (p[1] - box[1]) * k, box[2] * k, box[3] * k]; show();
+  }, {passive: false});
+  svg.addEventListener('mousedown', function (e) { drag = point(e); });
+  window.addEventListener('mouseup', function () { drag = null; });
+  svg.addEventListener('mousemove', function (e) {
+    if (!drag) { return; }
+    var p = point(e); box[0] -= p[0] - drag[0]; box[1] -= p[1] - drag[1]; show();
+  });
+  svg.addEventListener('dblclick', function () { box = start.slice(); show(); });
+}
 window.addEventListener('error', function (e) { window.__errors.push(String(e.message)); });
 window.addEventListener('load', function () {
+  var zoom = document.querySelectorAll('svg.zoomable');
+  for (var z = 0; z < zoom.length; z++) { zoomable(zoom[z]); }
   var pictures = document.querySelectorAll('svg'), empty = 0;
   for (var i = 0; i < pictures.length; i++) {
     var r = pictures[i].getBoundingClientRect();
@@ -55,6 +81,22 @@ def _picture(svg: str) -> str:
     return f'<div class="picture">{svg}</div>'
 
 
+def _buffer_name(what: str, renamed: dict[str, str]) -> str:
+    """A buffer's owner by the name the pictures of the graph give it ("scratch" as it is)."""
+    owner, _, rest = what.partition(" ")
+    return renamed.get(owner, owner) + (f" {rest}" if rest else "")
+
+
+def _zoomable(svg: str) -> str:
+    """A graph picture fitted to its box, zoomed and panned by the inline script."""
+    return f'<div class="picture zoom">{svg}</div>'
+
+
+ZOOM_HINT = ("<p class='hint'>Each graph fits its box: scroll to zoom, drag to pan, double-click to fit again; a"
+             " node's tooltip gives its op, inputs, type and source line. Nodes keep their names from pass to"
+             " pass (op@line); what a pass added is outlined in green, and its caption names what it removed.</p>")
+
+
 def render(f: Any) -> str:
     """The page for compiled function `f` (a `graphc.Function`)."""
     m = f.memory
@@ -75,10 +117,13 @@ def render(f: Any) -> str:
         sections.append(_table(["pass", "nodes before", "nodes after", "what it did", "ms"], rows, {1, 2, 4}))
     else:
         sections.append("<p>No pass ran (optimize=False).</p>")
-    sections.append("<h2>The graph as built</h2>" + _picture(graph_svg(f.source_graph, "as built")))
+    sections.append("<h2>The graph as built</h2>" + ZOOM_HINT + _zoomable(graph_svg(f.source_graph, "as built")))
+    before = f.source_graph
     for r in f.passes:
         if r.graph is not None:
-            sections.append(f"<h2>After {escape(r.name)}</h2>" + _picture(graph_svg(r.graph, f"after {r.name}")))
+            sections.append(f"<h2>After {escape(r.name)}</h2>"
+                            + _zoomable(graph_svg(r.graph, f"after {r.name}", before)))
+            before = r.graph
     fuse = next((r for r in f.passes if r.name == "fuse"), None)
     sections.append("<h2>Fusion groups</h2>")
     sections.append("<pre>" + escape("\n".join(fuse.notes) if fuse is not None and fuse.notes
@@ -91,7 +136,10 @@ def render(f: Any) -> str:
             f"arena {m.arena_bytes:,} bytes ({m.heuristic}); lower bound {m.lower_bound_bytes:,}; every value its "
             f"own buffer {m.naive_bytes:,}; {len(m.in_place)} buffers written in place. Each rectangle is a buffer: "
             "its steps across, its place in the arena up.") + "</p>")
-        sections.append(_picture(memory_svg(f._buffers, max(m.arena_bytes, 1), m.lower_bound_bytes, f._buffer_steps)))
+        stable = stable_names(f.graph)
+        renamed = {printed: stable[key] for key, printed in node_names(f.graph).items() if key in stable}
+        buffers = [(_buffer_name(what, renamed), *rest) for what, *rest in f._buffers]
+        sections.append(_picture(memory_svg(buffers, max(m.arena_bytes, 1), m.lower_bound_bytes, f._buffer_steps)))
     fitted = getattr(f, "budget", None)
     if fitted is not None:
         buffers, arena, bound, steps = fitted.unconstrained
