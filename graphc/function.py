@@ -89,6 +89,7 @@ class Function:
         self.optimize, self.check_numerics, self.cache, self.backend = optimize, check_numerics, cache, backend
         # The options this function was compiled with, as `gc.save` records them.
         self.options = dict(optimize=optimize, check_numerics=check_numerics, backend=backend, gradient_flow=gradient_flow,
+                            memory_budget=memory_budget,
                             threads=threads, disable=[disable] if isinstance(disable, str) else
                             list(disable) if isinstance(disable, (list, tuple, set, frozenset)) else disable)
         watched = self._outputs + [node for _, _, node in self._flow]
@@ -108,7 +109,7 @@ class Function:
         n_out = len(watched)
         self.budget: Fitted | None = None  # what memory_budget= chose, and the programs it tried
         if memory_budget is not None:
-            fitted = self.budget = fit_memory_budget(self.graph, memory_budget, n_out, [v for v, _ in self._updates], fused,
+            fitted = self.budget = fit_memory_budget(self.graph, int(memory_budget), n_out, [v for v, _ in self._updates], fused,
                                        check_numerics)
             self.passes.append(PassReport("remat", len(self.graph), len(fitted.graph), fitted.stats, fitted.seconds,
                                           fitted.notes, fitted.graph))
@@ -523,8 +524,9 @@ class _WithGradients(dict):  # type: ignore[type-arg]
 
 def _check_options(memory_budget: Any, backend: Any, disable: Any, threads: Any) -> tuple[str, ...]:
     """GraphError for an option no program could be compiled with; the names of the passes disabled."""
-    if memory_budget is not None and (not is_int(memory_budget) or isinstance(memory_budget, bool) or memory_budget <= 0):
-        raise GraphError(f"compile: memory_budget= takes a positive number of bytes, got {memory_budget!r}")
+    whole = is_int(memory_budget) or isinstance(memory_budget, (float, np.floating)) and float(memory_budget).is_integer()
+    if memory_budget is not None and (not whole or isinstance(memory_budget, bool) or memory_budget <= 0):
+        raise GraphError(f"compile: memory_budget= takes a positive whole number of bytes, got {memory_budget!r}")
     if backend not in BACKENDS:
         raise GraphError(f"compile: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     if threads is not None and (not is_int(threads) or isinstance(threads, bool) or threads < 1):

@@ -107,8 +107,9 @@ def fit_memory_budget(graph: Graph, budget: int, n_outputs: int, variables: Sequ
             return Fitted(result.graph, result.stats, (note, *result.notes), time.perf_counter() - started, budget,
                           tuple(trials), plain)  # type: ignore[arg-type]
     best, dominant, *_ = min(tried.values(), key=lambda t: t[0])
+    how = ("recomputing everything it may, segment by segment" if len(tried) > 1 else
+           "nothing here can be recomputed: no value of a forward pass is kept for a backward one")
     raise GraphError(
         f"compile: memory_budget={budget} bytes cannot be met: the smallest arena graphc reached is {best} bytes"
-        f" (without recomputation {unconstrained}; recomputing everything it may, segment by segment);"
-        f" largest values alive at its peak: {dominant}"
+        f" (without recomputation {unconstrained}; {how}); largest values alive at its peak: {dominant}"
     )

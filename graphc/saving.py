@@ -27,7 +27,7 @@ from .dtypes import as_dtype
 from .errors import GraphcError
 from .function import Function, SpecializingFunction
 from .function import compile as compile_function
-from .ir import Node, Variable, topological_order
+from .ir import Node, Variable, nodes_created, topological_order
 from .opdef import REGISTRY
 from .ops.leaves import PLACEHOLDER, VARIABLE, placeholder, variable
 from .source import user_location
@@ -121,10 +121,16 @@ def _function_manifest(f: Function, arrays: dict[str, np.ndarray]) -> dict[str, 
         raise GraphcError("save: a function using gc.checkpoint holds Python code (the block to recompute), which a"
                           " file never does; save its variables instead and build the function again")
     index = {id(n): i for i, n in enumerate(order)}
+    # What differentiating which forward node made each node (remat and the schedule read it):
+    # the forward node's index when it is in the graph, else a rank among the others.
+    at = {n.id: i for i, n in enumerate(order)}
+    ranks = {g: k for k, g in enumerate(sorted({n.grad_of for n in order if n.grad_of is not None} - set(at)))}
     nodes = []
     for i, n in enumerate(order):
         entry: dict[str, Any] = {"op": n.op.name, "inputs": [index[id(x)] for x in n.inputs],
                                  "shape": list(n.shape), "dtype": n.dtype.name, "name": n.label}
+        if n.grad_of is not None:
+            entry["grad_of"] = {"node": at[n.grad_of]} if n.grad_of in at else {"rank": ranks[n.grad_of]}
         if isinstance(n, Variable):
             arrays[f"n{i}"] = n.store.array
         else:
@@ -143,9 +149,16 @@ def _load_function(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> F
     if not isinstance(entries, list):
         raise GraphcError("load: the function's graph is missing")
     nodes: list[Node] = []
+    ranked: dict[int, int] = {}  # a rank of grad_of -> a fresh id standing for its forward node
     for i, e in enumerate(entries):
         try:
             nodes.append(_node(i, e, nodes, arrays))
+            made = e.get("grad_of")
+            if made is not None:  # nodes are immutable: grad_of is set once, as the node is made
+                k = made.get("node")
+                grad_of = nodes[k].id if isinstance(k, int) and 0 <= k < i else \
+                    ranked.setdefault(int(made.get("rank", -1)), nodes_created())
+                object.__setattr__(nodes[i], "grad_of", grad_of)
         except GraphcError as exc:
             raise GraphcError(f"load: node {i} ({e.get('op') if isinstance(e, dict) else e!r}): {exc.detail}") from None
         except (TypeError, ValueError, KeyError, IndexError) as exc:
@@ -159,7 +172,7 @@ def _load_function(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> F
         steps = int(manifest.get("steps", 0))
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise GraphcError(f"load: the function's inputs, outputs or options are damaged ({exc})") from None
-    allowed = {"optimize", "check_numerics", "backend", "disable", "gradient_flow", "threads", "cache"}
+    allowed = {"optimize", "check_numerics", "backend", "disable", "gradient_flow", "threads", "cache", "memory_budget"}
     if not set(options) <= allowed:
         raise GraphcError(f"load: unknown compile options {sorted(set(options) - allowed)}")
     if steps < 0:

@@ -16,8 +16,8 @@ results are bit-identical to the graph as given.
 `chosen_by_min_cut` picks what to recompute: a minimum cut between the forward pass and the
 backward pass (as PyTorch's min-cut partitioner), where keeping a value costs its bytes and
 recomputing one costs `price` per element it reads and writes. Matrix products and
-convolutions are recomputed only when asked (`products`), nor are nodes reading no value that
-can wait (literals alone). `segment_boundaries` lists the layer inputs at which a network can
+convolutions are recomputed only when asked (`products`), and nodes reading leaves alone (a
+weight's transpose, a dropout draw) never. `segment_boundaries` lists the layer inputs at which a network can
 be cut into segments, each recomputed in the backward pass from the boundary kept before it.
 """
 
@@ -60,8 +60,13 @@ PRODUCTS = (MATMUL, CONV2D, CONV_TRANSPOSE2D, CONV2D_FILTER_GRAD)
 
 
 def _recomputable(n: Node, products: bool = False) -> bool:
+    """Whether a copy of `n` may be made: not a leaf, not banned, and reading a computed value
+    (a copy of a function of leaves alone, a weight's transpose say, would copy the leaves)."""
     banned = n.op in NEVER_RECOMPUTED and not (products and n.op in PRODUCTS)
-    return n.op.leaf is None and not banned and any(x.op.leaf != "literal" for x in n.inputs)
+    # A view or a reshuffle of a kept value costs nothing to keep, and a copy of it would read its
+    # input through a barrier, made real: only worth it in segments, whose inputs are copies too.
+    moves = n.op.view or n.op.kind == "shape"
+    return n.op.leaf is None and not banned and (products or not moves) and any(x.op.leaf is None for x in n.inputs)
 
 
 def segment_boundaries(graph: Graph) -> list[int]:
@@ -147,7 +152,21 @@ def rematerialize(graph: Graph, recompute: Collection[int]) -> PassResult:
         else:
             continue
         depends[id(n)] = mask
-    late_in_order = [n for n in order if id(n) in late]
+    # Gates: late nodes that are not outputs nor in a chain of single-reader nodes under one (an
+    # update's gradient is fused into the update, which a barrier's read would take out of place).
+    outputs = {id(o) for o in graph.outputs}
+    readers: dict[int, list[Node]] = {}
+    for n in graph.nodes:
+        for x in n.inputs:
+            readers.setdefault(id(x), []).append(n)
+    feeding = set(outputs)  # outputs, and the chains of single-reader nodes under them: an update's gradient
+    stack = list(graph.outputs)
+    while stack:
+        for x in stack.pop().inputs:
+            if id(x) not in feeding and len(readers.get(id(x), ())) == 1:
+                feeding.add(id(x))
+                stack.append(x)
+    late_in_order = [n for n in order if id(n) in late and id(n) not in feeding]
     late_positions = [position[id(n)] for n in late_in_order]
     gate_of: dict[int, Node | None] = {}
     for key, at in first.items():

@@ -61,7 +61,7 @@ def test_a_budget_out_of_reach_says_the_smallest_arena_reached(plain) -> None:
                                             r" reached is \d+ bytes.*largest values alive at its peak: .*test_memory_budget"):
         _step(1000)
     for bad in (0, -5, 1.5, "1MB", True):
-        with pytest.raises(gc.GraphError, match="positive number of bytes"):
+        with pytest.raises(gc.GraphError, match="positive whole number of bytes"):
             _step(bad)
 
 
@@ -133,3 +133,37 @@ def test_the_report_page_draws_memory_against_compute(plain, tmp_path) -> None:
     assert "<h2>Memory budget</h2>" in page and "more elements computed per step" in page
     assert f.budget is not None and f.budget.trials[0][0] == 0 and f.budget.trials[-1][1] <= f.budget.budget
     assert page.count("<svg") >= 3
+
+
+def test_an_update_that_copies_another_variable_reads_its_value_from_before_the_step() -> None:
+    # `previous <- w` is read at the end of the step: w's own update must not be written before.
+    rng = np.random.default_rng(4)
+    x = gc.placeholder((8, 4), name="x")
+    w = gc.variable(rng.normal(size=(4, 3)).astype(np.float32), name="w")
+    previous = gc.variable(np.zeros((4, 3), np.float32), name="previous")
+    loss = gc.mean(gc.tanh(x @ w) ** 2)
+    start = w.value
+    for value in (w, w * 1.0, gc.transpose(gc.transpose(w))):
+        w.assign(start)
+        f = gc.compile([x], loss, updates={**gc.optim.sgd(loss, [w], 0.5), previous: value})
+        f(rng.normal(size=(8, 4)).astype(np.float32))
+        np.testing.assert_array_equal(previous.value, start)
+        assert not np.array_equal(w.value, start)
+
+
+def test_a_saved_function_keeps_its_budget(tmp_path) -> None:
+    rng = np.random.default_rng(6)
+    x = gc.placeholder((128, 32), name="x")
+    ws = [gc.variable((rng.normal(size=(32, 32)) / 6).astype(np.float32)) for _ in range(6)]
+    h = x
+    for w in ws:
+        h = gc.tanh(h @ w)
+    loss = gc.mean(h * h)
+    updates = gc.optim.sgd(loss, ws, 0.1)
+    budget = int(0.7 * gc.compile([x], loss, updates=updates, backend="numpy").memory.arena_bytes)
+    f = gc.compile([x], loss, updates=updates, memory_budget=budget, backend="numpy")
+    gc.save(tmp_path / "f.npz", f)
+    g = gc.load(tmp_path / "f.npz")
+    assert g.options["memory_budget"] == budget and g.memory.arena_bytes <= budget
+    a = rng.normal(size=(128, 32)).astype(np.float32)
+    assert f(a) == g(a)

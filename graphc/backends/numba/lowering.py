@@ -419,6 +419,7 @@ class _Lowering:
         last_fallible = max((position[id(unit_of.get(id(n), n))] for n in self.graph.nodes if n.op in OUT_OF_RANGE),
                             default=-1)
         outputs = {id(o) for o in self.outputs}
+        update_values = {id(value) for _, value in self.updates}
         deferred = {id(unit_of.get(id(value), value)) for _, value in self.updates if id(value) in candidates}
         early: dict[int, list[tuple[Variable, Node]]] = {}
         for var, value in self.updates:
@@ -432,7 +433,7 @@ class _Lowering:
                     if (u.op.view or u.op.kind == "shape") and all(a is not u for a in aliases):  # may share it
                         aliases.append(u)
                         stack.append(u)
-            if any(id(a) in outputs for a in aliases):
+            if any(id(a) in outputs or id(a) in update_values for a in aliases):  # read as they are at the end
                 continue
             reading = [unit_of.get(id(u), u) for a in aliases for u in self.users.get(a, ())]
             reading = [r for r in reading if r is not own]
