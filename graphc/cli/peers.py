@@ -75,7 +75,7 @@ class _TorchRunner:
         pass
 
     def loss_value(self, out: Any) -> float:
-        return float(out if self.updates else out[0])
+        return float((out if self.updates else out[0]).detach())
 
     def check_arrays(self, out: Any) -> list[np.ndarray]:
         if self.updates:
