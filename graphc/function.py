@@ -401,7 +401,11 @@ class SpecializingFunction:
         if gradients:
             step_updates = _WithGradients(new_values)
             step_updates.gradients = gradients
-        found = Function(inputs, unflatten(self._out_tree, outputs), step_updates, **self.options)
+        try:
+            found = Function(inputs, unflatten(self._out_tree, outputs), step_updates, **self.options)
+        except GraphcError as exc:  # a compile that fails at these sizes only (a memory budget, say)
+            fed = ", ".join(f"{r.name} {shape}" for r, shape in sizes.items())
+            raise type(exc)(f"{exc.detail} [building the program for the shapes fed: {fed}]") from None
         self._programs[key] = found
         if self._latest is None:
             self._latest = found

@@ -304,3 +304,15 @@ def test_the_loss_curve_costs_the_same_at_every_step() -> None:
         f(np.ones((3, 2), np.float32))
     assert [len(p._losses) for p in f._programs.values()] == [0]  # handed over, not kept twice
     assert len(f.losses()) == 5
+
+
+def test_a_memory_budget_applies_to_each_size_and_says_which_it_cannot_meet() -> None:
+    x = gc.placeholder((None, 16), name="x")
+    w = gc.variable(np.full((16, 16), 0.1, np.float32))
+    h = gc.tanh(gc.tanh(x @ w) @ w)
+    loss = gc.mean(h * h)
+    f = gc.compile([x], loss, updates=gc.optim.sgd(loss, [w], 0.1), memory_budget=20_000, backend="numpy")
+    f(np.ones((4, 16), np.float32))
+    assert f.memory.arena_bytes <= 20_000
+    with pytest.raises(gc.GraphError, match=r"cannot be met.*shapes fed: x \(4096, 16\)"):
+        f(np.ones((4096, 16), np.float32))
