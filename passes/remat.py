@@ -216,6 +216,11 @@ def rematerialize(graph: Graph, recompute: Collection[int]) -> PassResult:
         new[id(n)] = n if all(a is b for a, b in zip(inputs, n.inputs)) else \
             Node(n.op, inputs, n.attrs, n.shape, n.dtype, n.location, n.label, n.grad_of)
     result = Graph(graph.inputs, [new[id(o)] for o in graph.outputs])
-    recomputed = sorted(by_id[k].name for k in copies)
+    counts: dict[str, int] = {}
+    for k in copies:  # by op and the user's line, as the report page's pictures name nodes
+        n = by_id[k]
+        where = n.label or f"{'∂' if n.grad_of is not None else ''}{n.op.name}@{n.location.line}"
+        counts[where] = counts.get(where, 0) + 1
+    recomputed = [f"{where} x{k}" if k > 1 else where for where, k in sorted(counts.items())]
     notes = (f"recomputed in the backward pass: {', '.join(recomputed)}",) if recomputed else ()
     return PassResult(result, stats, notes)
