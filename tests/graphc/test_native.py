@@ -191,3 +191,26 @@ def test_an_update_written_early_is_never_read_again_as_its_old_value() -> None:
         f(a, np.full(6, 7))
     np.testing.assert_array_equal(w1.value, before[0])  # the bad label stopped the call before any write
     np.testing.assert_array_equal(w2.value, before[1])
+
+
+def test_updates_copied_from_their_value_are_written_early_too_and_still_right() -> None:
+    # Momentum's buffer is read by the parameter's update: not computed in place, but copied into
+    # its variable as soon as nothing reads the old buffer. The step equals the reference's.
+    rng = np.random.default_rng(5)
+    x = gc.placeholder((16, 8), "float64", name="x")
+    ws = [gc.variable(rng.normal(size=(8, 8)) / 3, name=f"w{k}") for k in range(3)]
+    h = x
+    for w in ws:
+        h = gc.tanh(h @ w)
+    loss = gc.mean(h * h)
+    updates = gc.optim.momentum(loss, ws, 0.1, beta=0.9)
+    native, reference = gc.compile([x], loss, updates=updates), gc.compile([x], loss, updates=updates, backend="numpy")
+    assert "as soon as nothing reads its old value" in native._native.text
+    start = [v.value for v in updates]
+    a = rng.normal(size=(16, 8))
+    got = [native(a) for _ in range(3)] + [v.value for v in updates]
+    for v, s in zip(updates, start):
+        v.assign(s)
+    want = [reference(a) for _ in range(3)] + [v.value for v in updates]
+    for u, v in zip(got, want):
+        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-15)

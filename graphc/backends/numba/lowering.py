@@ -220,14 +220,22 @@ class _Lowering:
         deferred = {id(self.group_of[v]) if v in self.group_of else v for v in candidates}
         units = schedule(self.graph)
         early = self.early_updates(units, candidates)
+        copied_early: set[int] = set()
         for unit in units:
             if id(unit) not in deferred:
                 self.step += 1
                 with self.kernel():
                     self.unit(unit)
-            for var, value in early.get(id(unit), ()):
-                self.update_in_place(var, value)
-        written_early = {id(value) for pairs in early.values() for _, value in pairs}
+            for var, value, into in early.get(id(unit), ()):
+                if into:
+                    self.update_in_place(var, value)
+                elif id(value) in self.arrays and id(value) not in self.own:  # a value with a buffer of its own
+                    self.step += 1
+                    with self.kernel() as em:
+                        em.comment(f"update of {var.name}, as soon as nothing reads its old value")
+                        em.copy(self.arrays[id(var)], self.touch(self.arrays[id(value)]))
+                    copied_early.add(id(value))
+        written_early = {id(value) for pairs in early.values() for _, value, into in pairs if into}
         candidates = candidates - written_early
         in_place = self.without_conflicts(candidates)
         for _, value in self.updates:
@@ -235,7 +243,7 @@ class _Lowering:
                 self.step += 1
                 with self.kernel():
                     self.unit(self.group_of.get(id(value), value))
-        copied = [(var, value) for var, value in self.updates if id(value) not in in_place | written_early]
+        copied = [(var, value) for var, value in self.updates if id(value) not in in_place | written_early | copied_early]
         self.step += 1  # outputs, and every update, from here to the end
         for n in self.outputs + [v for _, v in copied]:
             with self.kernel():
@@ -408,12 +416,14 @@ class _Lowering:
                 self.node(members.pop(0))
             self.elementwise(members, {id(value): self.arrays[id(var)]})
 
-    def early_updates(self, units: list[Node | Group], candidates: set[int]) -> dict[int, list[tuple[Variable, Node]]]:
-        """In-place updates that can run before the end, by the id of the unit after which each
-        runs: once its own unit's turn has come and every other unit reading its variable has run
-        (so none reads the new value), and only after every kernel that can stop the program (a
-        bad index) has run, so that a failing call still changes no variable. The values such an
-        update reads then die at once instead of living to the end."""
+    def early_updates(self, units: list[Node | Group],
+                      candidates: set[int]) -> dict[int, list[tuple[Variable, Node, bool]]]:
+        """Updates that can write their variable before the end — computed in place (the
+        candidates) or copied from the value's buffer (`False`) — by the id of the unit after
+        which each runs: once the value's unit has run and every other unit reading the variable
+        has run (so none reads the new value), and only after every kernel that can stop the
+        program (a bad index) has run, so that a failing call still changes no variable. The
+        values such an update reads then die at once instead of living to the end."""
         unit_of = {id(m): g for g in self.graph.groups for m in g.members}
         position = {id(u): i for i, u in enumerate(units)}
         last_fallible = max((position[id(unit_of.get(id(n), n))] for n in self.graph.nodes if n.op in OUT_OF_RANGE),
@@ -421,10 +431,10 @@ class _Lowering:
         outputs = {id(o) for o in self.outputs}
         update_values = {id(value) for _, value in self.updates}
         deferred = {id(unit_of.get(id(value), value)) for _, value in self.updates if id(value) in candidates}
-        early: dict[int, list[tuple[Variable, Node]]] = {}
+        early: dict[int, list[tuple[Variable, Node, bool]]] = {}
         for var, value in self.updates:
-            if id(value) not in candidates or id(var) in outputs:
-                continue
+            if id(value) not in candidates and (value.op.leaf is not None or id(value) in self.literals):
+                continue  # a variable, a feed or a literal as the new value: copied at the end
             own = unit_of.get(id(value), value)
             aliases: list[Node] = [var]  # the variable and what may be a view of it (a transpose handed to BLAS)
             stack: list[Node] = [var]
@@ -442,7 +452,7 @@ class _Lowering:
             readers = [position[id(r)] for r in reading if id(r) in position]
             at = max([position[id(own)], last_fallible, *readers])
             if at < len(units) - 1:
-                early.setdefault(id(units[at]), []).append((var, value))
+                early.setdefault(id(units[at]), []).append((var, value, id(value) in candidates))
         return early
 
     def without_conflicts(self, candidates: set[int]) -> set[int]:
