@@ -44,8 +44,9 @@ CONFIGS: list[Config] = (
 @dataclass
 class Built:
     """A program built on placeholders (and, when it trains, one variable): its outputs,
-    labelled, and the reference values. A training program also has `update` (the variable and
-    its new value, SGD on the loss), whose expected value comes last in `expected`."""
+    labelled, and the reference values. A training program also has `updates` (the variable and
+    its new value, SGD on the loss; for odd seeds SGD with momentum, whose buffer is a second
+    variable read by the first's update), whose expected values come last in `expected`."""
 
     program: Program
     feeds: list[np.ndarray]
@@ -53,7 +54,7 @@ class Built:
     outputs: list[Node]
     labels: list[str]
     expected: list[np.ndarray] = field(default_factory=list)
-    update: tuple[gc.Variable, Node] | None = None
+    updates: list[tuple[gc.Variable, Node]] = field(default_factory=list)
     # float32 tolerances wherever float32 arithmetic happens (a float32 program, or float32
     # values inside a float64 one, such as a constant standing alone).
     float_dtype: np.dtype = np.dtype("float64")
@@ -63,17 +64,23 @@ class Built:
         return [n for n in self.inputs if n.op.leaf in ("fed", "recipe")]
 
     def graph(self) -> Graph:
-        """Every output, the new variable value last."""
-        return Graph(self.placeholders, self.outputs + ([self.update[1]] if self.update else []))
+        """Every output, the new variable values last."""
+        return Graph(self.placeholders, self.outputs + [value for _, value in self.updates])
 
     def fed(self) -> dict[Node, np.ndarray]:
         return {p: f for p, f in zip(self.inputs, self.feeds) if p.op.leaf in ("fed", "recipe")}
 
     def reset(self) -> None:
-        """The variable back to its first value (each run starts from it)."""
-        if self.update is not None:
-            var = self.update[0]
-            var.assign(next(f for n, f in zip(self.inputs, self.feeds) if n is var))
+        """The variables back to their first values (each run starts from them)."""
+        for var, _ in self.updates:
+            first = next((f for n, f in zip(self.inputs, self.feeds) if n is var), None)
+            var.assign(np.zeros(var.shape, var.dtype) if first is None else first)
+
+    def update_dict(self) -> dict[gc.Variable, Node] | None:
+        return dict(self.updates) or None
+
+    def new_values(self) -> list[np.ndarray]:
+        return [var.value for var, _ in self.updates]
 
     def fed_args(self) -> list[np.ndarray]:
         """The feeds of the placeholders, in order."""
@@ -114,14 +121,20 @@ def build(program: Program, feeds: list[np.ndarray], tag: str = "", second_order
         outputs.append(values[k])
         labels.append(f"value v{k}")
     xs = [n for n in nodes if n.dtype.kind == "f"]
-    update = None
+    updates: list[tuple[gc.Variable, Node]] = []
     if loss is not None and xs:
         grads = gc.grad(loss, xs)
         outputs += grads
         labels += [f"d loss / d {p.name}" for p in xs]
         if trained is not None:
             var = nodes[trained]
-            update = (var, var - 0.125 * grads[xs.index(var)])
+            g = grads[xs.index(var)]
+            if program.seed % 2:  # momentum: the buffer's new value is read by the parameter's update
+                buffer = gc.variable(np.zeros(var.shape, var.dtype), name=f"{tag}buffer")
+                moved = buffer * 0.5 + g
+                updates = [(buffer, moved), (var, var - 0.125 * moved)]
+            else:
+                updates = [(var, var - 0.125 * g)]
         if second_order:
             z = None
             for j, g in enumerate(grads):
@@ -133,9 +146,8 @@ def build(program: Program, feeds: list[np.ndarray], tag: str = "", second_order
             outputs.append(_jvp_along_weights(loss, xs))
             labels.append("jvp of the loss")
     labels = [f"{lab} ({o.type})" for lab, o in zip(labels, outputs)]
-    if update is not None:
-        labels.append(f"the new value of variable {update[0].name} ({update[0].type})")
-    b = Built(program, feeds, nodes, outputs, labels, update=update)
+    labels += [f"the new value of variable {var.name} ({var.type})" for var, _ in updates]
+    b = Built(program, feeds, nodes, outputs, labels, updates=updates)
     if unknown is not None:
         return b
     graph = b.graph()
@@ -223,7 +235,7 @@ def check_compiled(b: Built, backend: str, configs: Sequence[Config] = CONFIGS,
     each configuration of passes; with `reference_too`, also the graph each compile optimized,
     through the reference executor (the pipeline then runs once for both)."""
     found: list[Mismatch] = []
-    updates = dict([b.update]) if b.update is not None else None
+    updates = b.update_dict()
     for label, options in configs:
         made: list[gc.Function] = []
 
@@ -232,7 +244,7 @@ def check_compiled(b: Built, backend: str, configs: Sequence[Config] = CONFIGS,
             made.append(f)
             b.reset()
             got = list(f(*b.fed_args()))
-            return got + ([b.update[0].value] if b.update is not None else [])
+            return got + b.new_values()
 
         found += _guarded(b, f"{backend}, {label}", compiled)
         if reference_too and made and options.get("optimize", True):
@@ -265,11 +277,10 @@ def check_unknown_sizes(b: Built) -> list[Mismatch]:
     open_.expected, open_.float_dtype = b.expected, b.float_dtype
 
     def replayed() -> list[np.ndarray]:
-        updates = dict([open_.update]) if open_.update is not None else None
-        f = gc.compile(open_.placeholders, open_.outputs, updates, backend="python")
+        f = gc.compile(open_.placeholders, open_.outputs, open_.update_dict(), backend="python")
         open_.reset()
         got = list(f(*open_.fed_args()))
-        return got + ([open_.update[0].value] if open_.update is not None else [])
+        return got + open_.new_values()
 
     return _guarded(open_, "unknown sizes, python", replayed)
 
@@ -288,7 +299,7 @@ def check_remat(b: Built) -> list[Mismatch]:
         return [np.asarray(v) for v in evaluate(redone, {p: fed[p] for p in redone.inputs})]
 
     def under_budget() -> list[np.ndarray]:
-        updates = dict([b.update]) if b.update is not None else None
+        updates = b.update_dict()
         f = gc.compile(b.placeholders, b.outputs, updates, backend="python")
         try:
             f = gc.compile(b.placeholders, b.outputs, updates, backend="python",
@@ -298,7 +309,7 @@ def check_remat(b: Built) -> list[Mismatch]:
                 raise
         b.reset()
         got = list(f(*b.fed_args()))
-        return got + ([b.update[0].value] if b.update is not None else [])
+        return got + b.new_values()
 
     return _guarded(b, "remat, reference executor", through_reference) + _guarded(b, "remat, python", under_budget)
 
