@@ -72,7 +72,7 @@ def apply(op: OpDef, inputs: tuple[Any, ...], label: str | None = None, **attrs:
     table = _substitutes.table
     if table:
         inputs = tuple(table.get(id(x), x) for x in inputs)
-    inputs = tuple(recipes.resolved(x) for x in inputs)
+    inputs = recipes.resolved(inputs)
     if any(eager.is_eager(x) for x in inputs):
         return eager.apply(op, tuple(eager.to_eager(x) for x in inputs), attrs)
     location = user_location()
@@ -120,7 +120,7 @@ def lift(*values: Any) -> list[Any]:
     Python and NumPy scalars are weak (they take the dtype the tensors promote to, as in
     PyTorch), and so are weak constants; NumPy arrays and lists keep their own dtype.
     """
-    values = tuple(recipes.resolved(v) for v in values)
+    values = recipes.resolved(values)
     weak = [weak_value(v) for v in values]
     tensors = [v for v, w in zip(values, weak) if w is None and is_tensor(v)]
     eager_mode = any(eager.is_eager(v) for v in tensors)

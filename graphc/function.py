@@ -232,7 +232,7 @@ class Function:
         return _checked_feeds(_given(self.inputs, args, kwargs), stacked)
 
     def _signature(self) -> str:
-        return "(" + ", ".join(f"{p.name}:{p.type}" for p in self.inputs) + ")"
+        return signature_of(self.inputs)
 
     # Looking inside.
     def pretty(self) -> str:
@@ -500,7 +500,7 @@ class SpecializingFunction:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _signature(self) -> str:
-        return "(" + ", ".join(f"{p.name}:{p.type}" for p in self.inputs) + ")"
+        return signature_of(self.inputs)
 
     def pretty(self) -> str:
         """The latest call's program as SSA text."""
@@ -556,9 +556,14 @@ def _check_size(p: Node, shape: tuple[int, ...]) -> None:
             raise FeedError(f"input {p.name!r} expects {p.type}, got shape {shape}: dimension {i} is {d}, not {want}")
 
 
+def signature_of(inputs: Sequence[Node]) -> str:
+    """`(x:f32[None,784], y:i64[None])`: a function's inputs as its messages name them."""
+    return "(" + ", ".join(f"{p.name}:{p.type}" for p in inputs) + ")"
+
+
 def _given(inputs: list[Node], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[Node, Any]:
     """Each input's value, given by position or by name (unchecked), or FeedError."""
-    signature = "(" + ", ".join(f"{p.name}:{p.type}" for p in inputs) + ")"
+    signature = signature_of(inputs)
     if len(args) > len(inputs):
         raise FeedError(f"expected at most {len(inputs)} inputs ({signature}), got {len(args)}")
     given: dict[Node, Any] = dict(zip(inputs, args))

@@ -135,11 +135,13 @@ def _resolving(value_of: Callable[[Recipe], Any]) -> Iterator[None]:
         _resolver.value_of = saved
 
 
-def resolved(value: Any) -> Any:
-    """Inside a replay, the replay's tensor for a recipe (one a block returned as it was given,
-    say); anything else as it is."""
+def resolved(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Inside a replay, `values` with the replay's tensor for each recipe among them (one a block
+    returned as it was given, say); otherwise `values` itself, at the cost of one lookup."""
     value_of = _resolver.value_of
-    return value_of(value) if value_of is not None and isinstance(value, Recipe) else value
+    if value_of is None:
+        return values
+    return tuple(value_of(v) if isinstance(v, Recipe) else v for v in values)
 
 
 def declared(shape: tuple[int | None, ...], make: Callable[..., Node], dtype: Any, name: str | None) -> Recipe:
