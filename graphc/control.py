@@ -1,11 +1,12 @@
 """Loops and conditionals over tensors: `scan`, `fori_loop` and `cond`, in the manner of
 `jax.lax`.
 
-A static graph knows its loop counts, so today each is traced into the graph step by step: a
-scan of n steps is n copies of its body (the kernels of equal steps are equal, so each compiles
-once), differentiable to any order by the ordinary passes, on every back end and eagerly. A
-structured loop node, whose body is compiled once and run by a native loop, is the next step
-(it changes the cost of long loops, not their results).
+`scan` traces its body once, on placeholders of a step's carry and x, into one `loop` node
+(`graphc.ops.loop`): the program holds the body once whatever the step count, and compiles to
+a native loop around it. A body drawing random numbers (each step draws its own) is unrolled
+instead, as is any scan asked to (`unroll=True`): n copies of the body, by the ordinary
+passes. Eagerly, a scan is a Python loop. `fori_loop` gives its body the step as a Python int
+(a different graph each step), so it is unrolled.
 
 `cond` computes both branches in graphs and selects (in eager mode it runs only the branch
 taken); each branch reads its operands through a gate that passes gradients only when its
@@ -23,7 +24,9 @@ import numpy as np
 from . import eager
 from .builder import is_tensor, lift
 from .errors import GraphError
-from .ops import stack, stop_gradient, where
+from .ir import nodes_created, topological_order
+from .ops import placeholder, stack, stop_gradient, where
+from .ops.loop import make_loop
 from .recipes import replayable
 from .tree import flatten, unflatten
 
@@ -48,14 +51,42 @@ def _pair(out: Any) -> Any:
     return out
 
 
+def _checked_carry(out: Any, carry_tree: Any, expected: list[Any]) -> list[Any]:
+    new_leaves, new_tree = _tensors(out, "scan")
+    if new_tree != carry_tree or _signature(new_leaves) != expected:
+        raise GraphError(f"scan: fn changed the carry from {expected} to {_signature(new_leaves)}; the carry"
+                         " keeps its structure, shapes and dtypes")
+    return new_leaves
+
+
+def _as_loop(fn: Callable[[Any, Any], tuple[Any, Any]], carry_leaves: list[Any], carry_tree: Any, xs: Any,
+             x_leaves: list[Any], x_tree: Any, n: int, reverse: bool) -> tuple[Any, Any] | None:
+    """The scan as one loop node, its body traced once; None if the body draws random numbers or
+    reads a tensor of sizes given at call time (recorded, not computed)."""
+    first = nodes_created()
+    c_in = [placeholder(c.shape, c.dtype) for c in carry_leaves]
+    x_in = [placeholder(x.shape[1:], x.dtype) for x in x_leaves]
+    out = _pair(fn(unflatten(carry_tree, c_in), unflatten(x_tree, x_in) if xs is not None else None))
+    c_out = _checked_carry(out[0], carry_tree, _signature(carry_leaves))
+    y_leaves, y_tree = flatten(out[1]) if out[1] is not None else ([], None)
+    y_out = [lift(y)[0] for y in y_leaves]
+    if any(eager.is_eager(v) or v.op.leaf == "recipe" for v in (*c_out, *y_out)) or any(
+            m.id > first and m.op.needs_step for m in topological_order([*c_out, *y_out])):
+        return None  # each step draws its own random numbers, or reads sizes given at call time: unrolled
+    results = make_loop(carry_leaves, x_leaves, c_in, x_in, c_out, y_out, n, reverse)
+    carry = unflatten(carry_tree, results[:len(c_out)])
+    return carry, (unflatten(y_tree, results[len(c_out):]) if out[1] is not None else None)
+
+
 @replayable
 def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, length: int | None = None,
-         reverse: bool = False) -> tuple[Any, Any]:
+         reverse: bool = False, unroll: bool = False) -> tuple[Any, Any]:
     """`(carry, ys)` of `fn(carry, x) -> (carry, y)` over the leading axis of `xs` (a tensor, or
     a list/tuple/dict of them; None with `length`), as `jax.lax.scan`: the final carry (the
     structure, shapes and dtypes of `init`) and the ys stacked along a new leading axis. With
     `reverse=True` the steps run from the last slice to the first, and ys[t] still belongs to
-    step t."""
+    step t. In a graph, `fn` is traced once into a loop node; `unroll=True` traces it once per
+    step instead (the same values, a program as long as the loop)."""
     carry_leaves, carry_tree = _tensors(init, "scan")
     x_leaves, x_tree = flatten(xs) if xs is not None else ([], None)
     x_leaves = [lift(x)[0] for x in x_leaves]
@@ -70,6 +101,10 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
         raise GraphError(f"scan: xs must share one leading length (and agree with length=), got {sorted(lengths) or 'none'}")
     n = lengths.pop()
     expected = _signature(carry_leaves)
+    if n and not unroll and not any(eager.is_eager(v) for v in (*carry_leaves, *x_leaves)):
+        looped = _as_loop(fn, carry_leaves, carry_tree, xs, x_leaves, x_tree, n, reverse)
+        if looped is not None:
+            return looped
     carry = unflatten(carry_tree, carry_leaves)
     ys: list[Any] = [None] * n
     y_tree: Any = None  # the ys' structure (None also stands for a lone tensor: see `y_given`)
@@ -77,11 +112,7 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
     for t in (range(n - 1, -1, -1) if reverse else range(n)):
         x_t = unflatten(x_tree, [x[t] for x in x_leaves]) if xs is not None else None
         out = _pair(fn(carry, x_t))
-        new_leaves, new_tree = _tensors(out[0], "scan")
-        if new_tree != carry_tree or _signature(new_leaves) != expected:
-            raise GraphError(f"scan: fn changed the carry from {expected} to {_signature(new_leaves)}; the carry"
-                             " keeps its structure, shapes and dtypes")
-        carry = unflatten(carry_tree, new_leaves)
+        carry = unflatten(carry_tree, _checked_carry(out[0], carry_tree, expected))
         given = out[1] is not None
         y_leaves, tree = flatten(out[1]) if given else ([], None)
         if y_given is not None and (given != y_given or tree != y_tree):

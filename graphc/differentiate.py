@@ -15,13 +15,15 @@ from .builder import lift
 from .dtypes import is_float, type_string
 from .errors import GraphError, ShapeError
 from .ir import Graph, Node
-from .ops import full, reshape, stack
+from .ops import full, loop, reshape, stack
 from .passes import forward_mode, reverse_mode
+from .passes.forward_mode import push_forward
 from .passes.reverse_mode import backpropagate
 from .recipes import replayable
 from .tree import flatten, unflatten
 
 eager.use_engine(backpropagate)
+loop.use_sweeps(backpropagate, push_forward)
 
 def _tensors(structure: Any, what: str) -> tuple[list[Node], Any]:
     leaves, tree = flatten(structure)

@@ -614,6 +614,8 @@ def _check_inputs(inputs: Any) -> list[Node]:
 def _as_output(o: Any) -> Node:
     if not isinstance(o, Node):
         raise GraphError(f"compile: outputs must be graph tensors, got {o!r}")
+    if o.op.tuple_value:
+        raise GraphError(f"compile: {o!r} holds several tensors (a loop's results): output the tensors gc.scan returned")
     return o
 
 

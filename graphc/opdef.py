@@ -15,8 +15,12 @@ Variadic ops (`arity` None) declare one VJP rule for all inputs; it also gets ``
 
 What passes may rely on, declared as capabilities: `pointwise` (each output element is a
 function of the input elements at its index, inputs broadcast: such ops fuse into loop nests),
-`view` (the result re-describes its input's data: no copy) and, for leaves, where the value
-comes from (`leaf`). Code recognises an op by its declaration object or a capability, never
+`view` (the result re-describes its input's data: no copy), `tuple_value` (the value is several
+tensors, each read by a node of an op declared `item`, which picks element `index`) and, for
+leaves, where the value comes from (`leaf`). A `tuple_value` op has one VJP rule for all its
+inputs, ``vjp[0](cotangents, out, *xs, active, **attrs)``, given the cotangents of its elements
+(a dict by index) and which inputs want one, and one JVP rule ``jvp(tangents, out, *xs, **attrs)``
+given a tangent per input (None where absent); both return a list (None where zero). Code recognises an op by its declaration object or a capability, never
 by its name. How an op runs is each back
 end's own business: the Numba back end registers its lowerings per op
 (`graphc.backends.numba.lowerings`).
@@ -31,7 +35,7 @@ from typing import Any
 
 Rule = Callable[..., Any]
 
-KINDS = ("leaf", "elementwise", "reduction", "shape", "linalg", "nn", "random")
+KINDS = ("leaf", "elementwise", "reduction", "shape", "linalg", "nn", "random", "control")
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +54,8 @@ class OpDef:
     pointwise: bool = False
     view: bool = False
     leaf: str | None = None  # a leaf's value: "fed" (placeholders), "state" (variables), "literal"
+    tuple_value: bool = False
+    item: bool = False
 
     def __post_init__(self) -> None:
         # A pointwise op's Jacobian is diagonal: the linear map its VJP rules apply to a

@@ -8,7 +8,8 @@
 
 Names are the user's where given, else a, b, c, ... in topological order, so the text depends
 only on the graph's structure. Scalar constants are printed inline as literals. Fusion groups
-are printed as indented blocks (`fused loop over [32,128] { ... }`), in the order they run.
+are printed as indented blocks (`fused loop over [32,128] { ... }`), in the order they run, and
+so is a loop's body, under its loop (`body (carry h; x x_t; reads W) { ... }`).
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def _attr(value: Any) -> str:
 
 
 def _attrs(n: Node) -> str:
+    if n.op.tuple_value:  # a loop: its step count here, its body in a block of its own
+        body = n.attrs["body"]
+        return f"[steps={body.length}{', reversed' if body.reverse else ''}]"
     shown = {k: v for k, v in n.attrs.items() if n.op not in (PLACEHOLDER, VARIABLE, FULL) or k == "value"}
     if n.op is CONSTANT:
         return " " + _attr(n.attrs["value"])
@@ -119,12 +123,25 @@ def format_graph(
             lines.append("  }")
         elif unit.op.leaf != "fed" and not _is_literal(unit):
             lines.append(line(unit, "  "))
+            if unit.op.tuple_value:
+                lines += _body_lines(unit.attrs["body"])
     shown = graph.outputs if returns is None else returns
     lines.append("  return (" + ", ".join(ref(o) for o in shown) + ("," if len(shown) == 1 else "") + ")")
     for var, value in updates:
         lines.append(f"  update {names.get(id(var), var.name)} <- {ref(value)}")
     lines.append("}")
     return "\n".join(lines)
+
+
+def _body_lines(body: Any) -> list[str]:
+    """A loop's body as an indented block: its placeholders (carries; then a step's xs; then
+    what it reads from outside) and what it returns (new carries; then a step's ys)."""
+    text = format_graph(body.graph).split("\n")
+    nc, nx = body.carries, body.xs
+    names = [part.split(":")[0] for part in text[0][len("graph ("):-len(") {")].split(", ")] if body.graph.inputs else []
+    kinds = [("carry", names[:nc]), ("x", names[nc:nc + nx]), ("reads", names[nc + nx:])]
+    head = "; ".join(f"{kind} {', '.join(group)}" for kind, group in kinds if group)
+    return [f"    body ({head}) {{", *("    " + line for line in text[1:-1]), "    }"]
 
 
 use_formatter(format_graph)

@@ -27,9 +27,10 @@ from .dtypes import as_dtype
 from .errors import GraphcError
 from .function import Function, SpecializingFunction
 from .function import compile as compile_function
-from .ir import Node, Variable, nodes_created, topological_order
+from .ir import Graph, Node, Variable, nodes_created, topological_order, verify
 from .opdef import REGISTRY
 from .ops.leaves import PLACEHOLDER, VARIABLE, placeholder, variable
+from .ops.loop import Body
 from .source import user_location
 from .tree import unflatten
 
@@ -161,7 +162,7 @@ def _load_function(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> F
                 object.__setattr__(nodes[i], "grad_of", grad_of)
         except GraphcError as exc:
             raise GraphcError(f"load: node {i} ({e.get('op') if isinstance(e, dict) else e!r}): {exc.detail}") from None
-        except (TypeError, ValueError, KeyError, IndexError) as exc:
+        except (TypeError, ValueError, KeyError, IndexError, RecursionError) as exc:
             raise GraphcError(f"load: node {i} is damaged ({type(exc).__name__}: {exc})") from None
     try:
         inputs = [nodes[k] for k in manifest["inputs"]]
@@ -224,6 +225,8 @@ def _encode(value: Any, arrays: dict[str, np.ndarray], key: str) -> Any:
         return {"array": key}
     if isinstance(value, (tuple, list)):
         return {"tuple" if isinstance(value, tuple) else "list": [_encode(v, arrays, f"{key}.{j}") for j, v in enumerate(value)]}
+    if isinstance(value, Body):
+        return {"body": _body_entry(value, arrays, key)}
     raise GraphcError(f"save: cannot store the attribute {value!r} ({type(value).__name__})")
 
 
@@ -246,7 +249,38 @@ def _decode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
     if tag in ("tuple", "list") and isinstance(body, list):
         items = [_decode(v, arrays) for v in body]
         return tuple(items) if tag == "tuple" else items
+    if tag == "body" and isinstance(body, dict):
+        return _load_body(body, arrays)
     raise GraphcError(f"an attribute of unknown form {value!r}")
+
+
+def _body_entry(body: Body, arrays: dict[str, np.ndarray], key: str) -> dict[str, Any]:
+    """A loop's body: its graph's nodes (as a function's are, their derivative marks left out:
+    they only order the program's own schedule), placeholders and outputs by position."""
+    g = body.graph
+    order = topological_order([*g.inputs, *g.outputs])
+    index = {id(n): i for i, n in enumerate(order)}
+    nodes = [{"op": n.op.name, "inputs": [index[id(x)] for x in n.inputs], "shape": list(n.shape), "dtype": n.dtype.name,
+              "name": n.label, "attrs": {k: _encode(v, arrays, f"{key}.{i}.{k}") for k, v in n.attrs.items()}}
+             for i, n in enumerate(order)]
+    return {"nodes": nodes, "inputs": [index[id(p)] for p in g.inputs], "outputs": [index[id(o)] for o in g.outputs],
+            "carries": body.carries, "xs": body.xs, "length": body.length, "reverse": body.reverse}
+
+
+def _load_body(entry: dict[str, Any], arrays: dict[str, np.ndarray]) -> Body:
+    nodes: list[Node] = []
+    for i, e in enumerate(entry["nodes"]):
+        nodes.append(_node(i, e, nodes, arrays))
+    inputs = [nodes[k] for k in entry["inputs"]]
+    graph = Graph(inputs, [nodes[k] for k in entry["outputs"]])
+    if any(p.op is not PLACEHOLDER for p in inputs):
+        raise GraphcError("a loop's body whose inputs are not placeholders")
+    verify(graph)
+    sizes = [entry[k] for k in ("carries", "xs", "length")]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in sizes) or sizes[0] + sizes[1] > len(inputs) \
+            or sizes[0] > len(graph.outputs) or not isinstance(entry["reverse"], bool):
+        raise GraphcError("a loop's body of damaged sizes")
+    return Body(graph, sizes[0], sizes[1], sizes[2], entry["reverse"])
 
 
 def _encode_tree(tree: Any) -> Any:

@@ -15,6 +15,7 @@ import numpy as np
 from graphc.ir import Graph, Node
 
 from .base import PassResult
+from .loops import merge_loops
 
 
 def _hashable(value: Any) -> Hashable:
@@ -30,7 +31,9 @@ def _hashable(value: Any) -> Hashable:
 
 
 def cse(graph: Graph) -> PassResult:
-    """The graph with duplicate computations merged; counts `nodes_merged`."""
+    """The graph with duplicate computations merged (loops too: see `merge_loops`); counts
+    `nodes_merged`."""
+    graph, loops = merge_loops(graph, lambda body: cse(body).graph)
     seen: dict[Hashable, Node] = {}
     new: dict[int, Node] = {}
     merged = 0
@@ -48,4 +51,4 @@ def cse(graph: Graph) -> PassResult:
         same_inputs = all(a is b for a, b in zip(inputs, n.inputs))
         kept = n if same_inputs else Node(n.op, inputs, n.attrs, n.shape, n.dtype, n.location, n.label, n.grad_of)
         seen[key] = new[id(n)] = kept
-    return PassResult(Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), {"nodes_merged": merged})
+    return PassResult(Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), {"nodes_merged": merged + loops})

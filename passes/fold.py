@@ -3,7 +3,7 @@ by its op's NumPy reference, and becomes a literal (a fill when all its elements
 
 Folding never bloats the program: a result is folded only if it has at most FOLD_LIMIT
 elements or no more than its largest input (so `broadcast_to(0.5, [4096, 1024])` stays a
-broadcast of one number). Random draws, leaves and ops of the step count are never folded.
+broadcast of one number). Random draws, leaves, ops of the step count and loops (a tuple of values) are never folded.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def literal_value(x: Node) -> np.ndarray:
 
 def foldable(n: Node) -> bool:
     """Whether `n` can and may be computed at compile time."""
-    if n.op.leaf == "literal" or not n.inputs or n.op.numpy is None or n.op.needs_step:
+    if n.op.leaf == "literal" or not n.inputs or n.op.numpy is None or n.op.needs_step or n.op.tuple_value:
         return False
     if not all(x.op.leaf == "literal" for x in n.inputs):
         return False

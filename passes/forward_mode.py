@@ -37,12 +37,20 @@ def push_forward(order: Sequence[Node], xs: Sequence[Node], tangents: Sequence[N
     tan: dict[int, Any] = {id(x): t for x, t in zip(xs, tangents) if is_float(x.dtype)}
     seeds = set(tan)
     for n in order:
-        if id(n) in seeds or n.op.jvp is None or not is_float(n.dtype):
+        if id(n) in seeds or n.op.jvp is None or not (is_float(n.dtype) or n.op.tuple_value):
             continue
         ts = [tan.get(id(x)) for x in n.inputs]
         if all(t is None for t in ts):
             continue
+        if n.op.item:  # an element of a tuple value's tangents (a list, None where zero)
+            t = ts[0][n.attrs["index"]]  # type: ignore[index]
+            if t is not None:
+                tan[id(n)] = t
+            continue
         with derived_from(n.location, n.id):
+            if n.op.tuple_value:
+                tan[id(n)] = n.op.jvp(ts, n, *n.inputs, **n.attrs)
+                continue
             t = _tangent_of(n, ts)
             if t is None:
                 continue

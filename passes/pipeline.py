@@ -1,6 +1,7 @@
 """The optimization pipeline: a plain ordered list of passes, run one after the other.
 
-Each pass is a pure function from a graph to a `PassResult`; `run_pipeline` records, per pass,
+Each pass is a pure function from a graph to a `PassResult`, run inside loops' bodies too
+(`graphc.passes.loops`); `run_pipeline` records, per pass,
 the nodes before and after, its counters and its time, and can verify the graph after every
 pass (always in the test suite, through GRAPHC_VERIFY_PASSES=1).
 """
@@ -22,6 +23,7 @@ from .cse import cse
 from .dce import eliminate_dead_nodes
 from .fold import fold_constants
 from .fuse import fuse
+from .loops import inside_loops
 from .simplify import simplify
 
 PIPELINE: list[tuple[str, Callable[[Graph], PassResult]]] = [  # in the order they run
@@ -70,7 +72,7 @@ def run_pipeline(graph: Graph, disabled: Sequence[str] = (), verify_each: bool =
         if name in disabled:
             continue
         started = time.perf_counter()
-        result = run(graph)
+        result = inside_loops(run)(graph)
         seconds = time.perf_counter() - started
         if verify_each or debug:
             verify(result.graph)

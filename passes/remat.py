@@ -62,7 +62,7 @@ PRODUCTS = (MATMUL, CONV2D, CONV_TRANSPOSE2D, CONV2D_FILTER_GRAD)
 def _recomputable(n: Node, products: bool = False) -> bool:
     """Whether a copy of `n` may be made: not a leaf, not banned, and reading a computed value
     (a copy of a function of leaves alone, a weight's transpose say, would copy the leaves)."""
-    banned = n.op in NEVER_RECOMPUTED and not (products and n.op in PRODUCTS)
+    banned = n.op in NEVER_RECOMPUTED and not (products and n.op in PRODUCTS) or n.op.kind == "control"  # loops kept
     # A view or a reshuffle of a kept value costs nothing to keep, and a copy of it would read its
     # input through a barrier, made real: only worth it in segments, whose inputs are copies too.
     moves = n.op.view or n.op.kind == "shape"

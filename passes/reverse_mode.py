@@ -4,7 +4,8 @@
 on any objects with `op`, `inputs`, `attrs`, `shape` and `dtype`. It visits nodes in reverse
 topological order (no recursion), calls each op's VJP rule only for inputs that need a
 cotangent, sums broadcast dimensions back to each input's shape, and adds up the contributions
-of a tensor used more than once.
+of a tensor used more than once. A tuple-valued node (a loop) gets the cotangents of its
+elements together, once every reader of an element has given its part.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def fit(c: Any, shape: tuple[int, ...], dtype: Any) -> Any:
 
 def carries_gradient(n: Any, active: set[int]) -> bool:
     """Whether float tensor `n` gets a cotangent: some input is active and its rule exists."""
-    return is_float(n.dtype) and any(
+    return (is_float(n.dtype) or n.op.tuple_value) and any(
         id(x) in active and n.op.vjp_rule(i) is not None for i, x in enumerate(n.inputs)
     )
 
@@ -75,6 +76,22 @@ def backpropagate(
             continue
         if on_final is not None:
             g = ct[id(n)] = on_final(n, g)
+        if not n.inputs:  # a leaf (an eager one has no op)
+            continue
+        if n.op.item:  # an element of a tuple value: its cotangent joins the others, by index
+            x, k = n.inputs[0], n.attrs["index"]
+            if id(x) in active:
+                parts = ct.setdefault(id(x), {})
+                parts[k] = g if k not in parts else parts[k] + g
+            continue
+        if n.op.tuple_value:  # every element's cotangent at once, every input's in one rule
+            with enter(n):
+                found = n.op.vjp[0](g, n, *n.inputs, active=[id(x) in active for x in n.inputs], **n.attrs)
+                for x, c in zip(n.inputs, found):
+                    if c is not None and id(x) in active:
+                        c = fit(c, x.shape, x.dtype)
+                        ct[id(x)] = c if id(x) not in ct else ct[id(x)] + c
+            continue
         for i, x in enumerate(n.inputs):
             rule = n.op.vjp_rule(i) if id(x) in active else None
             if rule is None:

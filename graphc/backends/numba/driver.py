@@ -7,6 +7,11 @@ buffers alike).
 A program is then data — its kernels' addresses and one int64 table of parameters — so that
 running it, one step or many, compiles nothing: kernels are compiled once each, whatever
 program uses them, and called through their addresses.
+
+A loop is data too: a kernel address 0 marks a loop's beginning or end, its parameter words
+saying which (`LOOP_BEGIN`: the step count, whether reversed, the nesting depth, the index of
+the end marker, and a word counting the steps done; `LOOP_END`: the index of the beginning).
+The kernels between run once per step, reading the step's index from `g[G_LOOP + depth]`.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-G_STEP, G_STATUS = 0, 1
-G_SIZE = 2
+G_STEP, G_STATUS, G_LOOP = 0, 1, 2
+MAX_DEPTH = 8  # loops nested in loops, at most
+G_SIZE = G_LOOP + MAX_DEPTH
+LOOP_BEGIN, LOOP_END = 1, 2
 # status[0]: 0, or why a kernel stopped; status[1]: which of its failure sites; status[2]: a
 # value the site reports; status[3]: which kernel of the program (set by the driver).
 STATUS_WORDS = 4
@@ -61,14 +68,41 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
+def after_marker(k: int, starts: np.ndarray, table: np.ndarray) -> int:
+    """The index of the kernel to run after loop marker `k` (setting the step index)."""
+    s = starts[k]
+    if table[s] == LOOP_BEGIN:
+        n, reverse, depth, end = table[s + 1], table[s + 2], table[s + 3], table[s + 4]
+        if n == 0:
+            return end + 1
+        table[s + 5] = 0
+        table[G_LOOP + depth] = n - 1 if reverse else 0
+        return k + 1
+    begin = table[s + 1]
+    b = starts[begin]
+    done = table[b + 5] + 1
+    if done >= table[b + 1]:
+        return k + 1
+    table[b + 5] = done
+    table[G_LOOP + table[b + 3]] = table[b + 1] - 1 - done if table[b + 2] else done
+    return begin + 1
+
+
+@_jit
 def run_step(functions: np.ndarray, starts: np.ndarray, table: np.ndarray, status: np.ndarray) -> int:
-    """Run every kernel in order; the index of the one that set a status (-1 if none did)."""
+    """Run every kernel in order (the kernels of a loop once per step); the index of the one
+    that set a status (-1 if none did)."""
     g = table.ctypes.data
-    for k in range(functions.size):
+    k = 0
+    while k < functions.size:
+        if functions[k] == 0:
+            k = after_marker(k, starts, table)
+            continue
         call_kernel(functions[k], g, g + 8 * starts[k])
         if status[0] != 0:
             status[3] = k
             return k
+        k += 1
     return -1
 
 

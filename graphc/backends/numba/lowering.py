@@ -12,7 +12,12 @@ Every shape is static and written into the source. Each node becomes one of:
 - a literal: 0-d constants and fills, used inline as typed scalars;
 - a view: an op declared a `view` (reshape) re-describes its input's data, at no cost;
 - a buffer: a stretch of one byte arena, filled by a loop nest (pointwise ops, with their
-  registered scalar lowerings) or by the op's registered kernel lowering.
+  registered scalar lowerings) or by the op's registered kernel lowering;
+- a loop: its body's kernels, emitted once between two markers that the driver runs once per
+  step (see `graphc.backends.numba.driver`). The body reads its carries from buffers set before
+  the first step and rewritten at the end of each, its step's xs through slices named `L<n>`
+  (the array, shifted by the step's index when the kernel starts), and writes its step's ys
+  into slices of their stacks. Its kernels do not depend on the step count.
 Outputs and new variable values always live in the arena, so updates are written after
 everything else is computed, and a failing call (status set, early return) changes nothing.
 """
@@ -32,12 +37,14 @@ from ...ir import Graph, Group, Node, Variable, consumers, schedule
 from ...ops.elementwise import ADD, MULTIPLY, SUBTRACT
 from ...ops.leaves import FULL
 from ...ops.linalg import MATMUL
+from ...ops.loop import Body
 from ...ops.shape import BROADCAST_TO, TRANSPOSE
 from ...passes.memory_plan import Lifetime, MemoryPlan, aligned, check_plan, plan_memory
 from ...passes.simplify import constant_value
 from ...printer import node_names
+from .driver import LOOP_BEGIN, LOOP_END, MAX_DEPTH
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
-from .lowerings import OUT_OF_RANGE, STATUS_NUMERICS, kernel_of, view_of
+from .lowerings import OUT_OF_RANGE, STATUS_NUMERICS, NoLowering, kernel_of, view_of
 from .lowerings import scalar_of as scalar_rule
 from .ops import REGISTERED  # noqa: F401 - the ops' lowerings, registered on import
 from .rowloop import RowLoop
@@ -61,7 +68,7 @@ class Slot:
 
 
 # Names in emitted code that belong to the program: its arrays and its arena buffers.
-_PROGRAM_NAME = re.compile(r"\b(?:(?:in|var|const)[0-9]+|B[0-9]+)\b")
+_PROGRAM_NAME = re.compile(r"\b(?:(?:in|var|const)[0-9]+|[BL][0-9]+)\b")
 _ARENA_NAME = re.compile(r"B([0-9]+)")
 
 
@@ -79,6 +86,9 @@ class Kernel:
     arrays: tuple[tuple[str | int, np.dtype, int], ...]
     notes: tuple[str, ...]  # what it computes and where the user wrote it (comments)
     sites: tuple[int, ...]  # per failure site: the index of the node it reports
+    # Arrays read at a loop's step: (array index, element offset, ((loop depth, elements per step), ...)).
+    shifts: tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...] = ()
+    control: tuple[int, ...] = ()  # a loop's marker (no code): its words for the driver
 
 
 @dataclass
@@ -123,12 +133,18 @@ class _Lowering:
         self.free: dict[int, str] = {}  # node id -> how it is had without code of its own
         self.own: dict[int, int] = {}  # outputs and update values -> key of their arena buffer
         self.em = self._emitter()
-        # Each kernel as emitted: its lines, constants, comments and failure sites.
-        self.emitted: list[tuple[list[str], tuple[str, ...], tuple[str, ...], tuple[int, ...]]] = []
+        # Each kernel as emitted: its lines, constants, comments, failure sites and marker words.
+        self.emitted: list[tuple[list[str], tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[int, ...]]] = []
         self.placeholders = list(graph.inputs)
         self.variables: list[Variable] = []
         self.constants: list[np.ndarray] = []
+        self.nodes = list(graph.nodes)  # and loops' body nodes after them: what status reports index
         self.index = {id(n): i for i, n in enumerate(graph.nodes)}
+        # Slices `L<n>` of arrays at a loop's step: base name, element offset, (depth, stride) terms, shape, dtype.
+        self.slices: list[tuple[str, int, tuple[tuple[int, int], ...], tuple[int, ...], np.dtype]] = []
+        self.depth = 0  # loops around the code being emitted
+        self.loop_results: dict[int, list[tuple[Buf, int] | None]] = {}  # loop id -> each element's data and key
+        self.inner_slots: dict[int, int] = {}  # body node id -> key of its buffer (for reports)
         self.users = consumers(graph)
         self.results = {id(o) for o in graph.outputs}
         self.group_of = {id(m): g for g in graph.groups for m in g.members}
@@ -144,31 +160,45 @@ class _Lowering:
         code = [line for line in self.em.lines if not line.lstrip().startswith("#")]
         if code:
             notes = tuple(line.strip()[2:] for line in self.em.lines if line.lstrip().startswith("#"))
-            self.emitted.append((code, tuple(self.em.constant_definitions()), notes, tuple(self.em.sites)))
+            self.emitted.append((code, tuple(self.em.constant_definitions()), notes, tuple(self.em.sites), ()))
+
+    def marker(self, words: tuple[int, ...], note: str) -> int:
+        """Emit a loop's marker (a kernel of no code); its index among the kernels."""
+        self.step += 1
+        self.emitted.append(([], (), (note,), (), words))
+        return len(self.emitted) - 1
 
     def bind(self, code: list[str], constants: tuple[str, ...], notes: tuple[str, ...], sites: tuple[int, ...],
-             same: dict[int, int]) -> Kernel:
+             control: tuple[int, ...], same: dict[int, int]) -> Kernel:
         """An emitted kernel with the program's names made its parameters. Buffers that share
         their place (`same`: written in place of one another) are one parameter, so that LLVM
         sees one array read and written at one index, not two that might overlap."""
         arrays: list[tuple[str | int, np.dtype, int]] = []
         params: dict[str, str] = {}
+        shifts: list[tuple[int, int, tuple[tuple[int, int], ...]]] = []
+
+        def what(name: str) -> str | int:
+            return same.get(int(name[1:]), int(name[1:])) if name.startswith("B") else name
 
         def param(match: re.Match[str]) -> str:
             name = match.group(0)
             if name.startswith("B"):
-                name = f"B{same.get(int(name[1:]), int(name[1:]))}"
+                name = f"B{what(name)}"
             if name not in params:
                 params[name] = f"arg{len(arrays)}"
                 if name.startswith("B"):
                     shape, dt = self.buffers[int(name[1:])]
                     arrays.append((int(name[1:]), dt, int(np.prod(shape, dtype=np.int64))))
+                elif name.startswith("L"):
+                    base, offset, terms, shape, dt = self.slices[int(name[1:])]
+                    shifts.append((len(arrays), offset, terms))
+                    arrays.append((what(base), dt, int(np.prod(shape, dtype=np.int64))))
                 else:
                     arrays.append((name, *self.array_type(name)))
             return params[name]
 
         body = tuple(_PROGRAM_NAME.sub(param, line) for line in code)
-        return Kernel(body, constants, tuple(arrays), notes, sites)
+        return Kernel(body, constants, tuple(arrays), notes, sites, tuple(shifts), control)
 
     def array_type(self, name: str) -> tuple[np.dtype, int]:
         """The dtype and size of program array `name` (in3, var0, const2)."""
@@ -223,9 +253,7 @@ class _Lowering:
         copied_early: set[int] = set()
         for unit in units:
             if id(unit) not in deferred:
-                self.step += 1
-                with self.kernel():
-                    self.unit(unit)
+                self.run(unit)
             for var, value, into in early.get(id(unit), ()):
                 if into:
                     self.update_in_place(var, value)
@@ -268,9 +296,9 @@ class _Lowering:
         return LoweredProgram(
             kernels=[self.bind(*emitted, same) for emitted in self.emitted],
             placeholders=self.placeholders,
-            variables=self.variables, constants=self.constants, nodes=list(self.graph.nodes),
+            variables=self.variables, constants=self.constants, nodes=self.nodes,
             outputs=[self.slot(self.own[id(o)]) for o in self.outputs],
-            slots={node: self.slot(k) for node, k in self.slots.items()},
+            slots={node: self.slot(k) for node, k in {**self.inner_slots, **self.slots}.items()},
             arena_bytes=max(self.memory.arena_bytes, ALIGN), memory=self.memory,
             buffers=self.buffer_table(lifetimes), steps=self.step, free=self.free, at_end=in_place | written_early,
         )
@@ -357,6 +385,124 @@ class _Lowering:
         g = self.group_of.get(id(n))
         return list(g.members) if g is not None else [n]
 
+    def run(self, unit: Node | Group) -> None:
+        """Emit one unit of the schedule: a kernel, or a loop's kernels."""
+        if isinstance(unit, Node) and unit.op.tuple_value:
+            self.loop(unit)
+            return
+        self.step += 1
+        with self.kernel():
+            self.unit(unit)
+
+    def slice_of(self, buf: Buf, shape: tuple[int, ...]) -> Buf:
+        """Slice t of `buf` (stacked along its first axis) at step t of the loop being emitted."""
+        assert isinstance(buf.offset, int) and not buf.swapped, buf
+        base, offset = buf.base, buf.offset
+        terms: tuple[tuple[int, int], ...] = ()
+        if base.startswith("L"):  # a slice of a slice: of the same array, at both loops' steps
+            base, outer, terms, _, _ = self.slices[int(base[1:])]
+            offset += outer
+        size = int(np.prod(shape, dtype=np.int64))
+        self.slices.append((base, offset, (*terms, (self.depth, size)), tuple(shape), buf.dtype))
+        return Buf(f"L{len(self.slices) - 1}", 0, tuple(shape), buf.dtype)
+
+    def loop(self, n: Node) -> None:
+        """Emit loop `n`: its carries set, then its body between two markers (run once per step),
+        each step ending by writing its ys and new carries."""
+        body: Body = n.attrs["body"]
+        g, nc, nx = body.graph, body.carries, body.xs
+        if self.depth >= MAX_DEPTH:
+            raise NoLowering(f"the numba back end runs loops nested {MAX_DEPTH} deep at most; compile with backend='numpy'")
+        c_in, init, xs = g.inputs[:nc], n.inputs[:nc], n.inputs[nc:nc + nx]
+        self.step += 1
+        carries: list[tuple[Buf, int]] = []
+        with self.kernel() as em:
+            em.comment(f"loop of {body.length} steps at {n.location}: its first carries")
+            for c in init:
+                buf, key = self._allocate(c.shape, c.dtype)
+                if id(c) in self.literals:
+                    em.fill(buf, self.literal(c))
+                else:
+                    em.copy(buf, self.touch(self.arrays[id(c)]))
+                carries.append((buf, key))
+        read = {u.attrs["index"] for u in self.users[n]}
+        ys = [self._allocate(*body.output_type(k)) if k in read else None for k in range(nc, body.outputs)]
+        stacks = [self.touch(self.arrays[id(x)]) for x in xs if id(x) in self.arrays]
+        begin = self.marker((), f"loop of {body.length} steps at {n.location}{' (reversed)' if body.reverse else ''}")
+        first = self.step
+        arrays: dict[int, Buf] = {id(p): buf for p, (buf, _) in zip(c_in, carries)}
+        literals: dict[int, tuple[object, np.dtype]] = {}
+        for k, (p, x) in enumerate(zip(g.inputs[nc:], n.inputs[nc:])):
+            if id(x) in self.literals:
+                literals[id(p)] = self.literals[id(x)]
+            else:
+                arrays[id(p)] = self.slice_of(self.arrays[id(x)], p.shape) if k < nx else self.touch(self.arrays[id(x)])
+        saved = self.enter(g, arrays, literals)
+        self.depth += 1
+        for unit in schedule(g):
+            if not (isinstance(unit, Node) and (id(unit) in self.arrays or id(unit) in self.literals)):
+                self.run(unit)
+        self.depth -= 1
+        self.step += 1
+        with self.kernel() as em:
+            em.comment("the step's ys and new carries")
+            self.write_step(g.outputs, carries, ys)
+        self.inner_slots.update(self.slots)
+        self.graph, self.users, self.group_of, self.results, self.arrays, self.literals, self.slots = saved
+        end = self.marker((LOOP_END, begin), "end of the loop")
+        code, constants, notes, sites, _ = self.emitted[begin]
+        self.emitted[begin] = (code, constants, notes, sites, (LOOP_BEGIN, body.length, int(body.reverse), self.depth, end, 0))
+        for key in range(len(self.buffers)):  # what the loop reads or writes from outside lives through it
+            if self.born[key] < first <= self.last[key]:
+                self.last[key] = self.step
+        for buf in [*stacks, *(b for b, _ in carries), *(y[0] for y in ys if y is not None)]:
+            self.touch(buf)
+        self.loop_results[id(n)] = [*carries, *ys]
+        self.free[id(n)] = f"a loop of {body.length} steps"
+
+    def enter(self, graph: Graph, arrays: dict[int, Buf], literals: dict[int, tuple[object, np.dtype]]) -> tuple:  # type: ignore[type-arg]
+        """Make `graph` (a loop's body, its placeholders' data given) the graph being lowered;
+        what it was, to restore."""
+        saved = (self.graph, self.users, self.group_of, self.results, self.arrays, self.literals, self.slots)
+        self.graph, self.users = graph, consumers(graph)
+        self.group_of = {id(m): grp for grp in graph.groups for m in grp.members}
+        self.results = {id(o) for o in graph.outputs}
+        self.arrays, self.literals, self.slots = arrays, literals, {}
+        for m in graph.nodes:
+            if id(m) not in self.index:
+                self.index[id(m)] = len(self.nodes)
+                self.nodes.append(m)
+        return saved
+
+    def write_step(self, outputs: Sequence[Node], carries: list[tuple[Buf, int]], ys: list[tuple[Buf, int] | None]) -> None:
+        """The end of a step: ys into their stacks' slices, then the new carries (a new carry
+        that is another carry's data is first copied aside, so that no carry reads one already
+        rewritten)."""
+        em, nc = self.em, len(carries)
+
+        def put(target: Buf, value: Node) -> None:
+            if id(value) in self.literals:
+                em.fill(target, self.literal(value))
+            elif self.arrays[id(value)] != target:
+                em.copy(target, self.touch(self.arrays[id(value)]))
+
+        for y, value in zip(ys, outputs[nc:]):
+            if y is not None:
+                put(self.slice_of(y[0], y[0].shape[1:]), value)
+        bases = {buf.base for buf, _ in carries}
+        sources: list[Node | Buf] = list(outputs[:nc])
+        for i, ((buf, _), value) in enumerate(zip(carries, outputs[:nc])):
+            data = self.arrays.get(id(value))
+            if data is not None and data.base in bases and data != buf:
+                aside, _ = self._allocate(data.shape, data.dtype)
+                em.copy(aside, self.touch(data))
+                sources[i] = aside
+        for (buf, _), source in zip(carries, sources):
+            if isinstance(source, Buf):
+                em.copy(buf, source)
+            else:
+                put(buf, source)
+
     def unit(self, unit: Node | Group) -> None:
         """Emit one node, or one fusion group as one loop nest."""
         if isinstance(unit, Node):
@@ -426,7 +572,7 @@ class _Lowering:
         values such an update reads then die at once instead of living to the end."""
         unit_of = {id(m): g for g in self.graph.groups for m in g.members}
         position = {id(u): i for i, u in enumerate(units)}
-        last_fallible = max((position[id(unit_of.get(id(n), n))] for n in self.graph.nodes if n.op in OUT_OF_RANGE),
+        last_fallible = max((position[id(unit_of.get(id(n), n))] for n in self.graph.nodes if fallible(n)),
                             default=-1)
         outputs = {id(o) for o in self.outputs}
         update_values = {id(value) for _, value in self.updates}
@@ -489,6 +635,12 @@ class _Lowering:
 
     def node(self, n: Node) -> None:
         em, op = self.em, n.op
+        if op.item:  # an element of a loop's results: its data, where the loop left it
+            found = self.loop_results[id(n.inputs[0])][n.attrs["index"]]
+            assert found is not None, f"{n!r} is read but its loop did not keep it"
+            self.arrays[id(n)], self.slots[id(n)] = found
+            self.free[id(n)] = "a result of its loop"
+            return
         if op.leaf == "fed":
             at = next(i for i, p in enumerate(self.placeholders) if p is n)
             self.arrays[id(n)] = Buf(f"in{at}", 0, n.shape, n.dtype)
@@ -585,6 +737,13 @@ class _Lowering:
                 scalar_of[id(m)] = t
             for (m, buf), st in zip(stored, strides[len(operands):]):
                 em.line(f"{buf.base}[{linear(buf.offset, list(zip(names, st)))}] = {scalar_of[id(m)]}")
+
+
+def fallible(n: Node) -> bool:
+    """Whether computing `n` can stop the program (a bad index), in a loop's body or not."""
+    if n.op.tuple_value:
+        return any(fallible(m) for m in n.attrs["body"].graph.nodes)
+    return n.op in OUT_OF_RANGE
 
 
 def lower(graph: Graph, n_outputs: int, updates: Sequence[tuple[Variable, Node]], check_numerics: bool) -> LoweredProgram:

@@ -37,17 +37,19 @@ from ..numpy.executor import describe_nonfinite
 from . import driver, helpers
 from .blas import use_threads
 from .driver import (
+    G_LOOP,
     G_SIZE,
     G_STATUS,
     G_STEP,
     KERNEL_SIGNATURE,
     STATUS_WORDS,
     address_as_python,
+    after_marker,
     carray_python,
     run_step,
     run_steps,
 )
-from .emit import dtype_name
+from .emit import dtype_name, linear
 from .helpers import gemm_reference
 from .lowering import Kernel, LoweredProgram, Slot
 from .lowerings import OUT_OF_RANGE, STATUS_INDEX, STATUS_NUMERICS
@@ -151,8 +153,15 @@ def kernel_module(kernel: Kernel) -> str:
         prelude.append(f"    step = g[{G_STEP}]")
     if re.search(r"\bstatus\b", body):
         prelude.append(f"    status = carray(address_as(g[{G_STATUS}], i64), {STATUS_WORDS})")
+    shifts = {i: (offset, terms) for i, offset, terms in kernel.shifts}
+    for depth in sorted({d for _, terms in shifts.values() for d, _ in terms}):
+        prelude.append(f"    it{depth} = g[{G_LOOP + depth}]")
     for i, (_, dt, size) in enumerate(kernel.arrays):
-        prelude.append(f"    arg{i} = carray(address_as(p[{i}], {dtype_name(dt)}), {max(size, 1)})")
+        address = f"p[{i}]"
+        if i in shifts:  # a loop's slice of the array: where the step's index puts it
+            offset, terms = shifts[i]
+            address += f" + {np.dtype(dt).itemsize} * ({linear(offset, [(f'it{d}', stride) for d, stride in terms])})"
+        prelude.append(f"    arg{i} = carray(address_as({address}, {dtype_name(dt)}), {max(size, 1)})")
     return "\n".join([_HEADER.format(version=VERSION), *kernel.constants, "", "", "def kernel(g, p):",
                       *prelude, *kernel.body, ""])
 
@@ -291,20 +300,24 @@ class NativeProgram:
         self.outputs = [self._view(s) for s in program.outputs]
         started = time.perf_counter()
         folder, caching = program_folder(cache)
-        self.texts = [kernel_module(k) for k in program.kernels]
+        self.texts = [kernel_module(k) if not k.control else "" for k in program.kernels]  # "": a loop's marker
         self.hits = 0
         self.llvm_seconds = 0.0  # of compile_seconds, the time LLVM took (the rest is Numba's own)
         paths: list[pathlib.Path | None] = []
+        code = [t for t in self.texts if t]
         if interpret:
-            found = [_interpreted(t, folder) for t in self.texts]
+            found = [_interpreted(t, folder) if t else (None, None) for t in self.texts]
             self._python = [f for f, _ in found]
             paths = [p for _, p in found]
-            self.functions = np.zeros(0, np.int64)
+            self.functions = np.array([int(bool(t)) for t in self.texts], np.int64)
         else:
             addresses = []
-            progress = _Progress(len(set(self.texts)))
+            progress = _Progress(len(set(code)))
             with event.install_timer("numba:llvm_lock", self._add_llvm_time):
                 for text in self.texts:
+                    if not text:
+                        addresses.append(0)
+                        continue
                     done, path, hit = _compile(text, folder, caching)
                     addresses.append(done.address)
                     paths.append(path)
@@ -314,7 +327,7 @@ class NativeProgram:
             self.functions = np.array(addresses, np.int64)
         self.path = next((p for p in paths if p is not None), None) if paths else None
         self.compile_seconds = time.perf_counter() - started
-        self.cache_hit = bool(self.texts) and self.hits == len(self.texts)
+        self.cache_hit = bool(code) and self.hits == len(code)
         self._build_table()
 
     def _add_llvm_time(self, seconds: float) -> None:
@@ -334,9 +347,11 @@ class NativeProgram:
             for i, (what, _, _) in enumerate(k.arrays):
                 if isinstance(what, str):
                     self._slots[index[what]].append(at + i)
-            at += len(k.arrays)
+            at += len(k.arrays) + len(k.control)
         self.starts = np.array(starts, np.int64)
         self.table = np.zeros(at, np.int64)
+        for k, start in zip(p.kernels, starts):
+            self.table[start:start + len(k.control)] = k.control
         arena = _address(self.arena)
         for k, start in zip(p.kernels, starts):
             for i, (what, _, _) in enumerate(k.arrays):
@@ -365,12 +380,18 @@ class NativeProgram:
             use_threads(self.threads)
             return int(run_step(self.functions, self.starts, self.table, self.status))
         shared = self.table[:G_SIZE]
+        k = 0
         with np.errstate(all="ignore"):  # NumPy scalars would warn where IEEE arithmetic is silent
-            for k, (kernel, start) in enumerate(zip(self._python, self.starts)):
-                kernel(shared, self.table[start:])
+            while k < len(self._python):
+                kernel = self._python[k]
+                if kernel is None:
+                    k = int(after_marker(k, self.starts, self.table))
+                    continue
+                kernel(shared, self.table[self.starts[k]:])
                 if self.status[0] != 0:
                     self.status[3] = k
                     return k
+                k += 1
         return -1
 
     def __call__(self, feeds: list[np.ndarray], step: int) -> list[np.ndarray]:
@@ -440,7 +461,7 @@ class NativeProgram:
         """The kernels' machine code as assembly text (kernels loaded from Numba's cache, which
         keeps no assembly, are compiled again for it)."""
         listings = []
-        for text in dict.fromkeys(self.texts):
+        for text in dict.fromkeys(t for t in self.texts if t):
             done, _ = _compiled[module_name(text)]
             if done.cache_hits:  # loaded from Numba's cache, which keeps no assembly
                 done = numba.cfunc(KERNEL_SIGNATURE, **_OPTIONS)(done._pyfunc)
@@ -453,13 +474,17 @@ class NativeProgram:
         """The program as one listing: its kernels in the order they run (what each computes,
         where the user wrote it, and what it is passed), then each distinct kernel's module."""
         p = self.program
-        lines = [f"# graphc program: {len(p.kernels)} kernels ({len(set(self.texts))} distinct),"
+        code = [t for t in self.texts if t]
+        lines = [f"# graphc program: {len(code)} kernels ({len(set(code))} distinct),"
                  f" arena {p.arena_bytes} bytes"]
         for i, (k, text) in enumerate(zip(p.kernels, self.texts)):
+            if not text:
+                lines += [f"#   {note}" for note in k.notes]
+                continue
             params = [f"arg{j}={what if isinstance(what, str) else f'arena[{p.memory.offsets[what]}:]'}"
                       for j, (what, _, _) in enumerate(k.arrays)]
             lines.append(f"# kernel {i}: {module_name(text)}({', '.join(params)})")
             lines += [f"#   {note}" for note in k.notes]
-        for text in dict.fromkeys(self.texts):
+        for text in dict.fromkeys(code):
             lines += ["", f"# {module_name(text)}", text]
         return "\n".join(lines)

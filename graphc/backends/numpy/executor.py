@@ -53,7 +53,10 @@ def _value_of(n: Node, values: dict[int, np.ndarray], feeds: Mapping[Node, np.nd
             raise GraphError(f"no value was fed for {n!r}")
         return feeds[n]
     extra = {"step": step} if n.op.needs_step else {}
-    result = np.asarray(n.op.numpy(*(values[id(x)] for x in n.inputs), **n.attrs, **extra))
+    result = n.op.numpy(*(values[id(x)] for x in n.inputs), **n.attrs, **extra)
+    if n.op.tuple_value:  # several tensors (a loop's results), each read by an item node
+        return result
+    result = np.asarray(result)
     if result.shape != n.shape:
         raise GraphError(
             f"op {n.op.name} computed shape {result.shape} for {n!r}: its shape rule and its"

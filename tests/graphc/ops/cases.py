@@ -185,6 +185,10 @@ CASES: list[Case] = [
     Case("pool_argmax", lambda x: apply(POOL_ARGMAX, (x,), kernel=(2, 2), stride=(2, 1)), (((2, 2, 5, 4), "distinct"),)),
     Case("barrier", lambda x, s: apply(BARRIER, (x, s)), (((2, 3), "real"), ((), "int:3"))),
     Case("checkpoint", lambda x, w: gc.checkpoint(lambda a: gc.tanh(a @ w) * a[:, :1], x), (((2, 3), "real"), ((3, 3), "real"))),
+    # A loop's results are read through loop_output (the loop node itself is a tuple: no output of
+    # its own): the case covers both ops. Its body reads a captured weight, a carry and a slice.
+    Case("loop_output", lambda h, xs, w: gc.scan(lambda c, x: (gc.tanh(c @ w + x), c * x), h, xs)[1],
+         (((2, 3), "real"), ((4, 2, 3), "real"), ((3, 3), "real"))),
     Case("random_normal", lambda: gc.random_normal((3, 4), seed=1, dtype="float64"), ()),
     Case("random_uniform", lambda: gc.random_uniform((3, 4), seed=1), ()),
     Case("full", lambda: gc.ops.full((2, 3), 1.5, "float64"), ()),

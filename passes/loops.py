@@ -1,0 +1,157 @@
+"""Passes and loops: every pass runs inside loops' bodies too, and loops are merged and pruned.
+
+- `inside_loops(run)` is pass `run` applied to the body of each loop of a graph (and theirs,
+  nested; innermost first, so that the graph's own pass sees the loops as they will be), a loop
+  whose body changed rebuilt on the same inputs, then to the graph. A body keeps its
+  placeholders whatever the pass does: they are its loop's interface (`prune_loops` drops the
+  ones it no longer reads, with the loop's inputs they stand for).
+- `merge_loops` makes one loop of loops running the same body's steps on the same inputs (a
+  loop and the copy its derivative made to stack its carries), with the union of their
+  outputs. Part of CSE.
+- `prune_loops` drops the ys no one reads from a loop's body, then the xs and captured values
+  the body no longer reads. Part of dead-node elimination.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import replace
+from typing import Any
+
+from graphc.ir import Graph, Node, consumers, topological_order
+
+from .base import PassResult
+from .rewrite import rewrite, with_inputs
+
+Pass = Callable[[Graph], PassResult]
+
+
+def _with_body(n: Node, inputs: tuple[Node, ...], body: Any) -> Node:
+    return Node(n.op, inputs, {**n.attrs, "body": body}, n.shape, n.dtype, n.location, n.label, n.grad_of)
+
+
+def _item(n: Node, loop: Node, index: int) -> Node:
+    return Node(n.op, (loop,), {**n.attrs, "index": index}, n.shape, n.dtype, n.location, n.label, n.grad_of)
+
+
+def inside_loops(run: Pass) -> Pass:
+    """Pass `run` applied inside each loop's body (innermost first), then to the graph; counters
+    summed."""
+
+    def everywhere(graph: Graph) -> PassResult:
+        if not any(n.op.tuple_value for n in graph.nodes):
+            return run(graph)
+        stats: dict[str, int] = {}
+
+        def into_body(n: Node) -> Node:
+            if not n.op.tuple_value:
+                return n
+            body = n.attrs["body"]
+            inner = everywhere(body.graph)
+            for k, v in inner.stats.items():
+                stats[k] = stats.get(k, 0) + v
+            if inner.graph is body.graph:
+                return n
+            kept = Graph(body.graph.inputs, inner.graph.outputs, inner.graph.groups)
+            return _with_body(n, n.inputs, body.with_graph(kept))
+
+        rebuilt = rewrite(graph, into_body)
+        result = run(Graph(rebuilt.inputs, rebuilt.outputs, _regrouped(graph, rebuilt)))
+        for k, v in result.stats.items():
+            stats[k] = stats.get(k, 0) + v
+        return PassResult(result.graph, stats, result.notes)
+
+    return everywhere
+
+
+def _regrouped(before: Graph, after: Graph) -> tuple[Any, ...]:
+    """`before`'s fusion groups, if `after` still holds every member."""
+    if not before.groups:
+        return ()
+    present = {id(n) for n in after.nodes}
+    return before.groups if all(id(m) in present for g in before.groups for m in g.members) else ()
+
+
+def merge_loops(graph: Graph, tidy: Callable[[Graph], Graph]) -> tuple[Graph, int]:
+    """`graph` with loops on the same inputs and the same body placeholders made one, whose ys
+    are all of theirs, its body passed through `tidy` (CSE: the bodies merged were optimized
+    apart); the number of loops merged away."""
+    families: dict[Hashable, list[Node]] = {}
+    for n in graph.nodes:
+        if n.op.tuple_value:
+            body = n.attrs["body"]
+            key = (tuple(map(id, n.inputs)), tuple(map(id, body.graph.inputs)), body.carries, body.xs, body.length,
+                   body.reverse)
+            families.setdefault(key, []).append(n)
+    chosen: dict[int, tuple[Node, dict[int, int]]] = {}  # loop id -> the first of its family, index map
+    merged_bodies: dict[int, Any] = {}
+    for family in families.values():
+        if len(family) < 2:
+            continue
+        first = family[0]
+        body = first.attrs["body"]
+        outputs = list(body.graph.outputs)
+        for n in family:
+            index: dict[int, int] = {}
+            for k, o in enumerate(n.attrs["body"].graph.outputs):
+                if k < body.carries:
+                    index[k] = k
+                    continue
+                found = next((j for j, p in enumerate(outputs) if j >= body.carries and p is o), None)
+                if found is None:
+                    found = len(outputs)
+                    outputs.append(o)
+                index[k] = found
+            chosen[id(n)] = (first, index)
+        tidied = tidy(Graph(body.graph.inputs, outputs))
+        merged_bodies[id(first)] = body.with_graph(Graph(body.graph.inputs, tidied.outputs))
+    if not chosen:
+        return graph, 0
+    new: dict[int, Node] = {}
+    for n in graph.nodes:
+        inputs = tuple(new[id(x)] for x in n.inputs)
+        if id(n) in chosen:
+            first = chosen[id(n)][0]
+            if id(first) not in new:
+                new[id(first)] = _with_body(first, inputs, merged_bodies[id(first)])
+            new[id(n)] = new[id(first)]
+        elif n.op.item and id(n.inputs[0]) in chosen:
+            new[id(n)] = _item(n, inputs[0], chosen[id(n.inputs[0])][1][n.attrs["index"]])
+        else:
+            new[id(n)] = with_inputs(n, inputs)
+    merged = sum(len(f) - 1 for f in families.values() if len(f) > 1)
+    return Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), merged
+
+
+def prune_loops(graph: Graph) -> tuple[Graph, int]:
+    """`graph` with each loop's unread ys dropped, and the xs and captured values its body then
+    no longer reads; the number of loop outputs and inputs dropped."""
+    users = consumers(graph)
+    new: dict[int, Node] = {}
+    moved: dict[int, dict[int, int]] = {}  # loop id -> old element index -> new
+    dropped = 0
+    for n in graph.nodes:
+        inputs = tuple(new[id(x)] for x in n.inputs)
+        if n.op.tuple_value:
+            body = n.attrs["body"]
+            g, nc = body.graph, body.carries
+            read = sorted({u.attrs["index"] for u in users[n]} - set(range(nc)))
+            keep_out = [*range(nc), *read]
+            outputs = [g.outputs[k] for k in keep_out]
+            reached = {id(m) for m in topological_order(outputs)}
+            keep_in = [i for i, p in enumerate(g.inputs) if i < nc or id(p) in reached]
+            if len(keep_out) == body.outputs and len(keep_in) == len(g.inputs):
+                new[id(n)] = with_inputs(n, inputs)
+                continue
+            dropped += body.outputs - len(keep_out) + len(g.inputs) - len(keep_in)
+            xs = sum(1 for i in keep_in if nc <= i < nc + body.xs)
+            pruned = replace(body, graph=Graph([g.inputs[i] for i in keep_in], outputs), xs=xs)
+            new[id(n)] = _with_body(n, tuple(inputs[i] for i in keep_in), pruned)
+            moved[id(n)] = {k: j for j, k in enumerate(keep_out)}
+        elif n.op.item and id(n.inputs[0]) in moved:
+            new[id(n)] = _item(n, inputs[0], moved[id(n.inputs[0])][n.attrs["index"]])
+        else:
+            new[id(n)] = with_inputs(n, inputs)
+    if not dropped:
+        return graph, 0
+    return Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), dropped

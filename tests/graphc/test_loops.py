@@ -1,0 +1,193 @@
+"""The loop node: gc.scan traced once into a body run by a native loop, against the same scan
+unrolled (`unroll=True`, one copy of the body per step) to float64 rounding — values, gradients,
+second-order products — on every back end; and what the compiler does with loops (hoisting,
+merging the derivative's forward copy, pruning, nesting, failures inside a body)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.ops.loop import LOOP
+
+BACKENDS = ["numpy", "python", "numba"]
+
+
+def _loops(graph: Any) -> list[Any]:
+    return [n for n in graph.nodes if n.op is LOOP]
+
+
+def _gated_rnn(unroll: bool, reverse: bool = False) -> tuple[list[Any], list[Any]]:
+    """A small recurrent model: a tuple carry (state, running total, an int counter), a dict of
+    xs, a captured weight, ys as a dict; its loss, gradients, an HVP and a JVP."""
+    xs = gc.placeholder((5, 2, 3), "float64", name="xs")
+    gate = gc.placeholder((5, 3), "float64", name="gate")
+    h0 = gc.placeholder((2, 3), "float64", name="h0")
+    w = gc.placeholder((3, 3), "float64", name="w")
+
+    def cell(carry: Any, x: Any) -> Any:
+        h, total, count = carry
+        new = gc.tanh(h @ w + x["in"]) * gc.sigmoid(x["gate"]) + h * 0.5
+        return (new, total + gc.sum(new * new), count + 1), {"h": new, "first": new[:, 0]}
+
+    (h, total, count), ys = gc.scan(cell, (h0, gc.constant(0.0, "float64"), gc.constant(0)), {"in": xs, "gate": gate},
+                                    reverse=reverse, unroll=unroll)
+    loss = total + gc.sum(ys["h"] * gc.constant(np.linspace(-1, 1, 30).reshape(5, 2, 3))) + gc.sum(h) * gc.sum(ys["first"])
+    grads = gc.grad(loss, [xs, gate, h0, w])
+    hvp = gc.hvp(loss, [w, h0], [gc.constant(np.eye(3)), gc.constant(np.ones((2, 3)))])
+    jvp = gc.jvp(ys["h"], [w], [gc.constant(np.full((3, 3), 0.1))])
+    return [xs, gate, h0, w], [h, total, count, ys["h"], ys["first"], loss, *grads, *hvp, jvp]
+
+
+def _feeds(seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((5, 2, 3)), rng.standard_normal((5, 3)), rng.standard_normal((2, 3)),
+            rng.standard_normal((3, 3)) * 0.5]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_loop_computes_what_the_unrolled_scan_does_to_any_order(backend: str, reverse: bool) -> None:
+    ins, outs = _gated_rnn(unroll=False, reverse=reverse)
+    looped = gc.compile(ins, outs, backend=backend)
+    assert len(_loops(looped.graph)) >= 3  # the forward loop, the backward loop, the tangents' loops
+    u_ins, u_outs = _gated_rnn(unroll=True, reverse=reverse)
+    unrolled = gc.compile(u_ins, u_outs, backend="numpy")
+    assert not _loops(unrolled.graph)
+    feeds = _feeds()
+    for got, want in zip(looped(*feeds), unrolled(*feeds)):
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_the_body_is_compiled_once_whatever_the_length() -> None:
+    def program(length: int) -> Any:
+        xs = gc.placeholder((length, 4, 8), "float32", name="xs")
+        w = gc.variable(np.full((8, 8), 0.05, np.float32), name="w")
+        h, ys = gc.scan(lambda h, x: (gc.tanh(h @ w + x),) * 2, gc.constant(np.zeros((4, 8), np.float32)), xs)
+        loss = gc.mean(ys * ys)
+        return gc.compile([xs], loss, updates={w: w - 0.1 * gc.grad(loss, w)})
+
+    short, long = program(8), program(512)
+    assert len(short._native.texts) == len(long._native.texts)  # a program as long, whatever the loop's length
+    # The body's kernels are the same: compiled once, by `short`.
+    body = [t for t in long._native.texts if t and "it0" in t]
+    assert body and set(body) <= set(short._native.texts)
+    x = np.random.default_rng(0).standard_normal((512, 4, 8)).astype(np.float32)
+    long(x)
+
+
+def test_what_a_body_computes_from_outside_alone_is_hoisted_out() -> None:
+    xs = gc.placeholder((6, 3), "float64")
+    w = gc.placeholder((3, 3), "float64")
+    h, _ = gc.scan(lambda h, x: (gc.tanh(h @ gc.transpose(w * 2.0) + x), None), gc.constant(np.zeros(3)), xs)
+    (loop,) = _loops(gc.compile([xs, w], h, backend="numpy").graph)
+    ops = {n.op.name for n in loop.attrs["body"].graph.nodes}
+    assert "transpose" not in ops and "multiply" not in ops  # once, before the loop
+    assert {"matmul", "add", "tanh"} <= ops
+
+
+def test_the_derivative_reads_the_forward_loop_and_unread_ys_are_dropped() -> None:
+    xs = gc.placeholder((6, 3), "float64")
+    w = gc.variable(np.eye(3) * 0.5)
+    (h, total), ys = gc.scan(lambda c, x: ((gc.tanh(c[0] @ w + x), c[1] + gc.sum(x)), (c[0] * 2.0, c[0] * 3.0)),
+                             (gc.constant(np.zeros(3)), gc.constant(0.0, "float64")), xs)
+    loss = gc.sum(h) + gc.sum(ys[0])  # ys[1] is never read
+    f = gc.compile([xs], [loss, gc.grad(loss, w)], backend="numpy")
+    forward, backward = sorted(_loops(f.graph), key=lambda n: n.attrs["body"].reverse)
+    assert not forward.attrs["body"].reverse and backward.attrs["body"].reverse
+    # One forward loop, its ys: the read ys[0] and the carries entering each step (for the
+    # derivative), not ys[1].
+    assert forward.attrs["body"].outputs == 2 + 1 + 2
+    dce = next(p for p in f.passes if p.name == "dce")
+    assert dce.stats.get("loop_parts_dropped", 0) >= 1
+    x = np.random.default_rng(1).standard_normal((6, 3))
+    unrolled = gc.compile([xs], [loss, gc.grad(loss, w)], backend="numpy", optimize=False)
+    np.testing.assert_allclose(f(x)[1], unrolled(x)[1], rtol=1e-13)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_carries_that_trade_places_are_read_before_they_are_rewritten(backend: str) -> None:
+    a0 = gc.placeholder((3,), "float64")
+    b0 = gc.placeholder((3,), "float64")
+    (a, b), ys = gc.scan(lambda c, _: ((c[1], c[0] + 1.0), c[0]), (a0, b0), length=5)
+    got = gc.compile([a0, b0], [a, b, ys], backend=backend)(np.zeros(3), np.full(3, 10.0))
+    pairs = [(0.0, 10.0)]
+    for _ in range(5):
+        pairs.append((pairs[-1][1], pairs[-1][0] + 1))
+    np.testing.assert_array_equal(got[0], np.full(3, pairs[-1][0]))
+    np.testing.assert_array_equal(got[1], np.full(3, pairs[-1][1]))
+    np.testing.assert_array_equal(got[2], np.array([[p[0]] * 3 for p in pairs[:5]]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nested_loops_and_their_gradients(backend: str) -> None:
+    def build(unroll: bool) -> tuple[list[Any], list[Any]]:
+        xs = gc.placeholder((3, 4, 2), "float64")
+        w = gc.placeholder((2, 2), "float64")
+
+        def outer(h: Any, row: Any) -> Any:
+            inner, steps = gc.scan(lambda g, x: (gc.sin(g @ w) + x, g * x), h, row, unroll=unroll)
+            return inner * 0.9, gc.sum(steps, axis=0)
+
+        h, ys = gc.scan(outer, gc.constant(np.ones(2) * 0.1), xs, unroll=unroll)
+        loss = gc.sum(h * h) + gc.sum(ys)
+        return [xs, w], [loss, *gc.grad(loss, [xs, w]), gc.hvp(loss, [w], [gc.constant(np.ones((2, 2)))])[0]]
+
+    ins, outs = build(False)
+    f = gc.compile(ins, outs, backend=backend)
+    (outer,) = [n for n in _loops(f.graph) if not n.attrs["body"].reverse and any(
+        m.op is LOOP for m in n.attrs["body"].graph.nodes)][:1]
+    assert outer.attrs["body"].length == 3
+    u_ins, u_outs = build(True)
+    rng = np.random.default_rng(2)
+    feeds = [rng.standard_normal((3, 4, 2)), rng.standard_normal((2, 2))]
+    for got, want in zip(f(*feeds), gc.compile(u_ins, u_outs, backend="numpy")(*feeds)):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+
+
+def test_a_body_drawing_random_numbers_is_unrolled_each_step_its_own_draw() -> None:
+    xs = gc.placeholder((4, 3), "float64")
+    _, ys = gc.scan(lambda c, x: (c, x + gc.random_normal((3,), seed=5, dtype="float64")), gc.constant(0.0, "float64"), xs)
+    f = gc.compile([xs], ys, backend="numpy")
+    assert not _loops(f.graph)
+    noise = f(np.zeros((4, 3)))
+    assert len({tuple(row) for row in noise}) == 4
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_failures_inside_a_body_name_the_body_node_and_change_nothing(backend: str) -> None:
+    idx = gc.placeholder((4,), "int64", name="idx")
+    table = gc.variable(np.arange(6.0).reshape(3, 2), name="table")
+    total, _ = gc.scan(lambda c, i: (c + gc.sum(gc.take(table, i, axis=0)), None), gc.constant(0.0, "float64"), idx)
+    f = gc.compile([idx], total, updates={table: table * 2.0}, backend=backend)
+    assert f(np.array([0, 1, 2, 1])) == 1 + 5 + 9 + 5
+    before = table.value
+    with pytest.raises(gc.FeedError, match="7"):
+        f(np.array([0, 7, 1, 1]))
+    np.testing.assert_array_equal(table.value, before)  # the update did not happen
+
+    xs = gc.placeholder((3,), "float64")
+    h, _ = gc.scan(lambda c, x: (c + gc.log(x), None), gc.constant(0.0, "float64"), xs)
+    checked = gc.compile([xs], h, backend=backend, check_numerics=True)
+    with pytest.raises(gc.NumericsError, match="log"):
+        checked(np.array([1.0, -1.0, 2.0]))
+
+
+def test_the_printer_shows_a_loop_as_a_block_holding_its_body() -> None:
+    xs = gc.placeholder((6, 3), "float64", name="xs")
+    w = gc.placeholder((3, 3), "float64", name="w")
+    h, _ = gc.scan(lambda h, x: (gc.tanh(h @ w + x), None), gc.constant(np.zeros(3)), xs)
+    text = str(gc.compile([xs, w], h, backend="numpy").graph)
+    assert "loop[steps=6]" in text and "body (carry" in text and "; x " in text and "reads w" in text
+    assert "tanh" in text.split("body (")[1]
+
+
+def test_a_loop_node_is_not_an_output() -> None:
+    xs = gc.placeholder((2, 3), "float64")
+    h, _ = gc.scan(lambda h, x: (h + x, None), gc.constant(np.zeros(3)), xs)
+    with pytest.raises(gc.GraphError, match="several tensors"):
+        gc.compile([xs], h.inputs[0])
