@@ -2,12 +2,15 @@
 """Cold and warm compile time of a training step as the program grows.
 
     python benchmarks/compile_scaling.py [--layers 2 8 32 128] [--peers graphc jax torch_compile]
-                                         [--chain 1000 10000] [--peer-python PEER=PYTHON ...] [--json OUT]
+                                         [--chain 1000 10000] [--lstm 64 1024]
+                                         [--peer-python PEER=PYTHON ...] [--json OUT]
 
 Case `mlp L`: the SGD step of an L-layer tanh MLP (width 64, batch 32, mean softmax
 cross-entropy). Case `chain N`: N elementwise layers `h = tanh(h * 1.01 + 0.1)` over a (64,)
 vector and the gradient of their sum, with `backend="numpy"` (the passes and the memory plan,
-no native code; `passes_s` is the passes' own time); `chain_native N` the same compiled. Each case runs in its own process: `cold_s` is build + first call with empty compile
+no native code; `passes_s` is the passes' own time); `chain_native N` the same compiled. Case
+`lstm N`: lstm_small's SGD step (gc.scan over N steps of one LSTM layer, input 32, hidden 128,
+batch 32), its time to build and compile (the first call, which runs N steps, is `run_s`). Each case runs in its own process: `cold_s` is build + first call with empty compile
 caches (the time to import the library is not counted), `warm_s` the same in a new process
 against the caches the cold run filled. Peers (JAX jit, torch.compile) run the same MLP step
 where installed (`--peer-python jax=/path/to/python` runs a peer with another interpreter, e.g. a
@@ -75,6 +78,26 @@ def graphc_chain(n: int, backend: str = "numpy") -> tuple[float, float]:
     return time.perf_counter() - started, sum(r.seconds for r in f.passes)
 
 
+def graphc_lstm(steps: int) -> tuple[float, float]:
+    """Seconds to build and compile lstm_small's step over `steps` steps, and to run it once."""
+    import numpy as np
+
+    import graphc as gc
+    from graphc.cli.workloads import WORKLOADS, lstm_loss, make_data
+
+    d = make_data("lstm_small")
+    x0 = np.resize(d["x"], (steps, *d["x"].shape[1:]))
+    started = time.perf_counter()
+    x = gc.placeholder(x0.shape, "float32", name="x")
+    y = gc.placeholder(d["y"].shape, "int64", name="y")
+    params = [gc.variable(p) for p in d["params"]]
+    loss = lstm_loss(x, y, params)
+    f = gc.compile([x, y], loss, updates=gc.optim.sgd(loss, params, WORKLOADS["lstm_small"]["lr"]))
+    compiled = time.perf_counter()
+    f(x0, d["y"])
+    return compiled - started, time.perf_counter() - compiled
+
+
 def jax_mlp(layers: int) -> float:
     import jax
     import jax.numpy as jnp
@@ -138,6 +161,9 @@ def one_case(peer: str, case: str, size: int) -> None:
     if case in ("chain", "chain_native"):
         seconds, passes = graphc_chain(size, "numpy" if case == "chain" else "numba")
         print(json.dumps({"seconds": seconds, "passes": passes}))
+    elif case == "lstm":
+        seconds, run = graphc_lstm(size)
+        print(json.dumps({"seconds": seconds, "run": run}))
     else:
         print(json.dumps({"seconds": RUNNERS[peer](size)}))
 
@@ -162,6 +188,7 @@ def main() -> None:
     ap.add_argument("--layers", type=int, nargs="*", default=[2, 8, 32, 128])
     ap.add_argument("--peers", nargs="*", default=["graphc", "jax", "torch_compile"])
     ap.add_argument("--chain", type=int, nargs="*", default=[1000, 10000])
+    ap.add_argument("--lstm", type=int, nargs="*", default=[64, 1024])
     ap.add_argument("--peer-python", nargs="*", default=[], help="PEER=PYTHON: run PEER with that interpreter")
     ap.add_argument("--json", help="append one JSON line per case")
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
@@ -172,6 +199,7 @@ def main() -> None:
     pythons = dict(item.split("=", 1) for item in args.peer_python)
     cases = [(p, "mlp", n) for p in args.peers for n in args.layers]
     cases += [("graphc", kind, n) for kind in ("chain", "chain_native") for n in args.chain]
+    cases += [("graphc", "lstm", n) for n in args.lstm]
     for peer, case, size in cases:
         with tempfile.TemporaryDirectory() as cache:
             python = pythons.get(peer, sys.executable)
@@ -183,8 +211,11 @@ def main() -> None:
                "warm_s": None if warm is None else round(warm["seconds"], 3)}
         if "passes" in cold:
             row["passes_s"] = round(cold["passes"], 3)
+        if "run" in cold:
+            row["run_s"] = round(cold["run"], 3)
         print(f"{peer:14s} {case:12s} {size:6d}  cold {row['cold_s']:7.2f} s  warm {row['warm_s']} s"
-              + (f"  (passes {row['passes_s']:.2f} s)" if "passes_s" in row else ""), flush=True)
+              + (f"  (passes {row['passes_s']:.2f} s)" if "passes_s" in row else "")
+              + (f"  (then one step {row['run_s']:.2f} s)" if "run_s" in row else ""), flush=True)
         if args.json:
             with open(args.json, "a") as out:
                 out.write(json.dumps(row) + "\n")

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import eager
 from .builder import is_tensor, lift
-from .errors import GraphError
+from .errors import GraphcError, GraphError
 from .ir import nodes_created, topological_order
 from .ops import placeholder, stack, stop_gradient, where
 from .ops.loop import make_loop
@@ -66,7 +66,10 @@ def _as_loop(fn: Callable[[Any, Any], tuple[Any, Any]], carry_leaves: list[Any],
     first = nodes_created()
     c_in = [placeholder(c.shape, c.dtype) for c in carry_leaves]
     x_in = [placeholder(x.shape[1:], x.dtype) for x in x_leaves]
-    out = _pair(fn(unflatten(carry_tree, c_in), unflatten(x_tree, x_in) if xs is not None else None))
+    try:
+        out = _pair(fn(unflatten(carry_tree, c_in), unflatten(x_tree, x_in) if xs is not None else None))
+    except GraphcError:  # an eager tensor read beside a step's placeholders, say: unrolled (which
+        return None      # raises again, step by step, whatever else was wrong)
     c_out = _checked_carry(out[0], carry_tree, _signature(carry_leaves))
     y_leaves, y_tree = flatten(out[1]) if out[1] is not None else ([], None)
     y_out = [lift(y)[0] for y in y_leaves]

@@ -248,44 +248,68 @@ def _sum_broadcast(n: Node) -> Node | None:  # sum(broadcast(x)) over broadcast 
     return y if y.shape == n.shape else ops.broadcast_to(y, n.shape)
 
 
-def _rows(n: Node) -> dict[int, Node] | None:
-    """The rows along axis 0 of a tensor that is zero elsewhere: a scatter of one row (x[t]'s
-    gradient), or a concatenation of rows and zero blocks (what `_add_rows` makes); else None."""
-    if n.op is SCATTER_INDEX and len(n.attrs["key"]) == 1 and isinstance(n.attrs["key"][0], int):
-        return {n.attrs["key"][0]: n.inputs[0]}
-    if n.op is not CONCATENATE or n.attrs["axis"] != 0:
-        return None
-    rows, at = {}, 0
-    for piece in n.inputs:
-        if piece.op is RESHAPE and piece.shape[0] == 1 and piece.inputs[0].shape == piece.shape[1:]:
-            rows[at] = piece.inputs[0]
-        elif not _is(piece, 0.0):
+def _blocks(n: Node) -> tuple[int, dict[int, Node]] | None:
+    """A tensor zero but in blocks along one axis, as (axis, {start: block}), or None: a scatter
+    of one row (x[t]'s gradient, the block a row of one axis less) or of one range along one
+    axis (x[:, a:b]'s), or a concatenation of blocks and zero fills (what `_add_blocks` makes)."""
+    if n.op is SCATTER_INDEX:
+        key = n.attrs["key"]
+        if len(key) == 1 and isinstance(key[0], int):
+            return 0, {key[0]: n.inputs[0]}
+        if any(isinstance(k, int) for k in key):
             return None
-        at += piece.shape[0]
-    return rows
+        partial = [d for d, (k, size) in enumerate(zip(key, n.shape)) if tuple(k) != (0, size, 1)]
+        if len(partial) != 1 or key[partial[0]][2] != 1 or not 0 <= key[partial[0]][0] <= key[partial[0]][1]:
+            return None
+        return partial[0], {key[partial[0]][0]: n.inputs[0]}
+    if n.op is not CONCATENATE:
+        return None
+    axis, at, blocks = n.attrs["axis"], 0, {}
+    for piece in n.inputs:
+        if not _is(piece, 0.0):
+            row = piece.op is RESHAPE and axis == 0 and piece.shape[0] == 1 and piece.inputs[0].shape == piece.shape[1:]
+            blocks[at] = piece.inputs[0] if row else piece
+        at += piece.shape[axis]
+    return axis, blocks
 
 
-def _add_rows(n: Node) -> Node | None:  # scatter(a, row s) + scatter(b, row t) = rows a, b and zeros
-    # The gradient of a loop's slices x[t] is a sum of tensors each zero but in one row: kept
-    # as rows, it is one tensor, not n full-size buffers summed (an unrolled scan's xs).
+def _add_blocks(n: Node) -> Node | None:  # scatter(a, block s) + scatter(b, block t) = blocks a, b and zeros
+    # The gradient of a loop's slices x[t], or of a tensor's slices along an axis (an LSTM's four
+    # gates), is a sum of tensors each zero but in one block: kept as blocks, it is one tensor,
+    # not full-size buffers summed.
     a, b = n.inputs
     if a.shape != n.shape or b.shape != n.shape or a.dtype != n.dtype or b.dtype != n.dtype:
         return None
-    ra, rb = _rows(a), _rows(b)
-    if ra is None or rb is None:
+    found_a, found_b = _blocks(a), _blocks(b)
+    if found_a is None or found_b is None or found_a[0] != found_b[0]:
         return None
-    rows = dict(ra)
-    for t, g in rb.items():
-        rows[t] = ops.add(rows[t], g) if t in rows else g
-    pieces, at, rest = [], 0, n.shape[1:]
-    for t in sorted(rows):
+    axis = found_a[0]
+
+    def extent(block: Node) -> int:
+        return 1 if block.ndim < n.ndim else block.shape[axis]
+
+    blocks = dict(found_a[1])
+    for t, g in found_b[1].items():
+        if t in blocks and extent(blocks[t]) == extent(g) and blocks[t].shape == g.shape:
+            blocks[t] = ops.add(blocks[t], g)
+        elif t in blocks:
+            return None
+        else:
+            blocks[t] = g
+    pieces, at = [], 0
+    for t in sorted(blocks):
+        if t < at:  # overlapping blocks
+            return None
+        shape = (*n.shape[:axis], extent(blocks[t]), *n.shape[axis + 1:])
         if t > at:
-            pieces.append(ops.full((t - at, *rest), 0, n.dtype))
-        pieces.append(ops.reshape(rows[t], (1, *rest)))
-        at = t + 1
-    if at < n.shape[0]:
-        pieces.append(ops.full((n.shape[0] - at, *rest), 0, n.dtype))
-    return ops.concatenate(pieces, 0)
+            pieces.append(ops.full((*n.shape[:axis], t - at, *n.shape[axis + 1:]), 0, n.dtype))
+        pieces.append(blocks[t] if blocks[t].shape == shape else ops.reshape(blocks[t], shape))
+        at = t + extent(blocks[t])
+    if at > n.shape[axis]:
+        return None
+    if at < n.shape[axis]:
+        pieces.append(ops.full((*n.shape[:axis], n.shape[axis] - at, *n.shape[axis + 1:]), 0, n.dtype))
+    return ops.concatenate(pieces, axis)
 
 
 @dataclass(frozen=True)
@@ -300,7 +324,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(ADD, "x+0", _add_zero),
     Rule(ADD, "x+(-y)", _add_negative),
-    Rule(ADD, "sum of rows", _add_rows),
+    Rule(ADD, "sum of blocks", _add_blocks),
     Rule(SUBTRACT, "x-0", _sub_zero),
     Rule(SUBTRACT, "0-x", _zero_sub),
     Rule(SUBTRACT, "x-(-y)", _sub_negative),

@@ -125,9 +125,6 @@ def _loop_vjp(parts: dict[int, Any], out: Node, *inputs: Node, active: list[bool
     body, c_in, x_in, k_in, init, xs, captured = _parts(out)
     cts: list[Any] = [parts.get(k) for k in range(body.outputs)]
     g, nc = body.graph, body.carries
-    # The carry entering each step, stacked by the same loop (the CSE pass merges the two).
-    with_history = body.with_graph(Graph(g.inputs, (*g.outputs, *c_in)))
-    history = outputs_of(apply(LOOP, out.inputs, body=with_history))[body.outputs:]
     floats = [i for i in range(nc) if is_float(c_in[i].dtype)]
     given = [k for k in range(nc, body.outputs) if cts[k] is not None]
     ct_next = [_like(c_in[i]) for i in floats]  # the cotangent of the carry a step leaves
@@ -142,13 +139,23 @@ def _loop_vjp(parts: dict[int, Any], out: Node, *inputs: Node, active: list[bool
         return ct[id(x)] if id(x) in ct else full_like(x, 0)
 
     new_totals = [t + ct[id(k_in[m])] if id(k_in[m]) in ct else t for t, m in zip(totals, want_k)]
+    carry_out, ys = [of(c_in[i]) for i in floats] + new_totals, [of(x_in[j]) for j in want_x]
+    # What the backward step reads of the forward step's values (residuals) is stacked by the
+    # forward loop itself (a copy of it, which the CSE pass merges with it), as are the carries
+    # entering each step; the backward body then recomputes nothing of the forward one.
+    forward = {id(m) for m in g.nodes}
+    residuals = list({id(x): x for m in topological_order([*carry_out, *ys]) if id(m) not in forward for x in m.inputs
+                      if id(x) in forward and x.op.leaf is None and not x.op.tuple_value}.values())
+    saved = body.with_graph(Graph(g.inputs, (*g.outputs, *c_in, *residuals)))
+    stacks = outputs_of(apply(LOOP, out.inputs, body=saved))[body.outputs:]
+    at_step = [_like(r) for r in residuals]
     results = make_loop(
         init=[cts[i] if cts[i] is not None else full_like(init[i], 0) for i in floats]
         + [full_like(k_in[m], 0) for m in want_k],
-        xs=[*history, *xs, *(cts[k] for k in given)],
-        carry_in=ct_next + totals, x_in=[*c_in, *x_in, *ct_y],
-        carry_out=[of(c_in[i]) for i in floats] + new_totals, ys=[of(x_in[j]) for j in want_x],
-        length=body.length, reverse=not body.reverse, outside=dict(zip(map(id, k_in), captured)))
+        xs=[*stacks, *xs, *(cts[k] for k in given)],
+        carry_in=ct_next + totals, x_in=[*c_in, *at_step, *x_in, *ct_y], carry_out=carry_out, ys=ys,
+        length=body.length, reverse=not body.reverse, outside=dict(zip(map(id, k_in), captured)),
+        replace=dict(zip(map(id, residuals), at_step)))
     grads: list[Any] = [None] * len(inputs)
     for i, r in zip(floats, results):
         grads[i] = r
@@ -205,14 +212,17 @@ def outputs_of(loop: Node) -> list[Node]:
 
 def make_loop(init: Sequence[Node], xs: Sequence[Node], carry_in: Sequence[Node], x_in: Sequence[Node],
               carry_out: Sequence[Node], ys: Sequence[Node], length: int, reverse: bool = False,
-              outside: dict[int, Node] | None = None) -> list[Node]:
+              outside: dict[int, Node] | None = None, replace: dict[int, Node] | None = None) -> list[Node]:
     """The final carries and stacked ys of a loop whose body, traced on placeholders `carry_in`
     (one per initial carry in `init`) and `x_in` (one per slice of `xs`), computed `carry_out`
     and `ys`. What the body reads without depending on those placeholders is hoisted out and
     captured (literals stay in), read from `outside[id(x)]` where given (a placeholder of an
-    enclosing body's, say) and else from itself."""
-    step = {id(p) for p in (*carry_in, *x_in)}
+    enclosing body's, say) and else from itself. The body reads `replace[id(x)]` (one of
+    `x_in`) wherever the traced nodes read x."""
+    replace = replace or {}
+    step = {id(p) for p in (*carry_in, *x_in)} | set(replace)
     new: dict[int, Node] = {id(p): p for p in (*carry_in, *x_in)}
+    new.update(replace)
     held: dict[int, Node] = {}  # id of an outside value -> the placeholder the body reads it through
     reads: list[Node] = []
     outside = outside or {}
@@ -243,8 +253,16 @@ def make_loop(init: Sequence[Node], xs: Sequence[Node], carry_in: Sequence[Node]
         return held[id(x)]
 
     outputs = [*carry_out, *ys]
+    needed: set[int] = set()  # what the outputs read, short of the nodes replaced
+    stack = [o for o in outputs]
+    while stack:
+        n = stack.pop()
+        if id(n) not in needed:
+            needed.add(id(n))
+            if id(n) not in replace:
+                stack.extend(n.inputs)
     for n in topological_order(outputs):
-        if id(n) in step or not any(id(x) in step for x in n.inputs):
+        if id(n) not in needed or id(n) in step or not any(id(x) in step for x in n.inputs):
             continue
         step.add(id(n))
         inputs = tuple(inside(x) for x in n.inputs)

@@ -32,6 +32,7 @@ from graphc.passes.pipeline import PIPELINE, run_pipeline
 from graphc.passes.remat import chosen_by_min_cut, rematerialize
 from graphc.recipes import NOMINAL, replayable
 
+from . import programs
 from .programs import Program, random_feeds, random_program, run, weight, weighted_sum
 
 Config = tuple[str, dict[str, object]]
@@ -314,6 +315,25 @@ def check_remat(b: Built) -> list[Mismatch]:
     return _guarded(b, "remat, reference executor", through_reference) + _guarded(b, "remat, python", under_budget)
 
 
+def check_unrolled(b: Built) -> list[Mismatch]:
+    """The program built again with its scans unrolled (one copy of the body per step, no loop
+    node), through the reference: values, gradients and second order must be the loops' own,
+    to rounding."""
+    if not any(step.fn.startswith("programs.scan") for step in b.program.steps):
+        return []
+
+    def unrolled() -> list[np.ndarray]:
+        programs.UNROLL = True
+        try:
+            u = build(b.program, b.feeds)
+        finally:
+            programs.UNROLL = False
+        b.reset()
+        return u.expected
+
+    return _guarded(b, "unrolled scans, reference executor", unrolled)
+
+
 def case(seed: int, second_order: bool = True) -> Built:
     """Program `seed` with its feeds, built."""
     program = random_program(seed)
@@ -333,7 +353,7 @@ def check_program(seed: int, native: bool = False, configs: Sequence[Config] = C
         return [Mismatch(program, [], "reference executor", "the run", f"raised {type(exc).__name__}: {exc}")]
     found = check_eager(b) + check_compiled(b, "python", configs, reference_too=True)
     if rebuilt:
-        found += check_unknown_sizes(b) + check_remat(b)
+        found += check_unknown_sizes(b) + check_remat(b) + check_unrolled(b)
     if native:
         found += check_compiled(b, "numba", native_configs)
     return found
@@ -355,6 +375,8 @@ def program_failure(program: Program, oracle: str) -> Mismatch | None:
         found = check_unknown_sizes(b)
     elif where == "remat":
         found = [m for m in check_remat(b) if m.oracle == oracle]
+    elif where == "unrolled scans":
+        found = check_unrolled(b)
     elif where == "reference executor":  # the graph a compile optimized, through the reference
         configs = [c for c in CONFIGS if c[0] == config]
         found = [m for m in check_compiled(b, "python", configs, reference_too=True) if m.oracle == oracle]

@@ -114,6 +114,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         "repeat", "prod")},
     "getitem": _getitem,
     "programs.scan_ys": lambda *a, **k: scan_ys(*a, **k),
+    "programs.scan_reading": lambda *a, **k: scan_reading(*a, **k),
     **{f"op{o}": _binary(o) for o in ("+", "-", "*", "/", "**", "@", "<", "<=", ">", ">=", "==", "!=")},
 }
 
@@ -542,14 +543,45 @@ def _m_nn(d: _Draw) -> Step | None:
     return Step("gc.conv_transpose2d", (image, wt), {"stride": stride, "padding": 0})
 
 
+# Scans unrolled (one copy of the body per step) instead of traced into a loop node: the fuzzer
+# builds each program with scans both ways, and the two must agree.
+UNROLL = False
+
+
 def scan_ys(fn: Any, init: Any, xs: Any, reverse: bool = False) -> Any:
     """The stacked ys of a scan (one value, as a step makes)."""
-    return gc.scan(fn, init, xs, reverse=reverse)[1]
+    return gc.scan(fn, init, xs, reverse=reverse, unroll=UNROLL)[1]
+
+
+def scan_reading(fn: Any, init: Any, xs: Any, w: Any, reverse: bool = False) -> Any:
+    """The stacked ys of a scan whose body also reads `w` from outside (a captured value)."""
+    return gc.scan(lambda c, x: fn(c, x, w), init, xs, reverse=reverse, unroll=UNROLL)[1]
 
 
 def _scan_body(c: Any, x: Any) -> Any:
     h = gc.tanh(c * 0.7 + x)
     return h, h * x
+
+
+def _scan_counted(c: Any, x: Any) -> Any:
+    """A tuple carry of (a value, how many steps ran): an int beside the floats."""
+    h, n = c if isinstance(c, tuple) else (c, None)
+    h = h * 0.5 + gc.sin(x) * 0.25
+    return (h, n + 1) if n is not None else h, h * h
+
+
+def _scan_nested(c: Any, x: Any) -> Any:
+    """A scan in the step, over the slice's own leading axis."""
+    if x.ndim == 0:
+        return _scan_body(c, x)
+    inner = gc.scan(_scan_body, c[0], x, unroll=UNROLL)[1]
+    h = gc.tanh(c * 0.7 + inner)
+    return h, h * x
+
+
+def _scan_reads(c: Any, x: Any, w: Any) -> Any:
+    h = gc.tanh(c * 0.7 + x * (gc.sum(w) * 0.1))
+    return h, h - c
 
 
 def _branch_a(v: Any) -> Any:
@@ -576,9 +608,16 @@ def _m_control(d: _Draw) -> Step | None:
     if k is None:
         return None
     x = d.values[k]
-    if d.rng.random() < 0.5 and x.shape[0] <= 4:
+    if d.rng.random() < 0.7 and x.shape[0] <= 6:
         init = weight(tuple(x.shape[1:]), int(d.rng.integers(100))).astype(x.dtype)
-        return Step("programs.scan_ys", (_scan_body, init, Ref(k)), {"reverse": bool(d.rng.random() < 0.5)})
+        reverse = {"reverse": bool(d.rng.random() < 0.5)}
+        other = d.pick("f")
+        body = d.choice(["plain", "counted", "nested", "reads"])
+        if body == "reads" and other is not None:
+            return Step("programs.scan_reading", (_scan_reads, init, Ref(k), Ref(other)), reverse)
+        if body == "counted":
+            return Step("programs.scan_ys", (_scan_counted, (init, np.int64(0)), Ref(k)), reverse)
+        return Step("programs.scan_ys", (_scan_nested if body == "nested" else _scan_body, init, Ref(k)), reverse)
     return Step("gc.cond", (Step("op>", (Step("gc.sum", (Ref(k),)), 0.0)), _branch_a, _branch_b, Ref(k)))
 
 
@@ -599,7 +638,7 @@ MAKERS: list[tuple[Callable[[_Draw], Step | None], float]] = [
     (_m_unary, 3.0), (_m_binary, 4.0), (_m_reduce, 2.5), (_m_softmax, 0.6), (_m_xent, 0.3),
     (_m_index, 1.5), (_m_reshape, 1.5), (_m_transpose, 0.8), (_m_broadcast, 1.0), (_m_join, 0.6),
     (_m_matmul, 1.0), (_m_int, 1.2), (_m_random, 0.3), (_m_layers, 0.12), (_m_gather, 0.7),
-    (_m_shape_extra, 0.7), (_m_nn, 0.9), (_m_control, 0.4), (_m_checkpoint, 0.4),
+    (_m_shape_extra, 0.7), (_m_nn, 0.9), (_m_control, 0.8), (_m_checkpoint, 0.4),
 ]
 
 

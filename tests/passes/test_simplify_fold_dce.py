@@ -47,8 +47,12 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "x**1, x**2, x**3, x**0.5, x**-1": lambda x: x**2.0 + x**3 + gc.abs(x) ** 0.5 + x**-1.0,
     "sum over no axes": lambda x: gc.sum(x, axis=()),
     "sum of broadcast": lambda x: gc.sum(gc.broadcast_to(gc.sum(x, axis=0), (5, 3)), axis=0),
-    "sum of rows": lambda x: (apply(SCATTER_INDEX, (x[1],), shape=(3, 3), key=(1,))
-                              + apply(SCATTER_INDEX, (gc.exp(x[0]),), shape=(3, 3), key=(0,))),
+    # rows (an unrolled loop's x[t]), then column ranges (an LSTM's gates), one overlapping twice
+    "sum of blocks": lambda x: (apply(SCATTER_INDEX, (x[1],), shape=(3, 3), key=(1,))
+                                + apply(SCATTER_INDEX, (gc.exp(x[0]),), shape=(3, 3), key=(0,))
+                                + apply(SCATTER_INDEX, (gc.reshape(x[0], (3, 1)),), shape=(3, 3), key=((0, 3, 1), (2, 3, 1)))
+                                + apply(SCATTER_INDEX, (gc.stack([x[1], x[0]], 1),), shape=(3, 3), key=((0, 3, 1), (0, 2, 1)))
+                                + apply(SCATTER_INDEX, (gc.stack([x[0], x[0]], 1),), shape=(3, 3), key=((0, 3, 1), (0, 2, 1)))),
 }
 
 
@@ -97,19 +101,19 @@ def test_simplify_golden_before_and_after() -> None:
     before = str(Graph([x], [y]))
     after = str(simplify(Graph([x], [y])).graph)
     assert before.splitlines()[1:] == [
-        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:96",
-        "  b:f32[4] = negative a                       # test_simplify_fold_dce.py:96",
-        "  c:f32[4] = multiply b 1.0                   # test_simplify_fold_dce.py:96",
-        "  d:f32[4] = sigmoid c                        # test_simplify_fold_dce.py:96",
-        "  e:f32[4] = log d                            # test_simplify_fold_dce.py:96",
-        "  f:f32[4] = add e 0.0                        # test_simplify_fold_dce.py:96",
+        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:100",
+        "  b:f32[4] = negative a                       # test_simplify_fold_dce.py:100",
+        "  c:f32[4] = multiply b 1.0                   # test_simplify_fold_dce.py:100",
+        "  d:f32[4] = sigmoid c                        # test_simplify_fold_dce.py:100",
+        "  e:f32[4] = log d                            # test_simplify_fold_dce.py:100",
+        "  f:f32[4] = add e 0.0                        # test_simplify_fold_dce.py:100",
         "  return (f,)",
         "}",
     ]
     assert after.splitlines()[1:] == [
-        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:96",
-        "  b:f32[4] = softplus a                       # test_simplify_fold_dce.py:96",
-        "  c:f32[4] = negative b                       # test_simplify_fold_dce.py:96",
+        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:100",
+        "  b:f32[4] = softplus a                       # test_simplify_fold_dce.py:100",
+        "  c:f32[4] = negative b                       # test_simplify_fold_dce.py:100",
         "  return (c,)",
         "}",
     ]

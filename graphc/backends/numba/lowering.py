@@ -145,6 +145,8 @@ class _Lowering:
         self.depth = 0  # loops around the code being emitted
         self.loop_results: dict[int, list[tuple[Buf, int] | None]] = {}  # loop id -> each element's data and key
         self.inner_slots: dict[int, int] = {}  # body node id -> key of its buffer (for reports)
+        self.accumulating: dict[int, Node] = {}  # group id -> the carry its gemm adds into
+        self.into: dict[int, Buf] = {}  # node id -> where its value is written, chosen before (a loop's y)
         self.users = consumers(graph)
         self.results = {id(o) for o in graph.outputs}
         self.group_of = {id(m): g for g in graph.groups for m in g.members}
@@ -228,6 +230,10 @@ class _Lowering:
         return Buf(f"B{key}", 0, shape, dt)
 
     def buffer(self, n: Node) -> Buf:
+        """Where `n`'s value is written: a new arena buffer, or the place chosen for it (`into`)."""
+        if id(n) in self.into:
+            self.arrays[id(n)] = self.into.pop(id(n))
+            return self.arrays[id(n)]
         buf, self.slots[id(n)] = self._allocate(n.shape, n.dtype)
         self.arrays[id(n)] = buf
         return buf
@@ -313,9 +319,10 @@ class _Lowering:
         return [(owner.get(b.key) or "scratch", self.memory.offsets[b.key], b.nbytes, b.start, b.end)
                 for b in lifetimes]
 
-    def gemm_update(self, members: list[Node], var: Variable, value: Node) -> bool:
-        """Emit `var <- var +- c * (a @ b)` as one BLAS gemm into the variable (alpha = +-c,
-        beta = 1): the product is never stored and the variable is read and written once.
+    def gemm_update(self, members: list[Node], var: Node, value: Node) -> bool:
+        """Emit `var <- var +- c * (a @ b)` as one BLAS gemm into the variable (or a loop's
+        carry; alpha = +-c, beta = 1): the product is never stored and the variable is read and
+        written once.
         False (nothing emitted) unless the update has exactly that form."""
         mm = members[0]
         if len(mm.shape) != 2 or mm.ndim != mm.inputs[0].ndim or mm.ndim != mm.inputs[1].ndim:
@@ -392,7 +399,13 @@ class _Lowering:
             return
         self.step += 1
         with self.kernel():
-            self.unit(unit)
+            carry = self.accumulating.get(id(unit))
+            members = list(unit.members) if isinstance(unit, Group) else [unit]
+            if carry is not None and self.gemm_update(members, carry, members[-1]):
+                self.em.node_index = self.index[id(members[-1])]
+                self.arrays[id(members[-1])] = self.arrays[id(carry)]
+            else:
+                self.unit(unit)
 
     def slice_of(self, buf: Buf, shape: tuple[int, ...]) -> Buf:
         """Slice t of `buf` (stacked along its first axis) at step t of the loop being emitted."""
@@ -438,6 +451,19 @@ class _Lowering:
             else:
                 arrays[id(p)] = self.slice_of(self.arrays[id(x)], p.shape) if k < nx else self.touch(self.arrays[id(x)])
         saved = self.enter(g, arrays, literals)
+        # A carry whose new value is carry + a @ b, the old value read by nothing else: one gemm
+        # adds the product into the carry's buffer (a weight's gradient summed over the steps).
+        self.accumulating = {}
+        for p, value in zip(c_in, g.outputs):
+            grp = self.group_of.get(id(value))
+            if grp is not None and grp.members[-1] is value and grp.members[0].op is MATMUL and len(self.users[p]) == 1 and self.users[p][0] is value \
+                    and all(o is not p for o in g.outputs):
+                self.accumulating[id(grp)] = p
+        # Each y is computed straight into its stack's slice.
+        y_slices = [self.slice_of(y[0], y[0].shape[1:]) if y is not None else None for y in ys]
+        for slice_, value in zip(y_slices, g.outputs[nc:]):
+            if slice_ is not None and id(value) not in arrays and value.op.leaf is None and id(value) not in self.into:
+                self.into[id(value)] = slice_
         self.depth += 1
         for unit in schedule(g):
             if not (isinstance(unit, Node) and (id(unit) in self.arrays or id(unit) in self.literals)):
@@ -446,9 +472,10 @@ class _Lowering:
         self.step += 1
         with self.kernel() as em:
             em.comment("the step's ys and new carries")
-            self.write_step(g.outputs, carries, ys)
+            self.write_step(g.outputs, carries, y_slices)
         self.inner_slots.update(self.slots)
-        self.graph, self.users, self.group_of, self.results, self.arrays, self.literals, self.slots = saved
+        (self.graph, self.users, self.group_of, self.results, self.arrays, self.literals, self.slots, self.accumulating,
+         self.into) = saved
         end = self.marker((LOOP_END, begin), "end of the loop")
         code, constants, notes, sites, _ = self.emitted[begin]
         self.emitted[begin] = (code, constants, notes, sites, (LOOP_BEGIN, body.length, int(body.reverse), self.depth, end, 0))
@@ -463,7 +490,9 @@ class _Lowering:
     def enter(self, graph: Graph, arrays: dict[int, Buf], literals: dict[int, tuple[object, np.dtype]]) -> tuple:  # type: ignore[type-arg]
         """Make `graph` (a loop's body, its placeholders' data given) the graph being lowered;
         what it was, to restore."""
-        saved = (self.graph, self.users, self.group_of, self.results, self.arrays, self.literals, self.slots)
+        saved = (self.graph, self.users, self.group_of, self.results, self.arrays, self.literals, self.slots, self.accumulating,
+                 self.into)
+        self.into = {}
         self.graph, self.users = graph, consumers(graph)
         self.group_of = {id(m): grp for grp in graph.groups for m in grp.members}
         self.results = {id(o) for o in graph.outputs}
@@ -474,7 +503,7 @@ class _Lowering:
                 self.nodes.append(m)
         return saved
 
-    def write_step(self, outputs: Sequence[Node], carries: list[tuple[Buf, int]], ys: list[tuple[Buf, int] | None]) -> None:
+    def write_step(self, outputs: Sequence[Node], carries: list[tuple[Buf, int]], ys: list[Buf | None]) -> None:
         """The end of a step: ys into their stacks' slices, then the new carries (a new carry
         that is another carry's data is first copied aside, so that no carry reads one already
         rewritten)."""
@@ -488,7 +517,7 @@ class _Lowering:
 
         for y, value in zip(ys, outputs[nc:]):
             if y is not None:
-                put(self.slice_of(y[0], y[0].shape[1:]), value)
+                put(y, value)
         bases = {buf.base for buf, _ in carries}
         sources: list[Node | Buf] = list(outputs[:nc])
         for i, ((buf, _), value) in enumerate(zip(carries, outputs[:nc])):

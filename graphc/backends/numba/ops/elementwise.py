@@ -38,8 +38,10 @@ def _sign_scalar(c: Scalar, x: str) -> str:
 
 def _sigmoid_scalar(c: Scalar, x: str) -> str:
     x = c.cast(x, 0)
+    # 1 / (1 + e) for x >= 0, e / (1 + e) below, e = exp(-|x|): the numerator chosen before the
+    # one division (a loop of selects divides once per element, not twice), rounded as written.
     e, one = exp_of(f"-abs({x})", c.out), c.k(1)
-    return f"({one} / ({one} + {e})) if {x} >= 0 else ({e} / ({one} + {e}))"
+    return f"({one} if {x} >= 0 else {e}) / ({one} + {e})"
 
 
 def _tanh_scalar(c: Scalar, x: str) -> str:
