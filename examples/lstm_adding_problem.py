@@ -10,7 +10,8 @@ Then the seeds' story of vanishing gradients, told again through time: how much 
 gradient reaches each step's input. Through a plain tanh RNN whose recurrent matrix shrinks
 vectors (by 0.8 here) it is multiplied by that matrix and by tanh' at every step back, and
 fades; through the LSTM's cell, whose forget gate starts open, it arrives nearly whole.
-`--report` writes the training step's report page, its loss curve included.
+`--report` writes the training step's report page, its loss curve and its loops included, and
+a page drawing both gradient curves.
 """
 
 import sys
@@ -102,6 +103,14 @@ for name, norm in norms.items():
     relative = norm / norm[-1]
     bars = " ".join(f"{v:.2g}" for v in relative[::8])
     print(f"  {name:8}  steps 0, 8, 16, 24, 32: {bars}")
+if "--report" in sys.argv:  # the two curves, drawn by graphc's own pictures, on one page
+    from graphc.inspection.pictures import curve_svg
+
+    pictures = "".join(f"<h2>{name}</h2>" + curve_svg(list(norm / norm[-1]), "gradient norm at step t / at the last step")
+                       for name, norm in norms.items())
+    with open("vanishing_gradient_through_time.html", "w") as page:
+        page.write(f"<!DOCTYPE html><html><body><h1>The gradient reaching each step's input</h1>{pictures}</body></html>")
+    print("gradient through time: vanishing_gradient_through_time.html")
 rnn_first, lstm_first = (norms[k][0] / norms[k][-1] for k in ("tanh RNN", "LSTM"))
 print(f"the first step gets {rnn_first:.1e} of the last step's gradient through the RNN, {lstm_first:.2f} through the LSTM")
 assert lstm_first > 5 * rnn_first

@@ -23,6 +23,14 @@ def test_the_api_reference_is_generated_from_the_current_code() -> None:
     assert not missing, missing
 
 
+def test_the_loop_picture_is_drawn_from_the_current_code() -> None:
+    spec = importlib.util.spec_from_file_location("loop_svg", ROOT / "docs" / "loop_svg.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (ROOT / "docs" / "loop.svg").read_text() == module.render(), "docs/loop.svg is stale: run python docs/loop_svg.py"
+
+
 def test_no_link_leaves_the_repository() -> None:
     for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]:
         prose = re.sub(r"`[^`]*`", "", re.sub(r"```.*?```", "", path.read_text(), flags=re.S))  # links, not code

@@ -109,3 +109,33 @@ def test_pictures_name_nodes_the_same_in_every_pass_and_show_what_each_changed(t
     fused = graph_svg(trained_step.graph, "after fuse", trained_step.graph)
     assert "no node added or removed" in fused and fused.count("fused loop") + fused.count("fused rows") == len(
         trained_step.graph.groups)
+
+
+def test_a_loop_is_a_box_holding_its_body_on_the_page_and_in_dot(tmp_path: Path) -> None:
+    xs = gc.placeholder((5, 3, 4, 2), "float32", name="xs")
+    w = gc.variable(np.full((2, 2), 0.1, np.float32), name="W")
+
+    def outer(h, row):  # type: ignore[no-untyped-def]
+        inner, _ = gc.scan(lambda g, x: (gc.tanh(g @ w + x), None), h, row)  # a loop in the loop
+        return inner, inner
+
+    _, hs = gc.scan(outer, gc.constant(np.zeros((4, 2), np.float32)), xs)
+    loss = gc.mean(hs * hs)
+    f = gc.compile([xs], loss, updates={w: w - 0.1 * gc.grad(loss, w)})
+    f(np.ones((5, 3, 4, 2), np.float32))
+    html = f.save_html(tmp_path / "loops.html").read_text()
+    loops = html[html.index("<h2>Loops</h2>"):html.index("<h2>Fusion groups</h2>")]
+    assert loops.count("5 steps") >= 2 and loops.count("3 steps") >= 2  # forward and backward, each nesting one
+    assert "(reversed)" in loops and "loop@" in loops and "› " in loops  # nested boxes name their path
+    assert ">carry<" in loops and ">x<" in loops and ">reads<" in loops and "→ y 0" in loops
+    dot = f.to_dot()
+    assert 'subgraph "cluster_loop@' in dot and "body, 5 steps" in dot and "body, 3 steps" in dot
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed")
+    page = tmp_path / "loops.html"
+    flags = [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([browser, *flags, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    attrs = dict(re.findall(r'data-(\w+)="(\d+)"', re.search(r"<body([^>]*)>", dom).group(1)))  # type: ignore[union-attr]
+    assert attrs == {"pictures": str(html.count("<svg")), "empty": "0", "errors": "0"}

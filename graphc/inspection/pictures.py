@@ -7,7 +7,10 @@ the same graph as Graphviz DOT text for those who have it.
 - `memory_svg`: the memory plan, each buffer a rectangle (arena offset up, program step across),
   the lower bound marked;
 - `bars_svg`: labelled horizontal bars (gradient norms, dead-ReLU fractions);
-- `graph_dot`: DOT text, fused groups as clusters, shapes on the edges.
+- `loop_svg`: a loop as a box holding its body's graph (what the body reads each step, what it
+  returns), loops nested in it drawn inside it in turn;
+- `graph_dot`: DOT text, fused groups as clusters, shapes on the edges, each loop a cluster
+  holding its body.
 """
 
 from __future__ import annotations
@@ -48,9 +51,17 @@ def stable_names(graph: Graph) -> dict[int, str]:
     return names
 
 
+def _type_text(n: Node) -> str:
+    """A node's type, or for a loop its step count (its value is the tuple of its results)."""
+    if n.op.tuple_value:
+        body = n.attrs["body"]
+        return f"×{body.length} steps" + (" (reversed)" if body.reverse else "")
+    return n.type
+
+
 def _labels(graph: Graph) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
     names = stable_names(graph)
-    return names, {id(n): (names[id(n)], n.type) for n in graph.nodes if not is_literal(n)}
+    return names, {id(n): (names[id(n)], _type_text(n)) for n in graph.nodes if not is_literal(n)}
 
 
 def _fill(n: Node) -> str:
@@ -61,11 +72,17 @@ def _fill(n: Node) -> str:
     return BACKWARD if n.grad_of is not None else FORWARD
 
 
-def graph_svg(graph: Graph, title: str = "", before: Graph | None = None) -> str:
+def graph_svg(graph: Graph, title: str = "", before: Graph | None = None, roles: dict[int, str] | None = None,
+              tags: dict[int, str] | None = None) -> str:
     """The graph as an SVG picture (a standalone <svg> element, class "zoomable"); with `before`
     (the graph the pass was given), the nodes it added are drawn in green and the caption says
-    what it added and removed, by the names nodes keep from pass to pass (`stable_names`)."""
+    what it added and removed, by the names nodes keep from pass to pass (`stable_names`).
+    `roles` names what placeholders stand for (a loop body's carries, xs, values read), `tags`
+    are written under nodes (what a body returns)."""
     names, labels = _labels(graph)
+    for key, role in (roles or {}).items():
+        if key in labels:
+            labels[key] = (role, labels[key][1])
     boxes, width, height = layered_layout(graph, labels)
     at = {id(b.node): b for b in boxes}
     added: set[str] = set()
@@ -94,6 +111,11 @@ def graph_svg(graph: Graph, title: str = "", before: Graph | None = None) -> str
         n = b.node
         x0, y0 = b.x - b.width / 2, b.y - BOX_HEIGHT / 2
         rx = BOX_HEIGHT / 2 if n.op in (PLACEHOLDER, VARIABLE) else 4
+        if n.op.tuple_value:  # a loop: drawn doubled, its body in a box of its own (`loop_svg`)
+            stroke_extra = (f'<rect x="{x0 - 3:.1f}" y="{y0 - 3:.1f}" width="{b.width + 6:.1f}" height="{BOX_HEIGHT + 6}" '
+                            f'rx="{rx + 3}" fill="none" stroke="#52606d"/>')
+        else:
+            stroke_extra = ""
         args = " ".join(_literal_text(x) if is_literal(x) else names.get(id(x), "?") for x in n.inputs)
         tip = escape(f"{b.lines[0]} = {n.op.name} {args} : {b.lines[1]} at {n.location}")
         k = group_of.get(id(n))
@@ -107,7 +129,10 @@ def graph_svg(graph: Graph, title: str = "", before: Graph | None = None) -> str
                 f'rx="{rx + 4}" fill="#1f9d55" fill-opacity="0.35"/>') if b.lines[0] in added else ""
         tag = (f'<text x="{x0 + b.width:.1f}" y="{y0 - 2:.1f}" text-anchor="end" font-size="9" '
                f'fill="{GROUP_COLOURS[k % len(GROUP_COLOURS)]}">g{k}</text>') if k is not None else ""
-        parts.append(f'<g><title>{tip}</title>{halo}<rect x="{x0:.1f}" y="{y0:.1f}" width="{b.width:.1f}" '
+        if tags and id(n) in tags:
+            tag += (f'<text x="{b.x:.1f}" y="{y0 + BOX_HEIGHT + 10:.1f}" text-anchor="middle" font-size="9" '
+                    f'font-weight="bold" fill="#1f2933">{escape(tags[id(n)])}</text>')
+        parts.append(f'<g><title>{tip}</title>{halo}{stroke_extra}<rect x="{x0:.1f}" y="{y0:.1f}" width="{b.width:.1f}" '
                      f'height="{BOX_HEIGHT}" rx="{rx}" fill="{_fill(n)}" {stroke}/>{tag}'
                      f'<text x="{b.x:.1f}" y="{b.y - 3:.1f}" text-anchor="middle" font-size="11">{escape(b.lines[0])}</text>'
                      f'<text x="{b.x:.1f}" y="{b.y + 11:.1f}" text-anchor="middle" font-size="10" fill="#52606d">'
@@ -244,6 +269,55 @@ def trade_svg(points: Sequence[tuple[int, int]], budget: int, chosen: int) -> st
             f'font-family="sans-serif">{frame}{"".join(dots)}{marks}</svg>')
 
 
+def loop_roles(loop: Node) -> dict[int, str]:
+    """What each placeholder of `loop`'s body stands for: "carry", "x" (a step's slice) or
+    "reads" (a value from outside, the same every step), by id."""
+    body = loop.attrs["body"]
+    nc, nx = body.carries, body.xs
+    return {id(p): "carry" if k < nc else "x" if k < nc + nx else "reads" for k, p in enumerate(body.graph.inputs)}
+
+
+def loop_svg(loop: Node, name: str) -> str:
+    """Loop `loop` (called `name` in the graph it is in) as a box holding its body's picture:
+    the body's placeholders named by role (carry, a step's x, what it reads from outside), its
+    outputs the new carries then the step's ys; loops inside it drawn below it, each in its box."""
+    body = loop.attrs["body"]
+    roles = loop_roles(loop)
+    g = body.graph
+    tags: dict[int, str] = {}
+    for k, o in enumerate(g.outputs):
+        what = f"→ carry {k}" if k < body.carries else f"→ y {k - body.carries}"
+        tags[id(o)] = f"{tags[id(o)]}, {what[2:]}" if id(o) in tags else what
+    inner = graph_svg(g, roles=roles, tags=tags)
+    width = float(inner.split('width="', 1)[1].split('"', 1)[0])
+    height = float(inner.split('height="', 1)[1].split('"', 1)[0])
+    nested = [(m, f"{name} › {stable_names(g)[id(m)]}") for m in g.nodes if m.op.tuple_value]
+    pictures = [loop_svg(m, inner_name) for m, inner_name in nested]
+    sizes = [(float(p.split('width="', 1)[1].split('"', 1)[0]), float(p.split('height="', 1)[1].split('"', 1)[0]))
+             for p in pictures]
+    counts = {role: sum(1 for r in roles.values() if r == role) for role in ("carry", "x", "reads")}
+
+    def count(k: int, what: str) -> str:
+        return f"{k} {what}" if k == 1 else f"{k} {what[:-1] + 'ies' if what.endswith('y') and what != 'y' else what + 's'}"
+
+    head = (f"{name}: {body.length} steps{' (reversed)' if body.reverse else ''}; each reads {count(counts['carry'], 'carry')},"
+            f" {count(counts['x'], 'slice')} of xs, {count(counts['reads'], 'value')} from outside; returns"
+            f" {count(body.carries, 'new carry')} and {count(body.outputs - body.carries, 'y')}")
+    total_w = max([width + 16, 8 * len(head) + 16, *(w + 32 for w, _ in sizes)])
+    parts = [f'<text x="8" y="18" font-size="12" font-weight="bold">{escape(head)}</text>',
+             f'<svg x="8" y="26" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}">'
+             + inner.split(">", 1)[1]]
+    y = 26 + height + 8
+    for picture, (w, h) in zip(pictures, sizes):
+        parts.append(f'<g transform="translate(24,{y:.0f})">{picture}</g>')
+        y += h + 8
+    total_h = y + 4
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w:.0f}" height="{total_h:.0f}" '
+            f'viewBox="0 0 {total_w:.0f} {total_h:.0f}" font-family="monospace">'
+            f'<rect x="1" y="1" width="{total_w - 2:.0f}" height="{total_h - 2:.0f}" rx="8" fill="#fbfcfd" '
+            f'stroke="#52606d" stroke-width="2"/>{"".join(parts)}</svg>')
+
+
 def _quote(text: str) -> str:
     """A DOT string: backslashes and quotes escaped, and each line break DOT's own `\\n`."""
     lines = text.replace("\\", "\\\\").replace('"', '\\"').split("\n")
@@ -274,6 +348,9 @@ def graph_dot(graph: Graph, name: str = "graphc") -> str:
     for n in graph.nodes:
         if not is_literal(n) and id(n) not in grouped:
             lines.append(node_line(n, "  "))
+    for n in graph.nodes:  # each loop's body, in a cluster of its own, its names prefixed by the loop's
+        if n.op.tuple_value:
+            lines += _body_cluster(n, names[id(n)], "  ")
     for n in graph.nodes:
         if is_literal(n):
             continue
@@ -286,4 +363,24 @@ def graph_dot(graph: Graph, name: str = "graphc") -> str:
             lines.append(f"  {_quote(names[id(o)])} -> \"out{i}\";")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _body_cluster(loop: Node, name: str, indent: str) -> list[str]:
+    body = loop.attrs["body"]
+    g = body.graph
+    names, labels = _labels(g)
+    roles = loop_roles(loop)
+    key = {id(n): f"{name}/{names[id(n)]}" for n in g.nodes if not is_literal(n)}
+    lines = [f"{indent}subgraph {_quote('cluster_' + name)} {{",
+             f'{indent}  label={_quote(f"{name}: body, {body.length} steps")}; style="rounded"; color="#52606d";']
+    for n in g.nodes:
+        if is_literal(n):
+            continue
+        label = "\n".join(labels[id(n)]) + (f"\n({roles[id(n)]})" if id(n) in roles else "")
+        lines.append(f'{indent}  {_quote(key[id(n)])} [label={_quote(label)}, fillcolor="{_fill(n)}"];')
+        lines += [f"{indent}  {_quote(key[id(x)])} -> {_quote(key[id(n)])};" for x in n.inputs if not is_literal(x)]
+        if n.op.tuple_value:
+            lines += _body_cluster(n, key[id(n)], indent + "  ")
+    lines.append(f"{indent}}}")
+    return lines
 

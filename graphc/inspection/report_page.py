@@ -16,7 +16,7 @@ from html import escape
 from typing import Any
 
 from ..printer import node_names
-from .pictures import bars_svg, curve_svg, graph_svg, memory_svg, stable_names, trade_svg
+from .pictures import bars_svg, curve_svg, graph_svg, loop_svg, memory_svg, stable_names, trade_svg
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 24px; color: #1f2933; max-width: 1400px; }
@@ -124,6 +124,15 @@ def render(f: Any) -> str:
             sections.append(f"<h2>After {escape(r.name)}</h2>"
                             + _zoomable(graph_svg(r.graph, f"after {r.name}", before)))
             before = r.graph
+    loops = [n for n in f.graph.nodes if n.op.tuple_value]
+    if loops:
+        names = stable_names(f.graph)
+        sections.append("<h2>Loops</h2><p>" + escape(
+            "Each loop of the program (a gc.scan, or a derivative of one: the backward pass runs the other way) as a"
+            " box holding its body, which runs once per step: its placeholders are the carries, the step's slice of"
+            " each xs and the values it reads from outside (the same every step; what the body computed from them"
+            " alone was moved out of the loop); its outputs the new carries, then the step's ys.") + "</p>"
+            + "".join(_picture(loop_svg(n, names[id(n)])) for n in loops))
     fuse = next((r for r in f.passes if r.name == "fuse"), None)
     sections.append("<h2>Fusion groups</h2>")
     sections.append("<pre>" + escape("\n".join(fuse.notes) if fuse is not None and fuse.notes
