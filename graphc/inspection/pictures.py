@@ -308,7 +308,7 @@ def loop_svg(loop: Node, name: str) -> str:
              f'<svg x="8" y="26" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}">'
              + inner.split(">", 1)[1]]
     y = 26 + height + 8
-    for picture, (w, h) in zip(pictures, sizes):
+    for picture, (_, h) in zip(pictures, sizes):
         parts.append(f'<g transform="translate(24,{y:.0f})">{picture}</g>')
         y += h + 8
     total_h = y + 4
