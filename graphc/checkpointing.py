@@ -84,7 +84,9 @@ def _eager_vjp(g: Any, inputs: tuple[Any, ...], block: Any, output: int, n_args:
 
 def _jvp(ts: list[Any], out: Any, o: Any, *inputs: Any, output: int, block: Any, n_args: int, streams: Any,
          memo: Any, sources: tuple[int, ...]) -> Any:
-    with replaying_streams(streams):
+    # The block reads the node's own inputs for what it captured (a loop's body, CSE may have
+    # put other tensors there than the ones the block's code closed over).
+    with replaying_streams(streams), substituting(dict(zip(sources, inputs[n_args:]))):
         leaves, _ = flatten(block.call(list(inputs[:n_args])))
     return jvp(lift(leaves[output])[0], list(inputs), list(ts[1:]))
 

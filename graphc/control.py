@@ -23,6 +23,7 @@ import numpy as np
 
 from . import eager
 from .builder import is_tensor, lift
+from .dtypes import type_string
 from .errors import GraphcError, GraphError
 from .ir import nodes_created, topological_order
 from .ops import placeholder, stack, stop_gradient, where
@@ -53,9 +54,17 @@ def _pair(out: Any) -> Any:
 
 def _checked_carry(out: Any, carry_tree: Any, expected: list[Any]) -> list[Any]:
     new_leaves, new_tree = _tensors(out, "scan")
-    if new_tree != carry_tree or _signature(new_leaves) != expected:
-        raise GraphError(f"scan: fn changed the carry from {expected} to {_signature(new_leaves)}; the carry"
-                         " keeps its structure, shapes and dtypes")
+    got = _signature(new_leaves)
+    if new_tree != carry_tree or got != expected:
+        def types(sig: list[Any]) -> str:
+            return "(" + ", ".join(type_string(shape, dtype) for shape, dtype in sig) + ")"
+
+        hint = ""
+        if new_tree == carry_tree and [s for s, _ in got] == [s for s, _ in expected]:
+            hint = (" (a Python number as init is float32 unless the tensors it meets say otherwise: give it its"
+                    " dtype, e.g. gc.constant(0.0, 'float64'))")
+        raise GraphError(f"scan: fn changed the carry from {types(expected)} to {types(got)}; the carry keeps its"
+                         f" structure, shapes and dtypes{hint}")
     return new_leaves
 
 

@@ -21,6 +21,7 @@ from .backends.numba.lowering import LoweredProgram, lower
 from .errors import GraphError
 from .ir import Graph, Variable
 from .passes.fuse import fuse
+from .passes.loops import inside_loops
 from .passes.remat import PRODUCTS, chosen_by_min_cut, rematerialize, segment_boundaries
 from .printer import node_names
 
@@ -48,7 +49,7 @@ def _arena(graph: Graph, n_outputs: int, variables: Sequence[Variable], fused: b
     """The arena bytes of `graph` as the Numba back end would plan it, what fills its peak, and
     the lowered program."""
     if fused:
-        graph = fuse(graph).graph
+        graph = inside_loops(fuse)(graph).graph
     lowered = lower(graph, n_outputs, list(zip(variables, graph.outputs[n_outputs:])), check)
     events = sorted([(b[3], b[2]) for b in lowered.buffers] + [(b[4] + 1, -b[2]) for b in lowered.buffers])
     alive_bytes, most, peak = 0, -1, 0

@@ -86,13 +86,17 @@ def evaluate_body(graph: Graph, values: Sequence[Any]) -> list[Any]:
     return [known[id(o)] for o in graph.outputs]
 
 
-def _run_loop(*arrays: np.ndarray, body: Body) -> tuple[np.ndarray, ...]:
+def run_loop(arrays: Sequence[np.ndarray], body: Body,
+             step: Callable[[Graph, list[Any]], list[Any]] = evaluate_body) -> tuple[np.ndarray, ...]:
+    """The loop's results given its inputs' values, each step's body computed by `step` (by
+    default `evaluate_body`; the reference executor passes its own, checking numerics, as the
+    op's reference's `evaluate`)."""
     nc, nx = body.carries, body.xs
     carries = list(arrays[:nc])
     xs, captured = arrays[nc:nc + nx], list(arrays[nc + nx:])
     ys = [np.empty(*body.output_type(k)) for k in range(nc, body.outputs)]
     for t in (range(body.length - 1, -1, -1) if body.reverse else range(body.length)):
-        outs = evaluate_body(body.graph, [*carries, *(x[t] for x in xs), *captured])
+        outs = step(body.graph, [*carries, *(x[t] for x in xs), *captured])
         carries = outs[:nc]
         for y, value in zip(ys, outs[nc:]):
             y[t] = value
@@ -198,7 +202,7 @@ def _loop_jvp(tangents: list[Any], out: Node, *inputs: Node, body: Body) -> list
 
 
 LOOP = register(OpDef(
-    "loop", "control", None, _infer_loop, _run_loop, vjp=(_loop_vjp,), jvp=_loop_jvp, tuple_value=True,
+    "loop", "control", None, _infer_loop, lambda *arrays, body, evaluate=evaluate_body: run_loop(arrays, body, evaluate), vjp=(_loop_vjp,), jvp=_loop_jvp, tuple_value=True,
     doc="a body graph run once per step (`body`: a Body): the final carries and the stacked ys"))
 LOOP_OUTPUT = register(OpDef(
     "loop_output", "control", 1, _infer_item, lambda t, index: t[index], vjp=(lambda *a, **k: None,),

@@ -194,3 +194,56 @@ def test_a_loop_node_is_not_an_output() -> None:
     h, _ = gc.scan(lambda h, x: (h + x, None), gc.constant(np.zeros(3)), xs)
     with pytest.raises(gc.GraphError, match="several tensors"):
         gc.compile([xs], h.inputs[0])
+
+
+# Found by a fresh-context review trying to break loops; each once a wrong result or a crash.
+
+def test_a_checkpoint_in_a_body_passes_tangents_of_what_it_reads_from_outside() -> None:
+    xs = gc.placeholder((2,), "float64")
+    w = gc.placeholder((), "float64")
+
+    def body(c: Any, x: Any) -> Any:  # the checkpointed block closes over w
+        return gc.checkpoint(lambda a: gc.sin(a * w), c) + x, None
+
+    got = []
+    for unroll in (True, False):
+        h, _ = gc.scan(body, gc.constant(0.5, "float64"), xs, unroll=unroll)
+        one = gc.constant(1.0, "float64")
+        f = gc.compile([xs, w], [gc.grad(h, w), gc.jvp(h, [w], [one]), gc.hvp(h, [w], [one])[0]], backend="python")
+        got.append(f(np.array([0.3, -0.2]), 0.7))
+    np.testing.assert_allclose(got[1], got[0], rtol=1e-13)
+    assert abs(got[1][1]) > 0.5  # the tangent reached
+
+
+@pytest.mark.parametrize("backend", ["numpy", "python"])
+def test_a_body_ignoring_its_carry_and_one_reading_a_weight_and_its_transpose(backend: str) -> None:
+    xs = gc.placeholder((4, 2, 3), "float64")
+    w = gc.placeholder((3, 3), "float64")
+    h, _ = gc.scan(lambda c, x: (gc.tanh(x @ w), None), gc.constant(np.zeros((2, 3))), xs)
+    np.testing.assert_allclose(gc.compile([xs, w], h, backend=backend)(np.ones((4, 2, 3)), np.eye(3)), np.tanh(1.0))
+    # The product h @ u.T's gradient is summed into a carry by one gemm, and is read again by
+    # another gradient: the product must be kept for it.
+    _, ys = gc.scan(lambda h, x: (h @ w + h @ gc.transpose(w) + x, h @ w), gc.constant(np.zeros((2, 3))), xs)
+    g = gc.grad(gc.sum(ys), w)
+    _, u_ys = gc.scan(lambda h, x: (h @ w + h @ gc.transpose(w) + x, h @ w), gc.constant(np.zeros((2, 3))), xs, unroll=True)
+    want = gc.compile([xs, w], gc.grad(gc.sum(u_ys), w), backend="numpy", optimize=False)(np.ones((4, 2, 3)), np.eye(3) * 0.5)
+    np.testing.assert_allclose(gc.compile([xs, w], g, backend=backend)(np.ones((4, 2, 3)), np.eye(3) * 0.5), want)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_nan_in_a_differentiated_body_is_named(backend: str) -> None:
+    xs = gc.placeholder((3,), "float64", name="xs")
+    h, _ = gc.scan(lambda c, x: (c + gc.sqrt(x * 2.0), None), gc.constant(0.0, "float64"), xs)
+    f = gc.compile([xs], [h, gc.grad(h, xs)], backend=backend, check_numerics=True)
+    with pytest.raises(gc.NumericsError, match="sqrt"):
+        f(np.array([1.0, -1.0, 2.0]))
+
+
+def test_a_memory_budget_the_loop_already_meets_is_met() -> None:
+    xs = gc.placeholder((16, 8, 32), "float64", name="xs")
+    w = gc.variable(np.random.default_rng(5).standard_normal((32, 32)) * 0.2, name="w")
+    _, ys = gc.scan(lambda h, x: (gc.tanh(h @ w + x),) * 2, gc.constant(np.zeros((8, 32))), xs)
+    loss = gc.mean(ys * ys)
+    plain = gc.compile([xs], [loss, gc.grad(loss, w)], backend="python")
+    budgeted = gc.compile([xs], [loss, gc.grad(loss, w)], backend="python", memory_budget=plain.memory.arena_bytes)
+    assert budgeted.memory.arena_bytes <= plain.memory.arena_bytes

@@ -454,10 +454,13 @@ class _Lowering:
         # A carry whose new value is carry + a @ b, the old value read by nothing else: one gemm
         # adds the product into the carry's buffer (a weight's gradient summed over the steps).
         self.accumulating = {}
+        returned = {id(o) for o in g.outputs}
         for p, value in zip(c_in, g.outputs):
             grp = self.group_of.get(id(value))
-            if grp is not None and grp.members[-1] is value and grp.members[0].op is MATMUL and len(self.users[p]) == 1 and self.users[p][0] is value \
-                    and all(o is not p for o in g.outputs):
+            if grp is None or grp.members[-1] is not value or grp.members[0].op is not MATMUL:
+                continue
+            alone = all(m is value or (id(m) not in returned and all(u in grp for u in self.users[m])) for m in grp.members)
+            if alone and len(self.users.get(p, ())) == 1 and self.users[p][0] is value and id(p) not in returned:
                 self.accumulating[id(grp)] = p
         # Each y is computed straight into its stack's slice.
         y_slices = [self.slice_of(y[0], y[0].shape[1:]) if y is not None else None for y in ys]

@@ -33,6 +33,7 @@ import numpy as np
 from numba.core import event
 
 from ...errors import FeedError, GraphcError, GraphcWarning, NumericsError
+from ...ir import Variable
 from ..numpy.executor import describe_nonfinite
 from . import driver, helpers
 from .blas import use_threads
@@ -449,13 +450,13 @@ class NativeProgram:
             raise NumericsError(describe_nonfinite(node, self._value_of(node, feeds)))
         raise GraphcError(f"compiled program stopped with status {code} at {node!r}")
 
-    def _value_of(self, node: Any, feeds: list[np.ndarray]) -> np.ndarray:
+    def _value_of(self, node: Any, feeds: list[np.ndarray]) -> np.ndarray | None:
         if id(node) in self.program.slots:
             return self._view(self.program.slots[id(node)])
         for p, f in zip(self.program.placeholders, feeds):
             if p is node:
                 return f
-        return node.store.array
+        return node.store.array if isinstance(node, Variable) else None  # None: a loop step's value, gone
 
     def assembly(self) -> str:
         """The kernels' machine code as assembly text (kernels loaded from Numba's cache, which

@@ -7,6 +7,7 @@ It is the semantic oracle that compiled code is tested against. Arithmetic follo
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ def evaluate(
     values: dict[int, np.ndarray] = {}
     with np.errstate(all="ignore"):
         for n in graph.nodes:
-            values[id(n)] = value = _value_of(n, values, feeds, step)
+            values[id(n)] = value = _value_of(n, values, feeds, step, check_numerics)
             if check_numerics and is_float(n.dtype) and not np.isfinite(value).all():
                 raise NumericsError(describe_nonfinite(n, value))
             for x in n.inputs:
@@ -45,14 +46,17 @@ def evaluate(
     return [values[id(o)] for o in graph.outputs]
 
 
-def _value_of(n: Node, values: dict[int, np.ndarray], feeds: Mapping[Node, np.ndarray], step: int) -> np.ndarray:
+def _value_of(n: Node, values: dict[int, np.ndarray], feeds: Mapping[Node, np.ndarray], step: int,
+              check_numerics: bool = False) -> np.ndarray:
     if isinstance(n, Variable):
         return n.store.array
     if n.op.numpy is None:
         if n not in feeds:
             raise GraphError(f"no value was fed for {n!r}")
         return feeds[n]
-    extra = {"step": step} if n.op.needs_step else {}
+    extra: dict[str, Any] = {"step": step} if n.op.needs_step else {}
+    if n.op.tuple_value and check_numerics:  # a loop: each step's body checked too, its own nodes named
+        extra["evaluate"] = lambda g, vals: evaluate(g, dict(zip(g.inputs, vals)), check_numerics=True)
     result = n.op.numpy(*(values[id(x)] for x in n.inputs), **n.attrs, **extra)
     if n.op.tuple_value:  # several tensors (a loop's results), each read by an item node
         return result
@@ -65,10 +69,14 @@ def _value_of(n: Node, values: dict[int, np.ndarray], feeds: Mapping[Node, np.nd
     return result if result.dtype == n.dtype else result.astype(n.dtype)
 
 
-def describe_nonfinite(n: Node, value: np.ndarray) -> str:
-    """A NumericsError message: which node, what it computed, and where the user made it."""
-    bad = np.isnan(value).sum(), np.isinf(value).sum()
-    kinds = " and ".join(f"{count} {what}" for count, what in zip(bad, ("NaN", "infinity")) if count)
+def describe_nonfinite(n: Node, value: np.ndarray | None) -> str:
+    """A NumericsError message: which node, what it computed (how many NaNs and infinities,
+    when its value is at hand), and where the user made it."""
+    if value is None:  # a loop's step, its value written where the next step overwrites it
+        kinds = "a NaN or an infinity"
+    else:
+        bad = np.isnan(value).sum(), np.isinf(value).sum()
+        kinds = " and ".join(f"{count} {what}" for count, what in zip(bad, ("NaN", "infinity")) if count)
     origin = " (in the derivative of a node created there)" if n.grad_of is not None else ""
     inputs = ", ".join(x.name for x in n.inputs)
     return (
