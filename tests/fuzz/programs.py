@@ -584,6 +584,14 @@ def _scan_reads(c: Any, x: Any, w: Any) -> Any:
     return h, h - c
 
 
+def _scan_blocks(c: Any, x: Any, w: Any) -> Any:
+    """A checkpointed block closing over a captured value, and a cond on the step's data."""
+    s = gc.sum(w) * 0.1
+    h = gc.checkpoint(lambda a: gc.tanh(a * s + gc.sin(a)), c + x)
+    h = gc.cond(gc.sum(x) > 0.0, lambda a: a * 0.5, lambda a: gc.sin(a), h)
+    return h, h * s
+
+
 def _branch_a(v: Any) -> Any:
     return gc.sqrt(v) * 2.0  # NaN below 0: cond must keep it out of the other branch's results
 
@@ -612,9 +620,10 @@ def _m_control(d: _Draw) -> Step | None:
         init = weight(tuple(x.shape[1:]), int(d.rng.integers(100))).astype(x.dtype)
         reverse = {"reverse": bool(d.rng.random() < 0.5)}
         other = d.pick("f")
-        body = d.choice(["plain", "counted", "nested", "reads"])
-        if body == "reads" and other is not None:
-            return Step("programs.scan_reading", (_scan_reads, init, Ref(k), Ref(other)), reverse)
+        body = d.choice(["plain", "counted", "nested", "reads", "blocks"])
+        if body in ("reads", "blocks") and other is not None:
+            fn = _scan_reads if body == "reads" else _scan_blocks
+            return Step("programs.scan_reading", (fn, init, Ref(k), Ref(other)), reverse)
         if body == "counted":
             return Step("programs.scan_ys", (_scan_counted, (init, np.int64(0)), Ref(k)), reverse)
         return Step("programs.scan_ys", (_scan_nested if body == "nested" else _scan_body, init, Ref(k)), reverse)
