@@ -25,7 +25,7 @@ def render() -> str:
     loss = gc.mean(hs * hs)
     f = gc.compile([xs], loss, updates={w: w - 0.1 * gc.grad(loss, w)}, backend="numpy")
     names = stable_names(f.graph)
-    pictures = [loop_svg(n, names[id(n)]) for n in f.graph.nodes if n.op.tuple_value]
+    pictures = [loop_svg(n, names[id(n)], names) for n in f.graph.nodes if n.op.tuple_value]
     sizes = [(float(p.split('width="', 1)[1].split('"', 1)[0]), float(p.split('height="', 1)[1].split('"', 1)[0]))
              for p in pictures]
     width, height = max(w for w, _ in sizes) + 8, sum(h for _, h in sizes) + 8 * len(sizes)

@@ -21,7 +21,6 @@ import numpy as np
 from . import eager
 from .builder import apply, lift, substitutes, substituting
 from .differentiate import jvp, vjp
-from .errors import GraphError
 from .ir import Node, nodes_created
 from .opdef import OpDef, register
 from .ops import reshape, stop_gradient
@@ -128,22 +127,14 @@ def checkpoint(fn: Callable[..., Any], *args: Any) -> Any:
     inputs = [lift(a)[0] for a in leaves]
     block = _Block(frozen(fn), tree)  # the block as written now, whatever its loop variables become
     if any(eager.is_eager(a) for a in inputs):
-        inputs = [eager.to_eager(a) for a in inputs]
-        streams = stream_position()
-        with eager.enable_grad():  # recorded once, to find the tensors the block reads from outside
-            outs, out_tree = flatten(block.call(inputs))
-        captured = _eager_captured(outs, inputs)
-        memo: dict[int, Any] = {}
-        attrs = dict(block=block, n_args=len(inputs), streams=streams, memo=memo, sources=_sources(captured))
-        made = [eager.apply(CHECKPOINT, (eager.tensor(o.data), *inputs, *captured), dict(attrs, output=k))
-                for k, o in enumerate(outs)]
-        return unflatten(out_tree, made)  # the recording is dropped: only the values are kept
+        return _eager_checkpoint(block, inputs)
     first = nodes_created()
     streams = stream_position()
     outs, out_tree = flatten(block.call(inputs))
     outs = [lift(o)[0] for o in outs]
-    if any(eager.is_eager(o) for o in outs):
-        raise GraphError("checkpoint: the block returned eager tensors from graph inputs")
+    if any(eager.is_eager(o) for o in outs):  # the block read eager tensors: it runs eagerly, on its
+        with replaying_streams(streams):       # inputs' values (graph tensors of no placeholder)
+            return _eager_checkpoint(block, inputs)
     captured = _captured(outs, inputs, first)
     made = []
     for k, o in enumerate(outs):
@@ -153,6 +144,21 @@ def checkpoint(fn: Callable[..., Any], *args: Any) -> Any:
         made.append(apply(CHECKPOINT, (stop_gradient(o), *inputs, *captured), output=k, block=block,
                           n_args=len(inputs), streams=streams, memo=None, sources=_sources(captured)))
     return unflatten(out_tree, made)
+
+
+def _eager_checkpoint(block: _Block, inputs: list[Any]) -> Any:
+    """The checkpoint of `block` in eager mode: run once without keeping its recording; the
+    backward pass runs it again (graph inputs are made eager: they must have values)."""
+    inputs = [eager.to_eager(a) for a in inputs]
+    streams = stream_position()
+    with eager.enable_grad():  # recorded once, to find the tensors the block reads from outside
+        outs, out_tree = flatten(block.call(inputs))
+    captured = _eager_captured(outs, inputs)
+    memo: dict[int, Any] = {}
+    attrs = dict(block=block, n_args=len(inputs), streams=streams, memo=memo, sources=_sources(captured))
+    made = [eager.apply(CHECKPOINT, (eager.tensor(o.data), *inputs, *captured), dict(attrs, output=k))
+            for k, o in enumerate(outs)]
+    return unflatten(out_tree, made)  # the recording is dropped: only the values are kept
 
 
 def _captured(outs: list[Node], inputs: list[Node], first: int) -> list[Node]:

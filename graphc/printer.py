@@ -112,7 +112,9 @@ def format_graph(
         note = str(n.location)
         if n.grad_of is not None:
             forward = by_id.get(n.grad_of)
-            note = f"grad of {names[id(forward)] if forward is not None else '#' + str(n.grad_of)} · {note}"
+            # the forward node by its name here, or (gone from this graph: in a loop's body, or
+            # simplified away) just that it is a derivative, made for the line below
+            note = f"grad of {names[id(forward)]} · {note}" if forward is not None else f"derivative · {note}"
         return f"{code.ljust(COMMENT_COLUMN)}  # {note}"
 
     for unit in schedule(graph) if graph.groups else graph.nodes:

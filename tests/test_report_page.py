@@ -127,7 +127,7 @@ def test_a_loop_is_a_box_holding_its_body_on_the_page_and_in_dot(tmp_path: Path)
     loops = html[html.index("<h2>Loops</h2>"):html.index("<h2>Fusion groups</h2>")]
     assert loops.count("5 steps") >= 2 and loops.count("3 steps") >= 2  # forward and backward, each nesting one
     assert "(reversed)" in loops and "loop@" in loops and "› " in loops  # nested boxes name their path
-    assert ">carry<" in loops and ">x<" in loops and ">reads<" in loops and "→ y 0" in loops
+    assert ">carry " in loops and ">x xs<" in loops and ">reads W<" in loops and "→ y 0" in loops
     dot = f.to_dot()
     assert 'subgraph "cluster_loop@' in dot and "body, 5 steps" in dot and "body, 3 steps" in dot
     browser = shutil.which("chromium") or shutil.which("chromium-browser")

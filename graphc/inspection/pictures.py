@@ -277,12 +277,18 @@ def loop_roles(loop: Node) -> dict[int, str]:
     return {id(p): "carry" if k < nc else "x" if k < nc + nx else "reads" for k, p in enumerate(body.graph.inputs)}
 
 
-def loop_svg(loop: Node, name: str) -> str:
+def loop_svg(loop: Node, name: str, outer: dict[int, str] | None = None) -> str:
     """Loop `loop` (called `name` in the graph it is in) as a box holding its body's picture:
     the body's placeholders named by role (carry, a step's x, what it reads from outside), its
-    outputs the new carries then the step's ys; loops inside it drawn below it, each in its box."""
+    outputs the new carries then the step's ys; loops inside it drawn below it, each in its box.
+    `outer` names the loop's operands (the graph's `stable_names`): each placeholder is shown with
+    the operand it stands for."""
     body = loop.attrs["body"]
     roles = loop_roles(loop)
+    if outer is not None:
+        for p, x in zip(body.graph.inputs, loop.inputs):
+            if id(x) in outer:
+                roles[id(p)] = f"{roles[id(p)]} {outer[id(x)]}"
     g = body.graph
     tags: dict[int, str] = {}
     for k, o in enumerate(g.outputs):
@@ -291,18 +297,20 @@ def loop_svg(loop: Node, name: str) -> str:
     inner = graph_svg(g, roles=roles, tags=tags)
     width = float(inner.split('width="', 1)[1].split('"', 1)[0])
     height = float(inner.split('height="', 1)[1].split('"', 1)[0])
-    nested = [(m, f"{name} › {stable_names(g)[id(m)]}") for m in g.nodes if m.op.tuple_value]
-    pictures = [loop_svg(m, inner_name) for m, inner_name in nested]
+    inner_names = stable_names(g)
+    nested = [(m, f"{name} › {inner_names[id(m)]}") for m in g.nodes if m.op.tuple_value]
+    pictures = [loop_svg(m, inner_name, inner_names) for m, inner_name in nested]
     sizes = [(float(p.split('width="', 1)[1].split('"', 1)[0]), float(p.split('height="', 1)[1].split('"', 1)[0]))
              for p in pictures]
-    counts = {role: sum(1 for r in roles.values() if r == role) for role in ("carry", "x", "reads")}
+    counts = {role: sum(1 for r in loop_roles(loop).values() if r == role) for role in ("carry", "x", "reads")}
 
     def count(k: int, what: str) -> str:
         return f"{k} {what}" if k == 1 else f"{k} {what[:-1] + 'ies' if what.endswith('y') and what != 'y' else what + 's'}"
 
     head = (f"{name}: {body.length} steps{' (reversed)' if body.reverse else ''}; each reads {count(counts['carry'], 'carry')},"
             f" {count(counts['x'], 'slice')} of xs, {count(counts['reads'], 'value')} from outside; returns"
-            f" {count(body.carries, 'new carry')} and {count(body.outputs - body.carries, 'y')}")
+            f" {count(body.carries, 'new carry')} and {count(body.outputs - body.carries, 'y')} (the scan's, and what its"
+            " derivative reads)")
     total_w = max([width + 16, 8 * len(head) + 16, *(w + 32 for w, _ in sizes)])
     parts = [f'<text x="8" y="18" font-size="12" font-weight="bold">{escape(head)}</text>',
              f'<svg x="8" y="26" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}">'

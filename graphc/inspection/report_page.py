@@ -132,7 +132,7 @@ def render(f: Any) -> str:
             " box holding its body, which runs once per step: its placeholders are the carries, the step's slice of"
             " each xs and the values it reads from outside (the same every step; what the body computed from them"
             " alone was moved out of the loop); its outputs the new carries, then the step's ys.") + "</p>"
-            + "".join(_picture(loop_svg(n, names[id(n)])) for n in loops))
+            + "".join(_picture(loop_svg(n, names[id(n)], names)) for n in loops))
     fuse = next((r for r in f.passes if r.name == "fuse"), None)
     sections.append("<h2>Fusion groups</h2>")
     sections.append("<pre>" + escape("\n".join(fuse.notes) if fuse is not None and fuse.notes

@@ -100,3 +100,15 @@ def test_a_function_using_checkpoint_says_why_it_cannot_be_saved(tmp_path) -> No
     f = gc.compile([x], gc.checkpoint(lambda a: gc.sin(a), x))
     with pytest.raises(gc.GraphcError, match="gc.checkpoint holds Python code"):
         gc.save(tmp_path / "f.npz", f)
+
+
+def test_a_block_reading_eager_tensors_runs_eagerly_on_graph_inputs_with_values() -> None:
+    # Found by the fuzzer: a graph tensor of no placeholder (a random draw) checkpointed through
+    # a block that reads an eager weight; the checkpoint runs eagerly, as the rest of the step.
+    w = eager.tensor(np.array([0.5, 2.0]), requires_grad=True)
+    x = gc.random_normal((2,), seed=3, dtype="float64")
+    y = gc.checkpoint(lambda a: gc.tanh(a * w), x)
+    gc.sum(y).backward()
+    value = gc.compile([], x, backend="numpy")()
+    np.testing.assert_allclose(y.data, np.tanh(value * [0.5, 2.0]))
+    np.testing.assert_allclose(w.grad.data, value * (1 - np.tanh(value * [0.5, 2.0]) ** 2))
