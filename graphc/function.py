@@ -248,9 +248,15 @@ class Function:
     def kernels(self) -> list[str]:
         """The program's loop nests and kernels in the order they run, one line each (updates
         computed straight into their variables run last)."""
-        names = node_names(self.graph)
+        lines, last = self._unit_lines(self.graph, "")
+        return lines + last
+
+    def _unit_lines(self, graph: Graph, indent: str) -> tuple[list[str], list[str]]:
+        """`kernels()` of `graph` (the program, or a loop's body, its lines indented under its
+        loop): the lines in order, and the updates that run last."""
+        names = node_names(graph)
         lines, last = [], []
-        for unit in schedule(self.graph):
+        for unit in schedule(graph):
             members = unit.members if isinstance(unit, Group) else (unit,)
             if any(id(m) in self._at_end for m in members):  # runs after everything else
                 value = next(m for m in members if id(m) in self._at_end)
@@ -261,13 +267,20 @@ class Function:
             if isinstance(unit, Group):
                 head = " after a BLAS matmul" if unit.members[0].op is MATMUL else ""
                 listed = " ".join(names[id(m)] for m in unit.members)
-                lines.append(f"fused {unit.kind} over {list(unit.domain)}{head}: {len(unit.members)} nodes ({listed})")
+                how = f"; {self._free[id(members[-1])]}" if id(members[-1]) in self._free else ""
+                lines.append(f"{indent}fused {unit.kind} over {list(unit.domain)}{head}: {len(unit.members)} nodes"
+                             f" ({listed}){how}")
+            elif unit.op.tuple_value:  # a loop: its body's kernels, run once per step
+                body = unit.attrs["body"]
+                lines.append(f"{indent}loop {names[id(unit)]}: {body.length} steps{' (reversed)' if body.reverse else ''},"
+                             " each running:")
+                lines += self._unit_lines(body.graph, indent + "    ")[0]
             elif id(unit) in self._free:
-                lines.append(f"{unit.op.name} {names[id(unit)]} {unit.type}: no code, {self._free[id(unit)]}")
+                lines.append(f"{indent}{unit.op.name} {names[id(unit)]} {unit.type}: no code, {self._free[id(unit)]}")
             elif unit.inputs and unit.op not in (CONSTANT, FULL):
                 how = "BLAS" if unit.op is MATMUL else "loop" if unit.op.pointwise else "kernel"
-                lines.append(f"{unit.op.name} {names[id(unit)]} {unit.type} ({how})")
-        return lines + last
+                lines.append(f"{indent}{unit.op.name} {names[id(unit)]} {unit.type} ({how})")
+        return lines, last
 
     def to_dot(self) -> str:
         """Graphviz DOT text of the optimized graph, fused groups as clusters."""

@@ -247,3 +247,15 @@ def test_a_memory_budget_the_loop_already_meets_is_met() -> None:
     plain = gc.compile([xs], [loss, gc.grad(loss, w)], backend="python")
     budgeted = gc.compile([xs], [loss, gc.grad(loss, w)], backend="python", memory_budget=plain.memory.arena_bytes)
     assert budgeted.memory.arena_bytes <= plain.memory.arena_bytes
+
+
+def test_the_kernel_list_shows_each_loops_body_under_it() -> None:
+    xs = gc.placeholder((5, 4, 3), "float32", name="xs")
+    w = gc.variable(np.ones((3, 3), np.float32) * 0.1, name="W")
+    h, ys = gc.scan(lambda h, x: (gc.tanh(h @ w + x),) * 2, gc.constant(np.zeros((4, 3), np.float32)), xs)
+    loss = gc.sum(ys) + gc.sum(h)
+    lines = gc.compile([xs], loss, updates={w: w - 0.1 * gc.grad(loss, w)}, backend="python").kernels()
+    assert any(line.startswith("loop ") and "5 steps, each running:" in line for line in lines)
+    assert any(line.startswith("loop ") and "5 steps (reversed)" in line for line in lines)
+    assert any(line.startswith("    fused") for line in lines)  # a body's group, indented under its loop
+    assert any("gemm into its loop's carry" in line for line in lines)

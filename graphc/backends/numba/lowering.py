@@ -359,7 +359,8 @@ class _Lowering:
         alpha_text = repr(float(np.array(alpha, mm.dtype)))
         self.em.line(f"gemm({a.base}, {a.start()}, {b.base}, {b.start()}, {target.base}, {target.start()}, {int(a.swapped)},"
                      f" {int(b.swapped)}, {m}, {n}, {k}, {alpha_text}, 1.0)  # one BLAS call: product and update")
-        self.free[id(value)] = f"one BLAS gemm into {var.name} (alpha {alpha:g}, beta 1): the product is never stored"
+        into = var.name if isinstance(var, Variable) else "its loop's carry"
+        self.free[id(value)] = f"one BLAS gemm into {into} (alpha {alpha:g}, beta 1): the product is never stored"
         return True
 
     def naive_bytes(self) -> int:
