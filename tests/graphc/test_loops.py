@@ -169,14 +169,14 @@ def test_failures_inside_a_body_name_the_body_node_and_change_nothing(backend: s
     f = gc.compile([idx], total, updates={table: table * 2.0}, backend=backend)
     assert f(np.array([0, 1, 2, 1])) == 1 + 5 + 9 + 5
     before = table.value
-    with pytest.raises(gc.FeedError, match="7"):
+    with pytest.raises(gc.FeedError, match="7.*at step 1 of the loop"):
         f(np.array([0, 7, 1, 1]))
     np.testing.assert_array_equal(table.value, before)  # the update did not happen
 
     xs = gc.placeholder((3,), "float64")
     h, _ = gc.scan(lambda c, x: (c + gc.log(x), None), gc.constant(0.0, "float64"), xs)
     checked = gc.compile([xs], h, backend=backend, check_numerics=True)
-    with pytest.raises(gc.NumericsError, match="log"):
+    with pytest.raises(gc.NumericsError, match="log.*at step 1 of the loop"):
         checked(np.array([1.0, -1.0, 2.0]))
 
 

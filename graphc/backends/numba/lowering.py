@@ -89,6 +89,7 @@ class Kernel:
     # Arrays read at a loop's step: (array index, element offset, ((loop depth, elements per step), ...)).
     shifts: tuple[tuple[int, int, tuple[tuple[int, int], ...]], ...] = ()
     control: tuple[int, ...] = ()  # a loop's marker (no code): its words for the driver
+    depth: int = 0  # the loops around it
 
 
 @dataclass
@@ -133,8 +134,8 @@ class _Lowering:
         self.free: dict[int, str] = {}  # node id -> how it is had without code of its own
         self.own: dict[int, int] = {}  # outputs and update values -> key of their arena buffer
         self.em = self._emitter()
-        # Each kernel as emitted: its lines, constants, comments, failure sites and marker words.
-        self.emitted: list[tuple[list[str], tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[int, ...]]] = []
+        # Each kernel as emitted: its lines, constants, comments, failure sites, marker words, loop depth.
+        self.emitted: list[tuple[list[str], tuple[str, ...], tuple[str, ...], tuple[int, ...], tuple[int, ...], int]] = []
         self.placeholders = list(graph.inputs)
         self.variables: list[Variable] = []
         self.constants: list[np.ndarray] = []
@@ -162,16 +163,16 @@ class _Lowering:
         code = [line for line in self.em.lines if not line.lstrip().startswith("#")]
         if code:
             notes = tuple(line.strip()[2:] for line in self.em.lines if line.lstrip().startswith("#"))
-            self.emitted.append((code, tuple(self.em.constant_definitions()), notes, tuple(self.em.sites), ()))
+            self.emitted.append((code, tuple(self.em.constant_definitions()), notes, tuple(self.em.sites), (), self.depth))
 
     def marker(self, words: tuple[int, ...], note: str) -> int:
         """Emit a loop's marker (a kernel of no code); its index among the kernels."""
         self.step += 1
-        self.emitted.append(([], (), (note,), (), words))
+        self.emitted.append(([], (), (note,), (), words, self.depth))
         return len(self.emitted) - 1
 
     def bind(self, code: list[str], constants: tuple[str, ...], notes: tuple[str, ...], sites: tuple[int, ...],
-             control: tuple[int, ...], same: dict[int, int]) -> Kernel:
+             control: tuple[int, ...], depth: int, same: dict[int, int]) -> Kernel:
         """An emitted kernel with the program's names made its parameters. Buffers that share
         their place (`same`: written in place of one another) are one parameter, so that LLVM
         sees one array read and written at one index, not two that might overlap."""
@@ -200,7 +201,7 @@ class _Lowering:
             return params[name]
 
         body = tuple(_PROGRAM_NAME.sub(param, line) for line in code)
-        return Kernel(body, constants, tuple(arrays), notes, sites, tuple(shifts), control)
+        return Kernel(body, constants, tuple(arrays), notes, sites, tuple(shifts), control, depth)
 
     def array_type(self, name: str) -> tuple[np.dtype, int]:
         """The dtype and size of program array `name` (in3, var0, const2)."""
@@ -481,8 +482,9 @@ class _Lowering:
         (self.graph, self.users, self.group_of, self.results, self.arrays, self.literals, self.slots, self.accumulating,
          self.into) = saved
         end = self.marker((LOOP_END, begin), "end of the loop")
-        code, constants, notes, sites, _ = self.emitted[begin]
-        self.emitted[begin] = (code, constants, notes, sites, (LOOP_BEGIN, body.length, int(body.reverse), self.depth, end, 0))
+        code, constants, notes, sites, _, depth = self.emitted[begin]
+        self.emitted[begin] = (code, constants, notes, sites, (LOOP_BEGIN, body.length, int(body.reverse), self.depth, end, 0),
+                               depth)
         for key in range(len(self.buffers)):  # what the loop reads or writes from outside lives through it
             if self.born[key] < first <= self.last[key]:
                 self.last[key] = self.step

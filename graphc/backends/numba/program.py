@@ -443,11 +443,15 @@ class NativeProgram:
     def _raise(self, feeds: list[np.ndarray]) -> None:
         code, site, value, k = (int(v) for v in self.status)
         self.status[:] = 0
-        node = self.program.nodes[self.program.kernels[k].sites[site]]
+        kernel = self.program.kernels[k]
+        node = self.program.nodes[kernel.sites[site]]
+        # In a loop's body: the step it stopped at (of each loop around it, outermost first).
+        steps = [int(self.table[G_LOOP + d]) for d in range(kernel.depth)]
+        at = f" (at step {', '.join(map(str, steps))} of the loop{'s' if len(steps) > 1 else ''} around it)" if steps else ""
         if code == STATUS_INDEX:
-            raise FeedError(OUT_OF_RANGE[node.op](node, value))  # indices come from feeds: constants are checked when made
+            raise FeedError(OUT_OF_RANGE[node.op](node, value) + at)  # indices come from feeds: constants are checked when made
         if code == STATUS_NUMERICS:
-            raise NumericsError(describe_nonfinite(node, self._value_of(node, feeds)))
+            raise NumericsError(describe_nonfinite(node, self._value_of(node, feeds)) + at)
         raise GraphcError(f"compiled program stopped with status {code} at {node!r}")
 
     def _value_of(self, node: Any, feeds: list[np.ndarray]) -> np.ndarray | None:
