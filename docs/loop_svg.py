@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 
 import graphc as gc
-from graphc.inspection.pictures import loop_svg, stable_names
+from graphc.inspection.pictures import loop_svg, stable_names, svg_size
 
 
 def render() -> str:
@@ -26,8 +26,7 @@ def render() -> str:
     f = gc.compile([xs], loss, updates={w: w - 0.1 * gc.grad(loss, w)}, backend="numpy")
     names = stable_names(f.graph)
     pictures = [loop_svg(n, names[id(n)], names) for n in f.graph.nodes if n.op.tuple_value]
-    sizes = [(float(p.split('width="', 1)[1].split('"', 1)[0]), float(p.split('height="', 1)[1].split('"', 1)[0]))
-             for p in pictures]
+    sizes = [svg_size(p) for p in pictures]
     width, height = max(w for w, _ in sizes) + 8, sum(h for _, h in sizes) + 8 * len(sizes)
     parts, y = [], 4.0
     for picture, (_, h) in zip(pictures, sizes):

@@ -277,6 +277,12 @@ def loop_roles(loop: Node) -> dict[int, str]:
     return {id(p): "carry" if k < nc else "x" if k < nc + nx else "reads" for k, p in enumerate(body.graph.inputs)}
 
 
+def svg_size(svg: str) -> tuple[float, float]:
+    """The width and height of a picture these functions drew (its outer <svg>'s attributes)."""
+    head = svg.split(">", 1)[0]
+    return float(head.split(' width="', 1)[1].split('"', 1)[0]), float(head.split(' height="', 1)[1].split('"', 1)[0])
+
+
 def loop_svg(loop: Node, name: str, outer: dict[int, str] | None = None) -> str:
     """Loop `loop` (called `name` in the graph it is in) as a box holding its body's picture:
     the body's placeholders named by role (carry, a step's x, what it reads from outside), its
@@ -295,13 +301,11 @@ def loop_svg(loop: Node, name: str, outer: dict[int, str] | None = None) -> str:
         what = f"→ carry {k}" if k < body.carries else f"→ y {k - body.carries}"
         tags[id(o)] = f"{tags[id(o)]}, {what[2:]}" if id(o) in tags else what
     inner = graph_svg(g, roles=roles, tags=tags)
-    width = float(inner.split('width="', 1)[1].split('"', 1)[0])
-    height = float(inner.split('height="', 1)[1].split('"', 1)[0])
+    width, height = svg_size(inner)
     inner_names = stable_names(g)
     nested = [(m, f"{name} › {inner_names[id(m)]}") for m in g.nodes if m.op.tuple_value]
     pictures = [loop_svg(m, inner_name, inner_names) for m, inner_name in nested]
-    sizes = [(float(p.split('width="', 1)[1].split('"', 1)[0]), float(p.split('height="', 1)[1].split('"', 1)[0]))
-             for p in pictures]
+    sizes = [svg_size(p) for p in pictures]
     counts = {role: sum(1 for r in loop_roles(loop).values() if r == role) for role in ("carry", "x", "reads")}
 
     def count(k: int, what: str) -> str:
