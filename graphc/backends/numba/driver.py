@@ -1,7 +1,8 @@
 """Running a program's kernels: generic loops compiled once per machine, never per program.
 
 A kernel is a Numba cfunc `void(int64 *g, int64 *p)`. `g` points at what every kernel of a
-step shares (`G_STEP`, and the address of the status words); `p` at the kernel's own
+step shares (`G_STEP`, the address of the status words, the loops' step indices and the
+addresses of the BLAS's gemm); `p` at the kernel's own
 parameters: the addresses of the arrays it reads or writes (feeds, variables, constants, arena
 buffers alike).
 A program is then data — its kernels' addresses and one int64 table of parameters — so that
@@ -27,7 +28,9 @@ from numba.extending import intrinsic
 
 G_STEP, G_STATUS, G_LOOP = 0, 1, 2
 MAX_DEPTH = 8  # loops nested in loops, at most
-G_SIZE = G_LOOP + MAX_DEPTH
+G_SGEMM = G_LOOP + MAX_DEPTH  # the addresses of the BLAS's float32 and float64 gemm (`blas.py`)
+G_DGEMM = G_SGEMM + 1
+G_SIZE = G_DGEMM + 1
 LOOP_BEGIN, LOOP_END = 1, 2
 # status[0]: 0, or why a kernel stopped; status[1]: which of its failure sites; status[2]: a
 # value the site reports; status[3]: which kernel of the program (set by the driver).

@@ -13,6 +13,11 @@ import numba
 import numpy as np
 from numba.extending import intrinsic
 
+from .driver import G_DGEMM, G_SGEMM
+
+# Row-major CBLAS constants (the gemm signature kernels call: `graphc.backends.numba.blas`).
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+
 _jit = functools.partial(numba.njit, nogil=True, cache=True, error_model="numpy")
 _MASK = np.uint64(0xFFFFFFFF)
 
@@ -152,53 +157,90 @@ def sum_run(flat: np.ndarray, start: int, n: int) -> float:
 
 
 @intrinsic
-def gemm(typingctx, a, ia, b, ib, c, ic, trans_a, trans_b, m, n, k, alpha, beta):  # type: ignore[no-untyped-def]
+def gemm(typingctx, g, a, ia, b, ib, c, ic, trans_a, trans_b, m, n, k, alpha, beta):  # type: ignore[no-untyped-def]
     """c = alpha * op(a) @ op(b) + beta * c for row-major matrices held in 1-D arrays, starting
     `ia`, `ib`, `ic` elements in: op(a) is [m, k] (the transpose of a's [k, m] data when
-    trans_a), op(b) is [k, n], c is [m, n]. It calls the BLAS gemm that Numba's own np.dot calls
-    (numba_xxgemm, resolved by name when the code is linked, so cached machine code stays
-    valid), with alpha and beta: `w - lr * (x.T @ g)` is one gemm into w, without the product
-    ever being stored. Offsets, not slices: a slice costs Numba's typing and LLVM far more code
-    than the call."""
+    trans_a), op(b) is [k, n], c is [m, n]. It calls the gemm whose address the shared words `g`
+    hold (`G_SGEMM` or `G_DGEMM`, see `graphc.backends.numba.blas`), so cached machine code holds
+    no address; with alpha and beta, `w - lr * (x.T @ g)` is one gemm into w, without the
+    product ever being stored. Offsets, not slices: a slice costs Numba's typing and LLVM far
+    more code than the call."""
     from llvmlite import ir
     from numba.core import cgutils, types
 
-    sig = types.void(a, ia, b, ib, c, ic, trans_a, trans_b, m, n, k, alpha, beta)
+    if not isinstance(g, types.CPointer) or a.dtype not in (types.float32, types.float64):
+        return None
+    sig = types.void(g, a, ia, b, ib, c, ic, trans_a, trans_b, m, n, k, alpha, beta)
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        a_, ia_, b_, ib_, c_, ic_, ta, tb, m_, n_, k_, alpha_, beta_ = args
+        g_, a_, ia_, b_, ib_, c_, ic_, ta, tb, m_, n_, k_, alpha_, beta_ = args
         types_ = signature.args
-        dtype = types_[4].dtype
-        void_p, char, intp = ir.IntType(8).as_pointer(), ir.IntType(8), context.get_value_type(types.intp)
-        fnty = ir.FunctionType(ir.IntType(32), [char, char, char, intp, intp, intp, void_p, void_p, intp,
-                                                void_p, intp, void_p, void_p, intp])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+        dtype = types_[1].dtype
+        element, i32, i64 = context.get_value_type(dtype), ir.IntType(32), ir.IntType(64)
+        pointer = element.as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, element, pointer, i64, pointer, i64,
+                                               element, pointer, i64])
+        word = G_SGEMM if dtype == types.float32 else G_DGEMM
+        address = builder.load(builder.gep(g_, [i64(word)]))
+        target = builder.inttoptr(address, fnty.as_pointer())
         data = []
-        for t, v, (off, off_t) in zip((types_[0], types_[2], types_[4]), (a_, b_, c_),
-                                      ((ia_, types_[1]), (ib_, types_[3]), (ic_, types_[5]))):
+        for t, v, off, off_t in ((types_[1], a_, ia_, types_[2]), (types_[3], b_, ib_, types_[4]),
+                                 (types_[5], c_, ic_, types_[6])):
             start = cgutils.create_struct_proxy(t)(context, builder, value=v).data
-            data.append(builder.bitcast(builder.gep(start, [context.cast(builder, off, off_t, types.intp)]), void_p))
-        slots = []
-        for value, ty in ((alpha_, types_[11]), (beta_, types_[12])):
-            slot = cgutils.alloca_once(builder, context.get_value_type(dtype))
-            builder.store(context.cast(builder, value, ty, dtype), slot)
-            slots.append(builder.bitcast(slot, void_p))
-        m_, n_, k_ = (context.cast(builder, v, types_[i], types.intp) for i, v in ((8, m_), (9, n_), (10, k_)))
-        ta = builder.icmp_unsigned("!=", context.cast(builder, ta, types_[6], types.intp), intp(0))
-        tb = builder.icmp_unsigned("!=", context.cast(builder, tb, types_[7], types.intp), intp(0))
-        t, nt = char(ord("t")), char(ord("n"))
-        # Row-major c = op(a) op(b) is column-major c^T = op(b)^T op(a)^T.
-        trans_b_flag, ld_b = builder.select(tb, t, nt), builder.select(tb, k_, n_)
-        trans_a_flag, ld_a = builder.select(ta, t, nt), builder.select(ta, m_, k_)
-        kind = char(ord("s" if dtype == types.float32 else "d"))
-        builder.call(fn, (kind, trans_b_flag, trans_a_flag, n_, m_, k_, slots[0], data[1], ld_b, data[0], ld_a,
-                          slots[1], data[2], n_))
+            data.append(builder.gep(start, [context.cast(builder, off, off_t, types.intp)]))
+        m_, n_, k_ = (context.cast(builder, v, types_[i], types.int64) for i, v in ((9, m_), (10, n_), (11, k_)))
+        ta = builder.icmp_unsigned("!=", context.cast(builder, ta, types_[7], types.int64), i64(0))
+        tb = builder.icmp_unsigned("!=", context.cast(builder, tb, types_[8], types.int64), i64(0))
+        flag_a, ld_a = builder.select(ta, i32(TRANS), i32(NO_TRANS)), builder.select(ta, m_, k_)
+        flag_b, ld_b = builder.select(tb, i32(TRANS), i32(NO_TRANS)), builder.select(tb, k_, n_)
+        alpha_, beta_ = (context.cast(builder, v, types_[i], dtype) for i, v in ((12, alpha_), (13, beta_)))
+        builder.call(target, (i32(ROW_MAJOR), flag_a, flag_b, m_, n_, k_, alpha_, data[0], ld_a, data[1], ld_b, beta_,
+                              data[2], n_))
         return context.get_dummy_value()
 
     return sig, codegen
 
 
-def gemm_reference(a: np.ndarray, ia: int, b: np.ndarray, ib: int, c: np.ndarray, ic: int, trans_a: int,
+@intrinsic
+def _scipy_gemm(typingctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):  # type: ignore[no-untyped-def]
+    """Row-major gemm on raw pointers through the BLAS of Numba's own np.dot (SciPy's;
+    numba_xxgemm, resolved by name when the code is linked)."""
+    from llvmlite import ir
+    from numba.core import cgutils, types
+
+    sig = types.void(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        ta, tb, m_, n_, k_, alpha_, a_, lda_, b_, ldb_, beta_, c_, ldc_ = args
+        dtype = signature.args[6].dtype
+        void_p, char, intp = ir.IntType(8).as_pointer(), ir.IntType(8), context.get_value_type(types.intp)
+        fnty = ir.FunctionType(ir.IntType(32), [char, char, char, intp, intp, intp, void_p, void_p, intp,
+                                                void_p, intp, void_p, void_p, intp])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+        slots = []
+        for value in (alpha_, beta_):
+            slot = cgutils.alloca_once(builder, context.get_value_type(dtype))
+            builder.store(value, slot)
+            slots.append(builder.bitcast(slot, void_p))
+        flag = {}
+        for name, t in (("a", ta), ("b", tb)):
+            flag[name] = builder.select(builder.icmp_signed("==", t, ir.IntType(32)(TRANS)), char(ord("t")), char(ord("n")))
+        kind = char(ord("s" if dtype == types.float32 else "d"))
+        # Row-major c = op(a) op(b) is column-major c^T = op(b)^T op(a)^T.
+        builder.call(fn, (kind, flag["b"], flag["a"], n_, m_, k_, slots[0], builder.bitcast(b_, void_p), ldb_,
+                          builder.bitcast(a_, void_p), lda_, slots[1], builder.bitcast(c_, void_p), ldc_))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def gemm_adapter(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):  # type: ignore[no-untyped-def]
+    """The kernels' gemm signature (`blas.gemm_signature`, row-major only) on SciPy's BLAS:
+    compiled by `graphc.backends.numba.blas` as a cfunc when NumPy has no OpenBLAS of its own."""
+    _scipy_gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+
+def gemm_reference(g: object, a: np.ndarray, ia: int, b: np.ndarray, ib: int, c: np.ndarray, ic: int, trans_a: int,
                    trans_b: int, m: int, n: int, k: int, alpha: float, beta: float) -> None:
     """`gemm` in NumPy, for generated code run by CPython (an intrinsic runs only in Numba)."""
     a, b, c = a[ia:ia + m * k], b[ib:ib + k * n], c[ic:ic + m * n]

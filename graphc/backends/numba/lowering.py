@@ -358,7 +358,7 @@ class _Lowering:
             return False
         m, k, n = mm.inputs[0].shape[0], mm.inputs[0].shape[1], mm.shape[1]
         alpha_text = repr(float(np.array(alpha, mm.dtype)))
-        self.em.line(f"gemm({a.base}, {a.start()}, {b.base}, {b.start()}, {target.base}, {target.start()}, {int(a.swapped)},"
+        self.em.line(f"gemm(g, {a.base}, {a.start()}, {b.base}, {b.start()}, {target.base}, {target.start()}, {int(a.swapped)},"
                      f" {int(b.swapped)}, {m}, {n}, {k}, {alpha_text}, 1.0)  # one BLAS call: product and update")
         into = var.name if isinstance(var, Variable) else "its loop's carry"
         self.free[id(value)] = f"one BLAS gemm into {into} (alpha {alpha:g}, beta 1): the product is never stored"

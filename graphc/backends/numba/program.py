@@ -36,9 +36,12 @@ from ...errors import FeedError, GraphcError, GraphcWarning, NumericsError
 from ...ir import Variable
 from ..numpy.executor import describe_nonfinite
 from . import driver, helpers
-from .blas import use_threads
+from .blas import chosen as chosen_blas
+from .blas import restore_threads, use_threads
 from .driver import (
+    G_DGEMM,
     G_LOOP,
+    G_SGEMM,
     G_SIZE,
     G_STATUS,
     G_STEP,
@@ -359,6 +362,9 @@ class NativeProgram:
                 if not isinstance(what, str):  # an arena buffer: its address for good
                     self.table[start + i] = arena + p.memory.offsets[what]
         self.table[G_STATUS] = _address(self.status)
+        if not self.interpret:
+            blas = chosen_blas()
+            self.table[G_SGEMM], self.table[G_DGEMM] = blas.sgemm, blas.dgemm
         self._bound: list[Any] = [None] * len(names)
         n_fixed = len(p.placeholders) + len(p.variables)
         self._bind(self.constants, n_fixed)
@@ -378,8 +384,11 @@ class NativeProgram:
 
     def _run(self) -> int:
         if not self.interpret:
-            use_threads(self.threads)
-            return int(run_step(self.functions, self.starts, self.table, self.status))
+            before = use_threads(self.threads)
+            try:
+                return int(run_step(self.functions, self.starts, self.table, self.status))
+            finally:
+                restore_threads(before)
         shared = self.table[:G_SIZE]
         k = 0
         with np.errstate(all="ignore"):  # NumPy scalars would warn where IEEE arithmetic is silent
@@ -418,13 +427,16 @@ class NativeProgram:
         if self.interpret:
             done = self._run_steps_python(n_steps, step0, fed, outs)
         else:
-            use_threads(self.threads)
+            before = use_threads(self.threads)
             columns = [np.array(c, np.int64).reshape(-1) for c in zip(*fed)] if fed else [np.zeros(0, np.int64)] * 3
             copies = [np.array([s.offset for s in p.outputs], np.int64), np.array([s.nbytes for s in p.outputs], np.int64),
                       np.array([_address(o) for o in outs], np.int64)]
             args: list[Any] = [self.functions, self.starts, self.table, self.status, self.arena, n_steps, step0,
                                *columns, *copies]
-            done = int(run_steps(*args))
+            try:
+                done = int(run_steps(*args))
+            finally:
+                restore_threads(before)
         if self.status[0]:
             self._raise([f[done] for f in feeds])
         return outs

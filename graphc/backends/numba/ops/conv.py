@@ -106,7 +106,7 @@ def _fold(em: Emitter, out: Buf, cols: Buf, b: str, kernel: tuple[int, ...], geo
 def _gemm(em: Emitter, a: tuple[Buf, str, int], b: tuple[Buf, str, int], c: tuple[Buf, str, int], trans: str,
           m: int, n: int, k: int, beta: str) -> None:
     """c = op(a) @ op(b) + beta * c on parts (array, offset expression, elements) of buffers."""
-    em.line(f"gemm({a[0].base}, {a[0].start(a[1])}, {b[0].base}, {b[0].start(b[1])}, {c[0].base}, {c[0].start(c[1])},"
+    em.line(f"gemm(g, {a[0].base}, {a[0].start(a[1])}, {b[0].base}, {b[0].start(b[1])}, {c[0].base}, {c[0].start(c[1])},"
             f" {trans}, {m}, {n}, {k}, 1.0, {beta})")
 
 

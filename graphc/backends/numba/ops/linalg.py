@@ -27,7 +27,7 @@ def _matmul_kernel(em: Emitter, out: Buf, a: Buf, b: Buf) -> None:
     with em.loops(batch) as names:
         sa, sb, so = start(a, names), start(b, names), start(out, names)
         if out.dtype.kind == "f" and a.dtype == b.dtype == out.dtype:
-            em.line(f"gemm({a.base}, {a.start(sa)}, {b.base}, {b.start(sb)}, {out.base}, {out.start(so)},"
+            em.line(f"gemm(g, {a.base}, {a.start(sa)}, {b.base}, {b.start(sb)}, {out.base}, {out.start(so)},"
                     f" {int(a.swapped)}, {int(b.swapped)}, {m}, {n}, {k}, 1.0, 0.0)")
         else:  # integers and mixed dtypes: a plain triple loop
             with em.loops([m, n]) as (i, j):
