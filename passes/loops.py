@@ -10,6 +10,10 @@
   outputs. Part of CSE.
 - `prune_loops` drops the ys no one reads from a loop's body, then the xs and captured values
   the body no longer reads. Part of dead-node elimination.
+- `products_out_of_loops` turns a carry that only sums a product of per-step values (a weight's
+  gradient through time, `dw <- dw + h[t].T @ dz[t]`) into one product after the loop of the
+  two stacked operands (`H.T @ DZ`, contracting over steps and rows at once): one large BLAS call
+  runs at full speed where many thin ones did not. Part of simplification.
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from collections.abc import Callable, Hashable
 from dataclasses import replace
 from typing import Any
 
+import graphc.ops as ops
+from graphc.builder import apply
 from graphc.ir import Graph, Node, consumers, topological_order
+from graphc.ops.elementwise import ADD
+from graphc.ops.linalg import MATMUL
+from graphc.ops.loop import LOOP_OUTPUT
+from graphc.ops.shape import TRANSPOSE
+from graphc.source import derived_from
 
 from .base import PassResult
 from .rewrite import rewrite, with_inputs
@@ -155,3 +166,114 @@ def prune_loops(graph: Graph) -> tuple[Graph, int]:
     if not dropped:
         return graph, 0
     return Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), dropped
+
+
+def _accumulated_product(body: Any, i: int) -> tuple[Node, Node] | None:
+    """The operands (l, r) when carry i of `body` is only ever `carry + l @ r` (2-D, l and r
+    per-step values, not the carry's own), else None."""
+    g = body.graph
+    p, out = g.inputs[i], g.outputs[i]
+    if out.op is not ADD or sum(x is p for x in out.inputs) != 1 or out.shape != p.shape:
+        return None
+    users = consumers(g)
+    if users[p] != [out] or users[out] or any(o is p for o in g.outputs) or sum(o is out for o in g.outputs) != 1:
+        return None
+    product = out.inputs[1] if out.inputs[0] is p else out.inputs[0]
+    if product.op is not MATMUL or product.ndim != 2 or any(x.ndim != 2 for x in product.inputs):
+        return None
+    captured = {id(q) for q in g.inputs[body.carries + body.xs:]}
+    if any(id(_untransposed(x)[0]) in captured for x in product.inputs):
+        return None  # a loop-invariant operand: nothing to stack
+    return product.inputs[0], product.inputs[1]
+
+
+def _untransposed(x: Node) -> tuple[Node, bool]:
+    """(a, True) when x is a's 2-D transpose, else (x, False)."""
+    if x.op is TRANSPOSE and x.attrs["axes"] == (1, 0):
+        return x.inputs[0], True
+    return x, False
+
+
+def products_out_of_loops(graph: Graph) -> tuple[Graph, int]:
+    """`graph` with each loop carry that only accumulates a product of per-step values computed
+    after the loop as one product of the stacked operands (stacks the loop already keeps are
+    reused; a new one only for a step's operand no larger than the carry: a thin product, which
+    BLAS runs slowly); the number of carries moved out."""
+    users = consumers(graph)
+    new: dict[int, Node] = {}
+    moved = 0
+    for n in graph.nodes:
+        inputs = tuple(new[id(x)] for x in n.inputs)
+        if n.op.tuple_value and n.attrs["body"].length > 0:
+            done = _product_out_of_loop(n, inputs, users[n])
+            if done is not None:
+                loop, readers = done
+                moved += 1
+                new[id(n)] = loop
+                for old, value in readers.items():
+                    new[old] = value
+                continue
+        if id(n) not in new:
+            new[id(n)] = with_inputs(n, inputs)
+    if not moved:
+        return graph, 0
+    return Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), moved
+
+
+def _product_out_of_loop(n: Node, inputs: tuple[Node, ...], readers: list[Node]) -> tuple[Node, dict[int, Node]] | None:
+    """Loop `n` (on `inputs`) with its first carry that accumulates a product moved out: the new
+    loop, and what each of `readers` (n's loop_output nodes) becomes. None if no carry does."""
+    body = n.attrs["body"]
+    g, nc, nx = body.graph, body.carries, body.xs
+    for i in range(nc):
+        operands = _accumulated_product(body, i)
+        if operands is None:
+            continue
+        outputs = [o for k, o in enumerate(g.outputs) if k != i]
+        stacks: list[tuple[int, bool]] = []  # per operand: its stack (y k >= 0, or input -1 - j); transposed
+        thin = True
+        for x in operands:
+            base, transposed = _untransposed(x)
+            if any(base is q for q in g.inputs[nc:nc + nx]):
+                stacks.append((-1 - next(j for j in range(nc, nc + nx) if g.inputs[j] is base), transposed))
+                continue
+            k = next((k for k in range(nc - 1, len(outputs)) if k >= nc - 1 and outputs[k] is base), None)
+            if k is None:
+                thin = thin and base.size <= g.outputs[i].size
+                k = len(outputs)
+                outputs.append(base)
+            stacks.append((k, transposed))
+        if not thin:
+            continue
+        kept = [q for k, q in enumerate(g.inputs) if k != i]
+        loop = _with_body(n, tuple(x for k, x in enumerate(inputs) if k != i),
+                          replace(body, graph=Graph(kept, outputs), carries=nc - 1))
+        with derived_from(g.outputs[i].location, g.outputs[i].grad_of):
+            stacked = [inputs[-1 - s] if s < 0 else _item_of(loop, s) for s, _ in stacks]
+            (left, left_t), (right, right_t) = ((x, t) for x, (_, t) in zip(stacked, stacks))
+            total = ops.matmul(_rows_last(left, left_t, inner=True), _rows_last(right, right_t, inner=False))
+            final = ops.add(inputs[i], total)
+        changed: dict[int, Node] = {}
+        for r in readers:
+            k = r.attrs["index"]
+            changed[id(r)] = final if k == i else _item(r, loop, k - (k > i))
+        return loop, changed
+    return None
+
+
+def _item_of(loop: Node, k: int) -> Node:
+    return apply(LOOP_OUTPUT, (loop,), index=k)
+
+
+def _rows_last(stack: Node, transposed: bool, inner: bool) -> Node:
+    """The steps' operands [T, ...] side by side along the contracted axis: for the left operand
+    (`inner`) a [k, T*n] matrix of steps' [k, n] (each the transpose of the stacked [n, k] when
+    `transposed`), for the right a [T*n, m] matrix of steps' [n, m]."""
+    t, a, b = stack.shape
+    if inner:
+        if transposed:  # steps' [a=n, b=k]: rows of every step, then transposed
+            return ops.transpose(ops.reshape(stack, (t * a, b)))
+        return ops.reshape(ops.transpose(stack, (1, 0, 2)), (a, t * b))
+    if transposed:  # steps' [a=m, b=n], each transposed to [n, m]
+        return ops.transpose(ops.reshape(ops.transpose(stack, (1, 0, 2)), (a, t * b)))
+    return ops.reshape(stack, (t * a, b))

@@ -42,6 +42,7 @@ from graphc.ops.reduction import SUM
 from graphc.ops.shape import BROADCAST_TO, CONCATENATE, RESHAPE, SCATTER_INDEX, TRANSPOSE
 
 from .base import PassResult
+from .loops import products_out_of_loops
 from .rewrite import rewrite
 
 
@@ -356,8 +357,12 @@ MAX_SWEEPS = 8
 
 
 def simplify(graph: Graph) -> PassResult:
-    """`graph` with every rule of RULES applied until none fires (at most MAX_SWEEPS sweeps)."""
+    """`graph` with loops' accumulated products moved out of them (`products_out_of_loops`),
+    then every rule of RULES applied until none fires (at most MAX_SWEEPS sweeps)."""
     fired: dict[str, int] = {}
+    graph, moved = products_out_of_loops(graph)
+    if moved:
+        fired["products out of loops"] = moved
 
     def apply_rules(n: Node) -> Node:
         for rule in _BY_OP.get(n.op, ()):

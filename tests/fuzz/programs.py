@@ -115,6 +115,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "getitem": _getitem,
     "programs.scan_ys": lambda *a, **k: scan_ys(*a, **k),
     "programs.scan_reading": lambda *a, **k: scan_reading(*a, **k),
+    "programs.scan_with_total": lambda *a, **k: scan_with_total(*a, **k),
     **{f"op{o}": _binary(o) for o in ("+", "-", "*", "/", "**", "@", "<", "<=", ">", ">=", "==", "!=")},
 }
 
@@ -558,6 +559,20 @@ def scan_reading(fn: Any, init: Any, xs: Any, w: Any, reverse: bool = False) -> 
     return gc.scan(lambda c, x: fn(c, x, w), init, xs, reverse=reverse, unroll=UNROLL)[1]
 
 
+def scan_with_total(fn: Any, init: Any, xs: Any, reverse: bool = False) -> Any:
+    """The stacked ys of a scan carrying (a state, a running sum of products), the final sum's
+    total added to them: the sum is a carry only accumulating (moved out of the loop)."""
+    (_, total), ys = gc.scan(fn, init, xs, reverse=reverse, unroll=UNROLL)
+    return ys + gc.sum(total) * 0.01
+
+
+def _scan_products(c: Any, x: Any) -> Any:
+    """(state, total + x.T @ d) for a 2-D slice x and d computed from it."""
+    h, total = c
+    d = gc.tanh(x * 0.5 + h)
+    return (d, total + gc.transpose(x) @ d), d * x
+
+
 def _scan_body(c: Any, x: Any) -> Any:
     h = gc.tanh(c * 0.7 + x)
     return h, h * x
@@ -620,7 +635,10 @@ def _m_control(d: _Draw) -> Step | None:
         init = weight(tuple(x.shape[1:]), int(d.rng.integers(100))).astype(x.dtype)
         reverse = {"reverse": bool(d.rng.random() < 0.5)}
         other = d.pick("f")
-        body = d.choice(["plain", "counted", "nested", "reads", "blocks"])
+        body = d.choice(["plain", "counted", "nested", "reads", "blocks", "products"])
+        if body == "products" and x.ndim == 3:
+            total = np.zeros((x.shape[2], x.shape[2]), x.dtype)
+            return Step("programs.scan_with_total", (_scan_products, (init, total), Ref(k)), reverse)
         if body in ("reads", "blocks") and other is not None:
             fn = _scan_reads if body == "reads" else _scan_blocks
             return Step("programs.scan_reading", (fn, init, Ref(k), Ref(other)), reverse)

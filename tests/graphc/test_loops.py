@@ -259,3 +259,86 @@ def test_the_kernel_list_shows_each_loops_body_under_it() -> None:
     assert any(line.startswith("loop ") and "5 steps (reversed)" in line for line in lines)
     assert any(line.startswith("    fused") for line in lines)  # a body's group, indented under its loop
     assert any("gemm into its loop's carry" in line for line in lines)
+
+
+def _moved(f: gc.Function) -> int:
+    return sum(p.stats.get("products out of loops", 0) for p in f.passes)
+
+
+@pytest.mark.parametrize("form", ["h.T @ d", "a @ d", "h.T @ e.T", "a @ e.T"])
+def test_a_carry_summing_products_becomes_one_product_after_the_loop(form: str) -> None:
+    """`acc + l @ r` with both operands per-step values is computed after the loop from their
+    stacks, whichever operands are transposes; the carry is gone from the loop."""
+    rng = np.random.default_rng(7)
+    hs = gc.placeholder((6, 4, 6), "float64", name="hs")
+    ws = gc.placeholder((6, 4, 5), "float64", name="ws")
+
+    def step(acc: Any, x: Any) -> Any:
+        h, w = x["h"], x["w"]
+        d = gc.tanh(w) * 2.0  # [4, 5], computed in the body
+        a, e = gc.transpose(h * 1.5), gc.transpose(d)  # [6, 4] computed; [5, 4] computed
+        left = gc.transpose(h) if form.startswith("h.T") else a
+        right = d if form.endswith("d") else gc.transpose(e)
+        return acc + left @ right, gc.sum(d)
+
+    start = rng.standard_normal((6, 5))
+    total, ys = gc.scan(step, gc.constant(start), {"h": hs, "w": ws})
+    feeds = [rng.standard_normal((6, 4, 6)), rng.standard_normal((6, 4, 5))]
+    want = start + sum((1.5 if form.startswith("a") else 1.0) * h.T @ (np.tanh(w) * 2.0) for h, w in zip(*feeds))
+    for backend in BACKENDS:
+        f = gc.compile([hs, ws], [total, ys], backend=backend)
+        assert _moved(f) == 1, backend
+        (loop,) = _loops(f.graph)
+        assert loop.attrs["body"].carries == 0
+        got, got_ys = f(*feeds)
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        np.testing.assert_allclose(got_ys, [np.sum(np.tanh(w) * 2.0) for w in feeds[1]], rtol=1e-12)
+
+
+def test_a_weight_gradient_through_time_is_one_product_of_the_stacks_the_loops_keep() -> None:
+    """The gradient of a recurrent weight sums h[t-1].T @ dz[t] over steps: computed after the
+    backward loop from the forward loop's stack of h and the backward loop's stack of dz (which
+    the input weight's gradient reads too), equal to the unrolled program's."""
+    def model(unroll: bool) -> tuple[list[Any], list[Any]]:
+        xs = gc.placeholder((7, 4, 6), "float64", name="xs")
+        wx = gc.placeholder((6, 8), "float64", name="wx")
+        wh = gc.placeholder((8, 8), "float64", name="wh")
+        projected = gc.reshape(gc.reshape(xs, (28, 6)) @ wx, (7, 4, 8))
+        h, ys = gc.scan(lambda h, z: (gc.tanh(z + h @ wh),) * 2, gc.constant(np.zeros((4, 8))), projected, unroll=unroll)
+        loss = gc.sum(h * h) + gc.mean(ys)
+        return [xs, wx, wh], [loss, *gc.grad(loss, [wx, wh, xs])]
+
+    rng = np.random.default_rng(3)
+    feeds = [rng.standard_normal((7, 4, 6)), rng.standard_normal((6, 8)) * 0.3, rng.standard_normal((8, 8)) * 0.3]
+    ins, outs = model(unroll=False)
+    f = gc.compile(ins, outs, backend="numba")
+    assert _moved(f) == 1
+    backward = next(n for n in _loops(f.graph) if n.attrs["body"].reverse)
+    assert not any(n.op.name == "matmul" and n.shape == (8, 8) for n in backward.attrs["body"].graph.nodes)
+    u_ins, u_outs = model(unroll=True)
+    for got, want in zip(f(*feeds), gc.compile(u_ins, u_outs, backend="numpy")(*feeds)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
+def test_carries_that_are_more_than_a_sum_of_products_stay_in_the_loop() -> None:
+    xs = gc.placeholder((5, 3, 3), "float64", name="xs")
+    w = gc.placeholder((3, 3), "float64", name="w")
+    rng = np.random.default_rng(4)
+    feeds = [rng.standard_normal((5, 3, 3)), rng.standard_normal((3, 3))]
+    bodies = {
+        "read by the step": lambda acc, x: (acc + x.T @ x, gc.sum(acc)),
+        "scaled": lambda acc, x: (acc * 0.5 + x.T @ x, None),
+        "an outside operand": lambda acc, x: (acc + w @ x, None),
+    }
+    for name, body in bodies.items():
+        total, _ = gc.scan(body, gc.constant(np.eye(3)), xs)
+        f = gc.compile([xs, w], total, backend="numpy")
+        unrolled_total, _ = gc.scan(body, gc.constant(np.eye(3)), xs, unroll=True)
+        want = gc.compile([xs, w], unrolled_total, backend="numpy")(*feeds)
+        np.testing.assert_allclose(f(*feeds), want, rtol=1e-12, err_msg=name)
+        assert _moved(f) == 0, name
+    # A new stack of a step's operand larger than the carry (not a thin product) would cost more
+    # memory than the product saves time.
+    tall = gc.placeholder((5, 8, 2), "float64", name="tall")
+    total, _ = gc.scan(lambda acc, x: (acc + x.T @ (x * 2.0), None), gc.constant(np.zeros((2, 2))), tall)
+    assert _moved(gc.compile([tall], total, backend="numpy")) == 0
