@@ -7,6 +7,8 @@ exactly. float32 cases use float32 tolerances.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -100,3 +102,14 @@ def test_edge_cases_match_reference_exactly(name, inputs, outputs, values) -> No
     for got, want in zip(native, reference):
         assert got.shape == want.shape and got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("shape,axes", [((128, 512), None), ((3, 40, 33), (0, 2, 1)), ((17, 17), None), ((16, 40), None),
+                                        ((2, 3, 20, 50), (0, 1, 3, 2)), ((20, 30, 4), (1, 0, 2))])
+def test_transposes_copied_in_blocks_or_element_by_element_are_exact(shape: tuple[int, ...], axes: Any) -> None:
+    """Matrices (or batches of them) larger than a block are copied block by block, with partial
+    blocks at the edges; other permutations element by element."""
+    x = gc.placeholder(shape, "float32")
+    f = gc.compile([x], gc.transpose(x * 2.0, axes) + 1.0)
+    data = np.random.default_rng(0).random(shape, np.float32)
+    np.testing.assert_array_equal(f(data), np.transpose(data * 2, axes) + 1)
