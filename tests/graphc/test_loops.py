@@ -80,6 +80,36 @@ def test_the_body_is_compiled_once_whatever_the_length() -> None:
     long(x)
 
 
+def test_a_scan_over_a_length_given_at_call_time_compiles_its_body_once() -> None:
+    """One function serves every sequence length; each length's program reuses the body's
+    kernels the first one compiled (only kernels over whole stacks are the length's own)."""
+    xs = gc.placeholder((None, 4, 8), "float32", name="xs")
+    w = gc.variable(np.full((8, 8), 0.05, np.float32), name="w")
+    _, ys = gc.scan(lambda h, x: (gc.tanh(h @ w + x),) * 2, gc.constant(np.zeros((4, 8), np.float32)), xs)
+    loss = gc.mean(ys * ys)
+    f = gc.compile([xs], [loss, gc.grad(loss, w)])
+    short, long = f.program((8, 4, 8)), f.program((300, 4, 8))
+    body = {t for t in long._native.texts if t and "it0" in t}
+    assert body and body <= set(short._native.texts)
+    for n in (8, 300, 8):
+        x = np.random.default_rng(n).standard_normal((n, 4, 8)).astype(np.float32)
+        h, total, grad = np.zeros((4, 8)), 0.0, np.zeros((8, 8))
+        hs = []
+        for t in range(n):  # NumPy's forward and backward of the same loss
+            hs.append(h)
+            h = np.tanh(h @ w.value + x[t])
+            total += np.sum(h * h)
+            hs[-1] = (hs[-1], h)
+        dh = np.zeros((4, 8))
+        for prev, now in reversed(hs):
+            dz = (dh + 2 * now / (n * 32)) * (1 - now * now)
+            grad += prev.T @ dz
+            dh = dz @ w.value.T
+        got_loss, got_grad = f(x)
+        np.testing.assert_allclose(got_loss, total / (n * 32), rtol=2e-5)
+        np.testing.assert_allclose(got_grad, grad, rtol=2e-4, atol=1e-6)
+
+
 def test_what_a_body_computes_from_outside_alone_is_hoisted_out() -> None:
     xs = gc.placeholder((6, 3), "float64")
     w = gc.placeholder((3, 3), "float64")
