@@ -29,7 +29,7 @@ from .ir import nodes_created, topological_order
 from .ops import placeholder, stack, stop_gradient, where
 from .ops.loop import make_loop
 from .recipes import replayable
-from .tree import flatten, unflatten
+from .tree import describe, flatten, reorder_like, unflatten
 
 
 def _tensors(structure: Any, what: str) -> tuple[list[Any], Any]:
@@ -46,25 +46,29 @@ def _signature(leaves: list[Any]) -> list[tuple[tuple[int, ...], np.dtype]]:
     return [(tuple(x.shape), np.dtype(x.dtype)) for x in leaves]
 
 
-def _pair(out: Any) -> Any:
+def _pair(out: Any, what: str = "scan") -> Any:
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
-        raise GraphError(f"scan: fn must return a pair (carry, y), got {type(out).__name__}")
+        got = _describe(out) if is_tensor(out) or isinstance(out, (tuple, list, dict)) else type(out).__name__
+        raise GraphError(f"{what}: fn must return a pair (carry, y), got {got}")
     return out
 
 
-def _checked_carry(out: Any, carry_tree: Any, expected: list[Any]) -> list[Any]:
-    new_leaves, new_tree = _tensors(out, "scan")
+def _checked_carry(out: Any, carry_tree: Any, expected: list[Any], what: str = "scan") -> list[Any]:
+    """The leaves of the carry `out` a step returned (its dicts in the init's key order), checked
+    against the init's structure `carry_tree` and leaf types `expected`."""
+    new_leaves, new_tree = _tensors(reorder_like(out, carry_tree), what)
     got = _signature(new_leaves)
     if new_tree != carry_tree or got != expected:
-        def types(sig: list[Any]) -> str:
-            return "(" + ", ".join(type_string(shape, dtype) for shape, dtype in sig) + ")"
+        def text(tree: Any, sig: list[Any]) -> str:
+            return describe(tree, [type_string(shape, dtype) for shape, dtype in sig])
 
         hint = ""
-        if new_tree == carry_tree and [s for s, _ in got] == [s for s, _ in expected]:
-            hint = (" (a Python number as init is float32 unless the tensors it meets say otherwise: give it its"
+        if new_tree == carry_tree and [s for s, _ in got] == [s for s, _ in expected] and any(
+                e == np.float32 and g == np.float64 for (_, e), (_, g) in zip(expected, got)):
+            hint = (" (a Python number in init is float32 unless the tensors it meets say otherwise: give it its"
                     " dtype, e.g. gc.constant(0.0, 'float64'))")
-        raise GraphError(f"scan: fn changed the carry from {types(expected)} to {types(got)}; the carry keeps its"
-                         f" structure, shapes and dtypes{hint}")
+        raise GraphError(f"{what}: fn changed the carry from {text(carry_tree, expected)} to {text(new_tree, got)};"
+                         f" the carry keeps its structure, shapes and dtypes{hint}")
     return new_leaves
 
 
@@ -99,6 +103,8 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
     `reverse=True` the steps run from the last slice to the first, and ys[t] still belongs to
     step t. In a graph, `fn` is traced once into a loop node; `unroll=True` traces it once per
     step instead (the same values, a program as long as the loop)."""
+    if not callable(fn):
+        raise GraphError(f"scan: fn must be callable, got {type(fn).__name__}")
     carry_leaves, carry_tree = _tensors(init, "scan")
     x_leaves, x_tree = flatten(xs) if xs is not None else ([], None)
     x_leaves = [lift(x)[0] for x in x_leaves]
@@ -131,12 +137,17 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
             raise GraphError("scan: fn returned ys of another structure at another step")
         y_given, y_tree, ys[t] = given, tree, [lift(y)[0] for y in y_leaves]
     if n == 0:  # as jax.lax.scan: fn traced once for the ys' types, which come out empty
-        probe = unflatten(x_tree, [lift(np.zeros(x.shape[1:], x.dtype))[0] for x in x_leaves]) if xs is not None else None
+        define_by_run = any(eager.is_eager(v) for v in (*carry_leaves, *x_leaves))
+
+        def zeros(shape: tuple[int, ...], dtype: Any) -> Any:
+            return eager.tensor(np.zeros(shape, dtype)) if define_by_run else lift(np.zeros(shape, dtype))[0]
+
+        probe = unflatten(x_tree, [zeros(x.shape[1:], x.dtype) for x in x_leaves]) if xs is not None else None
         out = _pair(fn(carry, probe))
         if out[1] is None:
             return carry, None
         y_leaves, tree = flatten(out[1])
-        empty = [lift(np.zeros((0, *lift(y)[0].shape), lift(y)[0].dtype))[0] for y in y_leaves]
+        empty = [zeros((0, *lift(y)[0].shape), lift(y)[0].dtype) for y in y_leaves]
         return carry, unflatten(tree, empty)
     if not y_given:  # fn returns no ys
         return carry, None
@@ -151,14 +162,12 @@ def fori_loop(lower: int, upper: int, fn: Callable[[int, Any], Any], init: Any) 
     for bound in (lower, upper):
         if not isinstance(bound, (int, np.integer)) or isinstance(bound, bool):
             raise GraphError(f"fori_loop: the bounds must be ints (a static graph knows its loop count), got {bound!r}")
+    if not callable(fn):
+        raise GraphError(f"fori_loop: fn must be callable, got {type(fn).__name__}")
     leaves, tree = _tensors(init, "fori_loop")
     expected, carry = _signature(leaves), unflatten(tree, leaves)
     for i in range(int(lower), int(upper)):
-        new_leaves, new_tree = _tensors(fn(i, carry), "fori_loop")
-        if new_tree != tree or _signature(new_leaves) != expected:
-            raise GraphError(f"fori_loop: fn changed the carry from {expected} to {_signature(new_leaves)}; the"
-                             " carry keeps its structure, shapes and dtypes")
-        carry = unflatten(tree, new_leaves)
+        carry = unflatten(tree, _checked_carry(fn(i, carry), tree, expected, "fori_loop"))
     return carry
 
 
@@ -183,6 +192,7 @@ def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], *
     true_out = true_fn(*unflatten(tree, gated(p)))
     false_out = false_fn(*unflatten(tree, gated(~p)))
     t_leaves, t_tree = _tensors(true_out, "cond")
+    false_out = reorder_like(false_out, t_tree)
     f_leaves, f_tree = _tensors(false_out, "cond")
     if t_tree != f_tree or _signature(t_leaves) != _signature(f_leaves):
         raise GraphError(f"cond: the branches return different structures or types: {_describe(true_out)} and"

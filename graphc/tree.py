@@ -40,3 +40,37 @@ def unflatten(tree: Tree, leaves: list[Any]) -> Any:
     if kind is dict:
         return dict(zip(keys, items))
     return kind(items) if kind in (list, tuple) else kind(*items)
+
+
+def reorder_like(structure: Any, tree: Tree) -> Any:
+    """`structure` with each dict whose keys are those of the dict at the same place in `tree`
+    rebuilt in `tree`'s key order (a dict's meaning is its keys, not their order); the rest as
+    it is."""
+    if tree is _LEAF:
+        return structure
+    kind, keys, children = tree
+    if kind is dict and isinstance(structure, dict) and set(structure) == set(keys) and len(structure) == len(keys):
+        return {k: reorder_like(structure[k], sub) for k, (sub, _) in zip(keys, children)}
+    if kind in (list, tuple) and isinstance(structure, (list, tuple)) and len(structure) == len(children):
+        items = [reorder_like(item, sub) for item, (sub, _) in zip(structure, children)]
+        return type(structure)(items) if type(structure) in (list, tuple) else type(structure)(*items)
+    return structure
+
+
+def describe(tree: Tree, types: list[str]) -> str:
+    """The structure `tree` as text, its leaves given by `types` in order: `(f32[], {'s': f64[2]})`."""
+    at = iter(types)
+
+    def text(t: Tree) -> str:
+        if t is _LEAF:
+            return next(at)
+        kind, keys, children = t
+        inner = [text(sub) for sub, _ in children]
+        if kind is dict:
+            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(keys, inner)) + "}"
+        if kind is list:
+            return "[" + ", ".join(inner) + "]"
+        body = ", ".join(inner) + ("," if len(inner) == 1 else "")
+        return f"({body})" if kind is tuple else f"{kind.__name__}({body})"
+
+    return text(tree)

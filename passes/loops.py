@@ -181,6 +181,8 @@ def _accumulated_product(body: Any, i: int) -> tuple[Node, Node] | None:
     product = out.inputs[1] if out.inputs[0] is p else out.inputs[0]
     if product.op is not MATMUL or product.ndim != 2 or any(x.ndim != 2 for x in product.inputs):
         return None
+    if product.dtype != p.dtype:
+        return None  # a float32 product summed into a float64 carry: the sum keeps float64's precision
     captured = {id(q) for q in g.inputs[body.carries + body.xs:]}
     if any(id(_untransposed(x)[0]) in captured for x in product.inputs):
         return None  # a loop-invariant operand: nothing to stack

@@ -78,7 +78,7 @@ def test_scan_without_xs_and_eager() -> None:
 
 @pytest.mark.parametrize("fn,init,xs,message", [
     (lambda c, x: (gc.stack([c, c]), x), 0.0, np.ones(3), "changed the carry"),
-    (lambda c, x: (c + gc.sum(x), None), 0.0, np.ones((2, 3)), r"from \(f32\[\]\) to \(f64\[\]\).*give it its dtype"),
+    (lambda c, x: (c + gc.sum(x), None), 0.0, np.ones((2, 3)), r"from f32\[\] to f64\[\].*give it its dtype"),
     (lambda c, x: c + x, 0.0, np.ones(3), "a pair"),
     (lambda c, x: (c, x), 0.0, [np.ones(3), np.ones(4)], "one leading length"),
 ])
