@@ -25,8 +25,10 @@ PROGRAM = textwrap.dedent("""
     loss = gc.mean(gc.softmax_cross_entropy(gc.tanh(x @ w), y))
     f = gc.compile([x, y], loss, updates=gc.optim.sgd(loss, [w], 0.1))
     value = float(f(np.ones((8, 4), np.float32), np.arange(8) % 3))
+    many = f.run_many(np.ones((2, 8, 4), np.float32), np.zeros((2, 8), np.int64))
+    registries = "numba.np.arraymath" in sys.modules  # Numba's compiler started (0.3 s)
     asm = f._native.assembly()
-    print(json.dumps({"hit": f._native.cache_hit, "asm": "ret" in asm and "ymm" in asm,
+    print(json.dumps({"hit": f._native.cache_hit, "asm": "ret" in asm and "ymm" in asm, "registries": registries,
                       "path": str(f._native.path), "loss": value, "report": f.report()}))
 """)
 
@@ -42,6 +44,8 @@ def test_a_second_process_loads_machine_code_from_the_cache(tmp_path: pathlib.Pa
     second = run_in_new_process(tmp_path)
     assert not first["hit"] and second["hit"]
     assert second["path"] == first["path"] and second["loss"] == first["loss"]
+    # The kernels' and the driver's machine code loaded without starting Numba's compiler.
+    assert first["registries"] and not second["registries"]
     assert "compile cache: hit" in second["report"]
     assert first["asm"] and second["asm"]  # machine code loaded from the cache keeps none: compiled again
 
@@ -60,8 +64,11 @@ def test_the_cache_key_covers_the_helpers_compiled_into_kernels(monkeypatch: pyt
 def test_corrupt_cache_entries_are_rebuilt(tmp_path: pathlib.Path) -> None:
     first = run_in_new_process(tmp_path)
     source = pathlib.Path(first["path"])
-    for entry in (source.parent / "__pycache__").glob(f"{source.stem}.*"):
-        entry.write_bytes(b"garbage")  # Numba's index and machine code
+    kept = list(source.parent.glob(f"{source.stem}.*.bin"))
+    assert kept  # the kernel's machine code, kept beside its source
+    kept[0].write_bytes(kept[0].read_bytes()[:200])  # cut short
+    for entry in source.parent.glob("graphc_driver_*.bin"):
+        entry.write_bytes(b"garbage")  # not machine code at all
     source.write_text(source.read_text()[:100])  # a truncated generated file
     again = run_in_new_process(tmp_path)
     assert again["loss"] == first["loss"]

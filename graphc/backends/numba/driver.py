@@ -7,7 +7,9 @@ parameters: the addresses of the arrays it reads or writes (feeds, variables, co
 buffers alike).
 A program is then data — its kernels' addresses and one int64 table of parameters — so that
 running it, one step or many, compiles nothing: kernels are compiled once each, whatever
-program uses them, and called through their addresses.
+program uses them, and called through their addresses. The driver itself (`run_step`,
+`run_steps`) is C functions too, compiled once per machine and called through ctypes, so
+that a new process loads its machine code like a kernel's, without Numba's start-up.
 
 A loop is data too: a kernel address 0 marks a loop's beginning or end, its parameter words
 saying which (`LOOP_BEGIN`: the step count, whether reversed, the nesting depth, the index of
@@ -91,17 +93,28 @@ def after_marker(k: int, starts: np.ndarray, table: np.ndarray) -> int:
     return begin + 1
 
 
-@_jit
-def run_step(functions: np.ndarray, starts: np.ndarray, table: np.ndarray, status: np.ndarray) -> int:
+def run_step(block_at: int) -> int:
+    """`run_program` with its arguments in the int64 words at `block_at` (one argument: the
+    cheapest call through ctypes)."""
+    b = numba.carray(address_as(block_at, np.int64), 6)
+    return run_program_jit(b[0], b[1], b[2], b[3], b[4], b[5])
+
+
+def run_program(functions_at: int, starts_at: int, table_at: int, status_at: int, n_kernels: int, table_size: int) -> int:
     """Run every kernel in order (the kernels of a loop once per step); the index of the one
-    that set a status (-1 if none did)."""
-    g = table.ctypes.data
+    that set a status (-1 if none did). Arrays by address: the kernels' addresses and their
+    parameter blocks' starts (`n_kernels` each), the table (`table_size` words), the status
+    words."""
+    functions = numba.carray(address_as(functions_at, np.int64), n_kernels)
+    starts = numba.carray(address_as(starts_at, np.int64), n_kernels)
+    table = numba.carray(address_as(table_at, np.int64), table_size)
+    status = numba.carray(address_as(status_at, np.int64), STATUS_WORDS)
     k = 0
-    while k < functions.size:
+    while k < n_kernels:
         if functions[k] == 0:
             k = after_marker(k, starts, table)
             continue
-        call_kernel(functions[k], g, g + 8 * starts[k])
+        call_kernel(functions[k], table_at, table_at + 8 * starts[k])
         if status[0] != 0:
             status[3] = k
             return k
@@ -109,26 +122,40 @@ def run_step(functions: np.ndarray, starts: np.ndarray, table: np.ndarray, statu
     return -1
 
 
-@_jit
-def run_steps(functions: np.ndarray, starts: np.ndarray, table: np.ndarray, status: np.ndarray, arena: np.ndarray,
-              n_steps: int, step0: int, fed: np.ndarray, fed_base: np.ndarray, fed_stride: np.ndarray,
-              out_offset: np.ndarray, out_bytes: np.ndarray, out_base: np.ndarray) -> int:
+def run_steps(functions_at: int, starts_at: int, table_at: int, status_at: int, n_kernels: int, table_size: int,
+              arena_at: int, n_steps: int, step0: int, fed_at: int, fed_base_at: int, fed_stride_at: int, n_fed: int,
+              out_offset_at: int, out_bytes_at: int, out_base_at: int, n_out: int) -> int:
     """`n_steps` steps: before step t each fed slot `fed[i]` of the table points at row t of its
     stack (`fed_base[i] + t * fed_stride[i]`); after it, output i (`out_bytes[i]` bytes at arena
     byte `out_offset[i]`) is copied into row t of its stack at `out_base[i]`. Returns the number
-    of steps done (fewer when a kernel set a status)."""
+    of steps done (fewer when a kernel set a status). Arrays by address, as `run_step`."""
+    table = numba.carray(address_as(table_at, np.int64), table_size)
+    fed = numba.carray(address_as(fed_at, np.int64), n_fed)
+    fed_base = numba.carray(address_as(fed_base_at, np.int64), n_fed)
+    fed_stride = numba.carray(address_as(fed_stride_at, np.int64), n_fed)
+    out_offset = numba.carray(address_as(out_offset_at, np.int64), n_out)
+    out_bytes = numba.carray(address_as(out_bytes_at, np.int64), n_out)
+    out_base = numba.carray(address_as(out_base_at, np.int64), n_out)
     for t in range(n_steps):
-        for i in range(fed.size):
+        for i in range(n_fed):
             table[fed[i]] = fed_base[i] + t * fed_stride[i]
         table[G_STEP] = step0 + t
-        if run_step(functions, starts, table, status) >= 0:
+        if run_program_jit(functions_at, starts_at, table_at, status_at, n_kernels, table_size) >= 0:
             return t
-        for i in range(out_offset.size):
+        for i in range(n_out):
             n = out_bytes[i]
             row = numba.carray(address_as(out_base[i] + t * n, np.uint8), n)
+            arena = numba.carray(address_as(arena_at + out_offset[i], np.uint8), n)
             for b in range(n):
-                row[b] = arena[out_offset[i] + b]
+                row[b] = arena[b]
     return n_steps
+
+
+run_program_jit = _jit(run_program)
+DRIVER_SIGNATURES = {  # the driver's C functions
+    "run_step": types.int64(types.int64),
+    "run_steps": types.int64(*[types.int64] * 17),
+}
 
 
 def address_as_python(address: int, dtype: Any) -> tuple[int, np.dtype]:

@@ -15,6 +15,7 @@ kernel is compiled once per process and shared; its machine code stays until the
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import pathlib
@@ -25,20 +26,23 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from types import FunctionType, ModuleType
 from typing import Any
 
 import numba
 import numpy as np
 from numba.core import event
+from numba.core.ccallback import CFunc
 
 from ...errors import FeedError, GraphcError, GraphcWarning, NumericsError
 from ...ir import Variable
 from ..numpy.executor import describe_nonfinite
-from . import driver, helpers
+from . import driver, helpers, machine_code
 from .blas import chosen as chosen_blas
 from .blas import restore_threads, use_threads
 from .driver import (
+    DRIVER_SIGNATURES,
     G_DGEMM,
     G_LOOP,
     G_SGEMM,
@@ -50,8 +54,6 @@ from .driver import (
     address_as_python,
     after_marker,
     carray_python,
-    run_step,
-    run_steps,
 )
 from .emit import dtype_name, linear
 from .helpers import gemm_reference
@@ -75,7 +77,7 @@ f32, f64, i8, i16, i32, i64, u8, b1 = (
 _load_lock = threading.Lock()
 _compile_lock = threading.RLock()
 _OPTIONS: dict[str, Any] = dict(error_model="numpy", boundscheck=False)
-_compiled: dict[str, Any] = {}  # module name -> its compiled kernel (one per process)
+_compiled: dict[str, Any] = {}  # module name -> (address, what keeps its code alive, source file)
 _private_dir: pathlib.Path | None = None
 try:
     _START = pathlib.Path.cwd()  # a relative cache setting means relative to here
@@ -217,34 +219,59 @@ def _load(text: str, folder: pathlib.Path | None) -> tuple[ModuleType, pathlib.P
         return module, path
 
 
-def _purge_numba_cache(path: pathlib.Path) -> None:
-    for entry in (path.parent / "__pycache__").glob(f"{path.stem}.*"):
-        entry.unlink(missing_ok=True)
+def _machine_code(name: str, folder: pathlib.Path | None, caching: bool,
+                  build: Callable[[], Any]) -> tuple[int, Any, bool]:
+    """The address of C function `name`'s machine code, what keeps that code alive, and whether
+    it came from the cache folder (`machine_code`: loaded without Numba's start-up); else
+    `build()` compiles it (a Numba cfunc) and it is kept there for the next process."""
+    code = machine_code.path_for(folder, name) if caching and folder is not None else None
+    found = machine_code.load(code) if code is not None else None
+    if found is not None:
+        return found[1], found[0], True
+    done: Any = build()
+    if code is not None:
+        try:
+            machine_code.save(code, done._library, done.native_name)
+        except OSError as exc:
+            _warn_once(f"graphc: cannot keep compiled code in {str(folder)!r} ({exc.strerror or exc})")
+    return int(done.address), done, False
 
 
-def _compile(text: str, folder: pathlib.Path | None, caching: bool) -> tuple[Any, pathlib.Path | None, bool]:
-    """The kernel whose module source is `text`, compiled (or loaded from Numba's cache): the
-    compiled cfunc, its file, and whether its machine code came from the cache. One per
-    distinct text in a process."""
+def _compile(text: str, folder: pathlib.Path | None, caching: bool) -> tuple[int, pathlib.Path | None, bool]:
+    """The kernel whose module source is `text`, compiled or its machine code loaded: its
+    address, its source file, and whether its machine code came from a cache (this process's
+    or the folder's). One per distinct text in a process."""
     name = module_name(text)
     with _compile_lock:
         if name in _compiled:
-            done, path = _compiled[name]
-            return done, path, True
-        module, path = _load(text, folder)
-        caching = caching and path is not None
-        options = dict(_OPTIONS, cache=caching)
-        try:
-            done = numba.cfunc(KERNEL_SIGNATURE, **options)(module.kernel)
-        except Exception:  # noqa: BLE001 - a broken cache entry: drop it and build afresh
-            if not caching or path is None:
-                raise
-            _purge_numba_cache(path)
-            sys.modules.pop(module.__name__, None)
+            address, _, path = _compiled[name]
+            return address, path, True
+        path = folder / f"{name}.py" if folder is not None else None
+
+        def build() -> Any:
+            nonlocal path
             module, path = _load(text, folder)
-            done = numba.cfunc(KERNEL_SIGNATURE, **options)(module.kernel)
-        _compiled[name] = (done, path)
-        return done, path, done.cache_hits > 0
+            return numba.cfunc(KERNEL_SIGNATURE, **_OPTIONS)(module.kernel)
+
+        address, keep, hit = _machine_code(name, folder, caching, build)
+        _compiled[name] = (address, keep, path)
+        return address, path, hit
+
+
+_drivers: dict[str, Any] = {}  # driver function name -> (ctypes callable, what keeps its code alive)
+
+
+def _driver(name: str, folder: pathlib.Path | None, caching: bool) -> Any:
+    """The driver's C function `name` (`run_step` or `run_steps`) as a ctypes callable, compiled
+    once per machine."""
+    with _compile_lock:
+        if name not in _drivers:
+            signature = DRIVER_SIGNATURES[name]
+            address, keep, _ = _machine_code(f"graphc_driver_{name}_{_HELPERS[:24]}", folder, caching,
+                                             lambda: numba.cfunc(signature, **_OPTIONS)(getattr(driver, name)))
+            call = ctypes.CFUNCTYPE(ctypes.c_int64, *[ctypes.c_int64] * len(signature.args))(address)
+            _drivers[name] = (call, keep)
+        return _drivers[name][0]
 
 
 def _interpreted(text: str, folder: pathlib.Path | None) -> tuple[FunctionType, pathlib.Path | None]:
@@ -322,13 +349,15 @@ class NativeProgram:
                     if not text:
                         addresses.append(0)
                         continue
-                    done, path, hit = _compile(text, folder, caching)
-                    addresses.append(done.address)
+                    address, path, hit = _compile(text, folder, caching)
+                    addresses.append(address)
                     paths.append(path)
                     self.hits += hit
                     progress.update(text, hit)
             progress.close()
             self.functions = np.array(addresses, np.int64)
+            self._run_step = _driver("run_step", folder, caching)
+        self._folder, self._caching = folder, caching
         self.path = next((p for p in paths if p is not None), None) if paths else None
         self.compile_seconds = time.perf_counter() - started
         self.cache_hit = bool(code) and self.hits == len(code)
@@ -362,6 +391,10 @@ class NativeProgram:
                 if not isinstance(what, str):  # an arena buffer: its address for good
                     self.table[start + i] = arena + p.memory.offsets[what]
         self.table[G_STATUS] = _address(self.status)
+        self._arrays = (_address(self.functions), _address(self.starts), _address(self.table), _address(self.status),
+                        len(self.functions), len(self.table))
+        self._block = np.array(self._arrays, np.int64)  # run_step's argument words
+        self._block_at = _address(self._block)
         if not self.interpret:
             blas = chosen_blas()
             self.table[G_SGEMM], self.table[G_DGEMM] = blas.sgemm, blas.dgemm
@@ -386,7 +419,7 @@ class NativeProgram:
         if not self.interpret:
             before = use_threads(self.threads)
             try:
-                return int(run_step(self.functions, self.starts, self.table, self.status))
+                return int(self._run_step(self._block_at))
             finally:
                 restore_threads(before)
         shared = self.table[:G_SIZE]
@@ -431,10 +464,10 @@ class NativeProgram:
             columns = [np.array(c, np.int64).reshape(-1) for c in zip(*fed)] if fed else [np.zeros(0, np.int64)] * 3
             copies = [np.array([s.offset for s in p.outputs], np.int64), np.array([s.nbytes for s in p.outputs], np.int64),
                       np.array([_address(o) for o in outs], np.int64)]
-            args: list[Any] = [self.functions, self.starts, self.table, self.status, self.arena, n_steps, step0,
-                               *columns, *copies]
+            args = [*self._arrays, _address(self.arena), n_steps, step0, *map(_address, columns), len(fed),
+                    *map(_address, copies), len(p.outputs)]
             try:
-                done = int(run_steps(*args))
+                done = int(_driver("run_steps", self._folder, self._caching)(*args))
             finally:
                 restore_threads(before)
         if self.status[0]:
@@ -475,15 +508,15 @@ class NativeProgram:
         return node.store.array if isinstance(node, Variable) else None  # None: a loop step's value, gone
 
     def assembly(self) -> str:
-        """The kernels' machine code as assembly text (kernels loaded from Numba's cache, which
-        keeps no assembly, are compiled again for it)."""
+        """The kernels' machine code as assembly text (kernels whose machine code was loaded from
+        the cache, which keeps no assembly, are compiled again for it)."""
         listings = []
         for text in dict.fromkeys(t for t in self.texts if t):
-            done, _ = _compiled[module_name(text)]
-            if done.cache_hits:  # loaded from Numba's cache, which keeps no assembly
-                done = numba.cfunc(KERNEL_SIGNATURE, **_OPTIONS)(done._pyfunc)
-            asm = done._library.get_asm_str()
-            listings.append(asm)
+            _, done, path = _compiled[module_name(text)]
+            if not isinstance(done, CFunc):  # loaded machine code
+                module, _ = _load(text, path.parent if path is not None else None)
+                done = numba.cfunc(KERNEL_SIGNATURE, **_OPTIONS)(module.kernel)
+            listings.append(done._library.get_asm_str())  # type: ignore[attr-defined]
         return "\n".join(listings)
 
     @property
