@@ -25,7 +25,7 @@ import numpy as np
 
 from ..builder import apply
 from ..dtypes import is_float, type_string
-from ..errors import ShapeError
+from ..errors import GraphcError, ShapeError
 from ..ir import Graph, Node, topological_order
 from ..opdef import OpDef, register
 from .leaves import PLACEHOLDER, full_like
@@ -96,11 +96,25 @@ def run_loop(arrays: Sequence[np.ndarray], body: Body,
     xs, captured = arrays[nc:nc + nx], list(arrays[nc + nx:])
     ys = [np.empty(*body.output_type(k)) for k in range(nc, body.outputs)]
     for t in (range(body.length - 1, -1, -1) if body.reverse else range(body.length)):
-        outs = step(body.graph, [*carries, *(x[t] for x in xs), *captured])
+        try:
+            outs = step(body.graph, [*carries, *(x[t] for x in xs), *captured])
+        except GraphcError as exc:
+            raise _at_step(exc, t) from None
         carries = outs[:nc]
         for y, value in zip(ys, outs[nc:]):
             y[t] = value
     return (*carries, *ys)
+
+
+def _at_step(exc: GraphcError, t: int) -> GraphcError:
+    """`exc`, raised by a body at step `t`, saying the step (of each loop around it, outermost
+    first), as compiled programs do."""
+    steps = [t, *getattr(exc, "loop_steps", [])]
+    detail = getattr(exc, "detail_without_steps", exc.detail)
+    told = ", ".join(map(str, steps))
+    again = type(exc)(f"{detail} (at step {told} of the loop{'s' if len(steps) > 1 else ''} around it)")
+    again.loop_steps, again.detail_without_steps = steps, detail  # type: ignore[attr-defined]
+    return again
 
 
 # The differentiation sweeps (graphc.passes.reverse_mode.backpropagate and

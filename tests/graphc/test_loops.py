@@ -191,7 +191,7 @@ def test_a_body_drawing_random_numbers_is_unrolled_each_step_its_own_draw() -> N
     assert len({tuple(row) for row in noise}) == 4
 
 
-@pytest.mark.parametrize("backend", ["python", "numba"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_failures_inside_a_body_name_the_body_node_and_change_nothing(backend: str) -> None:
     idx = gc.placeholder((4,), "int64", name="idx")
     table = gc.variable(np.arange(6.0).reshape(3, 2), name="table")
