@@ -567,9 +567,12 @@ def scan_with_total(fn: Any, init: Any, xs: Any, reverse: bool = False) -> Any:
 
 
 def _scan_products(c: Any, x: Any) -> Any:
-    """(state, total + x.T @ d) for a 2-D slice x and d computed from it."""
+    """(state, total + x.T @ d) for a 2-D slice x and d computed from it; for a 1-D slice the
+    outer product of x and d, as a column times a row."""
     h, total = c
     d = gc.tanh(x * 0.5 + h)
+    if x.ndim == 1:
+        return (d, total + gc.reshape(x, (-1, 1)) @ gc.reshape(d, (1, -1))), d * x
     return (d, total + gc.transpose(x) @ d), d * x
 
 
@@ -636,8 +639,8 @@ def _m_control(d: _Draw) -> Step | None:
         reverse = {"reverse": bool(d.rng.random() < 0.5)}
         other = d.pick("f")
         body = d.choice(["plain", "counted", "nested", "reads", "blocks", "products"])
-        if body == "products" and x.ndim == 3:
-            total = np.zeros((x.shape[2], x.shape[2]), x.dtype)
+        if body == "products" and x.ndim in (2, 3):
+            total = np.zeros((x.shape[-1], x.shape[-1]), x.dtype)
             return Step("programs.scan_with_total", (_scan_products, (init, total), Ref(k)), reverse)
         if body in ("reads", "blocks") and other is not None:
             fn = _scan_reads if body == "reads" else _scan_blocks
