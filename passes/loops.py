@@ -201,6 +201,8 @@ def products_out_of_loops(graph: Graph) -> tuple[Graph, int]:
     after the loop as one product of the stacked operands (stacks the loop already keeps are
     reused; a new one only for a step's operand no larger than the carry: a thin product, which
     BLAS runs slowly); the number of carries moved out."""
+    if not any(n.op.tuple_value for n in graph.nodes):
+        return graph, 0
     users = consumers(graph)
     new: dict[int, Node] = {}
     moved = 0
