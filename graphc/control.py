@@ -127,14 +127,21 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
     ys: list[Any] = [None] * n
     y_tree: Any = None  # the ys' structure (None also stands for a lone tensor: see `y_given`)
     y_given: bool | None = None  # whether fn returns ys, once known
+    first_t = 0  # the first step run (whose ys' structure the others keep)
     for t in (range(n - 1, -1, -1) if reverse else range(n)):
         x_t = unflatten(x_tree, [x[t] for x in x_leaves]) if xs is not None else None
         out = _pair(fn(carry, x_t))
         carry = unflatten(carry_tree, _checked_carry(out[0], carry_tree, expected))
         given = out[1] is not None
-        y_leaves, tree = flatten(out[1]) if given else ([], None)
+        y_leaves, tree = flatten(reorder_like(out[1], y_tree) if y_given else out[1]) if given else ([], None)
         if y_given is not None and (given != y_given or tree != y_tree):
-            raise GraphError("scan: fn returned ys of another structure at another step")
+            def text(t: Any, leaves: list[Any]) -> str:
+                return _describe(unflatten(t, leaves)) if leaves else "None"
+
+            raise GraphError(f"scan: fn returned ys {text(tree, y_leaves)} at one step and"
+                             f" {text(y_tree, ys[first_t])} at another; ys keep one structure")
+        if y_given is None:
+            first_t = t
         y_given, y_tree, ys[t] = given, tree, [lift(y)[0] for y in y_leaves]
     if n == 0:  # as jax.lax.scan: fn traced once for the ys' types, which come out empty
         define_by_run = any(eager.is_eager(v) for v in (*carry_leaves, *x_leaves))
@@ -201,11 +208,10 @@ def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], *
 
 
 def _describe(structure: Any) -> str:
-    """A structure of tensors as text: containers by kind (and keys), tensors by type."""
-    if isinstance(structure, dict):
-        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in structure.items()) + "}"
-    if isinstance(structure, (list, tuple)):
-        inner = ", ".join(_describe(v) for v in structure)
-        return f"[{inner}]" if isinstance(structure, list) else f"({inner}{',' if len(structure) == 1 else ''})"
-    x = lift(structure)[0]
-    return f"{x.dtype.name}{list(x.shape)}"
+    """A structure of tensors as text: containers by kind (and keys), tensors by type (`f32[2]`)."""
+    leaves, tree = flatten(structure)
+    types = []
+    for leaf in leaves:
+        x = lift(leaf)[0] if leaf is not None else None
+        types.append("None" if x is None else type_string(x.shape, x.dtype))
+    return describe(tree, types)

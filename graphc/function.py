@@ -315,14 +315,14 @@ class Function:
         if native is None:
             lines.append("executor: NumPy reference, node by node")
         else:
+            code = [t for t in native.texts if t]  # the kernels (a loop's markers have no code)
             hit = "hit (every kernel already compiled, on disk or in this process)" if native.cache_hit else (
-                f"miss ({len(native.texts) - native.hits} kernels compiled by LLVM)")
+                f"miss ({len(code) - native.hits} kernels compiled by LLVM)")
             how = "run by CPython, not compiled" if native.interpret else "Numba kernels run by the driver"
             cached = "none (interpreted)" if native.interpret else hit
-            distinct = len(set(native.texts))
             lines += [
-                f"executor: {how}: {len(native.texts)} kernels, {distinct} distinct"
-                f" ({native.hits} of {len(native.texts)} found compiled), {native.text.count(chr(10))} lines listed",
+                f"executor: {how}: {len(code)} kernels, {len(set(code))} distinct"
+                f" ({native.hits} of {len(code)} found compiled), {native.text.count(chr(10))} lines listed",
                 f"  source: {native.path or 'in memory (no writable folder)'}",
                 f"  compile cache: {cached}; kernels {native.compile_seconds:.2f} s"
                 + ("" if native.interpret else f" (LLVM {native.llvm_seconds:.2f} s, Numba's typing and lowering the rest)"),

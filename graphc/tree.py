@@ -51,7 +51,7 @@ def reorder_like(structure: Any, tree: Tree) -> Any:
     kind, keys, children = tree
     if kind is dict and isinstance(structure, dict) and set(structure) == set(keys) and len(structure) == len(keys):
         return {k: reorder_like(structure[k], sub) for k, (sub, _) in zip(keys, children)}
-    if kind in (list, tuple) and isinstance(structure, (list, tuple)) and len(structure) == len(children):
+    if issubclass(kind, (list, tuple)) and isinstance(structure, (list, tuple)) and len(structure) == len(children):
         items = [reorder_like(item, sub) for item, (sub, _) in zip(structure, children)]
         return type(structure)(items) if type(structure) in (list, tuple) else type(structure)(*items)
     return structure

@@ -141,5 +141,5 @@ def test_an_empty_scan_traces_its_body_once_for_the_types_of_ys() -> None:
 
 def test_cond_names_how_the_branches_differ() -> None:
     a, p = gc.placeholder((3,)), gc.placeholder((), "bool")
-    with pytest.raises(gc.GraphError, match=r"\(float32\[3\], float32\[3\]\) and \[float32\[3\], float32\[3\]\]"):
+    with pytest.raises(gc.GraphError, match=r"\(f32\[3\], f32\[3\]\) and \[f32\[3\], f32\[3\]\]"):
         gc.cond(p, lambda v: (v, v), lambda v: [v, v], a)

@@ -70,8 +70,15 @@ def test_corrupt_cache_entries_are_rebuilt(tmp_path: pathlib.Path) -> None:
     for entry in source.parent.glob("graphc_driver_*.bin"):
         entry.write_bytes(b"garbage")  # not machine code at all
     source.write_text(source.read_text()[:100])  # a truncated generated file
-    again = run_in_new_process(tmp_path)
-    assert again["loss"] == first["loss"]
+    others = sorted(p for p in tmp_path.glob("graphc_kernel_*.bin") if p not in kept)
+    damaged, misnamed = others[0], others[1]
+    data = bytearray(damaged.read_bytes())
+    start = data.index(b"\n", data.index(b"\n") + 1) + 64
+    data[start:start + 512] = bytes(512)  # a zeroed block in the object code, the length unchanged
+    damaged.write_bytes(bytes(data))
+    misnamed.write_bytes(kept[-1].read_bytes() if len(kept) > 1 else others[2].read_bytes())  # another kernel's
+    again = run_in_new_process(tmp_path)  # LLVM never sees damaged code: it would crash, not raise
+    assert again["loss"] == first["loss"] and not again["hit"]
 
 
 def test_generated_code_is_nopython_and_names_the_users_lines() -> None:

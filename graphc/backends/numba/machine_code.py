@@ -9,9 +9,11 @@ Numba's code generator (LLVM's JIT linker), which gives the kernel's address.
 
 A file is named for the machine and the tools that made it (`host_tag`: CPU name and features,
 Numba's and llvmlite's versions): code built for one CPU is never run on another, nor read
-by another Numba. A file that cannot be read back (cut short, another format) is ignored and
-the kernel compiled again. The folder's safety is the caller's (`program.unsafe_reason`):
-whoever can write machine code there can run it in the next process.
+by another Numba. A file that cannot be read back (cut short, damaged, another format, copied
+under another kernel's name) is ignored and the kernel compiled again: a file names itself and
+carries a checksum of its code, both checked before LLVM reads the code (damaged object code
+would crash the process rather than raise). The folder's safety is the caller's
+(`program.unsafe_reason`): whoever can write machine code there can run it in the next process.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numba
 from numba.core.registry import cpu_target
 from numba.core.runtime.nrt import rtsys
 
-MAGIC = b"graphc machine code 1\n"
+MAGIC = b"graphc machine code 2\n"
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,10 +49,12 @@ def path_for(folder: pathlib.Path, name: str) -> pathlib.Path:
 
 def save(path: pathlib.Path, library: Any, symbol: str) -> None:
     """Write `library`'s object code (a Numba CodeLibrary) and the name of the function to call
-    in it; atomically, so a reader sees a whole file or none."""
+    in it, with the file's own name and a checksum of the code; atomically, so a reader sees a
+    whole file or none."""
     name, kind, (objects, bitcode) = library.serialize_using_object_code()
     assert kind == "object"
-    header = json.dumps({"library": name, "symbol": symbol, "object": len(objects), "bitcode": len(bitcode)})
+    header = json.dumps({"file": path.name, "library": name, "symbol": symbol, "object": len(objects),
+                         "bitcode": len(bitcode), "sha256": hashlib.sha256(objects + bitcode).hexdigest()})
     tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
     with open(tmp, "wb") as out:
         out.write(MAGIC + header.encode() + b"\n" + objects + bitcode)
@@ -59,7 +63,9 @@ def save(path: pathlib.Path, library: Any, symbol: str) -> None:
 
 def load(path: pathlib.Path) -> tuple[Any, int] | None:
     """The library and function address kept in `path`, linked into this process; None if there
-    is no such file or it cannot be read back."""
+    is no such file, or it was written for another file name, or its code is not exactly what
+    was written (checked before LLVM reads it: damaged object code would crash the process,
+    not raise)."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -73,6 +79,8 @@ def load(path: pathlib.Path) -> tuple[Any, int] | None:
         objects = data[start:start + header["object"]]
         bitcode = data[start + header["object"]:start + header["object"] + header["bitcode"]]
         if len(objects) != header["object"] or len(bitcode) != header["bitcode"] or start + len(objects) + len(bitcode) != len(data):
+            return None
+        if header["file"] != path.name or hashlib.sha256(objects + bitcode).hexdigest() != header["sha256"]:
             return None
         context = cpu_target.target_context
         rtsys.initialize(context)  # the runtime's symbols, which Numba's code may name (cheap, once)

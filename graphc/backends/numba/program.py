@@ -1,14 +1,16 @@
 """Compiling a lowered program's kernels with Numba, caching them on disk, and running them.
 
 Each kernel's module source is written once under a content hash in the cache folder
-(`GRAPHC_CACHE_DIR`, else `$XDG_CACHE_HOME/graphc`, else `~/.cache/graphc`) and compiled with
-Numba's own cache, so another program or process using the same kernel loads machine code
-instead of running LLVM: compile cost follows the distinct kernels, not the program's length.
-A program compiles nothing of its own: the generic driver (`graphc.backends.numba.driver`) calls its kernels
-through their addresses with a table of parameters. A file whose text does not match its hash
-is rewritten; a Numba cache entry that fails to load is deleted and rebuilt. Numba's cache index
-is a pickle: the folder is created private (0700), and one owned by another user or writable by
-others is refused (with a warning; kernels are then compiled without the cache). Each distinct
+(`GRAPHC_CACHE_DIR`, else `$XDG_CACHE_HOME/graphc`, else `~/.cache/graphc`) and compiled as a
+Numba cfunc whose machine code is kept beside it (`machine_code`), so another program or process
+using the same kernel loads machine code instead of running LLVM, without starting Numba's
+compiler: compile cost follows the distinct kernels, not the program's length. A program
+compiles nothing of its own: the generic driver (`graphc.backends.numba.driver`) calls its
+kernels through their addresses with a table of parameters. A file whose text does not match
+its hash is rewritten; machine code that cannot be read back is ignored and rebuilt. The folder
+holds code the next process runs: it is created private (0700), and one owned by another user
+or writable by others is refused (with a warning; kernels are then compiled without the
+cache). Each distinct
 kernel is compiled once per process and shared; its machine code stays until the process ends
 (Numba cannot free it).
 """
@@ -103,8 +105,8 @@ def _warn_once(message: str) -> None:
 
 
 def unsafe_reason(folder: pathlib.Path) -> str | None:
-    """Why `folder` must not hold compiled code (None if it may): Numba's cache index is a
-    pickle, so whoever can write there can run code in the next process that compiles."""
+    """Why `folder` must not hold compiled code (None if it may): it holds machine code the next
+    process runs, so whoever can write there can run code in it."""
     try:
         info = folder.stat()
     except OSError as exc:
@@ -175,7 +177,7 @@ def kernel_module(kernel: Kernel) -> str:
 def _helpers_digest() -> str:
     """A hash of the code compiled into every kernel besides its own text (the helpers it calls,
     the driver's intrinsics) and of Numba's version: cached machine code is reused only with the
-    very helpers it was built from (Numba's cache does not follow what a function calls)."""
+    very helpers it was built from (a kernel's machine code holds the helpers it calls)."""
     digest = hashlib.sha256(numba.__version__.encode())
     for module in (helpers, driver):
         digest.update(pathlib.Path(module.__file__).read_bytes())  # type: ignore[arg-type]
@@ -202,7 +204,7 @@ def _load(text: str, folder: pathlib.Path | None) -> tuple[ModuleType, pathlib.P
             return module, pathlib.Path(module.__file__) if module.__file__ else None
         path = None if folder is None else folder / f"{name}.py"
         try:
-            # Never rewrite a file that is already right: Numba's cache keys on its timestamp.
+            # Never rewrite a file that is already right (one write per kernel, ever).
             if path is not None and (not path.exists() or path.read_text(errors="replace") != text):
                 tmp = path.parent / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
                 tmp.write_text(text)
