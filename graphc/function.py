@@ -33,6 +33,7 @@ from .inspection.pictures import graph_dot
 from .inspection.report_page import render
 from .ir import STEP_LOCK, Graph, Group, Node, Variable, schedule, verify
 from .memory_budget import Fitted, fit_memory_budget
+from .ops.conv import CONV2D
 from .ops.leaves import FULL
 from .ops.linalg import MATMUL
 from .passes.fuse import fuse
@@ -265,7 +266,7 @@ class Function:
                 last.append(f"update of {var.name}: {len(members)} nodes ({' '.join(names[id(m)] for m in members)}); {how}")
                 continue
             if isinstance(unit, Group):
-                head = " after a BLAS matmul" if unit.members[0].op is MATMUL else ""
+                head = {MATMUL: " after a BLAS matmul", CONV2D: " after a convolution"}.get(unit.members[0].op, "")
                 listed = " ".join(names[id(m)] for m in unit.members)
                 how = f"; {self._free[id(members[-1])]}" if id(members[-1]) in self._free else ""
                 lines.append(f"{indent}fused {unit.kind} over {list(unit.domain)}{head}: {len(unit.members)} nodes"

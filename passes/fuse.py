@@ -7,7 +7,8 @@ in it (`role`):
   last axis of a full value, or a reshape between those two forms;
 - col / total: a sum of a full value over every leading axis, or over all axes; it is complete
   only when the whole loop is, so no member may read it;
-- matmul: a matmul of shape D opening the group: BLAS computes it, the loop is its epilogue.
+- matmul: a matmul of shape D, or a convolution of shape D (`HEADS`), opening the group: BLAS
+  (or the convolution's kernel) computes it, the loop is its epilogue (a bias, an activation).
 
 Groups grow by contracting producer -> consumer edges, in node order, when every member of the
 merged group has a role in one domain, no path leaves the group and comes back (through a node
@@ -23,6 +24,7 @@ import math
 from dataclasses import dataclass
 
 from graphc.ir import Graph, Group, Node, consumers
+from graphc.ops.conv import CONV2D
 from graphc.ops.linalg import MATMUL
 from graphc.ops.reduction import SUM
 from graphc.ops.shape import BROADCAST_TO, RESHAPE, TRANSPOSE
@@ -34,6 +36,7 @@ _LISTED = 40  # members named in a group's note
 # A group's members at most: a kernel stays quick to compile, and a long chain of layers
 # becomes a run of equal kernels, compiled once.
 MAX_MEMBERS = 128
+HEADS = (MATMUL, CONV2D)  # ops that may open a group, computed before its loop
 
 
 def role(n: Node, domain: tuple[int, ...]) -> str | None:
@@ -45,6 +48,8 @@ def role(n: Node, domain: tuple[int, ...]) -> str | None:
     per_row = width > 1 and n.shape in (lead + (1,), lead)
     if op is MATMUL:
         return "matmul" if n.shape == domain and n.dtype.kind == "f" and n.ndim == 2 else None
+    if op is CONV2D:
+        return "matmul" if n.shape == domain else None
     if op is SUM:
         (x,) = n.inputs
         if x.shape != domain or n.dtype != x.dtype or n.dtype.kind != "f":
@@ -85,7 +90,7 @@ def _natural_domain(n: Node) -> tuple[int, ...] | None:
     """The domain of a group holding `n` alone (None: `n` never joins a group)."""
     if n.op.kind == "leaf" or n.op is RESHAPE:
         return None
-    if n.op is SUM or n.op is MATMUL:
+    if n.op is SUM or n.op in HEADS:
         d = n.inputs[0].shape if n.op is SUM else n.shape
         return d if role(n, d) is not None else None
     return n.shape if role(n, n.shape) == "full" else None
@@ -112,7 +117,7 @@ class _Fusion:
 
     def alone(self, n: Node, domain: tuple[int, ...], r: str) -> _Group:
         external = sorted({self.order[id(u)] for u in self.users[n]})
-        return _Group([n], domain, {id(n): r}, {id(n)}, external, self.order[id(n)], int(n.op is MATMUL))
+        return _Group([n], domain, {id(n): r}, {id(n)}, external, self.order[id(n)], int(n.op in HEADS))
 
     def roles_in(self, large: _Group, small: _Group, domain: tuple[int, ...]) -> dict[int, str] | str:
         """The roles in `domain` of the members of the groups whose domain it is not, or why the
@@ -126,7 +131,7 @@ class _Fusion:
                     return f"{self.name[id(m)]} ({m.type}) has no place in a loop over {list(domain)}"
                 new[id(m)] = r
         if large.heads + small.heads > 1:
-            return "a group runs at most one matmul"
+            return "a group runs at most one matmul or convolution"
 
         def role_of(m: Node) -> str:
             return new.get(id(m)) or (large.roles.get(id(m)) or small.roles[id(m)])

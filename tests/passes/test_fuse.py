@@ -160,3 +160,22 @@ def test_the_fused_rows_loop_vectorizes_transcendentals_included() -> None:
               if any(op in line for op in ("vmulps", "vdivps", "vaddps", "vfmadd")) and ("ymm" in line or "zmm" in line)]
     assert len(packed) > 20, "the fused loop did not vectorize"
     assert "tanhf" not in asm
+
+
+@pytest.mark.parametrize("backend", ["python", "numba"])
+def test_a_convolution_its_bias_and_its_relu_are_one_kernel(backend: str) -> None:
+    """A convolution heads a group as a matmul does: its bias and activation (and the ReLU's
+    mask for the backward pass) are its epilogue, in the same kernel."""
+    rng = np.random.default_rng(3)
+    x = gc.placeholder((2, 3, 9, 9), "float64", name="x")
+    w = gc.variable(rng.standard_normal((4, 3, 3, 3)) * 0.3, name="w")
+    b = gc.variable(rng.standard_normal(4), name="b")
+    h = gc.relu(gc.conv2d(x, w, stride=2, padding=1) + gc.reshape(b, (-1, 1, 1)))
+    loss = gc.sum(h * h)
+    f = gc.compile([x], [h, loss, *gc.grad(loss, [w, b])], backend=backend)
+    lines = f.kernels()
+    assert any(line.startswith("fused") and "over [2, 4, 5, 5] after a convolution" in line for line in lines), lines
+    data = rng.standard_normal((2, 3, 9, 9))
+    want = gc.compile([x], [h, loss, *gc.grad(loss, [w, b])], backend="numpy")(data)
+    for got, expected in zip(f(data), want):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)

@@ -39,6 +39,7 @@ from ...ops.leaves import FULL
 from ...ops.linalg import MATMUL
 from ...ops.loop import Body
 from ...ops.shape import BROADCAST_TO, TRANSPOSE
+from ...passes.fuse import HEADS
 from ...passes.memory_plan import Lifetime, MemoryPlan, aligned, check_plan, plan_memory
 from ...passes.simplify import constant_value
 from ...printer import node_names
@@ -550,7 +551,7 @@ class _Lowering:
         em.comment(f"fused: {unit.kind} over {list(unit.domain)}, {len(members)} nodes")
         for m in members:
             em.comment(f"  {self.index[id(m)]}: {m.op.name} at {m.location}")
-        if members[0].op is MATMUL:  # BLAS first; the loop is its epilogue
+        if members[0].op in HEADS:  # BLAS (or a convolution) first; the loop is its epilogue
             self.node(members.pop(0))
         inside = {id(m) for m in members}
         stores = {id(m): self.buffer(m) for m in members
@@ -591,9 +592,9 @@ class _Lowering:
             em.node_index = self.index[id(value)]
             em.comment(f"{value.op.name} at {value.location}, into {var.name} in place:")
             members = self.members(value)
-            if members[0].op is MATMUL:
-                if self.gemm_update(members, var, value):
-                    return
+            if members[0].op is MATMUL and self.gemm_update(members, var, value):
+                return
+            if members[0].op in HEADS:
                 self.node(members.pop(0))
             self.elementwise(members, {id(value): self.arrays[id(var)]})
 
