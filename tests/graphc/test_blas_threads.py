@@ -98,3 +98,20 @@ def test_programs_run_on_either_blas(monkeypatch: pytest.MonkeyPatch) -> None:
         results.append([np.asarray(r) for r in f(data)] + [w.value.copy()])
     for got, want in zip(results[1], results[0]):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@needs_control
+def test_overlapping_calls_give_the_users_count_back_whichever_ends_first() -> None:
+    """Calls in several Python threads share the process's count: the first to start saves the
+    user's, the last to end gives it back (interleaved as two threads' calls may be)."""
+    assert chosen.get_threads is not None and chosen.set_threads is not None
+    chosen.set_threads(3)
+    first = blas.use_threads(1)
+    assert chosen.get_threads() == 1
+    second = blas.use_threads(2)
+    assert chosen.get_threads() == 2
+    blas.restore_threads(first)  # the first call ends while the second runs: its count stays
+    assert chosen.get_threads() == 2
+    blas.restore_threads(second)
+    assert chosen.get_threads() == 3
+    chosen.set_threads(1)

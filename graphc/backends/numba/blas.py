@@ -24,6 +24,7 @@ import ctypes
 import functools
 import glob
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -132,22 +133,40 @@ def describe() -> str:
     return chosen().name
 
 
+_calls = threading.Lock()
+_running = 0  # calls running native code now, in any Python thread
+_users = 0  # the library's count before the first of them started
+_current = 0  # the library's count while they run
+
+
 def use_threads(n: int) -> int:
-    """Make the BLAS run `n` threads; the count it had before (0 when unchanged or beyond
-    control), for `restore_threads`."""
+    """Make the BLAS run `n` threads for a call starting now; 1 if the library's count is to be
+    given back when the call ends (`restore_threads`), 0 when beyond control. The count is the
+    process's: the first of overlapping calls (in several Python threads) saves the user's, the
+    last to end gives it back."""
+    global _running, _users, _current
     blas = chosen()
-    if blas.get_threads is None or blas.set_threads is None:
+    if blas.set_threads is None or blas.get_threads is None:
         return 0
-    before = blas.get_threads()
-    if before == n:
-        return 0
-    blas.set_threads(n)
-    return before
+    with _calls:
+        if _running == 0:
+            _users = _current = blas.get_threads()
+        _running += 1
+        if _current != n:
+            blas.set_threads(n)
+            _current = n
+    return 1
 
 
-def restore_threads(before: int) -> None:
-    """Undo `use_threads` (given what it returned)."""
-    if before:
-        blas = chosen()
-        assert blas.set_threads is not None
-        blas.set_threads(before)
+def restore_threads(token: int) -> None:
+    """End a call `use_threads` started (given what it returned)."""
+    global _running, _current
+    if not token:
+        return
+    with _calls:
+        _running -= 1
+        if _running == 0 and _current != _users:
+            set_threads = chosen().set_threads
+            assert set_threads is not None
+            set_threads(_users)
+            _current = _users
