@@ -247,8 +247,9 @@ class Function:
         return f"<graphc.Function {self._signature()} -> {len(self._outputs)} outputs, {len(self._updates)} updates>"
 
     def kernels(self) -> list[str]:
-        """The program's loop nests and kernels in the order they run, one line each (updates
-        computed straight into their variables run last)."""
+        """The program's loop nests and kernels in schedule order, one line each, the updates
+        computed straight into their variables listed last (the program runs each as soon as
+        nothing reads the variable's old value any more: `f._native.text` has the exact order)."""
         lines, last = self._unit_lines(self.graph, "")
         return lines + last
 
@@ -318,12 +319,14 @@ class Function:
         else:
             code = [t for t in native.texts if t]  # the kernels (a loop's markers have no code)
             hit = "hit (every kernel already compiled, on disk or in this process)" if native.cache_hit else (
-                f"miss ({len(code) - native.hits} kernels compiled by LLVM)")
+                f"miss ({len(set(code)) - native.hits} kernels compiled by LLVM)")
+            if not native.caching:
+                hit = f"off (nothing kept on disk); {len(set(code)) - native.hits} kernels compiled by LLVM"
             how = "run by CPython, not compiled" if native.interpret else "Numba kernels run by the driver"
             cached = "none (interpreted)" if native.interpret else hit
             lines += [
                 f"executor: {how}: {len(code)} kernels, {len(set(code))} distinct"
-                f" ({native.hits} of {len(code)} found compiled), {native.text.count(chr(10))} lines listed",
+                f" ({native.hits} of {len(set(code))} distinct found compiled), {native.text.count(chr(10))} lines listed",
                 f"  source: {native.path or 'in memory (no writable folder)'}",
                 f"  compile cache: {cached}; kernels {native.compile_seconds:.2f} s"
                 + ("" if native.interpret else f" (LLVM {native.llvm_seconds:.2f} s, Numba's typing and lowering the rest)"),

@@ -60,7 +60,8 @@ def inside_loops(run: Pass) -> Pass:
             body = n.attrs["body"]
             inner = everywhere(body.graph)
             for k, v in inner.stats.items():
-                stats[k] = stats.get(k, 0) + v
+                if k != "inputs_dropped":  # a body keeps its placeholders (below): none is dropped
+                    stats[k] = stats.get(k, 0) + v
             if inner.graph is body.graph:
                 return n
             kept = Graph(body.graph.inputs, inner.graph.outputs, inner.graph.groups)
@@ -196,6 +197,9 @@ def _untransposed(x: Node) -> tuple[Node, bool]:
     return x, False
 
 
+MAX_ROUNDS = 16  # carries moved out of one loop, at most
+
+
 def products_out_of_loops(graph: Graph) -> tuple[Graph, int]:
     """`graph` with each loop carry that only accumulates a product of per-step values computed
     after the loop as one product of the stacked operands (stacks the loop already keeps are
@@ -203,6 +207,17 @@ def products_out_of_loops(graph: Graph) -> tuple[Graph, int]:
     BLAS runs slowly); the number of carries moved out."""
     if not any(n.op.tuple_value for n in graph.nodes):
         return graph, 0
+    total = 0
+    for _ in range(MAX_ROUNDS):  # one carry of each loop a round
+        graph, moved = _one_product_per_loop(graph)
+        total += moved
+        if not moved:
+            break
+    return graph, total
+
+
+def _one_product_per_loop(graph: Graph) -> tuple[Graph, int]:
+    """`products_out_of_loops` for the first such carry of each loop."""
     users = consumers(graph)
     new: dict[int, Node] = {}
     moved = 0

@@ -372,3 +372,26 @@ def test_carries_that_are_more_than_a_sum_of_products_stay_in_the_loop() -> None
     tall = gc.placeholder((5, 8, 2), "float64", name="tall")
     total, _ = gc.scan(lambda acc, x: (acc + x.T @ (x * 2.0), None), gc.constant(np.zeros((2, 2))), tall)
     assert _moved(gc.compile([tall], total, backend="numpy")) == 0
+
+
+def test_every_carry_summing_products_leaves_the_loop() -> None:
+    """Two carries of one loop, each summing products of the step's values: both are moved out
+    (an RNN's input and recurrent weight gradients alike)."""
+    xs = gc.placeholder((6, 4, 5), "float64", name="xs")
+    ds = gc.placeholder((6, 4, 5), "float64", name="ds")
+
+    def step(c: Any, x: Any) -> Any:
+        a, b = c
+        return (a + gc.transpose(x["x"]) @ x["d"], b + gc.transpose(gc.tanh(x["x"])) @ x["d"]), gc.sum(x["d"])
+
+    rng = np.random.default_rng(8)
+    start = [rng.standard_normal((5, 5)), rng.standard_normal((5, 5))]
+    (a, b), _ = gc.scan(step, (gc.constant(start[0]), gc.constant(start[1])), {"x": xs, "d": ds})
+    f = gc.compile([xs, ds], [a, b], backend="numpy")
+    assert _moved(f) == 2
+    (loop,) = _loops(f.graph)
+    assert loop.attrs["body"].carries == 0
+    x, d = rng.standard_normal((6, 4, 5)), rng.standard_normal((6, 4, 5))
+    got = f(x, d)
+    np.testing.assert_allclose(got[0], start[0] + sum(u.T @ v for u, v in zip(x, d)), rtol=1e-12)
+    np.testing.assert_allclose(got[1], start[1] + sum(np.tanh(u).T @ v for u, v in zip(x, d)), rtol=1e-12)

@@ -17,11 +17,13 @@ kernel is compiled once per process and shared; its machine code stays until the
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import hashlib
 import os
 import pathlib
 import re
+import shutil
 import stat
 import sys
 import tempfile
@@ -130,6 +132,7 @@ def _private_folder() -> pathlib.Path | None:
             _private_dir = pathlib.Path(tempfile.mkdtemp(prefix="graphc-"))
         except OSError:
             return None
+        atexit.register(shutil.rmtree, _private_dir, True)  # this process's alone: gone with it
     return _private_dir
 
 
@@ -346,6 +349,7 @@ class NativeProgram:
         else:
             addresses = []
             progress = _Progress(len(set(code)))
+            compiled: dict[str, bool] = {}  # per distinct kernel: whether it was found compiled
             with event.install_timer("numba:llvm_lock", self._add_llvm_time):
                 for text in self.texts:
                     if not text:
@@ -354,15 +358,16 @@ class NativeProgram:
                     address, path, hit = _compile(text, folder, caching)
                     addresses.append(address)
                     paths.append(path)
-                    self.hits += hit
+                    compiled.setdefault(text, hit)
                     progress.update(text, hit)
+            self.hits = sum(compiled.values())
             progress.close()
             self.functions = np.array(addresses, np.int64)
             self._run_step = _driver("run_step", folder, caching)
-        self._folder, self._caching = folder, caching
+        self._folder, self.caching = folder, caching
         self.path = next((p for p in paths if p is not None), None) if paths else None
         self.compile_seconds = time.perf_counter() - started
-        self.cache_hit = bool(code) and self.hits == len(code)
+        self.cache_hit = bool(code) and self.hits == len(set(code))  # every distinct kernel found compiled
         self._build_table()
 
     def _add_llvm_time(self, seconds: float) -> None:
@@ -469,7 +474,7 @@ class NativeProgram:
             args = [*self._arrays, _address(self.arena), n_steps, step0, *map(_address, columns), len(fed),
                     *map(_address, copies), len(p.outputs)]
             try:
-                done = int(_driver("run_steps", self._folder, self._caching)(*args))
+                done = int(_driver("run_steps", self._folder, self.caching)(*args))
             finally:
                 restore_threads(before)
         if self.status[0]:
