@@ -63,6 +63,17 @@ def user_location() -> Location:
     return UNKNOWN
 
 
+def user_stacklevel() -> int:
+    """The `stacklevel` that makes a warning its caller raises point at the first frame outside
+    graphc (the user's line, not graphc's)."""
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and _inside_graphc(frame.f_code.co_filename):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def current_grad_of() -> int | None:
     """The id of the forward node being differentiated, when inside a derivative rule."""
     return _override.grad_of

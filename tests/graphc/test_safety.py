@@ -93,8 +93,9 @@ def test_an_unsafe_or_unusable_cache_folder_is_refused(
         folder.chmod(0o777 if kind == "writable by others" else 0o500)
     if kind == "unwritable" and os.access(folder, os.W_OK):
         pytest.skip("running as root: every folder is writable")
-    with pytest.warns(gc.GraphcWarning, match="not caching compiled code"):
+    with pytest.warns(gc.GraphcWarning, match="not caching compiled code") as caught:
         f = _compile_with_cache(folder, monkeypatch)
+    assert {w.filename for w in caught if issubclass(w.category, gc.GraphcWarning)} == {__file__}  # the user's line
     assert f(np.array([1.0, 2.0]))[0] > 0  # it still compiles and runs
     assert f._native is not None and (f._native.path is None or f._native.path.parent != folder)
     if kind != "a file":

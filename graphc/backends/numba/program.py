@@ -41,6 +41,7 @@ from numba.core.ccallback import CFunc
 
 from ...errors import FeedError, GraphcError, GraphcWarning, NumericsError
 from ...ir import Variable
+from ...source import user_stacklevel
 from ..numpy.executor import describe_nonfinite
 from . import driver, helpers, machine_code
 from .blas import chosen as chosen_blas
@@ -103,7 +104,7 @@ def cache_dir() -> pathlib.Path:
 def _warn_once(message: str) -> None:
     if message not in _warned:
         _warned.add(message)
-        warnings.warn(message, GraphcWarning, stacklevel=4)
+        warnings.warn(message, GraphcWarning, stacklevel=user_stacklevel())
 
 
 def unsafe_reason(folder: pathlib.Path) -> str | None:
