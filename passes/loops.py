@@ -253,11 +253,12 @@ def _product_out_of_loop(n: Node, inputs: tuple[Node, ...], readers: list[Node])
         thin = True
         for x in operands:
             base, transposed = _untransposed(x)
-            if any(base is q for q in g.inputs[nc:nc + nx]):
-                stacks.append((-1 - next(j for j in range(nc, nc + nx) if g.inputs[j] is base), transposed))
+            j = next((j for j in range(nc, nc + nx) if g.inputs[j] is base), None)
+            if j is not None:  # a slice of xs: the loop's input is its stack
+                stacks.append((-1 - j, transposed))
                 continue
-            k = next((k for k in range(nc - 1, len(outputs)) if k >= nc - 1 and outputs[k] is base), None)
-            if k is None:
+            k = next((k for k in range(nc - 1, len(outputs)) if outputs[k] is base), None)
+            if k is None:  # a new y
                 thin = thin and base.size <= g.outputs[i].size
                 k = len(outputs)
                 outputs.append(base)
@@ -268,9 +269,8 @@ def _product_out_of_loop(n: Node, inputs: tuple[Node, ...], readers: list[Node])
         loop = _with_body(n, tuple(x for k, x in enumerate(inputs) if k != i),
                           replace(body, graph=Graph(kept, outputs), carries=nc - 1))
         with derived_from(g.outputs[i].location, g.outputs[i].grad_of):
-            stacked = [inputs[-1 - s] if s < 0 else _item_of(loop, s) for s, _ in stacks]
-            (left, left_t), (right, right_t) = ((x, t) for x, (_, t) in zip(stacked, stacks))
-            total = ops.matmul(_rows_last(left, left_t, inner=True), _rows_last(right, right_t, inner=False))
+            left, right = (inputs[-1 - k] if k < 0 else apply(LOOP_OUTPUT, (loop,), index=k) for k, _ in stacks)
+            total = ops.matmul(_rows_last(left, stacks[0][1], inner=True), _rows_last(right, stacks[1][1], inner=False))
             final = ops.add(inputs[i], total)
         changed: dict[int, Node] = {}
         for r in readers:
@@ -278,10 +278,6 @@ def _product_out_of_loop(n: Node, inputs: tuple[Node, ...], readers: list[Node])
             changed[id(r)] = final if k == i else _item(r, loop, k - (k > i))
         return loop, changed
     return None
-
-
-def _item_of(loop: Node, k: int) -> Node:
-    return apply(LOOP_OUTPUT, (loop,), index=k)
 
 
 def _rows_last(stack: Node, transposed: bool, inner: bool) -> Node:

@@ -4,7 +4,7 @@ Kernels call gemm through an address they read from the shared words of the prog
 (`driver.G_SGEMM`, `driver.G_DGEMM`), never through an address compiled into their machine code:
 cached code stays valid in every process, whatever library the process loaded and where. The
 function at that address has one fixed signature, row-major CBLAS with 64-bit integers
-(`GEMM_SIGNATURE`), whichever library stands behind it:
+(`gemm_signature`), whichever library stands behind it:
 
 - NumPy's own OpenBLAS (`numpy.libs/libscipy_openblas64_*`, in NumPy's wheels), when there: the
   library `np.matmul` uses, so a product costs what it costs in NumPy (one to two tenths faster
