@@ -8,10 +8,8 @@ instead, as is any scan asked to (`unroll=True`): n copies of the body, by the o
 passes. Eagerly, a scan is a Python loop. `fori_loop` gives its body the step as a Python int
 (a different graph each step), so it is unrolled.
 
-`cond` computes both branches in graphs and selects (in eager mode it runs only the branch
-taken); each branch reads its operands through a gate that passes gradients only when its
-branch is the one taken, so a NaN or infinity in the branch not taken reaches neither the
-values nor the gradients.
+`cond` traces both branches into one `cond` node (`graphc.ops.conditional`) that runs only the
+branch taken; eagerly, only the branch taken is called.
 """
 
 from __future__ import annotations
@@ -26,7 +24,8 @@ from .builder import is_tensor, lift
 from .dtypes import type_string
 from .errors import GraphcError, GraphError
 from .ir import nodes_created, topological_order
-from .ops import placeholder, stack, stop_gradient, where
+from .ops import placeholder, stack, where
+from .ops.conditional import make_cond
 from .ops.loop import make_loop
 from .recipes import replayable
 from .tree import describe, flatten, reorder_like, unflatten
@@ -181,8 +180,12 @@ def fori_loop(lower: int, upper: int, fn: Callable[[int, Any], Any], init: Any) 
 @replayable
 def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], *operands: Any) -> Any:
     """`true_fn(*operands)` where the scalar bool `pred` holds, else `false_fn(*operands)`, as
-    `jax.lax.cond`: both must return the same structure, shapes and dtypes. A NaN or infinity in
-    the branch not taken reaches neither the value nor any gradient."""
+    `jax.lax.cond`: both must return the same structure, shapes and dtypes. In a graph both are
+    traced into one cond node, and only the branch taken runs (in eager mode only it is called),
+    so a NaN, an infinity or a bad index in the other reaches neither the value nor any gradient."""
+    for fn in (true_fn, false_fn):
+        if not callable(fn):
+            raise GraphError(f"cond: the branches must be callable, got {type(fn).__name__}")
     (p,) = lift(pred if is_tensor(pred) else np.asarray(pred))
     if p.shape != () or p.dtype != np.bool_:
         raise GraphError(f"cond: the predicate must be a scalar bool, got {p!r}")
@@ -190,21 +193,21 @@ def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], *
         return (true_fn if bool(p.data) else false_fn)(*operands)
     ops, tree = flatten(list(operands))
     ops = [lift(o)[0] for o in ops]
-
-    def gated(taken: Any) -> list[Any]:
-        # The value of each float operand, through a gate letting gradients in only when this
-        # branch is taken: where(taken, x, stop_gradient(x)).
-        return [where(taken, o, stop_gradient(o)) if o.dtype.kind == "f" else o for o in ops]
-
-    true_out = true_fn(*unflatten(tree, gated(p)))
-    false_out = false_fn(*unflatten(tree, gated(~p)))
+    first = nodes_created()
+    true_out = true_fn(*unflatten(tree, ops))
+    false_out = false_fn(*unflatten(tree, ops))
     t_leaves, t_tree = _tensors(true_out, "cond")
     false_out = reorder_like(false_out, t_tree)
     f_leaves, f_tree = _tensors(false_out, "cond")
     if t_tree != f_tree or _signature(t_leaves) != _signature(f_leaves):
         raise GraphError(f"cond: the branches return different structures or types: {_describe(true_out)} and"
                          f" {_describe(false_out)}")
-    return unflatten(t_tree, [where(p, a, b) for a, b in zip(t_leaves, f_leaves)])
+    if any(eager.is_eager(v) or v.op.leaf == "recipe" for v in (*t_leaves, *f_leaves)) or any(
+            m.id > first and m.op.needs_step for m in topological_order([*t_leaves, *f_leaves])):
+        # A branch drawing random numbers or reading sizes given at call time: both computed, the
+        # taken one's values chosen.
+        return unflatten(t_tree, [where(p, a, b) for a, b in zip(t_leaves, f_leaves)])
+    return unflatten(t_tree, make_cond(p, t_leaves, f_leaves, first))
 
 
 def _describe(structure: Any) -> str:

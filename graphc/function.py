@@ -33,6 +33,7 @@ from .inspection.pictures import graph_dot
 from .inspection.report_page import render
 from .ir import STEP_LOCK, Graph, Group, Node, Variable, schedule, verify
 from .memory_budget import Fitted, fit_memory_budget
+from .ops.conditional import COND
 from .ops.conv import CONV2D
 from .ops.leaves import FULL
 from .ops.linalg import MATMUL
@@ -272,6 +273,12 @@ class Function:
                 how = f"; {self._free[id(members[-1])]}" if id(members[-1]) in self._free else ""
                 lines.append(f"{indent}fused {unit.kind} over {list(unit.domain)}{head}: {len(unit.members)} nodes"
                              f" ({listed}){how}")
+            elif unit.op is COND:  # a cond: one branch's kernels run
+                body = unit.attrs["body"]
+                lines.append(f"{indent}cond {names[id(unit)]}: if {names.get(id(unit.inputs[0]), 'its predicate')} holds:")
+                lines += self._unit_lines(body.true, indent + "    ")[0]
+                lines.append(f"{indent}else:")
+                lines += self._unit_lines(body.false, indent + "    ")[0]
             elif unit.op.tuple_value:  # a loop: its body's kernels, run once per step
                 body = unit.attrs["body"]
                 lines.append(f"{indent}loop {names[id(unit)]}: {body.length} steps{' (reversed)' if body.reverse else ''},"
@@ -632,7 +639,8 @@ def _as_output(o: Any) -> Node:
     if not isinstance(o, Node):
         raise GraphError(f"compile: outputs must be graph tensors, got {o!r}")
     if o.op.tuple_value:
-        raise GraphError(f"compile: {o!r} holds several tensors (a loop's results): output the tensors gc.scan returned")
+        raise GraphError(f"compile: {o!r} holds several tensors (a loop's or a cond's results): output the tensors"
+                         " gc.scan or gc.cond returned")
     return o
 
 

@@ -25,6 +25,7 @@ from .builder import CONSTANT
 from .dtypes import short_name
 from .ir import Graph, Group, Node, schedule, use_formatter
 from .ops.leaves import FULL, PLACEHOLDER, VARIABLE
+from .ops.loop import Body
 
 COMMENT_COLUMN = 44
 
@@ -82,9 +83,9 @@ def _attr(value: Any) -> str:
 
 
 def _attrs(n: Node) -> str:
-    if n.op.tuple_value:  # a loop: its step count here, its body in a block of its own
+    if n.op.tuple_value:  # a loop: its step count here, its body in a block of its own (a cond: its branches)
         body = n.attrs["body"]
-        return f"[steps={body.length}{', reversed' if body.reverse else ''}]"
+        return f"[steps={body.length}{', reversed' if body.reverse else ''}]" if isinstance(body, Body) else ""
     shown = {k: v for k, v in n.attrs.items() if n.op not in (PLACEHOLDER, VARIABLE, FULL) or k == "value"}
     if n.op is CONSTANT:
         return " " + _attr(n.attrs["value"])
@@ -137,7 +138,16 @@ def format_graph(
 
 def _body_lines(body: Any) -> list[str]:
     """A loop's body as an indented block: its placeholders (carries; then a step's xs; then
-    what it reads from outside) and what it returns (new carries; then a step's ys)."""
+    what it reads from outside) and what it returns (new carries; then a step's ys). A cond's
+    branches as two blocks, `if` and `else`, over the placeholders they share."""
+    if not isinstance(body, Body):
+        lines = []
+        for head, graph in zip(("if", "else"), body.graphs):
+            text = format_graph(graph).split("\n")
+            reads = text[0][len("graph ("):-len(") {")]
+            lines += [f"    {head} ({'reads ' + reads if reads else 'reads nothing'}) {{", *("    " + line for line in text[1:-1]),
+                      "    }"]
+        return lines
     text = format_graph(body.graph).split("\n")
     nc, nx = body.carries, body.xs
     names = [part.split(":")[0] for part in text[0][len("graph ("):-len(") {")].split(", ")] if body.graph.inputs else []

@@ -16,7 +16,7 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from .function import Function, SpecializingFunction
 from .function import compile as compile_function
 from .ir import Graph, Node, Variable, nodes_created, topological_order, verify
 from .opdef import REGISTRY
+from .ops.conditional import Branches
 from .ops.leaves import PLACEHOLDER, VARIABLE, placeholder, variable
 from .ops.loop import Body
 from .source import user_location
@@ -227,6 +228,8 @@ def _encode(value: Any, arrays: dict[str, np.ndarray], key: str) -> Any:
         return {"tuple" if isinstance(value, tuple) else "list": [_encode(v, arrays, f"{key}.{j}") for j, v in enumerate(value)]}
     if isinstance(value, Body):
         return {"body": _body_entry(value, arrays, key)}
+    if isinstance(value, Branches):
+        return {"branches": _graphs_entry(value.true.inputs, [value.true.outputs, value.false.outputs], arrays, key)}
     raise GraphcError(f"save: cannot store the attribute {value!r} ({type(value).__name__})")
 
 
@@ -251,36 +254,59 @@ def _decode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
         return tuple(items) if tag == "tuple" else items
     if tag == "body" and isinstance(body, dict):
         return _load_body(body, arrays)
+    if tag == "branches" and isinstance(body, dict):
+        return _load_branches(body, arrays)
     raise GraphcError(f"an attribute of unknown form {value!r}")
 
 
-def _body_entry(body: Body, arrays: dict[str, np.ndarray], key: str) -> dict[str, Any]:
-    """A loop's body: its graph's nodes (as a function's are, their derivative marks left out:
-    they only order the program's own schedule), placeholders and outputs by position."""
-    g = body.graph
-    order = topological_order([*g.inputs, *g.outputs])
+def _graphs_entry(inputs: Sequence[Node], outputs: Sequence[Sequence[Node]], arrays: dict[str, np.ndarray],
+                  key: str) -> dict[str, Any]:
+    """Graphs over the same placeholders `inputs` (a loop's body, a cond's branches): their nodes
+    (as a function's are, their derivative marks left out: they only order the program's own
+    schedule), placeholders and each graph's outputs by position."""
+    order = topological_order([*inputs, *(o for outs in outputs for o in outs)])
     index = {id(n): i for i, n in enumerate(order)}
     nodes = [{"op": n.op.name, "inputs": [index[id(x)] for x in n.inputs], "shape": list(n.shape), "dtype": n.dtype.name,
               "name": n.label, "attrs": {k: _encode(v, arrays, f"{key}.{i}.{k}") for k, v in n.attrs.items()}}
              for i, n in enumerate(order)]
-    return {"nodes": nodes, "inputs": [index[id(p)] for p in g.inputs], "outputs": [index[id(o)] for o in g.outputs],
-            "carries": body.carries, "xs": body.xs, "length": body.length, "reverse": body.reverse}
+    return {"nodes": nodes, "inputs": [index[id(p)] for p in inputs], "outputs": [[index[id(o)] for o in outs] for outs in outputs]}
 
 
-def _load_body(entry: dict[str, Any], arrays: dict[str, np.ndarray]) -> Body:
+def _load_graphs(entry: dict[str, Any], arrays: dict[str, np.ndarray], what: str) -> list[Graph]:
+    """The graphs `_graphs_entry` stored, checked."""
     nodes: list[Node] = []
     for i, e in enumerate(entry["nodes"]):
         nodes.append(_node(i, e, nodes, arrays))
     inputs = [nodes[k] for k in entry["inputs"]]
-    graph = Graph(inputs, [nodes[k] for k in entry["outputs"]])
     if any(p.op is not PLACEHOLDER for p in inputs):
-        raise GraphcError("a loop's body whose inputs are not placeholders")
-    verify(graph)
+        raise GraphcError(f"{what} whose inputs are not placeholders")
+    graphs = [Graph(inputs, [nodes[k] for k in outs]) for outs in entry["outputs"]]
+    for graph in graphs:
+        verify(graph)
+    return graphs
+
+
+def _body_entry(body: Body, arrays: dict[str, np.ndarray], key: str) -> dict[str, Any]:
+    """A loop's body: its graph, and its sizes."""
+    entry = _graphs_entry(body.graph.inputs, [body.graph.outputs], arrays, key)
+    return {**entry, "outputs": entry["outputs"][0], "carries": body.carries, "xs": body.xs, "length": body.length,
+            "reverse": body.reverse}
+
+
+def _load_body(entry: dict[str, Any], arrays: dict[str, np.ndarray]) -> Body:
+    (graph,) = _load_graphs({**entry, "outputs": [entry["outputs"]]}, arrays, "a loop's body")
     sizes = [entry[k] for k in ("carries", "xs", "length")]
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in sizes) or sizes[0] + sizes[1] > len(inputs) \
-            or sizes[0] > len(graph.outputs) or not isinstance(entry["reverse"], bool):
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in sizes) or \
+            sizes[0] + sizes[1] > len(graph.inputs) or sizes[0] > len(graph.outputs) or not isinstance(entry["reverse"], bool):
         raise GraphcError("a loop's body of damaged sizes")
     return Body(graph, sizes[0], sizes[1], sizes[2], entry["reverse"])
+
+
+def _load_branches(entry: dict[str, Any], arrays: dict[str, np.ndarray]) -> Branches:
+    graphs = _load_graphs(entry, arrays, "a cond's branches")
+    if len(graphs) != 2 or [(o.shape, o.dtype) for o in graphs[0].outputs] != [(o.shape, o.dtype) for o in graphs[1].outputs]:
+        raise GraphcError("a cond's branches of damaged types")
+    return Branches(*graphs)
 
 
 def _encode_tree(tree: Any) -> Any:

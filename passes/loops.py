@@ -1,15 +1,16 @@
 """Passes and loops: every pass runs inside loops' bodies too, and loops are merged and pruned.
 
-- `inside_loops(run)` is pass `run` applied to the body of each loop of a graph (and theirs,
-  nested; innermost first, so that the graph's own pass sees the loops as they will be), a loop
-  whose body changed rebuilt on the same inputs, then to the graph. A body keeps its
+- `inside_loops(run)` is pass `run` applied to the body of each loop of a graph and to both
+  branches of each cond (and theirs, nested; innermost first, so that the graph's own pass sees
+  them as they will be), a node whose graphs changed rebuilt on the same inputs, then to the graph. A body keeps its
   placeholders whatever the pass does: they are its loop's interface (`prune_loops` drops the
   ones it no longer reads, with the loop's inputs they stand for).
 - `merge_loops` makes one loop of loops running the same body's steps on the same inputs (a
   loop and the copy its derivative made to stack its carries), with the union of their
   outputs. Part of CSE.
 - `prune_loops` drops the ys no one reads from a loop's body, then the xs and captured values
-  the body no longer reads. Part of dead-node elimination.
+  the body no longer reads; and from a cond, the results no one reads, then the values neither
+  branch reads any more. Part of dead-node elimination.
 - `products_out_of_loops` turns a carry that only sums a product of per-step values (a weight's
   gradient through time, `dw <- dw + h[t].T @ dz[t]`) into one product after the loop of the
   two stacked operands (`H.T @ DZ`, contracting over steps and rows at once): one large BLAS call
@@ -25,9 +26,10 @@ from typing import Any
 import graphc.ops as ops
 from graphc.builder import apply
 from graphc.ir import Graph, Node, consumers, topological_order
+from graphc.ops.conditional import COND
 from graphc.ops.elementwise import ADD
 from graphc.ops.linalg import MATMUL
-from graphc.ops.loop import LOOP_OUTPUT
+from graphc.ops.loop import LOOP, LOOP_OUTPUT
 from graphc.ops.shape import TRANSPOSE
 from graphc.source import derived_from
 
@@ -58,14 +60,16 @@ def inside_loops(run: Pass) -> Pass:
             if not n.op.tuple_value:
                 return n
             body = n.attrs["body"]
-            inner = everywhere(body.graph)
-            for k, v in inner.stats.items():
-                if k != "inputs_dropped":  # a body keeps its placeholders (below): none is dropped
-                    stats[k] = stats.get(k, 0) + v
-            if inner.graph is body.graph:
+            graphs = []
+            for g in body.graphs:  # a loop's body, or a cond's two branches
+                inner = everywhere(g)
+                for k, v in inner.stats.items():
+                    if k != "inputs_dropped":  # a body keeps its placeholders (below): none is dropped
+                        stats[k] = stats.get(k, 0) + v
+                graphs.append(g if inner.graph is g else Graph(g.inputs, inner.graph.outputs, inner.graph.groups))
+            if all(a is b for a, b in zip(graphs, body.graphs)):
                 return n
-            kept = Graph(body.graph.inputs, inner.graph.outputs, inner.graph.groups)
-            return _with_body(n, n.inputs, body.with_graph(kept))
+            return _with_body(n, n.inputs, body.with_graphs(*graphs))
 
         rebuilt = rewrite(graph, into_body)
         result = run(Graph(rebuilt.inputs, rebuilt.outputs, _regrouped(graph, rebuilt)))
@@ -90,7 +94,7 @@ def merge_loops(graph: Graph, tidy: Callable[[Graph], Graph]) -> tuple[Graph, in
     apart); the number of loops merged away."""
     families: dict[Hashable, list[Node]] = {}
     for n in graph.nodes:
-        if n.op.tuple_value:
+        if n.op is LOOP:
             body = n.attrs["body"]
             key = (tuple(map(id, n.inputs)), tuple(map(id, body.graph.inputs)), body.carries, body.xs, body.length,
                    body.reverse)
@@ -144,7 +148,21 @@ def prune_loops(graph: Graph) -> tuple[Graph, int]:
     dropped = 0
     for n in graph.nodes:
         inputs = tuple(new[id(x)] for x in n.inputs)
-        if n.op.tuple_value:
+        if n.op is COND:
+            body = n.attrs["body"]
+            read = sorted({u.attrs["index"] for u in users[n]})
+            kept = [[g.outputs[k] for k in read] for g in body.graphs]
+            reached = {id(m) for m in topological_order([o for outs in kept for o in outs])}
+            keep_in = [i for i, p in enumerate(body.true.inputs) if id(p) in reached]
+            if len(read) == body.outputs and len(keep_in) == len(body.true.inputs):
+                new[id(n)] = with_inputs(n, inputs)
+                continue
+            dropped += body.outputs - len(read) + len(body.true.inputs) - len(keep_in)
+            phs = [body.true.inputs[i] for i in keep_in]
+            pruned = body.with_graphs(*(Graph(phs, outs) for outs in kept))
+            new[id(n)] = _with_body(n, (inputs[0], *(inputs[1 + i] for i in keep_in)), pruned)
+            moved[id(n)] = {k: j for j, k in enumerate(read)}
+        elif n.op is LOOP:
             body = n.attrs["body"]
             g, nc = body.graph, body.carries
             read = sorted({u.attrs["index"] for u in users[n]} - set(range(nc)))
@@ -205,7 +223,7 @@ def products_out_of_loops(graph: Graph) -> tuple[Graph, int]:
     after the loop as one product of the stacked operands (stacks the loop already keeps are
     reused; a new one only for a step's operand no larger than the carry: a thin product, which
     BLAS runs slowly); the number of carries moved out."""
-    if not any(n.op.tuple_value for n in graph.nodes):
+    if not any(n.op is LOOP for n in graph.nodes):
         return graph, 0
     total = 0
     for _ in range(MAX_ROUNDS):  # one carry of each loop a round
@@ -223,7 +241,7 @@ def _one_product_per_loop(graph: Graph) -> tuple[Graph, int]:
     moved = 0
     for n in graph.nodes:
         inputs = tuple(new[id(x)] for x in n.inputs)
-        if n.op.tuple_value and n.attrs["body"].length > 0:
+        if n.op is LOOP and n.attrs["body"].length > 0:
             done = _product_out_of_loop(n, inputs, users[n])
             if done is not None:
                 loop, readers = done

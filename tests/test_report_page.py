@@ -124,7 +124,7 @@ def test_a_loop_is_a_box_holding_its_body_on_the_page_and_in_dot(tmp_path: Path)
     f = gc.compile([xs], loss, updates={w: w - 0.1 * gc.grad(loss, w)})
     f(np.ones((5, 3, 4, 2), np.float32))
     html = f.save_html(tmp_path / "loops.html").read_text()
-    loops = html[html.index("<h2>Loops</h2>"):html.index("<h2>Fusion groups</h2>")]
+    loops = html[html.index("<h2>Loops and conds</h2>"):html.index("<h2>Fusion groups</h2>")]
     assert loops.count("5 steps") >= 2 and loops.count("3 steps") >= 2  # forward and backward, each nesting one
     assert "(reversed)" in loops and "loop@" in loops and "› " in loops  # nested boxes name their path
     assert ">carry " in loops and ">x xs<" in loops and ">reads W<" in loops and "→ y 0" in loops

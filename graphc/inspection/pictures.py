@@ -22,6 +22,7 @@ import numpy as np
 
 from ..ir import Graph, Node
 from ..ops.leaves import FULL, PLACEHOLDER, VARIABLE
+from ..ops.loop import Body
 from .layout import BOX_HEIGHT, is_literal, layered_layout
 
 FORWARD, BACKWARD, INPUT, STATE, GROUP = "#dbe9f6", "#fbe3c8", "#d9f0d3", "#e6dcf2", "#9aa5b1"
@@ -55,6 +56,8 @@ def _type_text(n: Node) -> str:
     """A node's type, or for a loop its step count (its value is the tuple of its results)."""
     if n.op.tuple_value:
         body = n.attrs["body"]
+        if not isinstance(body, Body):
+            return "if / else"
         return f"×{body.length} steps" + (" (reversed)" if body.reverse else "")
     return n.type
 
@@ -271,8 +274,10 @@ def trade_svg(points: Sequence[tuple[int, int]], budget: int, chosen: int) -> st
 
 def loop_roles(loop: Node) -> dict[int, str]:
     """What each placeholder of `loop`'s body stands for: "carry", "x" (a step's slice) or
-    "reads" (a value from outside, the same every step), by id."""
+    "reads" (a value from outside, the same every step), by id; for a cond's branches, "reads"."""
     body = loop.attrs["body"]
+    if not isinstance(body, Body):
+        return {id(p): "reads" for p in body.true.inputs}
     nc, nx = body.carries, body.xs
     return {id(p): "carry" if k < nc else "x" if k < nc + nx else "reads" for k, p in enumerate(body.graph.inputs)}
 
@@ -287,47 +292,63 @@ def loop_svg(loop: Node, name: str, outer: dict[int, str] | None = None) -> str:
     """Loop `loop` (called `name` in the graph it is in) as a box holding its body's picture:
     the body's placeholders named by role (carry, a step's x, what it reads from outside), its
     outputs the new carries then the step's ys; loops inside it drawn below it, each in its box.
-    `outer` names the loop's operands (the graph's `stable_names`): each placeholder is shown with
+    A cond is a box holding its two branches' pictures, one above the other.
+    `outer` names the node's operands (the graph's `stable_names`): each placeholder is shown with
     the operand it stands for."""
     body = loop.attrs["body"]
     roles = loop_roles(loop)
+    is_loop = isinstance(body, Body)
     if outer is not None:
-        for p, x in zip(body.graph.inputs, loop.inputs):
+        for p, x in zip(body.graphs[0].inputs, loop.inputs if is_loop else loop.inputs[1:]):
             if id(x) in outer:
                 roles[id(p)] = f"{roles[id(p)]} {outer[id(x)]}"
-    g = body.graph
     tags: dict[int, str] = {}
-    for k, o in enumerate(g.outputs):
-        what = f"→ carry {k}" if k < body.carries else f"→ y {k - body.carries}"
-        tags[id(o)] = f"{tags[id(o)]}, {what[2:]}" if id(o) in tags else what
-    inner = graph_svg(g, roles=roles, tags=tags)
-    width, height = svg_size(inner)
-    inner_names = stable_names(g)
-    nested = [(m, f"{name} › {inner_names[id(m)]}") for m in g.nodes if m.op.tuple_value]
-    pictures = [loop_svg(m, inner_name, inner_names) for m, inner_name in nested]
-    sizes = [svg_size(p) for p in pictures]
-    counts = {role: sum(1 for r in loop_roles(loop).values() if r == role) for role in ("carry", "x", "reads")}
-
-    def count(k: int, what: str) -> str:
-        return f"{k} {what}" if k == 1 else f"{k} {what[:-1] + 'ies' if what.endswith('y') and what != 'y' else what + 's'}"
-
-    head = (f"{name}: {body.length} steps{' (reversed)' if body.reverse else ''}; each reads {count(counts['carry'], 'carry')},"
-            f" {count(counts['x'], 'slice')} of xs, {count(counts['reads'], 'value')} from outside; returns"
-            f" {count(body.carries, 'new carry')} and {count(body.outputs - body.carries, 'y')} (the scan's, and what its"
-            " derivative reads)")
-    total_w = max([width + 16, 8 * len(head) + 16, *(w + 32 for w, _ in sizes)])
-    parts = [f'<text x="8" y="18" font-size="12" font-weight="bold">{escape(head)}</text>',
-             f'<svg x="8" y="26" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}">'
-             + inner.split(">", 1)[1]]
-    y = 26 + height + 8
-    for picture, (_, h) in zip(pictures, sizes):
-        parts.append(f'<g transform="translate(24,{y:.0f})">{picture}</g>')
-        y += h + 8
+    for g in body.graphs:
+        for k, o in enumerate(g.outputs):
+            what = (f"→ carry {k}" if k < body.carries else f"→ y {k - body.carries}") if is_loop else f"→ result {k}"
+            tags[id(o)] = f"{tags[id(o)]}, {what[2:]}" if id(o) in tags else what
+    if is_loop:
+        counts = {role: sum(1 for r in loop_roles(loop).values() if r == role) for role in ("carry", "x", "reads")}
+        head = (f"{name}: {body.length} steps{' (reversed)' if body.reverse else ''}; each reads"
+                f" {_count(counts['carry'], 'carry')}, {_count(counts['x'], 'slice')} of xs,"
+                f" {_count(counts['reads'], 'value')} from outside; returns {_count(body.carries, 'new carry')} and"
+                f" {_count(body.outputs - body.carries, 'y')} (the scan's, and what its derivative reads)")
+        titles = [""]
+    else:
+        predicate = outer.get(id(loop.inputs[0]), "its predicate") if outer is not None else "its predicate"
+        head = (f"{name}: a cond, running one branch; each reads {_count(len(body.true.inputs), 'value')} from outside"
+                f" and returns {_count(body.outputs, 'result')}")
+        titles = [f"if {predicate} holds:", "else:"]
+    parts = [f'<text x="8" y="18" font-size="12" font-weight="bold">{escape(head)}</text>']
+    y, total_w = 26.0, 8.0 * len(head) + 16
+    for title, g in zip(titles, body.graphs):
+        if title:
+            parts.append(f'<text x="8" y="{y + 12:.0f}" font-size="12">{escape(title)}</text>')
+            y += 18
+        inner = graph_svg(g, roles=roles, tags=tags)
+        width, height = svg_size(inner)
+        parts.append(f'<svg x="8" y="{y:.0f}" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}">'
+                     + inner.split(">", 1)[1])
+        y += height + 8
+        total_w = max(total_w, width + 16)
+        inner_names = stable_names(g)
+        for m in g.nodes:  # the loops and conds inside it, each in its box below it
+            if m.op.tuple_value:
+                picture = loop_svg(m, f"{name} › {inner_names[id(m)]}", inner_names)
+                w, h = svg_size(picture)
+                parts.append(f'<g transform="translate(24,{y:.0f})">{picture}</g>')
+                y += h + 8
+                total_w = max(total_w, w + 32)
     total_h = y + 4
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w:.0f}" height="{total_h:.0f}" '
             f'viewBox="0 0 {total_w:.0f} {total_h:.0f}" font-family="monospace">'
             f'<rect x="1" y="1" width="{total_w - 2:.0f}" height="{total_h - 2:.0f}" rx="8" fill="#fbfcfd" '
             f'stroke="#52606d" stroke-width="2"/>{"".join(parts)}</svg>')
+
+
+def _count(k: int, what: str) -> str:
+    """`k` things, `what` made plural when k is not 1 ("1 carry", "2 carries", "3 values")."""
+    return f"{k} {what}" if k == 1 else f"{k} {what[:-1] + 'ies' if what.endswith('y') and what != 'y' else what + 's'}"
 
 
 def _quote(text: str) -> str:
@@ -378,21 +399,27 @@ def graph_dot(graph: Graph, name: str = "graphc") -> str:
 
 
 def _body_cluster(loop: Node, name: str, indent: str) -> list[str]:
+    """A loop's body (or each of a cond's branches) as a DOT cluster, its names prefixed by `name`."""
     body = loop.attrs["body"]
-    g = body.graph
-    names, labels = _labels(g)
     roles = loop_roles(loop)
-    key = {id(n): f"{name}/{names[id(n)]}" for n in g.nodes if not is_literal(n)}
-    lines = [f"{indent}subgraph {_quote('cluster_' + name)} {{",
-             f'{indent}  label={_quote(f"{name}: body, {body.length} steps")}; style="rounded"; color="#52606d";']
-    for n in g.nodes:
-        if is_literal(n):
-            continue
-        label = "\n".join(labels[id(n)]) + (f"\n({roles[id(n)]})" if id(n) in roles else "")
-        lines.append(f'{indent}  {_quote(key[id(n)])} [label={_quote(label)}, fillcolor="{_fill(n)}"];')
-        lines += [f"{indent}  {_quote(key[id(x)])} -> {_quote(key[id(n)])};" for x in n.inputs if not is_literal(x)]
-        if n.op.tuple_value:
-            lines += _body_cluster(n, key[id(n)], indent + "  ")
-    lines.append(f"{indent}}}")
+    if isinstance(body, Body):
+        parts = [(name, f"{name}: body, {body.length} steps", body.graph)]
+    else:
+        parts = [(f"{name}/if", f"{name}: if its predicate holds", body.true),
+                 (f"{name}/else", f"{name}: else", body.false)]
+    lines = []
+    for prefix, title, g in parts:
+        names, labels = _labels(g)
+        key = {id(n): f"{prefix}/{names[id(n)]}" for n in g.nodes if not is_literal(n)}
+        lines += [f"{indent}subgraph {_quote('cluster_' + prefix)} {{",
+                  f'{indent}  label={_quote(title)}; style="rounded"; color="#52606d";']
+        for n in g.nodes:
+            if is_literal(n):
+                continue
+            label = "\n".join(labels[id(n)]) + (f"\n({roles[id(n)]})" if id(n) in roles else "")
+            lines.append(f'{indent}  {_quote(key[id(n)])} [label={_quote(label)}, fillcolor="{_fill(n)}"];')
+            lines += [f"{indent}  {_quote(key[id(x)])} -> {_quote(key[id(n)])};" for x in n.inputs if not is_literal(x)]
+            if n.op.tuple_value:
+                lines += _body_cluster(n, key[id(n)], indent + "  ")
+        lines.append(f"{indent}}}")
     return lines
-

@@ -127,11 +127,13 @@ def render(f: Any) -> str:
     loops = [n for n in f.graph.nodes if n.op.tuple_value]
     if loops:
         names = stable_names(f.graph)
-        sections.append("<h2>Loops</h2><p>" + escape(
+        sections.append("<h2>Loops and conds</h2><p>" + escape(
             "Each loop of the program (a gc.scan, or a derivative of one: the backward pass runs the other way) as a"
             " box holding its body, which runs once per step: its placeholders are the carries, the step's slice of"
             " each xs and the values it reads from outside (the same every step; what the body computed from them"
-            " alone was moved out of the loop); its outputs the new carries, then the step's ys.") + "</p>"
+            " alone was moved out of the loop); its outputs the new carries, then the step's ys. Each cond (a gc.cond,"
+            " or a derivative of one) as a box holding its two branches, of which each call runs one: both read the"
+            " same values from outside and return results of the same types.") + "</p>"
             + "".join(_picture(loop_svg(n, names[id(n)], names)) for n in loops))
     fuse = next((r for r in f.passes if r.name == "fuse"), None)
     sections.append("<h2>Fusion groups</h2>")

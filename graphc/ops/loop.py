@@ -54,6 +54,14 @@ class Body:
     def with_graph(self, graph: Graph) -> Body:
         return replace(self, graph=graph)
 
+    @property
+    def graphs(self) -> tuple[Graph, ...]:
+        """The graphs the node runs (as a cond's `Branches` has two)."""
+        return (self.graph,)
+
+    def with_graphs(self, graph: Graph) -> Body:
+        return replace(self, graph=graph)
+
 
 def _infer_loop(*inputs: Any, body: Body) -> tuple[tuple[int, ...], np.dtype]:
     phs = body.graph.inputs
@@ -67,10 +75,11 @@ def _infer_loop(*inputs: Any, body: Body) -> tuple[tuple[int, ...], np.dtype]:
     return (0,), np.dtype(np.uint8)
 
 
-def _infer_item(loop: Any, index: int) -> tuple[tuple[int, ...], np.dtype]:
-    body = loop.attrs.get("body") if isinstance(loop, Node) else None
-    if not isinstance(body, Body) or not 0 <= index < body.outputs:
-        raise ShapeError(f"loop_output reads element {index} of a loop's results, and {loop!r} has no such element")
+def infer_item(node: Any, index: int) -> tuple[tuple[int, ...], np.dtype]:
+    """The type of element `index` of a control node's results (a loop's, or a cond's)."""
+    body = node.attrs.get("body") if isinstance(node, Node) and node.op.tuple_value else None
+    if body is None or not 0 <= index < body.outputs:
+        raise ShapeError(f"an item node reads element {index} of a control node's results, and {node!r} has no such element")
     return body.output_type(index)
 
 
@@ -119,15 +128,15 @@ def _at_step(exc: GraphcError, t: int) -> GraphcError:
 
 # The differentiation sweeps (graphc.passes.reverse_mode.backpropagate and
 # graphc.passes.forward_mode.push_forward), lent by graphc.differentiate.
-_sweeps: dict[str, Callable[..., dict[int, Any]]] = {}
+sweeps: dict[str, Callable[..., dict[int, Any]]] = {}
 
 
 def use_sweeps(backpropagate: Callable[..., dict[int, Any]], push_forward: Callable[..., dict[int, Any]]) -> None:
-    """Lend the loop's derivative rules the differentiation sweeps."""
-    _sweeps.update(backpropagate=backpropagate, push_forward=push_forward)
+    """Lend the control nodes' derivative rules (loops', conds') the differentiation sweeps."""
+    sweeps.update(backpropagate=backpropagate, push_forward=push_forward)
 
 
-def _like(x: Node) -> Node:
+def like(x: Node) -> Node:
     """A new placeholder of `x`'s type (a per-step value of a derivative's body)."""
     return Node(PLACEHOLDER, (), {"shape": x.shape, "dtype": x.dtype}, x.shape, x.dtype, x.location, None)
 
@@ -145,13 +154,13 @@ def _loop_vjp(parts: dict[int, Any], out: Node, *inputs: Node, active: list[bool
     g, nc = body.graph, body.carries
     floats = [i for i in range(nc) if is_float(c_in[i].dtype)]
     given = [k for k in range(nc, body.outputs) if cts[k] is not None]
-    ct_next = [_like(c_in[i]) for i in floats]  # the cotangent of the carry a step leaves
-    ct_y = [_like(g.outputs[k]) for k in given]
+    ct_next = [like(c_in[i]) for i in floats]  # the cotangent of the carry a step leaves
+    ct_y = [like(g.outputs[k]) for k in given]
     want_x = [j for j, x in enumerate(x_in) if active[nc + j] and is_float(x.dtype)]
     want_k = [m for m, k in enumerate(k_in) if active[nc + len(x_in) + m] and is_float(k.dtype)]
-    ct = _sweeps["backpropagate"]([g.outputs[i] for i in floats] + [g.outputs[k] for k in given], ct_next + ct_y,
+    ct = sweeps["backpropagate"]([g.outputs[i] for i in floats] + [g.outputs[k] for k in given], ct_next + ct_y,
                                   [c_in[i] for i in floats] + [x_in[j] for j in want_x] + [k_in[m] for m in want_k])
-    totals = [_like(k_in[m]) for m in want_k]  # the captured values' cotangents, summed over the steps
+    totals = [like(k_in[m]) for m in want_k]  # the captured values' cotangents, summed over the steps
 
     def of(x: Node) -> Node:
         return ct[id(x)] if id(x) in ct else full_like(x, 0)
@@ -166,7 +175,7 @@ def _loop_vjp(parts: dict[int, Any], out: Node, *inputs: Node, active: list[bool
                       if id(x) in forward and x.op.leaf is None and not x.op.tuple_value}.values())
     saved = body.with_graph(Graph(g.inputs, (*g.outputs, *c_in, *residuals)))
     stacks = outputs_of(apply(LOOP, out.inputs, body=saved))[body.outputs:]
-    at_step = [_like(r) for r in residuals]
+    at_step = [like(r) for r in residuals]
     results = make_loop(
         init=[cts[i] if cts[i] is not None else full_like(init[i], 0) for i in floats]
         + [full_like(k_in[m], 0) for m in want_k],
@@ -190,8 +199,8 @@ def _loop_jvp(tangents: list[Any], out: Node, *inputs: Node, body: Body) -> list
     floats = [i for i in range(nc) if is_float(c_in[i].dtype)]
     with_x = [j for j in range(nx) if tangents[nc + j] is not None and is_float(x_in[j].dtype)]
     with_k = [m for m in range(len(k_in)) if tangents[nc + nx + m] is not None and is_float(k_in[m].dtype)]
-    t_c, t_x, t_k = [_like(c_in[i]) for i in floats], [_like(x_in[j]) for j in with_x], [_like(k_in[m]) for m in with_k]
-    tan = _sweeps["push_forward"](g.nodes, [c_in[i] for i in floats] + [x_in[j] for j in with_x] + [k_in[m] for m in with_k],
+    t_c, t_x, t_k = [like(c_in[i]) for i in floats], [like(x_in[j]) for j in with_x], [like(k_in[m]) for m in with_k]
+    tan = sweeps["push_forward"](g.nodes, [c_in[i] for i in floats] + [x_in[j] for j in with_x] + [k_in[m] for m in with_k],
                                   t_c + t_x + t_k)
     float_ys = [k for k in range(nc, body.outputs) if is_float(g.outputs[k].dtype)]
 
@@ -219,7 +228,7 @@ LOOP = register(OpDef(
     "loop", "control", None, _infer_loop, lambda *arrays, body, evaluate=evaluate_body: run_loop(arrays, body, evaluate), vjp=(_loop_vjp,), jvp=_loop_jvp, tuple_value=True,
     doc="a body graph run once per step (`body`: a Body): the final carries and the stacked ys"))
 LOOP_OUTPUT = register(OpDef(
-    "loop_output", "control", 1, _infer_item, lambda t, index: t[index], vjp=(lambda *a, **k: None,),
+    "loop_output", "control", 1, infer_item, lambda t, index: t[index], vjp=(lambda *a, **k: None,),
     jvp=(lambda *a, **k: None,), item=True, doc="element `index` of a loop's results"))
 
 

@@ -116,6 +116,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "programs.scan_ys": lambda *a, **k: scan_ys(*a, **k),
     "programs.scan_reading": lambda *a, **k: scan_reading(*a, **k),
     "programs.scan_with_total": lambda *a, **k: scan_with_total(*a, **k),
+    "programs.cond_reading": lambda *a, **k: cond_reading(*a, **k),
+    "programs.cond_gather": lambda *a, **k: cond_gather(*a, **k),
     **{f"op{o}": _binary(o) for o in ("+", "-", "*", "/", "**", "@", "<", "<=", ">", ">=", "==", "!=")},
 }
 
@@ -648,7 +650,45 @@ def _m_control(d: _Draw) -> Step | None:
         if body == "counted":
             return Step("programs.scan_ys", (_scan_counted, (init, np.int64(0)), Ref(k)), reverse)
         return Step("programs.scan_ys", (_scan_nested if body == "nested" else _scan_body, init, Ref(k)), reverse)
-    return Step("gc.cond", (Step("op>", (Step("gc.sum", (Ref(k),)), 0.0)), _branch_a, _branch_b, Ref(k)))
+    pred = Step("op>", (Step("gc.sum", (Ref(k),)), 0.0))
+    kind = d.choice(["plain", "plain", "reads", "gather", "nested"])
+    other = d.pick("f")
+    if kind == "reads" and other is not None:
+        return Step("programs.cond_reading", (pred, Ref(k), Ref(other), bool(d.rng.random() < 0.5)))
+    if kind == "gather":
+        return Step("programs.cond_gather", (Ref(k),))
+    if kind == "nested":
+        return Step("gc.cond", (pred, _branch_nested, _branch_scan if d.rng.random() < 0.5 else _branch_b, Ref(k)))
+    return Step("gc.cond", (pred, _branch_a, _branch_b, Ref(k)))
+
+
+def cond_reading(pred: Any, v: Any, w: Any, both: bool) -> Any:
+    """A cond whose branches read `w` from outside beside their operand and return two results,
+    the second read only when `both` (else the cond's derivative and pruning drop it)."""
+    a, b = gc.cond(pred, lambda a: (a * (gc.sum(w) * 0.3), gc.tanh(a)),
+                   lambda a: (gc.exp(a * 0.2) + gc.mean(w), a * 0.0 + 1.0), v)
+    return a + b * 0.5 if both else a
+
+
+def cond_gather(x: Any) -> Any:
+    """A guarded gather: x times a table's entry i (i from x's data, often out of range) where
+    0 <= i < 4, else x halved; the branch not taken never runs, so its bad index raises
+    nothing."""
+    table = gc.constant(np.array([0.5, -1.5, 2.0, 0.25], dtype=x.dtype))
+    i = gc.cast(gc.floor(gc.sum(x) * 3.0), "int64")
+    ok = gc.logical_and(i >= 0, i < 4)
+    return gc.cond(ok, lambda j: gc.take(table, j) * x, lambda j: x * 0.5, i)
+
+
+def _branch_nested(v: Any) -> Any:
+    return gc.cond(gc.max(v) < 1.0, _branch_b, gc.cos, v) * 1.5
+
+
+def _branch_scan(v: Any) -> Any:
+    """A scan inside a branch (over v's leading axis; a 0-d v is doubled)."""
+    if v.ndim == 0:
+        return v * 2.0
+    return gc.scan(lambda c, x: (gc.tanh(c + x), c * x), v[0] * 0.0, v, unroll=UNROLL)[1]
 
 
 def _m_layers(d: _Draw) -> Step | None:

@@ -1150,18 +1150,19 @@ def test_training_an_rnn_with_run_many_matches_manual_sgd(backend):
 # ------------------------------------------------------------ bugs the port found
 
 
-@pytest.mark.xfail(strict=True, reason="compiled cond computes both branches and selects; a cond node"
-                   " running only the branch taken is issue 12's open item")
-def test_cond_branch_not_taken_may_index_out_of_range():
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_cond_branch_not_taken_may_index_out_of_range(backend):
     """API.md section 7: `cond` runs only the branch taken. The canonical guarded gather
-    cond(i < n, lambda i: table[i], lambda i: default) works eagerly and in jax.lax.cond, but the
-    compiled graph evaluates table[5] anyway and raises."""
+    cond(i < n, lambda i: table[i], lambda i: default) works eagerly and in jax.lax.cond; the
+    compiled graph once evaluated table[5] anyway and raised. Its gradient is guarded too."""
     table = gc.placeholder((3,), F64)
     i = gc.placeholder((), "int64")
     out = gc.cond(i < 3, lambda j: table[j], lambda j: gc.constant(-1.0, F64), i)
-    f = gc.compile([table, i], out, backend="numpy")
-    assert f(np.arange(3.0), np.int64(1)) == 1.0
-    assert f(np.arange(3.0), np.int64(5)) == -1.0
+    f = gc.compile([table, i], [out, gc.grad(out * out, table)], backend=backend)
+    value, grad = f(np.arange(3.0), np.int64(1))
+    assert value == 1.0 and grad.tolist() == [0.0, 2.0, 0.0]
+    value, grad = f(np.arange(3.0), np.int64(5))
+    assert value == -1.0 and grad.tolist() == [0.0, 0.0, 0.0]
 
 
 def test_scan_structure_error_names_the_structures():

@@ -15,6 +15,10 @@ A loop is data too: a kernel address 0 marks a loop's beginning or end, its para
 saying which (`LOOP_BEGIN`: the step count, whether reversed, the nesting depth, the index of
 the end marker, and a word counting the steps done; `LOOP_END`: the index of the beginning).
 The kernels between run once per step, reading the step's index from `g[G_LOOP + depth]`.
+A cond is three markers: `COND_BEGIN` (the index of its `COND_ELSE`), `COND_ELSE` (the index of
+its `COND_END`) and `COND_END`. The kernel before the first writes the predicate into
+`g[G_PRED]`; where it is 0 the driver jumps past `COND_ELSE` to the false branch's kernels, and
+where it is 1 runs the true branch's and, reaching `COND_ELSE`, jumps past `COND_END`.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ G_STEP, G_STATUS, G_LOOP = 0, 1, 2
 MAX_DEPTH = 8  # loops nested in loops, at most
 G_SGEMM = G_LOOP + MAX_DEPTH  # the addresses of the BLAS's float32 and float64 gemm (`blas.py`)
 G_DGEMM = G_SGEMM + 1
-G_SIZE = G_DGEMM + 1
-LOOP_BEGIN, LOOP_END = 1, 2
+G_PRED = G_DGEMM + 1  # the predicate of the cond whose first marker comes next
+G_SIZE = G_PRED + 1
+LOOP_BEGIN, LOOP_END, COND_BEGIN, COND_ELSE, COND_END = 1, 2, 3, 4, 5
 # status[0]: 0, or why a kernel stopped; status[1]: which of its failure sites; status[2]: a
 # value the site reports; status[3]: which kernel of the program (set by the driver).
 STATUS_WORDS = 4
@@ -74,9 +79,16 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 @_jit
 def after_marker(k: int, starts: np.ndarray, table: np.ndarray) -> int:
-    """The index of the kernel to run after loop marker `k` (setting the step index)."""
+    """The index of the kernel to run after marker `k` (a loop's, setting the step index; or a cond's)."""
     s = starts[k]
-    if table[s] == LOOP_BEGIN:
+    kind = table[s]
+    if kind == COND_BEGIN:
+        return k + 1 if table[G_PRED] != 0 else table[s + 1] + 1
+    if kind == COND_ELSE:  # the true branch is done
+        return table[s + 1] + 1
+    if kind == COND_END:
+        return k + 1
+    if kind == LOOP_BEGIN:
         n, reverse, depth, end = table[s + 1], table[s + 2], table[s + 3], table[s + 4]
         if n == 0:
             return end + 1

@@ -13,6 +13,8 @@ Every shape is static and written into the source. Each node becomes one of:
 - a view: an op declared a `view` (reshape) re-describes its input's data, at no cost;
 - a buffer: a stretch of one byte arena, filled by a loop nest (pointwise ops, with their
   registered scalar lowerings) or by the op's registered kernel lowering;
+- a cond: a kernel writing its predicate for the driver, then its two branches' kernels
+  between three markers; the driver runs one branch (see `graphc.backends.numba.driver`);
 - a loop: its body's kernels, emitted once between two markers that the driver runs once per
   step (see `graphc.backends.numba.driver`). The body reads its carries from buffers set before
   the first step and rewritten at the end of each, its step's xs through slices named `L<n>`
@@ -34,6 +36,7 @@ import numpy as np
 
 from ...builder import CONSTANT
 from ...ir import Graph, Group, Node, Variable, consumers, schedule
+from ...ops.conditional import COND, Branches
 from ...ops.elementwise import ADD, MULTIPLY, SUBTRACT
 from ...ops.leaves import FULL
 from ...ops.linalg import MATMUL
@@ -43,7 +46,7 @@ from ...passes.fuse import HEADS
 from ...passes.memory_plan import Lifetime, MemoryPlan, aligned, check_plan, plan_memory
 from ...passes.simplify import constant_value
 from ...printer import node_names
-from .driver import LOOP_BEGIN, LOOP_END, MAX_DEPTH
+from .driver import COND_BEGIN, COND_ELSE, COND_END, G_PRED, LOOP_BEGIN, LOOP_END, MAX_DEPTH
 from .emit import Buf, Emitter, Scalar, broadcast_loops, dtype_name, linear
 from .lowerings import OUT_OF_RANGE, STATUS_NUMERICS, NoLowering, kernel_of, view_of
 from .lowerings import scalar_of as scalar_rule
@@ -398,7 +401,7 @@ class _Lowering:
     def run(self, unit: Node | Group) -> None:
         """Emit one unit of the schedule: a kernel, or a loop's kernels."""
         if isinstance(unit, Node) and unit.op.tuple_value:
-            self.loop(unit)
+            (self.cond if unit.op is COND else self.loop)(unit)
             return
         self.step += 1
         with self.kernel():
@@ -493,6 +496,53 @@ class _Lowering:
             self.touch(buf)
         self.loop_results[id(n)] = [*carries, *ys]
         self.free[id(n)] = f"a loop of {body.length} steps"
+
+    def cond(self, n: Node) -> None:
+        """Emit cond `n`: a kernel writing its predicate for the driver, then each branch's kernels
+        between markers (the driver runs one branch), each ending by writing its results where
+        the cond's readers find them."""
+        body: Branches = n.attrs["body"]
+        pred, values = n.inputs[0], n.inputs[1:]
+        read = {u.attrs["index"] for u in self.users[n]}
+        results = [self._allocate(*body.output_type(k)) if k in read else None for k in range(body.outputs)]
+        self.step += 1
+        with self.kernel() as em:
+            em.comment(f"cond at {n.location}: its predicate")
+            held = self.literal(pred) if id(pred) in self.literals else self.touch(self.arrays[id(pred)]).item("0")
+            em.line(f"g[{G_PRED}] = 1 if {held} else 0")
+        markers = [self.marker((), f"cond at {n.location}: if its predicate holds")]
+        for graph in body.graphs:
+            arrays = {id(p): self.touch(self.arrays[id(x)]) for p, x in zip(graph.inputs, values) if id(x) in self.arrays}
+            literals = {id(p): self.literals[id(x)] for p, x in zip(graph.inputs, values) if id(x) in self.literals}
+            saved = self.enter(graph, arrays, literals)
+            for r, value in zip(results, graph.outputs):  # each result computed straight into its place
+                if r is not None and id(value) not in arrays and value.op.leaf is None and id(value) not in self.into:
+                    self.into[id(value)] = r[0]
+            for unit in schedule(graph):
+                if not (isinstance(unit, Node) and (id(unit) in self.arrays or id(unit) in self.literals)):
+                    self.run(unit)
+            self.step += 1
+            with self.kernel() as em:
+                em.comment("the branch's results")
+                for r, value in zip(results, graph.outputs):
+                    if r is None:
+                        continue
+                    if id(value) in self.literals:
+                        em.fill(r[0], self.literal(value))
+                    elif self.arrays[id(value)] != r[0]:
+                        em.copy(r[0], self.touch(self.arrays[id(value)]))
+            self.inner_slots.update(self.slots)
+            (self.graph, self.users, self.group_of, self.results, self.arrays, self.literals, self.slots,
+             self.accumulating, self.into) = saved
+            markers.append(self.marker((), "else" if len(markers) == 1 else "end of the cond"))
+        begin, else_, end = markers
+        for k, words in ((begin, (COND_BEGIN, else_)), (else_, (COND_ELSE, end)), (end, (COND_END,))):
+            code, constants, notes, sites, _, depth = self.emitted[k]
+            self.emitted[k] = (code, constants, notes, sites, words, depth)
+        for buf in (r[0] for r in results if r is not None):
+            self.touch(buf)
+        self.loop_results[id(n)] = results
+        self.free[id(n)] = "a cond"
 
     def enter(self, graph: Graph, arrays: dict[int, Buf], literals: dict[int, tuple[object, np.dtype]]) -> tuple:  # type: ignore[type-arg]
         """Make `graph` (a loop's body, its placeholders' data given) the graph being lowered;
@@ -675,7 +725,7 @@ class _Lowering:
             found = self.loop_results[id(n.inputs[0])][n.attrs["index"]]
             assert found is not None, f"{n!r} is read but its loop did not keep it"
             self.arrays[id(n)], self.slots[id(n)] = found
-            self.free[id(n)] = "a result of its loop"
+            self.free[id(n)] = f"a result of its {n.inputs[0].op.name}"
             return
         if op.leaf == "fed":
             at = next(i for i, p in enumerate(self.placeholders) if p is n)
@@ -778,7 +828,7 @@ class _Lowering:
 def fallible(n: Node) -> bool:
     """Whether computing `n` can stop the program (a bad index), in a loop's body or not."""
     if n.op.tuple_value:
-        return any(fallible(m) for m in n.attrs["body"].graph.nodes)
+        return any(fallible(m) for g in n.attrs["body"].graphs for m in g.nodes)
     return n.op in OUT_OF_RANGE
 
 
