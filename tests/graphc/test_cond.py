@@ -1,0 +1,223 @@
+"""`gc.cond` as one node running one branch: values, derivatives to second order, nesting with
+scans and conds, the passes inside the branches, the memory plan, inspection and saving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.ops.conditional import COND, Branches
+
+from .ops.test_ops import central_difference
+
+BACKENDS = ["numpy", "numba"]
+
+
+def _conds(f: gc.Function) -> list[gc.Node]:
+    return [n for n in f.graph.nodes if n.op is COND]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_branch_not_taken_never_runs(backend: str) -> None:
+    """With numerics checked, a log of a negative number trips the check only when its branch
+    runs: the other branch's values are never computed."""
+    p = gc.placeholder((), "bool", name="p")
+    a = gc.placeholder((2,), "float64", name="a")
+    out = gc.cond(p, lambda v: gc.log(v), lambda v: v * 2.0, a)
+    f = gc.compile([p, a], [out], backend=backend, check_numerics=True)
+    assert len(_conds(f)) == 1 and isinstance(_conds(f)[0].attrs["body"], Branches)
+    np.testing.assert_array_equal(f(False, np.array([-1.0, 3.0]))[0], [-2.0, 6.0])
+    with pytest.raises(gc.NumericsError, match="log"):
+        f(True, np.array([-1.0, 3.0]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cond_gradients_match_finite_differences_to_second_order(backend: str) -> None:
+    """Each branch reads its operand and a value from outside (closed over); the derivative of
+    each input is the taken branch's, first and second order, reverse and forward mode."""
+    x = gc.placeholder((3,), "float64", name="x")
+    w = gc.placeholder((3,), "float64", name="w")
+    pred = gc.sum(x) > 0.0
+    y = gc.cond(pred, lambda v: gc.sin(v) * w + v * v, lambda v: gc.exp(v * 0.5) * gc.sum(w * w), x)
+    loss = gc.sum(y * gc.constant(np.array([1.0, -2.0, 0.5])))
+    g_x, g_w = gc.grad(loss, [x, w])
+    direction = gc.constant(np.array([0.3, -0.1, 0.7]))
+    (hv,) = gc.hvp(loss, [x], [direction])
+    (tangent,) = gc.jvp([loss], [w], [direction])
+    f = gc.compile([x, w], [loss, g_x, g_w, hv, tangent], backend=backend)
+    rng = np.random.default_rng(3)
+    for sign in (1.0, -1.0):  # one call takes each branch
+        vals = [sign * (np.abs(rng.standard_normal(3)) + 0.2), rng.standard_normal(3)]
+        got = f(*vals)
+        np.testing.assert_allclose(got[1], central_difference(lambda v: f(*v)[0], vals, 0), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(got[2], central_difference(lambda v: f(*v)[0], vals, 1), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(got[3], central_difference(lambda v: f(*v)[1], vals, 0, np.array([0.3, -0.1, 0.7])),
+                                   rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(got[4], got[2] @ np.array([0.3, -0.1, 0.7]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_conds_and_scans_nest_both_ways(backend: str) -> None:
+    """A cond inside a scan's body (a step's predicate), a scan inside a branch, a cond in a
+    branch: values and gradients as NumPy computes them step by step."""
+    xs = gc.placeholder((5, 2), "float64", name="xs")
+
+    def step(c, x):  # type: ignore[no-untyped-def]
+        h = gc.cond(gc.sum(x) > 0.0, lambda a: gc.tanh(a + x), lambda a: a * 0.5 - x, c)
+        return h, h
+
+    def inner(v):  # type: ignore[no-untyped-def]
+        return gc.scan(step, v[0], v)[1]
+
+    def outer(v):  # type: ignore[no-untyped-def]
+        return gc.cond(gc.max(v) > 1.0, lambda a: a * 3.0, lambda a: a + 1.0, v)
+
+    out = gc.cond(gc.sum(xs) > 0.0, inner, outer, xs)
+    (g,) = gc.grad(gc.sum(out * out), [xs])
+    f = gc.compile([xs], [out, g], backend=backend)
+
+    def numpy_value(v):  # type: ignore[no-untyped-def]
+        if v.sum() > 0:
+            h, hs = v[0], []
+            for x in v:
+                h = np.tanh(h + x) if x.sum() > 0 else h * 0.5 - x
+                hs.append(h)
+            return np.stack(hs)
+        return v * 3.0 if v.max() > 1.0 else v + 1.0
+
+    rng = np.random.default_rng(5)
+    for shift in (0.8, -0.8, -3.0):
+        v = rng.standard_normal((5, 2)) + shift
+        value, grad = f(v)
+        np.testing.assert_allclose(value, numpy_value(v), rtol=1e-13)
+        np.testing.assert_allclose(grad, central_difference(lambda a: (numpy_value(a[0]) ** 2).sum(), [v], 0),
+                                   rtol=1e-6, atol=1e-8)
+
+
+def test_a_training_step_with_a_cond_runs_natively_as_the_reference_does() -> None:
+    """SGD on a loss that takes one branch or the other per batch: variables after ten steps
+    are the reference back end's to rounding."""
+    def build(backend: str) -> tuple[gc.Function, gc.Variable]:
+        w = gc.variable(np.array([0.5, -0.25, 1.0]), name="w")
+        x = gc.placeholder((4, 3), "float64", name="x")
+        h = x @ w
+        loss = gc.cond(gc.mean(h) > 0.0, lambda a: gc.mean(a * a), lambda a: gc.mean(gc.softplus(-a)), h)
+        return gc.compile([x], [loss], updates=gc.optim.sgd(loss, [w], lr=0.1), backend=backend), w
+
+    rng = np.random.default_rng(7)
+    batches = [rng.standard_normal((4, 3)) for _ in range(10)]
+    (native, w_native), (reference, w_reference) = build("numba"), build("numpy")
+    for batch in batches:
+        np.testing.assert_allclose(native(batch)[0], reference(batch)[0], rtol=1e-12)
+    np.testing.assert_allclose(w_native.value, w_reference.value, rtol=1e-12)
+
+
+def test_a_bad_index_in_the_branch_taken_raises_and_changes_nothing() -> None:
+    table = gc.variable(np.array([1.0, 2.0, 3.0]), name="table")
+    i = gc.placeholder((), "int64", name="i")
+    use = gc.placeholder((), "bool", name="use")
+    out = gc.cond(use, lambda j: table[j], lambda j: gc.constant(0.0, "float64"), i)
+    f = gc.compile([use, i], [out], updates={table: table * 2.0})
+    assert f(False, np.int64(7))[0] == 0.0
+    np.testing.assert_array_equal(table.value, [2.0, 4.0, 6.0])
+    with pytest.raises(gc.GraphcError, match="index"):
+        f(True, np.int64(7))
+    np.testing.assert_array_equal(table.value, [2.0, 4.0, 6.0])  # the failed call changed nothing
+    assert f(True, np.int64(1))[0] == 4.0
+
+
+def test_passes_work_inside_the_branches_and_prune_unread_results() -> None:
+    """CSE and simplification inside each branch; a result no one reads leaves both branches,
+    with the values only it read."""
+    a = gc.placeholder((3,), "float64", name="a")
+    b = gc.placeholder((3,), "float64", name="b")
+    p = gc.placeholder((), "bool", name="p")
+    first, _unread = gc.cond(p, lambda u, v: (gc.exp(u) + gc.exp(u) * 1.0, gc.sin(v)),
+                             lambda u, v: (u - u * 1.0 + 2.0, gc.cos(v)), a, b)
+    f = gc.compile([p, a, b], [first])
+    (node,) = _conds(f)
+    body = node.attrs["body"]
+    assert body.outputs == 1 and len(node.inputs) == 2  # the predicate and a: b is read by no result kept
+    assert sum(1 for n in body.true.nodes if n.op.name == "exp") == 1
+    assert not any(n.op.name == "multiply" for g in body.graphs for n in g.nodes)
+    np.testing.assert_allclose(f(True, np.zeros(3), np.ones(3))[0], 2.0)
+    np.testing.assert_allclose(f(False, np.zeros(3), np.ones(3))[0], 2.0)
+
+
+def test_the_branches_share_their_arena_space() -> None:
+    """Only one branch runs, so the memory plan places their buffers over each other: the arena
+    holds one branch's work, not both."""
+    x = gc.placeholder((4096,), "float64", name="x")
+    p = gc.placeholder((), "bool", name="p")
+
+    def heavy(scale: float):  # type: ignore[no-untyped-def]
+        def branch(v):  # type: ignore[no-untyped-def]
+            s = gc.cumsum(v * scale, 0)
+            return gc.cumsum(s, 0) + gc.cumsum(s * s, 0)
+        return branch
+
+    out = gc.cond(p, heavy(2.0), heavy(-3.0), x)
+    f = gc.compile([p, x], [out])
+    both = gc.compile([p, x], [gc.where(p, heavy(2.0)(x), heavy(-3.0)(x))])
+    assert f.memory.arena_bytes <= both.memory.arena_bytes - 2 * 4096 * 8, (f.memory.arena_bytes, both.memory.arena_bytes)
+    v = np.linspace(-1, 1, 4096)
+    for pred, scale in ((True, 2.0), (False, -3.0)):
+        s = np.cumsum(v * scale)
+        np.testing.assert_allclose(f(pred, v)[0], np.cumsum(s) + np.cumsum(s * s), rtol=1e-12)
+
+
+def test_the_cond_is_shown_with_its_two_branches(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    x = gc.placeholder((2,), "float64", name="x")
+    y = gc.cond(gc.sum(x) > 0.0, lambda v: gc.tanh(v) * 2.0, lambda v: v - 1.0, x)
+    f = gc.compile([x], [y, gc.grad(gc.sum(y), x)])
+    text = f.pretty()
+    assert "= cond " in text and "    if (reads" in text and "    else (reads" in text
+    kernels = "\n".join(f.kernels())
+    assert "cond " in kernels and "\nelse:" in kernels
+    dot = f.to_dot()
+    assert "/if" in dot and "/else" in dot
+    page = f.save_html(tmp_path / "report.html").read_text()
+    assert "a cond, running one branch" in page and "else:" in page
+
+
+def test_a_saved_function_with_a_cond_loads_and_runs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    x = gc.placeholder((3,), "float64", name="x")
+    w = gc.variable(np.array([1.0, 2.0, 3.0]), name="w")
+    y = gc.cond(gc.sum(x) > 0.0, lambda v: v * w, lambda v: v - w, x)
+    f = gc.compile([x], [y, gc.grad(gc.sum(y * y), w)])
+    gc.save(tmp_path / "f.gcz", f)
+    g = gc.load(tmp_path / "f.gcz")
+    for v in (np.array([1.0, 0.5, -0.2]), np.array([-1.0, 0.5, -0.2])):
+        for got, want in zip(g(v), f(v)):
+            np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_constant_predicate_and_results_read_straight_from_outside(backend: str) -> None:
+    x = gc.placeholder((2,), "float64", name="x")
+    w = gc.variable(np.array([5.0, 6.0]), name="w")
+    y, z = gc.cond(gc.constant(False), lambda v: (v, w), lambda v: (w, gc.constant(np.full(2, 1.5))), x)
+    f = gc.compile([x], [y, z, gc.grad(gc.sum(y), x)], backend=backend)
+    value, other, grad = f(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(value, [5.0, 6.0])
+    np.testing.assert_array_equal(other, [1.5, 1.5])
+    np.testing.assert_array_equal(grad, [0.0, 0.0])
+
+
+def test_a_branch_drawing_random_numbers_computes_both_and_selects() -> None:
+    """Random draws in a branch keep the select form (both computed): the values are still the
+    taken branch's."""
+    x = gc.placeholder((3,), "float64", name="x")
+    p = gc.placeholder((), "bool", name="p")
+    y = gc.cond(p, lambda v: v + gc.random_normal((3,), seed=1, dtype="float64") * 0.0, lambda v: v * 2.0, x)
+    f = gc.compile([p, x], [y])
+    assert not _conds(f)
+    np.testing.assert_array_equal(f(True, np.ones(3))[0], 1.0)
+    np.testing.assert_array_equal(f(False, np.ones(3))[0], 2.0)
+
+
+def test_cond_refuses_branches_that_are_not_callable() -> None:
+    a = gc.placeholder((2,), "float64")
+    with pytest.raises(gc.GraphError, match="callable"):
+        gc.cond(gc.placeholder((), "bool"), a, lambda v: v, a)
