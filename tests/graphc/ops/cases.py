@@ -189,6 +189,12 @@ CASES: list[Case] = [
     # its own): the case covers both ops. Its body reads a captured weight, a carry and a slice.
     Case("loop_output", lambda h, xs, w: gc.scan(lambda c, x: (gc.tanh(c @ w + x), c * x), h, xs)[1],
          (((2, 3), "real"), ((4, 2, 3), "real"), ((3, 3), "real"))),
+    # A cond's results likewise, through cond_output; each case's predicate always picks one
+    # branch (sum of squares >= 0), the other holding what would differ. Both read a captured weight.
+    Case("cond_output", lambda x, w: gc.cond(gc.sum(w * w) >= 0.0, lambda a: gc.tanh(a @ w) * a, lambda a: gc.exp(a), x),
+         (((2, 3), "real"), ((3, 3), "real")), "true"),
+    Case("cond_output", lambda x, w: gc.cond(gc.sum(w * w) < 0.0, lambda a: gc.exp(a), lambda a: gc.sin(a @ w) * a, x),
+         (((2, 3), "real"), ((3, 3), "real")), "false"),
     Case("random_normal", lambda: gc.random_normal((3, 4), seed=1, dtype="float64"), ()),
     Case("random_uniform", lambda: gc.random_uniform((3, 4), seed=1), ()),
     Case("full", lambda: gc.ops.full((2, 3), 1.5, "float64"), ()),
