@@ -20,8 +20,9 @@ import numpy as np
 
 import graphc.ops as ops
 from graphc.builder import CONSTANT
-from graphc.ir import Graph, Node
+from graphc.ir import Graph, Node, topological_order
 from graphc.opdef import OpDef
+from graphc.ops.conditional import COND_OUTPUT
 from graphc.ops.elementwise import (
     ADD,
     CAST,
@@ -43,7 +44,7 @@ from graphc.ops.shape import BROADCAST_TO, CONCATENATE, RESHAPE, SCATTER_INDEX, 
 
 from .base import PassResult
 from .loops import products_out_of_loops
-from .rewrite import rewrite
+from .rewrite import rewrite, with_inputs
 
 
 def constant_value(x: Node) -> float | None:
@@ -209,6 +210,20 @@ def _where_known(n: Node) -> Node | None:  # where(true, x, y) = x, where(false,
     return _same(a if known else b, n)
 
 
+def _cond_known(n: Node) -> Node | None:  # a result of cond(true, f, g) = f's, of cond(false, f, g) = g's
+    cond = n.inputs[0]
+    known = constant_value(cond.inputs[0])
+    if known is None:
+        return None
+    body = cond.attrs["body"]
+    branch = body.true if known else body.false
+    new: dict[int, Node] = {id(p): x for p, x in zip(branch.inputs, cond.inputs[1:])}
+    for m in topological_order([branch.outputs[n.attrs["index"]]]):
+        if id(m) not in new:
+            new[id(m)] = with_inputs(m, tuple(new[id(x)] for x in m.inputs))
+    return new[id(branch.outputs[n.attrs["index"]])]
+
+
 def _pow_constant(n: Node) -> Node | None:  # x**1 = x, x**2 = x*x; floats: x**3 = x*x*x, x**0.5 = sqrt(x), x**-1 = 1/x
     a, b = n.inputs
     if _is(b, 1):
@@ -346,6 +361,7 @@ RULES: tuple[Rule, ...] = (
     Rule(WHERE, "where(c,x,x)", _where_same),
     Rule(WHERE, "where(known c)", _where_known),
     Rule(POW, "x**1, x**2, x**3, x**0.5, x**-1", _pow_constant),
+    Rule(COND_OUTPUT, "cond(known c)", _cond_known),
     Rule(SUM, "sum over no axes", _sum_none),
     Rule(SUM, "sum of broadcast", _sum_broadcast),
 )

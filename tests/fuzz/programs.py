@@ -651,7 +651,9 @@ def _m_control(d: _Draw) -> Step | None:
             return Step("programs.scan_ys", (_scan_counted, (init, np.int64(0)), Ref(k)), reverse)
         return Step("programs.scan_ys", (_scan_nested if body == "nested" else _scan_body, init, Ref(k)), reverse)
     pred = Step("op>", (Step("gc.sum", (Ref(k),)), 0.0))
-    kind = d.choice(["plain", "plain", "reads", "gather", "nested"])
+    kind = d.choice(["plain", "plain", "reads", "gather", "nested", "known"])
+    if kind == "known":  # a predicate known when the graph is built: simplification inlines the branch
+        return Step("gc.cond", (bool(d.rng.random() < 0.5), _branch_nested, _branch_b, Ref(k)))
     other = d.pick("f")
     if kind == "reads" and other is not None:
         return Step("programs.cond_reading", (pred, Ref(k), Ref(other), bool(d.rng.random() < 0.5)))
