@@ -22,6 +22,15 @@ SECTIONS = [
     ("Modules", ["optim", "eager"]),
 ]
 
+# What a compiled function holds besides its methods (attributes set when it is built).
+FUNCTION_ATTRIBUTES = [
+    ("graph", "the optimized graph (a `gc.Graph`)"),
+    ("source_graph", "the graph as the user built it, before any pass"),
+    ("passes", "per pass that ran: its name, nodes before and after, counters, notes and time"),
+    ("memory", "the native program's memory plan: `arena_bytes`, `naive_bytes`, `lower_bound_bytes` (None when"
+               " the Numba back end cannot lower the program)"),
+]
+
 
 def _summary(obj: Any) -> str:
     doc = inspect.getdoc(obj) or ""
@@ -54,7 +63,13 @@ def render() -> str:
             obj = getattr(gc, name)
             lines.append(f"| `gc.{_signature(name, obj)}` | {_summary(obj)} |")
         lines.append("")
-    lines += ["## Optimizers (`gc.optim`)", "", "| name | what it does |", "| --- | --- |"]
+    lines += ["## Compiled functions (`f = gc.compile(...)`)", "", "| call | what it does |", "| --- | --- |",
+              "| `f(*arrays)`, `f(**{name: array})` | one step: the outputs, as NumPy arrays; the variables updated |"]
+    for name in sorted(n for n, _ in inspect.getmembers(gc.Function, inspect.isfunction) if not n.startswith("_")):
+        lines.append(f"| `f.{_signature(name, getattr(gc.Function, name)).replace('(self, /, ', '(').replace('(self, ', '(').replace('(self)', '()')}`"
+                     f" | {_summary(getattr(gc.Function, name))} |")
+    lines += [f"| `f.{name}` | {what} |" for name, what in FUNCTION_ATTRIBUTES]
+    lines += ["", "## Optimizers (`gc.optim`)", "", "| name | what it does |", "| --- | --- |"]
     for name in ("sgd", "momentum", "adam", "adamw", "clip_by_global_norm"):
         obj = getattr(gc.optim, name)
         lines.append(f"| `gc.optim.{_signature(name, obj)}` | {_summary(obj)} |")

@@ -250,7 +250,7 @@ class Function:
     def kernels(self) -> list[str]:
         """The program's loop nests and kernels in schedule order, one line each, the updates
         computed straight into their variables listed last (the program runs each as soon as
-        nothing reads the variable's old value any more: `f._native.text` has the exact order)."""
+        nothing reads the variable's old value any more)."""
         lines, last = self._unit_lines(self.graph, "")
         return lines + last
 
@@ -296,7 +296,7 @@ class Function:
         return graph_dot(self.graph)
 
     def save_html(self, path: str | os.PathLike[str]) -> pathlib.Path:
-        """Write the self-contained report page (see `graphc.report_page`); returns its path."""
+        """Write the self-contained report page (see `graphc.inspection.report_page`); returns its path."""
         target = pathlib.Path(path)
         try:
             target.write_text(render(self), encoding="utf-8")
