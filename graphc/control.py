@@ -23,11 +23,11 @@ from . import eager
 from .builder import is_tensor, lift
 from .dtypes import type_string
 from .errors import GraphcError, GraphError
-from .ir import nodes_created, topological_order
-from .ops import placeholder, stack, where
+from .ir import Node, nodes_created, topological_order
+from .ops import constant, placeholder, stack
 from .ops.conditional import make_cond
 from .ops.loop import make_loop
-from .recipes import replayable
+from .recipes import record, replayable
 from .tree import describe, flatten, reorder_like, unflatten
 
 
@@ -71,10 +71,13 @@ def _checked_carry(out: Any, carry_tree: Any, expected: list[Any], what: str = "
     return new_leaves
 
 
+RECORD: Any = object()  # what `_as_loop` returns for a body whose results are recipes
+
+
 def _as_loop(fn: Callable[[Any, Any], tuple[Any, Any]], carry_leaves: list[Any], carry_tree: Any, xs: Any,
-             x_leaves: list[Any], x_tree: Any, n: int, reverse: bool) -> tuple[Any, Any] | None:
-    """The scan as one loop node, its body traced once; None if the body draws random numbers or
-    reads a tensor of sizes given at call time (recorded, not computed)."""
+             x_leaves: list[Any], x_tree: Any, n: int, reverse: bool) -> Any:
+    """The scan as one loop node, its body traced once; None if the body draws random numbers,
+    RECORD if it reads a tensor of sizes given at call time (recorded, not computed)."""
     first = nodes_created()
     c_in = [placeholder(c.shape, c.dtype) for c in carry_leaves]
     x_in = [placeholder(x.shape[1:], x.dtype) for x in x_leaves]
@@ -85,9 +88,10 @@ def _as_loop(fn: Callable[[Any, Any], tuple[Any, Any]], carry_leaves: list[Any],
     c_out = _checked_carry(out[0], carry_tree, _signature(carry_leaves))
     y_leaves, y_tree = flatten(out[1]) if out[1] is not None else ([], None)
     y_out = [lift(y)[0] for y in y_leaves]
-    if any(eager.is_eager(v) or v.op.leaf == "recipe" for v in (*c_out, *y_out)) or any(
-            m.id > first and m.op.needs_step for m in topological_order([*c_out, *y_out])):
-        return None  # each step draws its own random numbers, or reads sizes given at call time: unrolled
+    if any(v.op.leaf == "recipe" for v in (*c_out, *y_out)):
+        return RECORD
+    if any(eager.is_eager(v) for v in (*c_out, *y_out)) or _draws([*c_out, *y_out], first):
+        return None  # each step draws its own random numbers: unrolled
     results = make_loop(carry_leaves, x_leaves, c_in, x_in, c_out, y_out, n, reverse)
     carry = unflatten(carry_tree, results[:len(c_out)])
     return carry, (unflatten(y_tree, results[len(c_out):]) if out[1] is not None else None)
@@ -120,6 +124,8 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
     expected = _signature(carry_leaves)
     if n and not unroll and not any(eager.is_eager(v) for v in (*carry_leaves, *x_leaves)):
         looped = _as_loop(fn, carry_leaves, carry_tree, xs, x_leaves, x_tree, n, reverse)
+        if looped is RECORD:  # replayed at the sizes given at call time, a loop then
+            return record(scan.__wrapped__, (fn, init, xs, length, reverse, unroll), {})  # type: ignore[attr-defined]
         if looped is not None:
             return looped
     carry = unflatten(carry_tree, carry_leaves)
@@ -180,34 +186,67 @@ def fori_loop(lower: int, upper: int, fn: Callable[[int, Any], Any], init: Any) 
 @replayable
 def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], *operands: Any) -> Any:
     """`true_fn(*operands)` where the scalar bool `pred` holds, else `false_fn(*operands)`, as
-    `jax.lax.cond`: both must return the same structure, shapes and dtypes. In a graph both are
-    traced into one cond node, and only the branch taken runs (in eager mode only it is called),
-    so a NaN, an infinity or a bad index in the other reaches neither the value nor any gradient."""
+    `jax.lax.cond`: both must return the same structure, shapes and dtypes (a Python number
+    facing a tensor takes the tensor's dtype). In a graph both are traced into one cond node,
+    and only the branch taken runs; a predicate known now (a Python or NumPy bool, an eager
+    tensor) calls only the branch it picks. A NaN, an infinity or a bad index in the branch not
+    taken reaches neither the value nor any gradient."""
     for fn in (true_fn, false_fn):
         if not callable(fn):
             raise GraphError(f"cond: the branches must be callable, got {type(fn).__name__}")
     (p,) = lift(pred if is_tensor(pred) else np.asarray(pred))
     if p.shape != () or p.dtype != np.bool_:
         raise GraphError(f"cond: the predicate must be a scalar bool, got {p!r}")
-    if eager.is_eager(p):  # define-by-run: only the branch taken runs
-        return (true_fn if bool(p.data) else false_fn)(*operands)
+    if not isinstance(p, Node) or not is_tensor(pred):  # known now: only the branch it picks runs
+        return (true_fn if bool(np.asarray(pred if not is_tensor(pred) else pred.data)) else false_fn)(*operands)
     ops, tree = flatten(list(operands))
     ops = [lift(o)[0] for o in ops]
     first = nodes_created()
-    true_out = true_fn(*unflatten(tree, ops))
-    false_out = false_fn(*unflatten(tree, ops))
-    t_leaves, t_tree = _tensors(true_out, "cond")
-    false_out = reorder_like(false_out, t_tree)
-    f_leaves, f_tree = _tensors(false_out, "cond")
-    if t_tree != f_tree or _signature(t_leaves) != _signature(f_leaves):
+    true_out, false_out = true_fn(*unflatten(tree, ops)), false_fn(*unflatten(tree, ops))
+    t_leaves, f_leaves, out_tree = _branch_results(true_out, false_out)
+    outputs = [(a, b) for a, b in zip(t_leaves, f_leaves) if a is not None]
+    leaves = [*(a for a, _ in outputs), *(b for _, b in outputs)]
+    if any(v.op.leaf == "recipe" for v in leaves):  # a branch read a tensor of sizes given at call time:
+        return record(cond.__wrapped__, (pred, true_fn, false_fn, *operands), {})  # type: ignore[attr-defined]
+    if any(eager.is_eager(v) for v in leaves):
+        raise GraphError("cond: a branch returned an eager tensor beside graph tensors; use a predicate of the same kind")
+    results = iter(make_cond(p, [a for a, _ in outputs], [b for _, b in outputs], first))
+    return unflatten(out_tree, [next(results) if a is not None else None for a in t_leaves])
+
+
+def _draws(outputs: list[Any], first: int) -> bool:
+    """Whether what `outputs` read, among the nodes created since counter `first`, draws random
+    numbers (in the graphs of the loops and conds among them too)."""
+    for m in topological_order(outputs):
+        if m.id > first and (m.op.needs_step or m.op.tuple_value and any(
+                _draws(list(g.outputs), -1) for g in m.attrs["body"].graphs)):
+            return True
+    return False
+
+
+def _branch_results(true_out: Any, false_out: Any) -> tuple[list[Any], list[Any], Any]:
+    """The leaves of the two branches' results as tensors (None where both hold None; a Python
+    number facing a tensor made of the tensor's dtype), and their common structure; a GraphError
+    if the structures or the types differ."""
+    t_raw, t_tree = flatten(true_out)
+    f_raw, f_tree = flatten(reorder_like(false_out, t_tree))
+    t_leaves: list[Any] = []
+    f_leaves: list[Any] = []
+    if t_tree == f_tree:
+        for a, b in zip(t_raw, f_raw):
+            if a is None or b is None:
+                t_leaves.append(None if a is None and b is None else a)
+                f_leaves.append(None if a is None and b is None else b)
+                continue
+            a_number, b_number = not is_tensor(a) and np.ndim(a) == 0, not is_tensor(b) and np.ndim(b) == 0
+            t_leaves.append(lift(a)[0] if not (a_number and is_tensor(b)) else constant(a, lift(b)[0].dtype))
+            f_leaves.append(lift(b)[0] if not (b_number and is_tensor(a)) else constant(b, t_leaves[-1].dtype))
+    pairs = [(a, b) for a, b in zip(t_leaves, f_leaves) if a is not None or b is not None]
+    if t_tree != f_tree or any(a is None or b is None for a, b in pairs) or \
+            _signature([a for a, _ in pairs]) != _signature([b for _, b in pairs]):
         raise GraphError(f"cond: the branches return different structures or types: {_describe(true_out)} and"
                          f" {_describe(false_out)}")
-    if any(eager.is_eager(v) or v.op.leaf == "recipe" for v in (*t_leaves, *f_leaves)) or any(
-            m.id > first and m.op.needs_step for m in topological_order([*t_leaves, *f_leaves])):
-        # A branch drawing random numbers or reading sizes given at call time: both computed, the
-        # taken one's values chosen.
-        return unflatten(t_tree, [where(p, a, b) for a, b in zip(t_leaves, f_leaves)])
-    return unflatten(t_tree, make_cond(p, t_leaves, f_leaves, first))
+    return t_leaves, f_leaves, t_tree
 
 
 def _describe(structure: Any) -> str:

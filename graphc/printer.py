@@ -95,10 +95,12 @@ def _attrs(n: Node) -> str:
 
 
 def format_graph(
-    graph: Graph, returns: Sequence[Node] | None = None, updates: Sequence[tuple[Node, Node]] = ()
+    graph: Graph, returns: Sequence[Node] | None = None, updates: Sequence[tuple[Node, Node]] = (),
+    names: dict[int, str] | None = None,
 ) -> str:
-    """The SSA text of `graph`; `returns` and `updates` default to all outputs and none."""
-    names = node_names(graph)
+    """The SSA text of `graph`; `returns` and `updates` default to all outputs and none, `names`
+    to `node_names(graph)`."""
+    names = node_names(graph) if names is None else names
     by_id = {n.id: n for n in graph.nodes}
 
     def ref(n: Node) -> str:
@@ -141,9 +143,11 @@ def _body_lines(body: Any) -> list[str]:
     what it reads from outside) and what it returns (new carries; then a step's ys). A cond's
     branches as two blocks, `if` and `else`, over the placeholders they share."""
     if not isinstance(body, Body):
+        phs = body.true.inputs  # named first, once for both blocks
+        shared = node_names(Graph(phs, [*phs, *body.true.outputs, *body.false.outputs]))
         lines = []
         for head, graph in zip(("if", "else"), body.graphs):
-            text = format_graph(graph).split("\n")
+            text = format_graph(graph, names=shared).split("\n")
             reads = text[0][len("graph ("):-len(") {")]
             lines += [f"    {head} ({'reads ' + reads if reads else 'reads nothing'}) {{", *("    " + line for line in text[1:-1]),
                       "    }"]

@@ -185,7 +185,7 @@ def replayable(fn: Callable[..., Any]) -> Callable[..., Any]:
             value_of = _resolver.value_of
             if value_of is not None:
                 return fn(*_substituted(args, value_of), **_substituted(kwargs, value_of))
-            return _record(fn, args, kwargs)
+            return record(fn, args, kwargs)
         return fn(*args, **kwargs)
 
     return wrapper
@@ -219,7 +219,10 @@ def _fixed(value: Any) -> Any:
     return unflatten(tree, [np.array(x) if isinstance(x, np.ndarray) else frozen(x) for x in leaves])
 
 
-def _record(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def record(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The results of `fn(*args, **kwargs)` as recipes: the call recorded, to be replayed at the
+    sizes given at call time (what a function given a recipe does; also for one whose result
+    holds a recipe it read from outside its arguments)."""
     what = getattr(fn, "__name__", "a function")
     start = _streams[0]() if _streams is not None else None
     call = Call(fn, _fixed(args), _fixed(kwargs), user_location(), None)

@@ -1,5 +1,7 @@
 """Common-subexpression elimination: nodes with the same op, the same inputs (after merging) and
-the same attributes compute the same value, so one of them serves every user.
+the same attributes compute the same value, so one of them serves every user. A loop's body
+and a cond's branches are compared by what they compute (two derivatives of one scan or cond,
+built apart, are one).
 
 Random draws are never merged (each node draws its own stream), nor are placeholders and
 variables (their identity is their meaning). Constants merge by dtype, shape and bytes.
@@ -12,13 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from graphc.ir import Graph, Node
+from graphc.ir import Graph, Node, topological_order
+from graphc.ops.conditional import Branches
+from graphc.ops.loop import Body
 
 from .base import PassResult
 from .loops import merge_loops
 
 
 def _hashable(value: Any) -> Hashable:
+    if isinstance(value, Body):
+        return ("body", _structure(value.graph), value.carries, value.xs, value.length, value.reverse)
+    if isinstance(value, Branches):
+        return ("branches", _structure(value.true), _structure(value.false))
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape, value.tobytes())
     if isinstance(value, (tuple, list)):
@@ -28,6 +36,24 @@ def _hashable(value: Any) -> Hashable:
     if isinstance(value, float) and value != value:
         return ("nan",)
     return value
+
+
+def _structure(graph: Graph) -> Hashable:
+    """What `graph` computes, as a key: its nodes in order, each by op, inputs (placeholders by
+    position), type and attributes; a node that is its own value (a placeholder from outside, a
+    variable, a random draw) by identity. Two graphs with the same key compute the same."""
+    index: dict[int, Hashable] = {id(p): ("input", k) for k, p in enumerate(graph.inputs)}
+    rows: list[Hashable] = []
+    for n in topological_order(graph.outputs):
+        if id(n) in index:
+            continue
+        if n.op.leaf in ("fed", "state") or n.op.needs_step:
+            rows.append(("own", id(n)))
+        else:
+            rows.append((n.op.name, tuple(index[id(x)] for x in n.inputs), n.dtype.str, n.shape,
+                         tuple(sorted((k, _hashable(v)) for k, v in n.attrs.items()))))
+        index[id(n)] = len(rows) - 1
+    return tuple(rows), tuple(index[id(o)] for o in graph.outputs)
 
 
 def cse(graph: Graph) -> PassResult:

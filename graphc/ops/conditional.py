@@ -56,6 +56,8 @@ class Branches:
 
 
 def _infer_cond(pred: Any, *inputs: Any, body: Branches) -> tuple[tuple[int, ...], np.dtype]:
+    if not isinstance(body, Branches):
+        raise ShapeError(f"a cond's body must be its Branches, got {type(body).__name__}")
     if tuple(pred.shape) != () or np.dtype(pred.dtype) != np.bool_:
         raise ShapeError(f"a cond's predicate must be a scalar bool, got {type_string(pred.shape, pred.dtype)}")
     phs = body.true.inputs
@@ -128,8 +130,8 @@ def outputs_of(cond: Node) -> list[Node]:
 def make_cond(pred: Node, true_out: Sequence[Node], false_out: Sequence[Node], first: int) -> list[Node]:
     """The results of a cond on `pred` whose branches, traced after node counter `first`, computed
     `true_out` and `false_out` (the same types). Each branch keeps every node created since
-    `first` that its outputs read; a node from before is read through a placeholder (literals
-    stay in)."""
+    `first` that its outputs read; a node from before, a placeholder or a variable is read
+    through a placeholder of the branches' (literals stay in)."""
     held: dict[int, Node] = {}  # id of an outside value -> the placeholder the branches read it through
     reads: list[Node] = []
 
@@ -142,7 +144,7 @@ def make_cond(pred: Node, true_out: Sequence[Node], false_out: Sequence[Node], f
             if id(n) in seen:
                 continue
             seen.add(id(n))
-            if n.id > first:
+            if n.id > first and n.op.leaf not in ("fed", "state"):  # (a variable made while tracing is the program's)
                 inside.append(n)
                 stack.extend(n.inputs)
             elif n.op.leaf != "literal" and id(n) not in held:

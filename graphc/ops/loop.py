@@ -64,6 +64,8 @@ class Body:
 
 
 def _infer_loop(*inputs: Any, body: Body) -> tuple[tuple[int, ...], np.dtype]:
+    if not isinstance(body, Body):
+        raise ShapeError(f"a loop's body must be a Body, got {type(body).__name__}")
     phs = body.graph.inputs
     if len(inputs) != len(phs):
         raise ShapeError(f"a loop whose body takes {len(phs)} values got {len(inputs)}")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from graphc import eager
 from graphc.ops.conditional import COND, Branches
 
 from .ops.test_ops import central_difference
@@ -208,16 +209,99 @@ def test_a_constant_predicate_and_results_read_straight_from_outside(backend: st
         np.testing.assert_array_equal(grad, [0.0, 0.0])
 
 
-def test_a_branch_drawing_random_numbers_computes_both_and_selects() -> None:
-    """Random draws in a branch keep the select form (both computed): the values are still the
-    taken branch's."""
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_branch_drawing_random_numbers_draws_the_same_in_its_derivative(backend: str) -> None:
+    """The derivative's branch recomputes the forward one's draws (the same node: the same
+    stream), so d/dx sum((r * x)^2) = 2 r^2 x exactly; each call draws anew."""
     x = gc.placeholder((3,), "float64", name="x")
     p = gc.placeholder((), "bool", name="p")
-    y = gc.cond(p, lambda v: v + gc.random_normal((3,), seed=1, dtype="float64") * 0.0, lambda v: v * 2.0, x)
-    f = gc.compile([p, x], [y])
-    assert not _conds(f)
-    np.testing.assert_array_equal(f(True, np.ones(3))[0], 1.0)
+    y = gc.cond(p, lambda v: v * gc.random_normal((3,), seed=1, dtype="float64"), lambda v: v * 2.0, x)
+    f = gc.compile([p, x], [y, gc.grad(gc.sum(y * y), x)], backend=backend)
+    assert _conds(f)
+    first, grad = f(True, np.ones(3))
+    np.testing.assert_allclose(grad, 2 * first**2, rtol=1e-14)
+    second, _ = f(True, np.ones(3))
+    assert not np.array_equal(first, second)
     np.testing.assert_array_equal(f(False, np.ones(3))[0], 2.0)
+
+
+def test_a_cond_drawing_random_numbers_in_a_scan_draws_anew_each_step() -> None:
+    xs = gc.placeholder((4, 2), "float64", name="xs")
+    _, ys = gc.scan(lambda c, x: (c, gc.cond(gc.sum(x) > -1e9, lambda a: a * gc.random_normal((2,), seed=3, dtype="float64"),
+                                              lambda a: a, x)), gc.constant(0.0, "float64"), xs)
+    rows = gc.compile([xs], [ys])(np.ones((4, 2)))[0]
+    assert len({tuple(r) for r in rows}) == 4
+
+
+def test_what_a_branch_creates_for_the_program_stays_the_programs() -> None:
+    """A variable made while a branch is traced (a layer making its weight on first use) is the
+    program's: its gradient flows and updates reach it; a placeholder made there is an input."""
+    x = gc.placeholder((3,), "float64", name="x")
+    p = gc.placeholder((), "bool", name="p")
+    made = {}
+
+    def layer(v):  # type: ignore[no-untyped-def]
+        made["w"] = gc.variable(np.array([2.0, 2.0, 2.0]), name="w")
+        made["s"] = gc.placeholder((3,), "float64", name="s")
+        return v * made["w"] + made["s"]
+
+    y = gc.cond(p, layer, lambda v: v, x)
+    loss = gc.sum(y)
+    f = gc.compile([p, x, made["s"]], [loss, gc.grad(loss, made["w"])], updates=gc.optim.sgd(loss, [made["w"]], 0.1))
+    value, grad = f(True, np.array([1.0, 2.0, 3.0]), np.ones(3))
+    assert value == 15.0 and grad.tolist() == [1.0, 2.0, 3.0]
+    np.testing.assert_allclose(made["w"].value, [1.9, 1.8, 1.7])
+
+
+def test_a_predicate_known_now_calls_only_its_branch() -> None:
+    """A Python or NumPy bool picks the branch before anything is traced: eagerly the other is
+    never called (its bad index never raises), and in a graph no cond is built."""
+    called = []
+    x = eager.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    out = gc.cond(True, lambda v: (called.append("true"), v * v)[1], lambda v: (called.append("false"), v[7])[1], x)
+    gc.sum(out).backward()
+    assert called == ["true"] and x.grad.data.tolist() == [2.0, 4.0, 6.0]
+    a = gc.placeholder((3,), "float64")
+    assert gc.cond(np.bool_(False), lambda v: v[7], lambda v: v * 2.0, a).op.name == "multiply"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_python_numbers_take_the_other_branchs_dtype_and_none_passes_through(backend: str) -> None:
+    table = gc.placeholder((3,), "float64", name="table")
+    i = gc.placeholder((), "int64", name="i")
+    value, nothing = gc.cond(i < 3, lambda j: (table[j], None), lambda j: (0, None), i)
+    assert value.dtype == np.float64 and nothing is None
+    f = gc.compile([table, i], [value], backend=backend)
+    assert f(np.arange(3.0), np.int64(2))[0] == 2.0 and f(np.arange(3.0), np.int64(9))[0] == 0.0
+    with pytest.raises(gc.GraphError, match="different structures or types"):
+        gc.cond(i < 3, lambda j: (table[j], None), lambda j: (0.0, table[0]), i)
+
+
+def test_a_branch_reading_a_tensor_of_sizes_given_at_call_time_runs_alone() -> None:
+    """A branch closing over a tensor whose batch size is given at call time: the cond is
+    replayed at each size, still one node running one branch (its other branch's NaN and bad
+    index stay out)."""
+    x = gc.placeholder((None, 3), "float64", name="x")
+    p = gc.placeholder((), "bool", name="p")
+    loss = gc.cond(p, lambda: gc.mean(gc.sqrt(x - 100.0)), lambda: gc.mean(x * x))
+    f = gc.compile([p, x], [loss, gc.grad(loss, x)], check_numerics=True)
+    value, grad = f(False, np.ones((2, 3)))
+    assert value == 1.0
+    np.testing.assert_allclose(grad, np.full((2, 3), 1 / 3))
+    i = gc.placeholder((), "int64", name="i")
+    row = gc.cond(i < 2, lambda j: x[j], lambda j: gc.constant(np.zeros(3)), i)
+    np.testing.assert_array_equal(gc.compile([x, i], [row])(np.ones((2, 3)), np.int64(7))[0], 0.0)
+
+
+def test_a_gradient_and_an_optimizer_of_one_cond_share_its_derivative() -> None:
+    """`gc.grad(loss, W)` as an output beside `optim.sgd(loss, [W])` builds the cond's
+    derivative twice; CSE compares the branches by what they compute and keeps one."""
+    x = gc.placeholder((8, 8), "float64", name="x")
+    p = gc.placeholder((), "bool", name="p")
+    w = gc.variable(np.eye(8), name="w")
+    loss = gc.cond(p, lambda v: gc.sum(gc.tanh(v @ w) ** 2), lambda v: gc.sum(v @ w), x)
+    f = gc.compile([p, x], [loss, gc.grad(loss, w)], updates=gc.optim.sgd(loss, [w], 0.1))
+    assert len(_conds(f)) == 2  # the forward cond and one derivative
 
 
 def test_cond_refuses_branches_that_are_not_callable() -> None:

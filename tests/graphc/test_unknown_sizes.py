@@ -152,7 +152,7 @@ def test_scan_checkpoint_and_cond_take_a_batch_of_any_size() -> None:
 
 def test_a_tensor_of_unknown_size_captured_by_a_block() -> None:
     x = gc.placeholder((None, 2), "float64", name="x")
-    # A scan is traced step by step: what its body reads of x is recorded like any other call.
+    # A scan reading x from outside its arguments is recorded whole, replayed as a loop at each size.
     total, _ = gc.scan(lambda c, t: (c + gc.sum(x) * t, c), gc.constant(0.0, "float64"), gc.constant(np.ones(3)))
     f = gc.compile([x], total, backend="numpy")
     assert f(np.ones((5, 2))) == 30.0
@@ -316,3 +316,20 @@ def test_a_memory_budget_applies_to_each_size_and_says_which_it_cannot_meet() ->
     assert f.memory.arena_bytes <= 20_000
     with pytest.raises(gc.GraphError, match=r"cannot be met.*shapes fed: x \(4096, 16\)"):
         f(np.ones((4096, 16), np.float32))
+
+
+def test_a_scan_closing_over_a_tensor_of_unknown_size_is_a_loop_at_each_size() -> None:
+    """The body reads (by closure, not as an argument) a tensor whose batch size is given at
+    call time: the scan is recorded whole and replayed as one loop node, not unrolled."""
+    x = gc.placeholder((None, 3), "float64", name="x")
+    xs = gc.placeholder((5, 3), "float64", name="xs")
+    c, ys = gc.scan(lambda c, v: (c + gc.sum(x) * v, c * 2.0), gc.constant(np.zeros(3)), xs)
+    f = gc.compile([x, xs], [c, ys, gc.grad(gc.sum(ys), x)])
+    for rows in (2, 4):
+        a, b = np.ones((rows, 3)), np.arange(15.0).reshape(5, 3)
+        carry, stacked, grad = f(a, b)
+        np.testing.assert_allclose(carry, a.sum() * b.sum(axis=0))
+        totals = np.cumsum(np.vstack([np.zeros(3), b[:-1]]), axis=0)  # what the carry held before each step
+        np.testing.assert_allclose(stacked, 2.0 * a.sum() * totals)
+        np.testing.assert_allclose(grad, np.full((rows, 3), 2.0 * totals.sum()))
+        assert [n.op.name for n in f.program(a.shape).graph.nodes if n.op.tuple_value] == ["loop", "loop"]

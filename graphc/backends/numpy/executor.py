@@ -55,8 +55,8 @@ def _value_of(n: Node, values: dict[int, np.ndarray], feeds: Mapping[Node, np.nd
             raise GraphError(f"no value was fed for {n!r}")
         return feeds[n]
     extra: dict[str, Any] = {"step": step} if n.op.needs_step else {}
-    if n.op.tuple_value and check_numerics:  # a loop: each step's body checked too, its own nodes named
-        extra["evaluate"] = lambda g, vals: evaluate(g, dict(zip(g.inputs, vals)), check_numerics=True)
+    if n.op.tuple_value:  # a loop's or a cond's graphs run here too: this call's draws, numerics checked
+        extra["evaluate"] = lambda g, vals: evaluate(g, dict(zip(g.inputs, vals)), step, check_numerics)
     result = n.op.numpy(*(values[id(x)] for x in n.inputs), **n.attrs, **extra)
     if n.op.tuple_value:  # several tensors (a loop's results), each read by an item node
         return result
