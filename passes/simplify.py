@@ -224,8 +224,10 @@ def _cond_known(n: Node) -> Node | None:  # a result of cond(true, f, g) = f's, 
     return new[id(branch.outputs[n.attrs["index"]])]
 
 
-def _pow_constant(n: Node) -> Node | None:  # x**1 = x, x**2 = x*x; floats: x**3 = x*x*x, x**0.5 = sqrt(x), x**-1 = 1/x
+def _pow_constant(n: Node) -> Node | None:  # x**0 = 1, x**1 = x, x**2 = x*x; floats: x**3 = x*x*x, x**0.5 = sqrt(x), x**-1 = 1/x
     a, b = n.inputs
+    if _is(b, 0):  # 1 for every x, NaN included (IEEE pow)
+        return ops.full(n.shape, 1, n.dtype)
     if _is(b, 1):
         return _same(a, n)
     if a.dtype != n.dtype:
@@ -360,7 +362,7 @@ RULES: tuple[Rule, ...] = (
     Rule(EXP, "exp(log_softmax)", _exp_log_softmax),
     Rule(WHERE, "where(c,x,x)", _where_same),
     Rule(WHERE, "where(known c)", _where_known),
-    Rule(POW, "x**1, x**2, x**3, x**0.5, x**-1", _pow_constant),
+    Rule(POW, "x**0, x**1, x**2, x**3, x**0.5, x**-1", _pow_constant),
     Rule(COND_OUTPUT, "cond(known c)", _cond_known),
     Rule(SUM, "sum over no axes", _sum_none),
     Rule(SUM, "sum of broadcast", _sum_broadcast),

@@ -44,7 +44,8 @@ CASES: dict[str, Callable[[Any], Any]] = {
     "exp(log_softmax)": lambda x: gc.exp(gc.log_softmax(x)),
     "where(c,x,x)": lambda x: (lambda e: gc.where(x > 0, e, e))(gc.exp(x)),
     "where(known c)": lambda x: gc.where(False, gc.exp(x), x * 3.0),
-    "x**1, x**2, x**3, x**0.5, x**-1": lambda x: x**2.0 + x**3 + gc.abs(x) ** 0.5 + x**-1.0,
+    "x**0, x**1, x**2, x**3, x**0.5, x**-1": lambda x: x**2.0 + x**3 + gc.abs(x) ** 0.5 + x**-1.0 + x**0.0,
+    "cond(known c)": lambda x: gc.cond(gc.constant(True), lambda v: gc.exp(v) * x, lambda v: v, x * 2.0),
     "sum over no axes": lambda x: gc.sum(x, axis=()),
     "sum of broadcast": lambda x: gc.sum(gc.broadcast_to(gc.sum(x, axis=0), (5, 3)), axis=0),
     # rows (an unrolled loop's x[t]), then column ranges (an LSTM's gates), one overlapping twice
@@ -101,19 +102,19 @@ def test_simplify_golden_before_and_after() -> None:
     before = str(Graph([x], [y]))
     after = str(simplify(Graph([x], [y])).graph)
     assert before.splitlines()[1:] == [
-        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:100",
-        "  b:f32[4] = negative a                       # test_simplify_fold_dce.py:100",
-        "  c:f32[4] = multiply b 1.0                   # test_simplify_fold_dce.py:100",
-        "  d:f32[4] = sigmoid c                        # test_simplify_fold_dce.py:100",
-        "  e:f32[4] = log d                            # test_simplify_fold_dce.py:100",
-        "  f:f32[4] = add e 0.0                        # test_simplify_fold_dce.py:100",
+        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:101",
+        "  b:f32[4] = negative a                       # test_simplify_fold_dce.py:101",
+        "  c:f32[4] = multiply b 1.0                   # test_simplify_fold_dce.py:101",
+        "  d:f32[4] = sigmoid c                        # test_simplify_fold_dce.py:101",
+        "  e:f32[4] = log d                            # test_simplify_fold_dce.py:101",
+        "  f:f32[4] = add e 0.0                        # test_simplify_fold_dce.py:101",
         "  return (f,)",
         "}",
     ]
     assert after.splitlines()[1:] == [
-        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:100",
-        "  b:f32[4] = softplus a                       # test_simplify_fold_dce.py:100",
-        "  c:f32[4] = negative b                       # test_simplify_fold_dce.py:100",
+        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:101",
+        "  b:f32[4] = softplus a                       # test_simplify_fold_dce.py:101",
+        "  c:f32[4] = negative b                       # test_simplify_fold_dce.py:101",
         "  return (c,)",
         "}",
     ]
