@@ -19,7 +19,7 @@ from graphc.ops.conditional import Branches
 from graphc.ops.loop import Body
 
 from .base import PassResult
-from .loops import merge_loops
+from .loops import merge_conds, merge_loops
 
 
 def _hashable(value: Any) -> Hashable:
@@ -57,9 +57,11 @@ def _structure(graph: Graph) -> Hashable:
 
 
 def cse(graph: Graph) -> PassResult:
-    """The graph with duplicate computations merged (loops too: see `merge_loops`); counts
+    """The graph with duplicate computations merged (loops and conds too: see `merge_loops` and
+    `merge_conds`); counts
     `nodes_merged`."""
     graph, loops = merge_loops(graph, lambda body: cse(body).graph)
+    graph, conds = merge_conds(graph, lambda branch: cse(branch).graph)
     seen: dict[Hashable, Node] = {}
     new: dict[int, Node] = {}
     merged = 0
@@ -77,4 +79,4 @@ def cse(graph: Graph) -> PassResult:
         same_inputs = all(a is b for a, b in zip(inputs, n.inputs))
         kept = n if same_inputs else Node(n.op, inputs, n.attrs, n.shape, n.dtype, n.location, n.label, n.grad_of)
         seen[key] = new[id(n)] = kept
-    return PassResult(Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), {"nodes_merged": merged + loops})
+    return PassResult(Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), {"nodes_merged": merged + loops + conds})

@@ -8,6 +8,9 @@
 - `merge_loops` makes one loop of loops running the same body's steps on the same inputs (a
   loop and the copy its derivative made to stack its carries), with the union of their
   outputs. Part of CSE.
+- `merge_conds` likewise makes one cond of conds on the same inputs with the same branch
+  placeholders (a cond and the copy its derivative made to return what it reads), with the
+  union of their results. Part of CSE.
 - `prune_loops` drops the ys no one reads from a loop's body, then the xs and captured values
   the body no longer reads; and from a cond, the results no one reads, then the values neither
   branch reads any more. Part of dead-node elimination.
@@ -28,6 +31,7 @@ from graphc.builder import apply
 from graphc.ir import Graph, Node, consumers, topological_order
 from graphc.ops.conditional import COND
 from graphc.ops.elementwise import ADD
+from graphc.ops.leaves import FULL
 from graphc.ops.linalg import MATMUL
 from graphc.ops.loop import LOOP, LOOP_OUTPUT
 from graphc.ops.shape import TRANSPOSE
@@ -137,6 +141,57 @@ def merge_loops(graph: Graph, tidy: Callable[[Graph], Graph]) -> tuple[Graph, in
             new[id(n)] = with_inputs(n, inputs)
     merged = sum(len(f) - 1 for f in families.values() if len(f) > 1)
     return Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), merged
+
+
+def merge_conds(graph: Graph, tidy: Callable[[Graph], Graph]) -> tuple[Graph, int]:
+    """`graph` with conds on the same inputs whose branches have the same placeholders made one,
+    returning all of their results (a cond and the copy its derivative made to also return what
+    the derivative reads), each branch passed through `tidy`; the number of conds merged away."""
+    families: dict[Hashable, list[Node]] = {}
+    for n in graph.nodes:
+        if n.op is COND:
+            families.setdefault((tuple(map(id, n.inputs)), tuple(map(id, n.attrs["body"].true.inputs))), []).append(n)
+    chosen: dict[int, tuple[Node, list[int]]] = {}  # cond id -> the first of its family, its results' new indices
+    merged_bodies: dict[int, Any] = {}
+    for family in families.values():
+        if len(family) < 2:
+            continue
+        first = family[0]
+        pairs: list[tuple[Node, Node]] = []
+        for n in family:
+            body = n.attrs["body"]
+            index = []
+            for t, f in zip(body.true.outputs, body.false.outputs):
+                found = next((j for j, (a, b) in enumerate(pairs) if _same_value(a, t) and _same_value(b, f)), None)
+                if found is None:
+                    found = len(pairs)
+                    pairs.append((t, f))
+                index.append(found)
+            chosen[id(n)] = (first, index)
+        phs = first.attrs["body"].true.inputs
+        branches = [Graph(phs, tidy(Graph(phs, [pair[k] for pair in pairs])).outputs) for k in (0, 1)]
+        merged_bodies[id(first)] = first.attrs["body"].with_graphs(*branches)
+    if not chosen:
+        return graph, 0
+    new: dict[int, Node] = {}
+    for n in graph.nodes:
+        inputs = tuple(new[id(x)] for x in n.inputs)
+        if id(n) in chosen:
+            first = chosen[id(n)][0]
+            if id(first) not in new:
+                new[id(first)] = _with_body(first, inputs, merged_bodies[id(first)])
+            new[id(n)] = new[id(first)]
+        elif n.op.item and id(n.inputs[0]) in chosen:
+            new[id(n)] = _item(n, inputs[0], chosen[id(n.inputs[0])][1][n.attrs["index"]])
+        else:
+            new[id(n)] = with_inputs(n, inputs)
+    merged = sum(len(f) - 1 for f in families.values() if len(f) > 1)
+    return Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), merged
+
+
+def _same_value(a: Node, b: Node) -> bool:
+    """Whether `a` and `b` are one node, or fills of one value and type."""
+    return a is b or (a.op is FULL and b.op is FULL and a.type == b.type and a.attrs == b.attrs)
 
 
 def prune_loops(graph: Graph) -> tuple[Graph, int]:

@@ -9,8 +9,9 @@ range).
 `make_cond` builds one from two traced branches: each branch holds every node created while it
 was traced (nothing is hoisted out: what a branch computes runs only when it is taken), and
 reads what existed before through placeholders the two share. Derivatives are conds too: the
-VJP a cond whose branches recompute their forward values and differentiate them; the JVP one
-whose branches push tangents through theirs. Both are written with the differentiation sweeps
+VJP a cond whose branches differentiate their forward values, reading what they need of them
+(residuals) from the forward cond, which returns them beside its results (zeros for the branch
+not taken); the JVP one whose branches push tangents through theirs. Both are written with the differentiation sweeps
 (lent to `graphc.ops.loop.sweeps`), so they can be differentiated again, to any order.
 """
 
@@ -25,7 +26,7 @@ import numpy as np
 from ..builder import apply
 from ..dtypes import is_float, type_string
 from ..errors import ShapeError
-from ..ir import Graph, Node
+from ..ir import Graph, Node, topological_order
 from ..opdef import OpDef, register
 from .leaves import PLACEHOLDER, full_like
 from .loop import evaluate_body, infer_item, like, sweeps
@@ -83,14 +84,39 @@ def _cond_vjp(parts: dict[int, Any], out: Node, pred: Node, *inputs: Node, activ
     if not given or not want:
         return grads
     ct_in = [like(body.true.outputs[k]) for k in given]
-    branches = []
-    for graph in body.graphs:  # each recomputes its forward values, then differentiates them
+    found, residuals = [], []
+    for graph in body.graphs:
         ct = sweeps["backpropagate"]([graph.outputs[k] for k in given], ct_in, [phs[i] for i in want])
-        branches.append(Graph([*phs, *ct_in], [ct[id(phs[i])] if id(phs[i]) in ct else full_like(phs[i], 0) for i in want]))
-    results = outputs_of(apply(COND, (pred, *inputs, *(parts[k] for k in given)), body=Branches(*branches)))
+        found.append([ct[id(phs[i])] if id(phs[i]) in ct else full_like(phs[i], 0) for i in want])
+        forward = {id(m) for m in graph.nodes}
+        residuals.append(list({id(x): x for m in topological_order(found[-1]) if id(m) not in forward for x in m.inputs
+                               if id(x) in forward and x.op.leaf is None and not x.op.tuple_value}.values()))
+    # What a branch's derivative reads of its forward values (residuals) is kept by the forward
+    # cond itself (a copy of it returning them too, which the CSE pass merges with it; the branch
+    # not taken returns zeros in their place), so the derivative recomputes nothing.
+    true_res, false_res = residuals
+    zeros = [[full_like(r, 0) for r in rs] for rs in (false_res, true_res)]
+    saved = Branches(Graph(phs, [*body.true.outputs, *true_res, *zeros[0]]),
+                     Graph(phs, [*body.false.outputs, *zeros[1], *false_res]))
+    kept = outputs_of(apply(COND, out.inputs, body=saved))[body.outputs:]
+    at = [like(r) for r in (*true_res, *false_res)]
+    read = dict(zip(map(id, (*true_res, *false_res)), at))
+    branches = [Graph([*phs, *ct_in, *at], _reading(outs, read)) for outs in found]
+    results = outputs_of(apply(COND, (pred, *inputs, *(parts[k] for k in given), *kept), body=Branches(*branches)))
     for i, r in zip(want, results):
         grads[1 + i] = r
     return grads
+
+
+def _reading(outputs: list[Node], replace: dict[int, Node]) -> list[Node]:
+    """`outputs` recomputed with the node `replace[id(x)]` read wherever they read x."""
+    new: dict[int, Node] = dict(replace)
+    for m in topological_order(outputs):
+        if id(m) not in new:
+            inputs = tuple(new.get(id(x), x) for x in m.inputs)
+            same = all(a is b for a, b in zip(inputs, m.inputs))
+            new[id(m)] = m if same else Node(m.op, inputs, m.attrs, m.shape, m.dtype, m.location, m.label, m.grad_of)
+    return [new[id(o)] for o in outputs]
 
 
 def _cond_jvp(tangents: list[Any], out: Node, pred: Node, *inputs: Node, body: Branches) -> list[Any]:

@@ -308,3 +308,25 @@ def test_cond_refuses_branches_that_are_not_callable() -> None:
     a = gc.placeholder((2,), "float64")
     with pytest.raises(gc.GraphError, match="callable"):
         gc.cond(gc.placeholder((), "bool"), a, lambda v: v, a)
+
+
+def test_the_derivative_reads_the_forward_values_it_needs_instead_of_recomputing_them() -> None:
+    """d/dx of a branch's tanh(x @ w) needs the tanh: the forward cond returns it beside its
+    result (zeros where the other branch ran), CSE merges that copy with the forward cond, and
+    the derivative's branch computes no product nor tanh of its own."""
+    x = gc.placeholder((4, 4), "float64", name="x")
+    p = gc.placeholder((), "bool", name="p")
+    w = gc.variable(np.eye(4) * 0.5, name="w")
+    loss = gc.cond(p, lambda v: gc.sum(gc.tanh(v @ w)), lambda v: gc.sum(v * 3.0), x)
+    f = gc.compile([p, x], [loss, gc.grad(loss, [x, w])[0]], updates=gc.optim.sgd(loss, [w], 0.1))
+    forward, *derivatives = _conds(f)
+    assert any(n.op.name == "tanh" for n in forward.attrs["body"].true.nodes)
+    inside = [n.op.name for d in derivatives for n in d.attrs["body"].true.nodes]
+    assert "tanh" not in inside and inside.count("matmul") == 2  # dx and dw, no forward product
+    v = np.arange(16.0).reshape(4, 4) / 10
+    value, grad = f(True, v)
+    t = np.tanh(v @ (np.eye(4) * 0.5))
+    np.testing.assert_allclose(value, t.sum(), rtol=1e-14)
+    np.testing.assert_allclose(grad, (1 - t**2) @ (np.eye(4) * 0.5).T, rtol=1e-14)
+    value, grad = f(False, v)
+    assert value == (3 * v).sum() and np.all(grad == 3.0)
