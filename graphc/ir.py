@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ class Node(Operators):
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def type(self) -> str:
@@ -358,35 +359,37 @@ def schedule(graph: Graph) -> list[Node | Group]:
     # for the last time. A backward pass then takes each gradient as soon as it can and lets
     # the values it read die, instead of following the outputs' order.
     reads: list[list[Node]] = [[] for _ in units]
-    readers: dict[int, int] = {}
+    pending: dict[int, set[int]] = {}  # id of a value read -> the units reading it not run yet
     for u, unit in enumerate(units):
         members = unit.members if isinstance(unit, Group) else (unit,)
         inside = {id(m) for m in members}
         outside = {id(x): x for m in members for x in m.inputs if id(x) not in inside}
         reads[u] = list(outside.values())
         for x in reads[u]:
-            readers[id(x)] = readers.get(id(x), 0) + 1
+            pending.setdefault(id(x), set()).add(u)
     kept = {id(o) for o in graph.outputs}
     written = [_bytes(unit) for unit in units]
     # Ties go to the later layer's gradient: the forward node a derivative node was made for
     # (`grad_of`, an id in the order the forward pass was built) is the backward pass's clock.
     late = [-max((m.grad_of or 0) for m in (unit.members if isinstance(unit, Group) else (unit,))) for unit in units]
-
-    def dies(x: Node) -> int:
-        stored = x.op.leaf is None and id(x) not in kept
-        return x.size * x.dtype.itemsize if stored and readers[id(x)] == 1 else 0
+    stored = {id(x): x.size * x.dtype.itemsize for xs in reads for x in xs if x.op.leaf is None and id(x) not in kept}
+    # freed[u]: the bytes of the values u is the last unit left to read (kept as units run).
+    freed = [sum(stored.get(id(x), 0) for x in reads[u] if len(pending[id(x)]) == 1) for u in range(len(units))]
 
     ready = [u for u in range(len(units)) if not waiting[u]]
     heapq.heapify(ready)
     order: list[Node | Group] = []
     while ready:
         window = heapq.nsmallest(64, ready)
-        u = min(window, key=lambda c: (written[c] - sum(dies(x) for x in reads[c]), late[c], c))
+        u = min(window, key=lambda c: (written[c] - freed[c], late[c], c))
         ready.remove(u)
         heapq.heapify(ready)
         order.append(units[u])
         for x in reads[u]:
-            readers[id(x)] -= 1
+            left = pending[id(x)]
+            left.discard(u)
+            if len(left) == 1 and id(x) in stored:
+                freed[next(iter(left))] += stored[id(x)]
         for v in users[u]:
             waiting[v] -= 1
             if not waiting[v]:

@@ -205,5 +205,7 @@ def plan_memory(buffers: Sequence[Lifetime], naive_bytes: int | None = None) -> 
         arena = max((offsets[b.key] + b.size for b in buffers), default=0)
         if best is None or arena < best.arena_bytes:
             best = MemoryPlan(offsets, arena, naive, bound, name, tuple(pairs))
+        if best.arena_bytes == bound:  # no plan can do better
+            break
     assert best is not None
     return best
