@@ -99,9 +99,9 @@ def _cond_vjp(parts: dict[int, Any], out: Node, pred: Node, *inputs: Node, activ
     saved = Branches(Graph(phs, [*body.true.outputs, *true_res, *zeros[0]]),
                      Graph(phs, [*body.false.outputs, *zeros[1], *false_res]))
     kept = outputs_of(apply(COND, out.inputs, body=saved))[body.outputs:]
-    at = [like(r) for r in (*true_res, *false_res)]
-    read = dict(zip(map(id, (*true_res, *false_res)), at))
-    branches = [Graph([*phs, *ct_in, *at], _reading(outs, read)) for outs in found]
+    at = [[like(r) for r in rs] for rs in residuals]  # each branch reads its own (a node both hold, twice)
+    branches = [Graph([*phs, *ct_in, *at[0], *at[1]], _reading(outs, dict(zip(map(id, rs), ats))))
+                for outs, rs, ats in zip(found, residuals, at)]
     results = outputs_of(apply(COND, (pred, *inputs, *(parts[k] for k in given), *kept), body=Branches(*branches)))
     for i, r in zip(want, results):
         grads[1 + i] = r

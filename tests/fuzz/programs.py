@@ -118,6 +118,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "programs.scan_with_total": lambda *a, **k: scan_with_total(*a, **k),
     "programs.cond_reading": lambda *a, **k: cond_reading(*a, **k),
     "programs.cond_gather": lambda *a, **k: cond_gather(*a, **k),
+    "programs.cond_shared": lambda *a, **k: cond_shared(*a, **k),
     **{f"op{o}": _binary(o) for o in ("+", "-", "*", "/", "**", "@", "<", "<=", ">", ">=", "==", "!=")},
 }
 
@@ -651,7 +652,7 @@ def _m_control(d: _Draw) -> Step | None:
             return Step("programs.scan_ys", (_scan_counted, (init, np.int64(0)), Ref(k)), reverse)
         return Step("programs.scan_ys", (_scan_nested if body == "nested" else _scan_body, init, Ref(k)), reverse)
     pred = Step("op>", (Step("gc.sum", (Ref(k),)), 0.0))
-    kind = d.choice(["plain", "plain", "reads", "gather", "nested", "known"])
+    kind = d.choice(["plain", "plain", "reads", "gather", "nested", "known", "shared"])
     if kind == "known":  # a predicate known when the graph is built: simplification inlines the branch
         return Step("gc.cond", (bool(d.rng.random() < 0.5), _branch_nested, _branch_b, Ref(k)))
     other = d.pick("f")
@@ -659,6 +660,8 @@ def _m_control(d: _Draw) -> Step | None:
         return Step("programs.cond_reading", (pred, Ref(k), Ref(other), bool(d.rng.random() < 0.5)))
     if kind == "gather":
         return Step("programs.cond_gather", (Ref(k),))
+    if kind == "shared":
+        return Step("programs.cond_shared", (pred, Ref(k)))
     if kind == "nested":
         return Step("gc.cond", (pred, _branch_nested, _branch_scan if d.rng.random() < 0.5 else _branch_b, Ref(k)))
     return Step("gc.cond", (pred, _branch_a, _branch_b, Ref(k)))
@@ -670,6 +673,19 @@ def cond_reading(pred: Any, v: Any, w: Any, both: bool) -> Any:
     a, b = gc.cond(pred, lambda a: (a * (gc.sum(w) * 0.3), gc.tanh(a)),
                    lambda a: (gc.exp(a * 0.2) + gc.mean(w), a * 0.0 + 1.0), v)
     return a + b * 0.5 if both else a
+
+
+def cond_shared(pred: Any, v: Any) -> Any:
+    """A cond whose branches both read one node made while the first was traced (a value built
+    on first use): each branch's derivative reads it as its own."""
+    made: list[Any] = []
+
+    def shared(a: Any) -> Any:
+        if not made:
+            made.append(gc.tanh(a * 0.5))
+        return made[0]
+
+    return gc.cond(pred, lambda a: gc.sin(a * shared(a)), lambda a: gc.cos(a) * shared(a), v)
 
 
 def cond_gather(x: Any) -> Any:

@@ -330,3 +330,24 @@ def test_the_derivative_reads_the_forward_values_it_needs_instead_of_recomputing
     np.testing.assert_allclose(grad, (1 - t**2) @ (np.eye(4) * 0.5).T, rtol=1e-14)
     value, grad = f(False, v)
     assert value == (3 * v).sum() and np.all(grad == 3.0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_node_both_branches_read_is_each_derivatives_own(backend: str) -> None:
+    """A value built on first use while the true branch is traced, read by both branches: the
+    derivative of each reads the value its own forward branch returned (once both read one
+    placeholder, and the true branch's gradient came out zero)."""
+    x = gc.placeholder((3,), "float64", name="x")
+    p = gc.placeholder((), "bool", name="p")
+    made: list = []
+
+    def table():  # type: ignore[no-untyped-def]
+        if not made:
+            made.append(gc.exp(gc.constant(np.array([0.5, 1.0, 1.5]))))
+        return made[0]
+
+    y = gc.cond(p, lambda v: gc.sin(v * table()), lambda v: gc.cos(v * table()), x)
+    f = gc.compile([p, x], [gc.grad(gc.sum(y), x)], backend=backend)
+    v, t = np.array([0.1, -0.4, 0.7]), np.exp([0.5, 1.0, 1.5])
+    np.testing.assert_allclose(f(True, v)[0], np.cos(v * t) * t, rtol=1e-14)
+    np.testing.assert_allclose(f(False, v)[0], -np.sin(v * t) * t, rtol=1e-14)
