@@ -233,8 +233,10 @@ def record(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
             try:
                 runs.append(flatten(call.run(lambda r: r.nominal[k])))  # noqa: B023 - used at once
             except GraphcError as exc:
+                again = "; the call went through at the first size: does it keep a tensor from one run for the next" \
+                        " (in a cache, a default argument or a global)? graphc runs it once per size" if k else ""
                 raise type(exc)(f"{exc.detail} [shapes shown with each dimension given at call time (None) set to"
-                                f" {size}]") from None
+                                f" {size}{again}]") from None
             except TypeError as exc:
                 raise GraphError(
                     f"{what}: {exc} [a dimension given at call time is None in `.shape`: write -1 in a reshape, or"

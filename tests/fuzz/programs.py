@@ -677,13 +677,14 @@ def cond_reading(pred: Any, v: Any, w: Any, both: bool) -> Any:
 
 def cond_shared(pred: Any, v: Any) -> Any:
     """A cond whose branches both read one node made while the first was traced (a value built
-    on first use): each branch's derivative reads it as its own."""
-    made: list[Any] = []
+    on first use): each branch's derivative reads it as its own. The value is kept per operand,
+    so that a cond replayed at other sizes builds its own."""
+    made: dict[int, Any] = {}
 
     def shared(a: Any) -> Any:
-        if not made:
-            made.append(gc.tanh(a * 0.5))
-        return made[0]
+        if id(a) not in made:
+            made[id(a)] = gc.tanh(a * 0.5)
+        return made[id(a)]
 
     return gc.cond(pred, lambda a: gc.sin(a * shared(a)), lambda a: gc.cos(a) * shared(a), v)
 

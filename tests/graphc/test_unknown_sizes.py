@@ -333,3 +333,18 @@ def test_a_scan_closing_over_a_tensor_of_unknown_size_is_a_loop_at_each_size() -
         np.testing.assert_allclose(stacked, 2.0 * a.sum() * totals)
         np.testing.assert_allclose(grad, np.full((rows, 3), 2.0 * totals.sum()))
         assert [n.op.name for n in f.program(a.shape).graph.nodes if n.op.tuple_value] == ["loop", "loop"]
+
+
+def test_a_function_keeping_a_tensor_between_runs_is_told_why_it_fails() -> None:
+    """A recorded call runs once per size; a branch caching a tensor of its first run breaks
+    the second, and the error says so."""
+    made: list = []
+
+    def cached(a):  # type: ignore[no-untyped-def]
+        if not made:
+            made.append(gc.tanh(a * 0.5))
+        return made[0]
+
+    v = gc.placeholder((None, 1), "float64", name="v")
+    with pytest.raises(gc.ShapeError, match="keep a tensor from one run for the next"):
+        gc.cond(gc.sum(v) > 0.0, lambda a: a * cached(a), lambda a: a * 2.0, v)
