@@ -29,7 +29,7 @@ from ..errors import ShapeError
 from ..ir import Graph, Node, topological_order
 from ..opdef import OpDef, register
 from .leaves import PLACEHOLDER, full_like
-from .loop import evaluate_body, infer_item, like, sweeps
+from .loop import evaluate_body, infer_item, like, residuals_of, sweeps
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,9 +88,7 @@ def _cond_vjp(parts: dict[int, Any], out: Node, pred: Node, *inputs: Node, activ
     for graph in body.graphs:
         ct = sweeps["backpropagate"]([graph.outputs[k] for k in given], ct_in, [phs[i] for i in want])
         found.append([ct[id(phs[i])] if id(phs[i]) in ct else full_like(phs[i], 0) for i in want])
-        forward = {id(m) for m in graph.nodes}
-        residuals.append(list({id(x): x for m in topological_order(found[-1]) if id(m) not in forward for x in m.inputs
-                               if id(x) in forward and x.op.leaf is None and not x.op.tuple_value}.values()))
+        residuals.append(residuals_of(found[-1], graph))
     # What a branch's derivative reads of its forward values (residuals) is kept by the forward
     # cond itself (a copy of it returning them too, which the CSE pass merges with it; the branch
     # not taken returns zeros in their place), so the derivative recomputes nothing.

@@ -172,9 +172,7 @@ def _loop_vjp(parts: dict[int, Any], out: Node, *inputs: Node, active: list[bool
     # What the backward step reads of the forward step's values (residuals) is stacked by the
     # forward loop itself (a copy of it, which the CSE pass merges with it), as are the carries
     # entering each step; the backward body then recomputes nothing of the forward one.
-    forward = {id(m) for m in g.nodes}
-    residuals = list({id(x): x for m in topological_order([*carry_out, *ys]) if id(m) not in forward for x in m.inputs
-                      if id(x) in forward and x.op.leaf is None and not x.op.tuple_value}.values())
+    residuals = residuals_of([*carry_out, *ys], g)
     saved = body.with_graph(Graph(g.inputs, (*g.outputs, *c_in, *residuals)))
     stacks = outputs_of(apply(LOOP, out.inputs, body=saved))[body.outputs:]
     at_step = [like(r) for r in residuals]
@@ -193,6 +191,35 @@ def _loop_vjp(parts: dict[int, Any], out: Node, *inputs: Node, active: list[bool
     for j, r in zip(want_x, results[len(floats) + len(want_k):]):
         grads[nc + j] = r
     return grads
+
+
+def residuals_of(outputs: Sequence[Node], forward: Graph) -> list[Node]:
+    """What a derivative computing `outputs` reads of the values of graph `forward` (its nodes
+    that compute, and the results of loops and conds the derivative made of forward values
+    alone: the copy of a loop or cond inside `forward` that a derivative builds to also return
+    what it reads, which then runs with the forward values and merges with its original)."""
+    inside = {id(m) for m in forward.nodes}
+
+    def copied(x: Node) -> bool:
+        return x.op.item and all(id(i) in inside or i.op.leaf == "literal" for i in x.inputs[0].inputs)
+
+    found: dict[int, Node] = {}
+    seen: set[int] = set()
+    stack = list(reversed(outputs))
+    while stack:
+        m = stack.pop()
+        if id(m) in seen or id(m) in inside:
+            continue
+        seen.add(id(m))
+        if copied(m):
+            found[id(m)] = m
+            continue
+        for x in m.inputs:
+            if id(x) not in inside:
+                stack.append(x)
+            elif x.op.leaf is None and not x.op.tuple_value:
+                found.setdefault(id(x), x)
+    return list(found.values())
 
 
 def _loop_jvp(tangents: list[Any], out: Node, *inputs: Node, body: Body) -> list[Any]:

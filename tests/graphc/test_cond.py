@@ -351,3 +351,23 @@ def test_a_node_both_branches_read_is_each_derivatives_own(backend: str) -> None
     v, t = np.array([0.1, -0.4, 0.7]), np.exp([0.5, 1.0, 1.5])
     np.testing.assert_allclose(f(True, v)[0], np.cos(v * t) * t, rtol=1e-14)
     np.testing.assert_allclose(f(False, v)[0], -np.sin(v * t) * t, rtol=1e-14)
+
+
+def test_a_cond_in_a_scan_is_not_recomputed_by_the_loops_derivative() -> None:
+    """The copy of a cond its derivative builds (to return what the derivative reads) runs in the
+    forward loop, merged with the cond there, and the backward loop reads its results stacked:
+    the backward step computes no forward tanh."""
+    xs = gc.placeholder((6, 4), "float64", name="xs")
+    w = gc.placeholder((4, 4), "float64", name="w")
+
+    def step(h, x):  # type: ignore[no-untyped-def]
+        h = gc.cond(gc.sum(x) > 0.0, lambda a: gc.tanh(a @ w), lambda a: a * 0.5, h + x)
+        return h, gc.sum(h)
+
+    _, ys = gc.scan(step, xs[0], xs)
+    loss = gc.sum(ys)
+    f = gc.compile([xs, w], [loss, gc.grad(loss, w)])
+    assert f.pretty().count("= tanh ") == 1
+    rng = np.random.default_rng(2)
+    vals = [rng.standard_normal((6, 4)), rng.standard_normal((4, 4)) * 0.5]
+    np.testing.assert_allclose(f(*vals)[1], central_difference(lambda v: f(*v)[0], vals, 1), rtol=1e-6, atol=1e-8)
