@@ -8,6 +8,7 @@ maximum/minimum split the gradient in half between equal sides.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -479,20 +480,26 @@ MOD = _declare(
     "x - floor(x / y) * y: the remainder with the divisor's sign (Python's %, NumPy's mod);"
     " integer x mod 0 is 0",
 )
+def _first_on_ties(pick: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """`pick` (np.maximum, np.minimum) returning x where x == y, as PyTorch does: of 0.0 and
+    -0.0 the first given (NumPy returns the second)."""
+    return lambda x, y: np.where(np.equal(x, y), x, pick(x, y))
+
+
 MAXIMUM = _declare(
     "maximum",
     _binary,
-    np.maximum,
+    _first_on_ties(np.maximum),
     (lambda g, out, x, y: _max_share(x, y, g), lambda g, out, x, y: _max_share(y, x, g)),
-    "the larger of x and y (NaN if either is); ties split the gradient in half; at NaN both"
+    "the larger of x and y (NaN if either is; x of 0.0 and -0.0); ties split the gradient in half; at NaN both"
     " sides get it all (as PyTorch)",
 )
 MINIMUM = _declare(
     "minimum",
     _binary,
-    np.minimum,
+    _first_on_ties(np.minimum),
     (lambda g, out, x, y: _min_share(x, y, g), lambda g, out, x, y: _min_share(y, x, g)),
-    "the smaller of x and y (NaN if either is); ties split the gradient in half; at NaN both"
+    "the smaller of x and y (NaN if either is; x of 0.0 and -0.0); ties split the gradient in half; at NaN both"
     " sides get it all (as PyTorch)",
 )
 LESS = _declare(

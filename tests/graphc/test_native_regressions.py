@@ -170,3 +170,17 @@ def test_leaky_relu_of_integers_is_computed_in_the_float_result_everywhere() -> 
     data = np.array([-4, 0, 5])
     for backend in ("numpy", "python", "numba"):
         np.testing.assert_allclose(gc.compile([x], y, backend=backend)(data), [-0.8, 0.0, 5.0], rtol=1e-15)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_minimum_and_maximum_of_signed_zeros_return_the_first_as_pytorch(backend: str) -> None:
+    """Of 0.0 and -0.0 (equal), PyTorch's minimum and maximum return the first; NumPy's return
+    the second. Both back ends and eager mode now agree with PyTorch (1/result shows the sign)."""
+    a = gc.placeholder((2,), "float64", name="a")
+    b = gc.placeholder((2,), "float64", name="b")
+    f = gc.compile([a, b], [gc.minimum(a, b), gc.maximum(a, b)], backend=backend)
+    first, second = np.array([0.0, -0.0]), np.array([-0.0, 0.0])
+    for got in f(first, second):
+        assert np.signbit(got).tolist() == [False, True]
+    eager_min = gc.minimum(gc.eager.tensor(first), gc.eager.tensor(second)).data
+    assert np.signbit(eager_min).tolist() == [False, True]
