@@ -125,22 +125,7 @@ def merge_loops(graph: Graph, tidy: Callable[[Graph], Graph]) -> tuple[Graph, in
             chosen[id(n)] = (first, index)
         tidied = tidy(Graph(body.graph.inputs, outputs))
         merged_bodies[id(first)] = body.with_graph(Graph(body.graph.inputs, tidied.outputs))
-    if not chosen:
-        return graph, 0
-    new: dict[int, Node] = {}
-    for n in graph.nodes:
-        inputs = tuple(new[id(x)] for x in n.inputs)
-        if id(n) in chosen:
-            first = chosen[id(n)][0]
-            if id(first) not in new:
-                new[id(first)] = _with_body(first, inputs, merged_bodies[id(first)])
-            new[id(n)] = new[id(first)]
-        elif n.op.item and id(n.inputs[0]) in chosen:
-            new[id(n)] = _item(n, inputs[0], chosen[id(n.inputs[0])][1][n.attrs["index"]])
-        else:
-            new[id(n)] = with_inputs(n, inputs)
-    merged = sum(len(f) - 1 for f in families.values() if len(f) > 1)
-    return Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), merged
+    return _merged(graph, chosen, merged_bodies)
 
 
 def merge_conds(graph: Graph, tidy: Callable[[Graph], Graph]) -> tuple[Graph, int]:
@@ -171,6 +156,13 @@ def merge_conds(graph: Graph, tidy: Callable[[Graph], Graph]) -> tuple[Graph, in
         phs = first.attrs["body"].true.inputs
         branches = [Graph(phs, tidy(Graph(phs, [pair[k] for pair in pairs])).outputs) for k in (0, 1)]
         merged_bodies[id(first)] = first.attrs["body"].with_graphs(*branches)
+    return _merged(graph, chosen, merged_bodies)
+
+
+def _merged(graph: Graph, chosen: dict[int, tuple[Node, Any]], bodies: dict[int, Any]) -> tuple[Graph, int]:
+    """`graph` with each control node of `chosen` (id -> (the first of its family, the new index
+    of each of its results)) made the first of its family, on the body `bodies` holds for it,
+    and their item nodes reading the new indices; the number of nodes merged away."""
     if not chosen:
         return graph, 0
     new: dict[int, Node] = {}
@@ -179,14 +171,13 @@ def merge_conds(graph: Graph, tidy: Callable[[Graph], Graph]) -> tuple[Graph, in
         if id(n) in chosen:
             first = chosen[id(n)][0]
             if id(first) not in new:
-                new[id(first)] = _with_body(first, inputs, merged_bodies[id(first)])
+                new[id(first)] = _with_body(first, inputs, bodies[id(first)])
             new[id(n)] = new[id(first)]
         elif n.op.item and id(n.inputs[0]) in chosen:
             new[id(n)] = _item(n, inputs[0], chosen[id(n.inputs[0])][1][n.attrs["index"]])
         else:
             new[id(n)] = with_inputs(n, inputs)
-    merged = sum(len(f) - 1 for f in families.values() if len(f) > 1)
-    return Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), merged
+    return Graph(graph.inputs, [new[id(o)] for o in graph.outputs]), len(chosen) - len(bodies)
 
 
 def _same_value(a: Node, b: Node) -> bool:
