@@ -197,8 +197,8 @@ def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], *
     (p,) = lift(pred if is_tensor(pred) else np.asarray(pred))
     if p.shape != () or p.dtype != np.bool_:
         raise GraphError(f"cond: the predicate must be a scalar bool, got {p!r}")
-    if not isinstance(p, Node) or not is_tensor(pred):  # known now: only the branch it picks runs
-        return (true_fn if bool(np.asarray(pred if not is_tensor(pred) else pred.data)) else false_fn)(*operands)
+    if not isinstance(pred, Node):  # known now (a Python or NumPy bool, an eager tensor): only the branch it picks runs
+        return (true_fn if bool(p.data if eager.is_eager(p) else np.asarray(pred)) else false_fn)(*operands)
     ops, tree = flatten(list(operands))
     ops = [lift(o)[0] for o in ops]
     first = nodes_created()

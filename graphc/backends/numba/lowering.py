@@ -525,12 +525,8 @@ class _Lowering:
             with self.kernel() as em:
                 em.comment("the branch's results")
                 for r, value in zip(results, graph.outputs):
-                    if r is None:
-                        continue
-                    if id(value) in self.literals:
-                        em.fill(r[0], self.literal(value))
-                    elif self.arrays[id(value)] != r[0]:
-                        em.copy(r[0], self.touch(self.arrays[id(value)]))
+                    if r is not None:
+                        self.put(r[0], value)
             self.inner_slots.update(self.slots)
             (self.graph, self.users, self.group_of, self.results, self.arrays, self.literals, self.slots,
              self.accumulating, self.into) = saved
@@ -560,17 +556,18 @@ class _Lowering:
                 self.nodes.append(m)
         return saved
 
+    def put(self, target: Buf, value: Node) -> None:
+        """Write `value` (a literal, or data elsewhere) into `target`, unless it is there already."""
+        if id(value) in self.literals:
+            self.em.fill(target, self.literal(value))
+        elif self.arrays[id(value)] != target:
+            self.em.copy(target, self.touch(self.arrays[id(value)]))
+
     def write_step(self, outputs: Sequence[Node], carries: list[tuple[Buf, int]], ys: list[Buf | None]) -> None:
         """The end of a step: ys into their stacks' slices, then the new carries (a new carry
         that is another carry's data is first copied aside, so that no carry reads one already
         rewritten)."""
-        em, nc = self.em, len(carries)
-
-        def put(target: Buf, value: Node) -> None:
-            if id(value) in self.literals:
-                em.fill(target, self.literal(value))
-            elif self.arrays[id(value)] != target:
-                em.copy(target, self.touch(self.arrays[id(value)]))
+        em, nc, put = self.em, len(carries), self.put
 
         for y, value in zip(ys, outputs[nc:]):
             if y is not None:
