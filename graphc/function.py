@@ -325,10 +325,12 @@ class Function:
             lines.append("executor: NumPy reference, node by node")
         else:
             code = [t for t in native.texts if t]  # the kernels (a loop's markers have no code)
+            made = (f"{len(set(code)) - native.hits} kernels compiled by LLVM ({native.translated} from graphc's own"
+                    f" LLVM IR, {len(set(code)) - native.hits - native.translated} through Numba)")
             hit = "hit (every kernel already compiled, on disk or in this process)" if native.cache_hit else (
-                f"miss ({len(set(code)) - native.hits} kernels compiled by LLVM)")
+                f"miss ({made})")
             if not native.caching:
-                hit = f"off (nothing kept on disk); {len(set(code)) - native.hits} kernels compiled by LLVM"
+                hit = f"off (nothing kept on disk); {made}"
             how = "run by CPython, not compiled" if native.interpret else "Numba kernels run by the driver"
             cached = "none (interpreted)" if native.interpret else hit
             lines += [
@@ -336,7 +338,7 @@ class Function:
                 f" ({native.hits} of {len(set(code))} distinct found compiled), {native.text.count(chr(10))} lines listed",
                 f"  source: {native.path or 'in memory (no writable folder)'}",
                 f"  compile cache: {cached}; kernels {native.compile_seconds:.2f} s"
-                + ("" if native.interpret else f" (LLVM {native.llvm_seconds:.2f} s, Numba's typing and lowering the rest)"),
+                + ("" if native.interpret else f" (LLVM {native.llvm_seconds:.2f} s, translation and Numba's typing and lowering the rest)"),
                 f"  check_numerics: {'on' if self.check_numerics else 'off (no checks in the code)'}",
                 f"  BLAS: {blas.describe()}, {native.threads} thread{'s' if native.threads > 1 else ''} for this program",
             ]

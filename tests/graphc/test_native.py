@@ -44,10 +44,20 @@ def test_a_second_process_loads_machine_code_from_the_cache(tmp_path: pathlib.Pa
     second = run_in_new_process(tmp_path)
     assert not first["hit"] and second["hit"]
     assert second["path"] == first["path"] and second["loss"] == first["loss"]
-    # The kernels' and the driver's machine code loaded without starting Numba's compiler.
-    assert first["registries"] and not second["registries"]
+    # Every kernel and the driver translated by graphc (`kernel_ir`), then loaded: Numba's
+    # compiler never starts, in either process.
+    assert not first["registries"] and not second["registries"]
     assert "compile cache: hit" in second["report"]
     assert first["asm"] and second["asm"]  # machine code loaded from the cache keeps none: compiled again
+
+
+def test_kernels_compiled_by_numba_give_the_same_result(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPHC_KERNEL_COMPILER", "numba")
+    by_numba = run_in_new_process(tmp_path / "numba")
+    monkeypatch.delenv("GRAPHC_KERNEL_COMPILER")
+    translated = run_in_new_process(tmp_path / "graphc")
+    assert by_numba["registries"] and "0 from graphc's own LLVM IR" in by_numba["report"]
+    assert translated["loss"] == by_numba["loss"]
 
 
 def test_the_cache_key_covers_the_helpers_compiled_into_kernels(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,13 +37,12 @@ from typing import Any
 import numba
 import numpy as np
 from numba.core import event
-from numba.core.ccallback import CFunc
 
 from ...errors import FeedError, GraphcError, GraphcWarning, NumericsError
 from ...ir import Variable
 from ...source import user_stacklevel
 from ..numpy.executor import describe_nonfinite
-from . import driver, helpers, machine_code
+from . import driver, helpers, kernel_ir, machine_code
 from .blas import chosen as chosen_blas
 from .blas import restore_threads, use_threads
 from .driver import (
@@ -82,7 +81,7 @@ f32, f64, i8, i16, i32, i64, u8, b1 = (
 _load_lock = threading.Lock()
 _compile_lock = threading.RLock()
 _OPTIONS: dict[str, Any] = dict(error_model="numpy", boundscheck=False)
-_compiled: dict[str, Any] = {}  # module name -> (address, what keeps its code alive, source file)
+_compiled: dict[str, Any] = {}  # module name -> (address, its code library, source file, whether loaded from the cache)
 _private_dir: pathlib.Path | None = None
 try:
     _START = pathlib.Path.cwd()  # a relative cache setting means relative to here
@@ -183,7 +182,7 @@ def _helpers_digest() -> str:
     the driver's intrinsics) and of Numba's version: cached machine code is reused only with the
     very helpers it was built from (a kernel's machine code holds the helpers it calls)."""
     digest = hashlib.sha256(numba.__version__.encode())
-    for module in (helpers, driver):
+    for module in (helpers, driver, kernel_ir):
         digest.update(pathlib.Path(module.__file__).read_bytes())  # type: ignore[arg-type]
     return digest.hexdigest()
 
@@ -226,42 +225,73 @@ def _load(text: str, folder: pathlib.Path | None) -> tuple[ModuleType, pathlib.P
 
 
 def _machine_code(name: str, folder: pathlib.Path | None, caching: bool,
-                  build: Callable[[], Any]) -> tuple[int, Any, bool]:
+                  build: Callable[[], tuple[Any, str, int, Any]]) -> tuple[int, Any, bool]:
     """The address of C function `name`'s machine code, what keeps that code alive, and whether
     it came from the cache folder (`machine_code`: loaded without Numba's start-up); else
-    `build()` compiles it (a Numba cfunc) and it is kept there for the next process."""
+    `build()` compiles it (its code library, symbol, address, and what keeps it alive) and it is kept
+    there for the next process."""
     code = machine_code.path_for(folder, name) if caching and folder is not None else None
     found = machine_code.load(code) if code is not None else None
     if found is not None:
         return found[1], found[0], True
-    done: Any = build()
+    library, symbol, address, keep = build()
     if code is not None:
         try:
-            machine_code.save(code, done._library, done.native_name)
+            machine_code.save(code, library, symbol)
         except OSError as exc:
             _warn_once(f"graphc: cannot keep compiled code in {str(folder)!r} ({exc.strerror or exc})")
-    return int(done.address), done, False
+    return address, keep, False
 
 
-def _compile(text: str, folder: pathlib.Path | None, caching: bool) -> tuple[int, pathlib.Path | None, bool]:
+def _cfunc(function: Callable[..., Any], signature: Any) -> tuple[Any, str, int, Any]:
+    """`function` compiled by Numba as a C function: its code library, symbol, address, and
+    the cfunc."""
+    done: Any = numba.cfunc(signature, **_OPTIONS)(function)
+    return done._library, done.native_name, int(done.address), done
+
+
+def translating() -> bool:
+    """Whether kernels are translated to LLVM IR by graphc (`kernel_ir`) where it can, rather
+    than compiled by Numba's front end (GRAPHC_KERNEL_COMPILER=numba: always by Numba). Both
+    give the same machine code's meaning; the cache keeps either."""
+    return os.environ.get("GRAPHC_KERNEL_COMPILER", "graphc") != "numba"
+
+
+def _build_kernel(text: str, module: ModuleType, name: str) -> tuple[Any, str, int, str]:
+    """Kernel module `text` (loaded as `module`) compiled: its code library, symbol, address,
+    and whether graphc translated it ("translated") or Numba compiled it ("numba")."""
+    if translating():
+        try:
+            library, address = kernel_ir.compile_kernel(text, vars(module), name)
+            return library, name, address, "translated"
+        except kernel_ir.Untranslatable:
+            pass
+    done = _cfunc(module.kernel, KERNEL_SIGNATURE)
+    return done[0], done[1], done[2], "numba"
+
+
+def _compile(text: str, folder: pathlib.Path | None, caching: bool) -> tuple[int, pathlib.Path | None, str]:
     """The kernel whose module source is `text`, compiled or its machine code loaded: its
-    address, its source file, and whether its machine code came from a cache (this process's
-    or the folder's). One per distinct text in a process."""
+    address, its source file, and how it was made ("found": from a cache, this process's or the
+    folder's; "translated": by `kernel_ir`; "numba": by Numba's front end). One per distinct
+    text in a process."""
     name = module_name(text)
     with _compile_lock:
         if name in _compiled:
-            address, _, path = _compiled[name]
-            return address, path, True
+            address, _, path, _ = _compiled[name]
+            return address, path, "found"
         path = folder / f"{name}.py" if folder is not None else None
+        how = "numba"
 
-        def build() -> Any:
-            nonlocal path
+        def build() -> tuple[Any, str, int, Any]:
+            nonlocal path, how
             module, path = _load(text, folder)
-            return numba.cfunc(KERNEL_SIGNATURE, **_OPTIONS)(module.kernel)
+            library, symbol, address, how = _build_kernel(text, module, name)
+            return library, symbol, address, library
 
         address, keep, hit = _machine_code(name, folder, caching, build)
-        _compiled[name] = (address, keep, path)
-        return address, path, hit
+        _compiled[name] = (address, keep, path, hit)
+        return address, path, "found" if hit else how
 
 
 _drivers: dict[str, Any] = {}  # driver function name -> (ctypes callable, what keeps its code alive)
@@ -273,8 +303,18 @@ def _driver(name: str, folder: pathlib.Path | None, caching: bool) -> Any:
     with _compile_lock:
         if name not in _drivers:
             signature = DRIVER_SIGNATURES[name]
-            address, keep, _ = _machine_code(f"graphc_driver_{name}_{_HELPERS[:24]}", folder, caching,
-                                             lambda: numba.cfunc(signature, **_OPTIONS)(getattr(driver, name)))
+            symbol = f"graphc_driver_{name}_{_HELPERS[:24]}"
+
+            def build() -> tuple[Any, str, int, Any]:
+                if translating():
+                    try:
+                        library, address = kernel_ir.compile_function(getattr(driver, name), symbol)
+                        return library, symbol, address, library
+                    except kernel_ir.Untranslatable:
+                        pass
+                return _cfunc(getattr(driver, name), signature)
+
+            address, keep, _ = _machine_code(symbol, folder, caching, build)
             call = ctypes.CFUNCTYPE(ctypes.c_int64, *[ctypes.c_int64] * len(signature.args))(address)
             _drivers[name] = (call, keep)
         return _drivers[name][0]
@@ -339,7 +379,8 @@ class NativeProgram:
         folder, caching = program_folder(cache)
         self.texts = [kernel_module(k) if not k.control else "" for k in program.kernels]  # "": a loop's marker
         self.hits = 0
-        self.llvm_seconds = 0.0  # of compile_seconds, the time LLVM took (the rest is Numba's own)
+        self.translated = 0  # distinct kernels compiled from graphc's own LLVM IR (`kernel_ir`), not by Numba
+        self.llvm_seconds = 0.0  # of compile_seconds, the time LLVM took (the rest is translation or Numba's own)
         paths: list[pathlib.Path | None] = []
         code = [t for t in self.texts if t]
         if interpret:
@@ -350,18 +391,19 @@ class NativeProgram:
         else:
             addresses = []
             progress = _Progress(len(set(code)))
-            compiled: dict[str, bool] = {}  # per distinct kernel: whether it was found compiled
+            compiled: dict[str, str] = {}  # per distinct kernel: how it was made (`_compile`)
             with event.install_timer("numba:llvm_lock", self._add_llvm_time):
                 for text in self.texts:
                     if not text:
                         addresses.append(0)
                         continue
-                    address, path, hit = _compile(text, folder, caching)
+                    address, path, how = _compile(text, folder, caching)
                     addresses.append(address)
                     paths.append(path)
-                    compiled.setdefault(text, hit)
-                    progress.update(text, hit)
-            self.hits = sum(compiled.values())
+                    compiled.setdefault(text, how)
+                    progress.update(text, how == "found")
+            self.hits = sum(how == "found" for how in compiled.values())
+            self.translated = sum(how == "translated" for how in compiled.values())
             progress.close()
             self.functions = np.array(addresses, np.int64)
             self._run_step = _driver("run_step", folder, caching)
@@ -520,11 +562,12 @@ class NativeProgram:
         the cache, which keeps no assembly, are compiled again for it)."""
         listings = []
         for text in dict.fromkeys(t for t in self.texts if t):
-            _, done, path = _compiled[module_name(text)]
-            if not isinstance(done, CFunc):  # loaded machine code
-                module, _ = _load(text, path.parent if path is not None else None)
-                done = numba.cfunc(KERNEL_SIGNATURE, **_OPTIONS)(module.kernel)
-            listings.append(done._library.get_asm_str())  # type: ignore[attr-defined]
+            name = module_name(text)
+            _, library, _, loaded = _compiled[name]
+            if loaded:
+                module, _ = _load(text, self._folder)
+                library = _build_kernel(text, module, name)[0]
+            listings.append(library.get_asm_str())
         return "\n".join(listings)
 
     @property
