@@ -65,6 +65,14 @@ _BINARY_EXTERNS = {np.arctan2: ("atan2f", "atan2"), np.hypot: ("hypotf", "hypot"
 _ORDERED = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 
 
+def _literal(node: ast.expr) -> Any:
+    """The value of a number literal in the source (`-3` included), else None."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _literal(node.operand)
+        return None if inner is None else -inner
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) else None
+
+
 class Untranslatable(Exception):
     """The source uses something this translator does not give Numba's meaning to."""
 
@@ -102,8 +110,10 @@ def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
         if f == F64 or other.itemsize >= 4:
             return F64
         return F32
-    if U64 in (a, b):
-        raise Untranslatable("uint64 arithmetic")
+    if a.kind == "u" and b.kind == "u":
+        return U64  # two unsigned integers: uint64 (Numba), whatever their widths
+    if U64 in (a, b) or BOOL in (a, b):
+        raise Untranslatable(f"arithmetic of {a} and {b}")
     return I64
 
 
@@ -172,6 +182,8 @@ class _Function:
         if isinstance(value, (bool, np.bool_)):
             return Value(ir.Constant(_LL[BOOL], int(bool(value))), BOOL)
         if isinstance(value, int):
+            if not -(1 << 63) <= value < (1 << 63):
+                raise Untranslatable(f"integer literal {value}")  # uint64 in Numba
             return Value(ir.Constant(_I64, value), I64)
         if isinstance(value, float):
             return Value(ir.Constant(_LL[F64], value), F64)
@@ -237,7 +249,8 @@ class _Function:
         return self.constant(self.global_(node))
 
     def expr_Attribute(self, node: ast.Attribute) -> Value:
-        base = self.expr(node.value) if isinstance(node.value, ast.Name) and node.value.id in self.names else None
+        local = isinstance(node.value, ast.Name) and node.value.id in self.names or isinstance(node.value, ast.Subscript)
+        base = self.expr(node.value) if local else None
         if isinstance(base, Array) and base.size is not None and node.attr == "size":
             return Value(base.size, I64)
         if isinstance(base, Array) and node.attr == "itemsize":
@@ -255,9 +268,8 @@ class _Function:
         if isinstance(node.op, ast.USub):
             if _is_float(v.dtype):
                 return Value(self.b.fsub(ir.Constant(_LL[v.dtype], -0.0), v.llvm, flags=self.flags), v.dtype)
-            if v.dtype == BOOL:
-                raise Untranslatable("-bool")
-            v = self.cast(v, _promote(v.dtype, v.dtype))
+            if v.dtype != I64:  # Numba negates a narrower integer in its own width first
+                raise Untranslatable(f"-{v.dtype}")
             return Value(self.b.neg(v.llvm), v.dtype)
         raise Untranslatable(type(node.op).__name__)
 
@@ -266,9 +278,6 @@ class _Function:
         if isinstance(op, (ast.BitAnd, ast.BitOr, ast.BitXor)) and x.dtype == BOOL and y.dtype == BOOL:
             fn = {ast.BitAnd: b.and_, ast.BitOr: b.or_, ast.BitXor: b.xor}[type(op)]
             return Value(fn(x.llvm, y.llvm), BOOL)
-        if isinstance(op, ast.Pow) and isinstance(x.llvm, ir.Constant) and isinstance(y.llvm, ir.Constant) \
-                and x.dtype == F64 and y.dtype in (F64, I64):
-            return self.constant(float(x.llvm.constant) ** y.llvm.constant)  # folded, as Python folds it
         t, x_type, y_type = _promote(x.dtype, y.dtype), x.dtype, y.dtype
         if isinstance(op, ast.Div) and not _is_float(t):
             t = F64
@@ -283,13 +292,15 @@ class _Function:
                     raise Untranslatable("a power with an integer operand")
                 return Value(self.intrinsic("llvm.pow", [a, c]), t)
             raise Untranslatable(f"float {type(op).__name__}")
-        simple = {ast.Add: b.add, ast.Sub: b.sub, ast.Mult: b.mul, ast.BitAnd: b.and_, ast.BitOr: b.or_,
-                  ast.BitXor: b.xor, ast.LShift: b.shl}.get(type(op))
+        wrapping = {ast.Add: b.add, ast.Sub: b.sub, ast.Mult: b.mul}.get(type(op))
+        if wrapping is not None:  # signed overflow is undefined, as Numba tells LLVM (nsw)
+            return Value(wrapping(a, c, flags=("nsw",) if t.kind == "i" else ()), t)
+        simple = {ast.BitAnd: b.and_, ast.BitOr: b.or_, ast.BitXor: b.xor, ast.LShift: b.shl}.get(type(op))
         if simple is not None:
             return Value(simple(a, c), t)
         if isinstance(op, ast.RShift):
             return Value(b.ashr(a, c) if t.kind == "i" else b.lshr(a, c), t)
-        if isinstance(op, (ast.FloorDiv, ast.Mod)) and t.kind == "i":
+        if isinstance(op, (ast.FloorDiv, ast.Mod)) and t == I64:
             return Value(self.divmod(a, c)[isinstance(op, ast.Mod)], t)
         raise Untranslatable(f"integer {type(op).__name__}")
 
@@ -318,11 +329,21 @@ class _Function:
         return quotient, remainder
 
     def expr_BinOp(self, node: ast.BinOp) -> Value:
+        literals = [_literal(n) for n in (node.left, node.right)]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in literals):
+            # folded when Python compiles the source: Numba sees the value
+            try:
+                folded = eval(compile(ast.Expression(body=node), "<literal>", "eval"), {})  # noqa: S307
+            except ArithmeticError as exc:
+                raise Untranslatable(f"{ast.unparse(node)}: {exc}") from exc
+            return self.constant(folded)
         return self.binary(node.op, self.scalar(node.left), self.scalar(node.right))
 
     def compare(self, op: ast.cmpop, x: Value, y: Value) -> ir.Value:
         if type(op) not in _ORDERED:
             raise Untranslatable(type(op).__name__)
+        if self.flags:
+            raise Untranslatable("a comparison under fast-math flags")  # Numba flags it too
         t = _promote(x.dtype, y.dtype) if (x.dtype, y.dtype) != (BOOL, BOOL) else BOOL
         x, y, sign = self.cast(x, t), self.cast(y, t), _ORDERED[type(op)]
         if _is_float(t):
@@ -425,12 +446,27 @@ class _Function:
             s = node.slice
             if s.step is not None or s.lower is None or s.upper is None:
                 raise Untranslatable("slice")
-            lo, hi = self.cast(self.scalar(s.lower), I64).llvm, self.cast(self.scalar(s.upper), I64).llvm
-            return Array(self.b.gep(array.pointer, [lo]), self.b.sub(hi, lo), array.dtype)
+            if array.size is None:
+                raise Untranslatable("slice of a pointer")
+            lo, hi = (self.bound(self.scalar(v), array.size) for v in (s.lower, s.upper))
+            b = self.b
+            size = b.select(b.icmp_signed(">", hi, lo), b.sub(hi, lo), ir.Constant(_I64, 0))
+            return Array(b.gep(array.pointer, [lo]), size, array.dtype)
         value = self.b.load(self.index(array, node.slice))
-        if array.dtype == BOOL:
-            value = self.b.trunc(value, _LL[BOOL])
+        if array.dtype == BOOL:  # any byte but 0 is true
+            value = self.b.icmp_unsigned("!=", value, ir.Constant(_BYTE, 0))
         return Value(value, array.dtype)
+
+    def bound(self, v: Value, size: ir.Value) -> ir.Value:
+        """A slice bound as Python reads it: below zero counts from the end, then clamped to [0, size]."""
+        if v.dtype.kind not in "iu":
+            raise Untranslatable("a slice bound that is not an integer")
+        b, zero = self.b, ir.Constant(_I64, 0)
+        at = self.cast(v, I64).llvm if v.dtype.kind == "i" else self.cast(v, U64).llvm
+        if v.dtype.kind == "i":
+            at = b.select(b.icmp_signed("<", at, zero), b.add(at, size), at)
+            at = b.select(b.icmp_signed("<", at, zero), zero, at)
+        return b.select(b.icmp_unsigned(">", at, size), size, at)
 
     def expr_Call(self, node: ast.Call) -> Any:
         if node.keywords:
@@ -468,6 +504,10 @@ class _Function:
             x, y = (self.cast(v, I64) for v in values)
             keep = b.icmp_signed("<" if fn is min else ">", y.llvm, x.llvm)
             return Value(b.select(keep, y.llvm, x.llvm), I64)
+        if self.flags:
+            raise Untranslatable("a function call under fast-math flags")  # Numba flags it too
+        if len(values) == 2 and values[0].dtype != values[1].dtype and fn not in (min, max):
+            raise Untranslatable(f"{fn!r} of {values[0].dtype} and {values[1].dtype}")  # NumPy's loop choice
         if fn in (np.maximum, np.minimum) and len(values) == 2:
             t = _promote(values[0].dtype, values[1].dtype)
             x, y = (self.cast(v, t).llvm for v in values)
@@ -503,9 +543,12 @@ class _Function:
             positive, negative = b.fcmp_ordered(">", v.llvm, ir.Constant(ll, 0.0)), b.fcmp_ordered("<", v.llvm, ir.Constant(ll, 0.0))
             return Value(b.select(positive, ir.Constant(ll, 1.0), b.select(negative, ir.Constant(ll, -1.0), v.llvm)), v.dtype)
         if fn in _INTRINSICS or fn in _EXTERNS:
-            if v.dtype == BOOL or v.dtype not in (F32, F64) and v.dtype.kind not in "iu":
-                raise Untranslatable(f"{fn!r} of {v.dtype}")
             if not _is_float(v.dtype):
+                # an integer: float64 for math's functions; for NumPy's, float64 from int32 and
+                # int64 only (NumPy picks float32 for narrower ones; floor and ceil keep integers)
+                numpy_function = isinstance(fn, np.ufunc)
+                if v.dtype.kind not in "iu" or numpy_function and (v.dtype.itemsize < 4 or fn in (np.floor, np.ceil, np.rint)):
+                    raise Untranslatable(f"{fn!r} of {v.dtype}")
                 v = self.cast(v, F64)
             if fn in _INTRINSICS:
                 return Value(self.intrinsic(_INTRINSICS[fn], [v.llvm]), v.dtype)
@@ -723,9 +766,10 @@ class _Function:
             if not isinstance(given, int) or given == 0:
                 raise Untranslatable("range step")
             step = given
-        t = U64 if all(v.dtype == U64 for v in bounds) else I64
-        if t == I64 and any(v.dtype == U64 for v in bounds):
+        kinds = {v.dtype.kind for v in bounds}
+        if kinds not in ({"i"}, {"u"}):
             raise Untranslatable("range of mixed signedness")
+        t = I64 if kinds == {"i"} else U64  # Numba's loop variable: int64, or uint64 for unsigned bounds
         start, stop = (self.cast(v, t) for v in bounds) if len(bounds) == 2 else (Value(ir.Constant(_LL[t], 0), t), self.cast(bounds[0], t))
         b = self.b
         counter = self.allocas.alloca(_LL[t], name=f"{node.target.id}.next")

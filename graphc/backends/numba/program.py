@@ -564,9 +564,9 @@ class NativeProgram:
         for text in dict.fromkeys(t for t in self.texts if t):
             name = module_name(text)
             _, library, _, loaded = _compiled[name]
-            if loaded:
+            if loaded:  # compiled again under another symbol, for its listing only
                 module, _ = _load(text, self._folder)
-                library = _build_kernel(text, module, name)[0]
+                library = _build_kernel(text, module, f"{name}_listing")[0]
             listings.append(library.get_asm_str())
         return "\n".join(listings)
 
