@@ -287,6 +287,8 @@ class _Function:
             simple = {ast.Add: b.fadd, ast.Sub: b.fsub, ast.Mult: b.fmul, ast.Div: b.fdiv}.get(type(op))
             if simple is not None:
                 return Value(simple(a, c, flags=f), t)
+            if isinstance(op, ast.Mod):
+                return Value(self.float_mod(a, c), t)
             if isinstance(op, ast.Pow):  # a float to an integer power is another algorithm in Numba
                 if not (_is_float(x_type) and _is_float(y_type)):
                     raise Untranslatable("a power with an integer operand")
@@ -303,6 +305,37 @@ class _Function:
         if isinstance(op, (ast.FloorDiv, ast.Mod)) and t == I64:
             return Value(self.divmod(a, c)[isinstance(op, ast.Mod)], t)
         raise Untranslatable(f"integer {type(op).__name__}")
+
+    def float_mod(self, x: ir.Value, y: ir.Value) -> ir.Value:
+        """Python's float modulo, as Numba computes it (`real_mod_impl`): the remainder takes the
+        divisor's sign, a zero remainder the divisor's sign too; modulo 0 is NaN."""
+        b, zero = self.b, ir.Constant(x.type, 0.0)
+        rem = b.frem(x, y)
+        fixed = b.select(b.icmp_unsigned("!=", b.fcmp_ordered("<", y, zero), b.fcmp_ordered("<", rem, zero)),
+                         b.fadd(rem, y), rem)
+        signed_zero = b.select(b.fcmp_ordered("<", y, zero), ir.Constant(x.type, -0.0), zero)
+        python = b.select(b.fcmp_unordered("!=", rem, zero), fixed, signed_zero)
+        return b.select(b.fcmp_ordered("==", y, zero), rem, python)
+
+    def logaddexp(self, x: Value, y: Value) -> Value:
+        """np.logaddexp as Numba computes it (NumPy's npy_logaddexp): x + log 2 where x == y, else
+        the larger plus log1p(exp(-|x - y|)); NaN when the difference is. One exp and one log1p
+        run, on the branch taken."""
+        b, t = self.b, x.dtype
+        ll, log1p = _LL[t], "log1pf" if t == F32 else "log1p"
+        zero = ir.Constant(ll, 0.0)
+
+        def tail(base: Value, exponent: ir.Value) -> Value:
+            return Value(b.fadd(base.llvm, self.extern(log1p, [self.intrinsic("llvm.exp", [exponent])])), t)
+
+        def unequal() -> Value:
+            diff = b.fsub(x.llvm, y.llvm)
+            return self.branches(b.fcmp_ordered(">", diff, zero), lambda: tail(x, b.fsub(ir.Constant(ll, -0.0), diff)),
+                                 lambda: self.branches(b.fcmp_ordered("<=", diff, zero), lambda: tail(y, diff),
+                                                       lambda: Value(diff, t)))
+
+        return self.branches(b.fcmp_ordered("==", x.llvm, y.llvm),
+                             lambda: Value(b.fadd(x.llvm, ir.Constant(ll, math.log(2.0))), t), unequal)
 
     def divmod(self, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
         """Python's floor division and modulo of int64s, 0 and 0 for a zero divisor or
@@ -523,6 +556,11 @@ class _Function:
             if not _is_float(t):
                 raise Untranslatable(f"{fn!r} of integers")
             return Value(self.extern(_BINARY_EXTERNS[fn][t == F64], [self.cast(v, t).llvm for v in values]), t)
+        if fn is np.logaddexp and len(values) == 2:
+            t = values[0].dtype
+            if not _is_float(t):
+                raise Untranslatable("logaddexp of integers")
+            return self.logaddexp(values[0], values[1])
         if fn is np.copysign and len(values) == 2:
             t = _promote(values[0].dtype, values[1].dtype)
             if not _is_float(t):
