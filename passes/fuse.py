@@ -109,11 +109,17 @@ class _Fusion:
         self.users = consumers(graph)
         self.name = node_names(graph)
         self.group: dict[int, _Group] = {}
+        self.group_at: list[_Group | None] = [None] * len(self.nodes)  # the same, by order
+        self.readers_at = [[self.order[id(u)] for u in self.users[n]] for n in self.nodes]  # by order
         self.why: dict[int, str] = {}
         for n in graph.nodes:
             d = _natural_domain(n)
             if d is not None:
-                self.group[id(n)] = self.alone(n, d, role(n, d) or "")
+                self.join(n, self.alone(n, d, role(n, d) or ""))
+
+    def join(self, n: Node, g: _Group) -> _Group:
+        self.group[id(n)] = self.group_at[self.order[id(n)]] = g
+        return g
 
     def alone(self, n: Node, domain: tuple[int, ...], r: str) -> _Group:
         external = sorted({self.order[id(u)] for u in self.users[n]})
@@ -153,25 +159,24 @@ class _Fusion:
     def other_path(self, a: _Group, b: _Group) -> Node | None:
         """A node on a path from group `a` to group `b` outside both (through any group). Such
         a path only passes nodes ordered before b's last member."""
-        limit = b.last
-
-        def readers(g: _Group | None, n: Node) -> list[int]:
-            if g is None:
-                return [o for o in (self.order[id(u)] for u in self.users[n]) if o <= limit]
-            return g.external[:bisect.bisect_right(g.external, limit)]
-
-        stack = [(o, o) for o in readers(a, a.members[0]) if id(self.nodes[o]) not in b.ids]
+        limit, group_at, readers_at = b.last, self.group_at, self.readers_at
+        stack = [(o, o) for o in a.external[:bisect.bisect_right(a.external, limit)] if group_at[o] is not b]
         seen: set[int] = set()
         while stack:
             o, start = stack.pop()
-            n = self.nodes[o]
-            g = self.group.get(id(n))
-            key = id(g) if g is not None else id(n)
-            if key in seen:
-                continue
-            seen.add(key)
-            for r in readers(g, n):
-                if id(self.nodes[r]) in b.ids:
+            g = group_at[o]
+            if g is not None:
+                if id(g) in seen:
+                    continue
+                seen.add(id(g))
+                following = g.external[:bisect.bisect_right(g.external, limit)]
+            else:
+                if ~o in seen:  # a node alone, by its order (complemented: never a group's id)
+                    continue
+                seen.add(~o)
+                following = [r for r in readers_at[o] if r <= limit]
+            for r in following:
+                if group_at[r] is b:
                     return self.nodes[start]
                 stack.append((r, start))
         return None
@@ -180,7 +185,7 @@ class _Fusion:
         """The group of `n`; a reshape between two per-row forms gets one in `other`'s domain."""
         g = self.group.get(id(n))
         if g is None and other is not None and n.op is RESHAPE and role(n, other.domain) == "row":
-            g = self.group[id(n)] = self.alone(n, other.domain, "row")
+            g = self.join(n, self.alone(n, other.domain, "row"))
         return g
 
     def try_merge(self, p: Node, u: Node) -> None:
@@ -216,7 +221,7 @@ class _Fusion:
         large.members += small.members
         large.ids |= small.ids
         for m in small.members:
-            self.group[id(m)] = large
+            self.join(m, large)
             at = bisect.bisect_left(large.external, self.order[id(m)])
             if at < len(large.external) and large.external[at] == self.order[id(m)]:
                 del large.external[at]

@@ -66,22 +66,29 @@ def _overlap_in_time(a: Lifetime, b: Lifetime) -> bool:
 
 
 def _best_fit_by_size(units: Sequence[Lifetime]) -> dict[Hashable, int]:
-    """Largest first, each in the smallest gap between the placed buffers alive with it."""
+    """Largest first, each in the smallest gap between the placed buffers alive with it (the
+    lowest such gap among equals; above them all when none fits)."""
     order = sorted(units, key=lambda b: (-b.size, b.start))
     starts, ends = np.array([b.start for b in order]), np.array([b.end for b in order])
+    sizes = [b.size for b in order]
     lows, highs = np.zeros(len(order), np.int64), np.zeros(len(order), np.int64)
     offsets: dict[Hashable, int] = {}
     for i, buf in enumerate(order):
         alive = np.flatnonzero((starts[:i] <= buf.end) & (ends[:i] >= buf.start))
-        busy = sorted(zip(lows[alive].tolist(), highs[alive].tolist()))
-        candidates, cursor = [], 0
-        for lo, hi in busy:
-            if lo - cursor >= buf.size:
-                candidates.append((lo - cursor, cursor))
-            cursor = max(cursor, hi)
-        offset = min(candidates)[1] if candidates else cursor
+        offset = 0
+        if alive.size:
+            by_low = np.lexsort((highs[alive], lows[alive]))
+            lo, hi = lows[alive][by_low], highs[alive][by_low]
+            cursor = np.concatenate(([0], np.maximum.accumulate(hi)[:-1]))  # the top of what lies below each
+            gaps = lo - cursor
+            fits = np.flatnonzero(gaps >= sizes[i])
+            if fits.size:  # the smallest gap; the lowest among equals
+                best = fits[np.lexsort((cursor[fits], gaps[fits]))[0]]
+                offset = int(cursor[best])
+            else:
+                offset = int(max(cursor[-1], hi[-1]))
         offsets[buf.key] = offset
-        lows[i], highs[i] = offset, offset + buf.size
+        lows[i], highs[i] = offset, offset + sizes[i]
     return offsets
 
 
