@@ -1,24 +1,28 @@
 """A generated kernel's source translated straight to LLVM IR, with Numba's meaning, without Numba's front end.
 
 Numba spends 40 to 250 ms typing and lowering each small kernel (its generic type inference
-and lowering machinery), and more on its registries the first time; LLVM then needs about 14 ms.
-The kernels graphc generates use a small subset of Python: typed scalar constants, `carray`s
-made from addresses, counted `for` loops, `if`, assignments, arithmetic, comparisons, casts
-to NumPy scalar types, a few NumPy and math functions, and the helpers of
+and lowering machinery), and about 0.25 s more on its registries the first time; LLVM then
+needs about 10 ms. The kernels graphc generates use a small subset of Python: typed scalar
+constants, `carray`s made from addresses, counted `for` loops, `if`, assignments, arithmetic,
+comparisons, casts to NumPy scalar types, a few NumPy and math functions, and the helpers of
 `graphc.backends.numba.helpers`. `translate` turns that subset into an LLVM module with the
 meaning Numba gives it:
 
-- NumPy's scalar types and Numba's promotion (integers to int64; an int64 or int32 with a
-  float32 to float64; float32 with float32 stays float32);
+- NumPy's scalar types and Numba's promotion (signed integers to int64, two unsigned ones to
+  uint64; int32 or int64 with float32 to float64; float32 with float32 stays float32), and
+  signed integer overflow left undefined (`nsw`), as Numba tells LLVM;
 - IEEE arithmetic as `error_model="numpy"` (x / 0 is inf; integer // and % by 0 are 0);
-- a signed index below 0 counts from the end of its array, as in Python and Numba;
-- the same LLVM intrinsics and C library functions Numba calls for each math function;
-- helpers (`exp_f32`, `tanh_f32`, `sum_run`, `all_finite`) translated from their own Python
-  source, with their fast-math flags, and `gemm` lowered as its intrinsic is.
+- a signed index below 0 counts from the end of its array; slices are clamped, as in Python;
+- the same LLVM intrinsics and C library functions Numba calls for each math function, and
+  its own algorithms for a float modulo and `np.logaddexp`;
+- helpers (`exp_f32`, `tanh_f32`, `sum_run`, `all_finite`, the Philox draws) translated from
+  their own Python source and inlined with their fast-math flags, and `gemm` lowered as its
+  intrinsic is; the driver's functions (`compile_function`) the same way.
 
-Anything else raises `Untranslatable`, and the kernel goes to Numba as before: this is a faster
-road to the same machine code, never a second meaning. Each function and operator here is
-checked against Numba, bit for bit, on edge values (tests/graphc/test_kernel_ir.py).
+Anything else raises `Untranslatable` (an integer power, NumPy functions of narrow or mixed
+integer types, uint64 literals...) and the kernel goes to Numba as before: this is a shorter
+road to the same meaning, never a second one. Each operator, function and cast is checked
+against Numba, bit for bit, on edge values (tests/graphc/test_kernel_ir.py).
 """
 
 from __future__ import annotations
@@ -51,8 +55,8 @@ for _t in (I8, I16, I32, I64, U8, U64):
     _LL[_t] = ir.IntType(8 * _t.itemsize)
 _I64, _BYTE = ir.IntType(64), ir.IntType(8)
 # The scalar types generated code names, by the object it names them with.
-_SCALAR_TYPES: dict[Any, np.dtype] = {np.float32: F32, np.float64: F64, np.int8: I8, np.int16: I16, np.int32: I32, np.int64: I64,
-                 np.uint8: U8, np.uint64: U64, np.bool_: BOOL, float: F64}
+_SCALAR_TYPES: dict[Any, np.dtype] = {np.float32: F32, np.float64: F64, np.int8: I8, np.int16: I16, np.int32: I32,
+                                      np.int64: I64, np.uint8: U8, np.uint64: U64, np.bool_: BOOL, float: F64}
 # Math functions: an LLVM intrinsic (name) or a C function (float32 name, float64 name), as Numba.
 _INTRINSICS = {np.exp: "llvm.exp", np.log: "llvm.log", np.sin: "llvm.sin", np.cos: "llvm.cos", np.floor: "llvm.floor",
                np.ceil: "llvm.ceil", np.rint: "llvm.rint", math.exp: "llvm.exp", math.log: "llvm.log", math.sin: "llvm.sin",
