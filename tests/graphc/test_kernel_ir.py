@@ -281,3 +281,16 @@ def test_every_kernel_of_real_programs_matches_numba() -> None:
         except kernel_ir.Untranslatable:
             pass
     assert translated == len(texts)  # every kernel of these programs: no Numba needed
+
+
+def test_a_fault_of_the_translator_falls_back_to_numba_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a translator bug")
+
+    monkeypatch.setattr(kernel_ir, "compile_kernel", broken)
+    x = gc.placeholder((3,), "float64", name="x")
+    y = gc.sin(x) * 1.2345678 + 0.4242  # constants no other test compiles: a kernel not yet in this process
+    with pytest.warns(gc.GraphcWarning, match="could not compile kernel .* from its own LLVM IR .*a translator bug"):
+        f = gc.compile([x], y, cache=False)
+    assert f._native.translated == 0
+    np.testing.assert_array_equal(f(np.array([0.0, 1.0, -2.0])), np.sin([0.0, 1.0, -2.0]) * 1.2345678 + 0.4242)

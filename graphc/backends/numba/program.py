@@ -266,6 +266,10 @@ def _build_kernel(text: str, module: ModuleType, name: str) -> tuple[Any, str, i
             return library, name, address, "translated"
         except kernel_ir.Untranslatable:
             pass
+        except Exception as exc:  # a fault of the translator's: never a reason not to compile
+            _warn_once(f"graphc: could not compile kernel {name} from its own LLVM IR ({type(exc).__name__}: {exc});"
+                       " compiling it with Numba instead. Please report this, with the kernel's file from the"
+                       " compile cache.")
     done = _cfunc(module.kernel, KERNEL_SIGNATURE)
     return done[0], done[1], done[2], "numba"
 
@@ -310,8 +314,10 @@ def _driver(name: str, folder: pathlib.Path | None, caching: bool) -> Any:
                     try:
                         library, address = kernel_ir.compile_function(getattr(driver, name), symbol)
                         return library, symbol, address, library
-                    except kernel_ir.Untranslatable:
-                        pass
+                    except Exception as exc:  # the driver is fixed code: any failure is the translator's
+                        _warn_once(f"graphc: could not compile kernel {symbol} from its own LLVM IR"
+                                   f" ({type(exc).__name__}: {exc}); compiling it with Numba instead."
+                                   " Please report this.")
                 return _cfunc(getattr(driver, name), signature)
 
             address, keep, _ = _machine_code(symbol, folder, caching, build)
