@@ -140,3 +140,16 @@ def test_a_variable_can_be_written_without_being_read(backend: str) -> None:
     f = gc.compile([x], gc.sum(x), updates={last: x * 2.0}, backend=backend)
     f(np.array([1.0, 2.0]))
     np.testing.assert_array_equal(last.value, [2.0, 4.0])
+
+
+def test_compiling_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc as collector
+
+    x = gc.placeholder((2,), "float64", name="x")
+    for enabled in (True, False):
+        (collector.enable if enabled else collector.disable)()
+        try:
+            gc.compile([x], gc.exp(x) + 1.0, backend="numpy")
+            assert collector.isenabled() == enabled
+        finally:
+            collector.enable()
