@@ -123,11 +123,11 @@ def _gelu_derivative(x: Any) -> Any:
 
 
 def _clip_ref(x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
-    out = x
+    out = x  # x where it equals a bound (-0.0 stays -0.0), as PyTorch's clamp
     if lo is not None:
-        out = np.maximum(out, x.dtype.type(lo))
+        out = _first_on_ties(np.maximum)(out, x.dtype.type(lo))
     if hi is not None:
-        out = np.minimum(out, x.dtype.type(hi))
+        out = _first_on_ties(np.minimum)(out, x.dtype.type(hi))
     return np.asarray(out, x.dtype)
 
 
@@ -278,7 +278,7 @@ SIGMOID = _declare(
 RELU = _declare(
     "relu",
     _numeric,
-    lambda x: np.maximum(x, x.dtype.type(0)),
+    lambda x: _first_on_ties(np.maximum)(x, x.dtype.type(0)),  # relu(-0.0) = -0.0, as PyTorch
     # relu'(0) = 0; at NaN the gradient passes (as PyTorch's threshold_backward).
     (lambda g, out, x: where(x <= 0, 0.0, g),),
     "max(x, 0), with relu'(0) = 0 (and relu'(NaN) = 1, as PyTorch)",

@@ -172,7 +172,7 @@ def test_leaky_relu_of_integers_is_computed_in_the_float_result_everywhere() -> 
         np.testing.assert_allclose(gc.compile([x], y, backend=backend)(data), [-0.8, 0.0, 5.0], rtol=1e-15)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("backend", ["numpy", "python", "numba"])
 def test_minimum_and_maximum_of_signed_zeros_return_the_first_as_pytorch(backend: str) -> None:
     """Of 0.0 and -0.0 (equal), PyTorch's minimum and maximum return the first; NumPy's return
     the second. Both back ends and eager mode now agree with PyTorch (1/result shows the sign)."""
@@ -184,3 +184,18 @@ def test_minimum_and_maximum_of_signed_zeros_return_the_first_as_pytorch(backend
         assert np.signbit(got).tolist() == [False, True]
     eager_min = gc.minimum(gc.eager.tensor(first), gc.eager.tensor(second)).data
     assert np.signbit(eager_min).tolist() == [False, True]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "python", "numba"])
+def test_relu_clip_and_sign_of_signed_zeros_agree_everywhere_as_pytorch(backend: str) -> None:
+    """Found by a new user: relu(-0.0) and clip(-0.0, 0, 1) were -0.0 natively and +0.0 in the
+    reference, sign(-0.0) -0.0 natively. As PyTorch: relu and clamp keep -0.0, sign gives +0.0."""
+    x = gc.placeholder((4,), "float32", name="x")
+    f = gc.compile([x], [gc.relu(x), gc.clip(x, 0.0, 1.0), gc.sign(x)], backend=backend)
+    data = np.array([-0.0, 0.0, np.nan, -2.0], np.float32)
+    relu, clip, sign = f(data)
+    assert np.signbit(relu[:2]).tolist() == [True, False] and np.signbit(clip[:2]).tolist() == [True, False]
+    assert np.signbit(sign[:2]).tolist() == [False, False] and np.isnan(sign[2]) and sign[3] == -1
+    eager = gc.eager.tensor(data)
+    assert np.signbit(gc.relu(eager).data[:2]).tolist() == [True, False]
+    assert np.signbit(gc.sign(eager).data[:2]).tolist() == [False, False]

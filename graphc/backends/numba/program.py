@@ -280,9 +280,10 @@ def _compile(text: str, folder: pathlib.Path | None, caching: bool) -> tuple[int
     folder's; "translated": by `kernel_ir`; "numba": by Numba's front end). One per distinct
     text in a process."""
     name = module_name(text)
+    kept_as = name if translating() else f"{name}_numba"  # each road's machine code its own (A/B runs)
     with _compile_lock:
-        if name in _compiled:
-            address, _, path, _ = _compiled[name]
+        if kept_as in _compiled:
+            address, _, path, _ = _compiled[kept_as]
             return address, path, "found"
         path = folder / f"{name}.py" if folder is not None else None
         how = "numba"
@@ -293,8 +294,8 @@ def _compile(text: str, folder: pathlib.Path | None, caching: bool) -> tuple[int
             library, symbol, address, how = _build_kernel(text, module, name)
             return library, symbol, address, library
 
-        address, keep, hit = _machine_code(name, folder, caching, build)
-        _compiled[name] = (address, keep, path, hit)
+        address, keep, hit = _machine_code(kept_as, folder, caching, build)
+        _compiled[kept_as] = (address, keep, path, hit)
         return address, path, "found" if hit else how
 
 
@@ -307,7 +308,7 @@ def _driver(name: str, folder: pathlib.Path | None, caching: bool) -> Any:
     with _compile_lock:
         if name not in _drivers:
             signature = DRIVER_SIGNATURES[name]
-            symbol = f"graphc_driver_{name}_{_HELPERS[:24]}"
+            symbol = f"graphc_driver_{name}_{_HELPERS[:24]}" + ("" if translating() else "_numba")
 
             def build() -> tuple[Any, str, int, Any]:
                 if translating():
@@ -326,12 +327,33 @@ def _driver(name: str, folder: pathlib.Path | None, caching: bool) -> Any:
         return _drivers[name][0]
 
 
+class _NumbaNumPy(ModuleType):
+    """NumPy as generated code sees it under Numba, for kernels run by CPython: `maximum` and
+    `minimum` of two scalars return the first where they are equal (0.0 and -0.0), as Numba's
+    do (NumPy's return the second)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np, name)
+
+    @staticmethod
+    def maximum(x: Any, y: Any) -> Any:
+        return x if x == y else np.maximum(x, y)
+
+    @staticmethod
+    def minimum(x: Any, y: Any) -> Any:
+        return x if x == y else np.minimum(x, y)
+
+
+_NUMBA_NUMPY = _NumbaNumPy("numpy")
+
+
 def _interpreted(text: str, folder: pathlib.Path | None) -> tuple[FunctionType, pathlib.Path | None]:
     """`kernel` of the module `text` as a plain Python function (nothing compiled): run by
     CPython on NumPy scalars, its arrays made from addresses with ctypes, the BLAS intrinsic
-    replaced by its NumPy twin."""
+    replaced by its NumPy twin, NumPy's functions by Numba's meaning of them (`_NumbaNumPy`)."""
     module, path = _load(text, folder)
-    scope = dict(vars(module), gemm=gemm_reference, carray=carray_python, address_as=address_as_python)
+    scope = dict(vars(module), gemm=gemm_reference, carray=carray_python, address_as=address_as_python,
+                 np=_NUMBA_NUMPY)
     return FunctionType(module.kernel.__code__, scope), path
 
 
@@ -569,7 +591,7 @@ class NativeProgram:
         listings = []
         for text in dict.fromkeys(t for t in self.texts if t):
             name = module_name(text)
-            _, library, _, loaded = _compiled[name]
+            _, library, _, loaded = _compiled[name if translating() else f"{name}_numba"]
             if loaded:  # compiled again under another symbol, for its listing only
                 module, _ = _load(text, self._folder)
                 library = _build_kernel(text, module, f"{name}_listing")[0]

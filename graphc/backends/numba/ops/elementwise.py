@@ -33,7 +33,8 @@ def _sign_scalar(c: Scalar, x: str) -> str:
     if c.out.kind == "i":
         t = dtype_name(c.out)
         return f"{t}({x} > 0) - {t}({x} < 0)"
-    return f"np.sign({x})"
+    # sign(-0.0) is +0.0 (as NumPy and PyTorch; Numba's np.sign gives -0.0), NaN stays NaN.
+    return f"({c.k(1)} if {x} > 0 else ({c.k(-1)} if {x} < 0 else ({c.k(0)} if {x} == 0 else {x})))"
 
 
 def _sigmoid_scalar(c: Scalar, x: str) -> str:
