@@ -294,3 +294,20 @@ def test_a_fault_of_the_translator_falls_back_to_numba_with_a_warning(monkeypatc
         f = gc.compile([x], y, cache=False)
     assert f._native.translated == 0
     np.testing.assert_array_equal(f(np.array([0.0, 1.0, -2.0])), np.sin([0.0, 1.0, -2.0]) * 1.2345678 + 0.4242)
+
+
+def test_loop_nests_of_many_trips_are_not_unrolled_and_a_kernels_taps_are() -> None:
+    def ir_of(outer: int) -> str:
+        text = _module([
+            "    arg0 = carray(address_as(p[0], f32), 4096)",
+            "    arg1 = carray(address_as(p[1], f32), 4096)",
+            f"    for i in range({outer}):",
+            "        for j in range(128):",
+            "            arg0[i * 128 + j] = arg1[i * 128 + j]",
+        ])
+        scope: dict[str, object] = {}
+        exec(compile(text, "<kernel>", "exec"), scope)  # noqa: S102
+        return kernel_ir.translate(text, scope, "nest")
+
+    assert ir_of(32).count('"llvm.loop.unroll.disable"') == 1  # the outer loop only
+    assert "llvm.loop" not in ir_of(5)
