@@ -139,11 +139,20 @@ def test_binary_operators_on_floats_match_numba(op: str) -> None:
 def test_integer_operators_match_numba(op: str) -> None:
     ints = ["i64", "i32", "i8", "u8"]
     pairs = [(a, b) for a in ints for b in ints if op not in ("//", "%") or (a, b) != ("u8", "u8")]  # unsigned: not translated
-    if op in ("&", "|", "^", "<", "==", "!=", ">="):
+    pairs += [(a, "b1") for a in ("i64", "i8")] + [("b1", "i32")]
+    if op in ("&", "|", "^", "<", "==", "!=", ">=", "+", "*"):
         pairs.append(("b1", "b1"))
     types_ = [t for pair in pairs for t in pair]
     lines = [f"arg{len(types_) + k}[i] = arg{2 * k}[i] {op} arg{2 * k + 1}[i]" for k in range(len(pairs))]
     assert_same_as_numba(_elementwise(N, types_ + ["i64"] * len(pairs), lines), seeds=3, wide=True)
+
+
+@pytest.mark.parametrize("t", ["i64", "i32", "i8", "u8"])
+def test_integer_functions_match_numba(t: str) -> None:
+    lines = ["arg2[i] = abs(arg0[i])", "arg3[i] = np.maximum(arg0[i], arg1[i])", "arg4[i] = np.minimum(arg0[i], arg1[i])",
+             "arg5[i] = np.maximum(arg0[i], arg1[i]) * f32(0.5)", "arg6[i] = abs(arg0[i]) + f32(0.25)",
+             "arg7[i] = -arg0[i]", "arg8[i] = -arg0[i] * f32(0.5)"]
+    assert_same_as_numba(_elementwise(N, [t, t, "i64", "i64", "i64", "f64", "f64", "f64", "f64"], lines), seeds=3, wide=True)
 
 
 def test_casts_between_every_pair_of_types_match_numba() -> None:
@@ -227,7 +236,6 @@ def test_unsigned_loops_and_literals_folded_as_python_folds_them() -> None:
 
 @pytest.mark.parametrize("line", [
     "arg1[i] = K0 ** 3",  # a float to an integer power: repeated multiplication in Numba
-    "arg1[i] = -i8(arg0[i])",  # negated in int8 first
     "arg1[i] = np.exp(i8(arg0[i]))",  # NumPy's float32 loop for a narrow integer
     "arg1[i] = np.floor(i64(arg0[i]))",  # an integer stays one
     "arg1[i] = np.maximum(i32(arg0[i]), f32(arg0[i]))",  # NumPy's loop choice for mixed types

@@ -122,9 +122,9 @@ def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
         return F32
     if a.kind == "u" and b.kind == "u":
         return U64  # two unsigned integers: uint64 (Numba), whatever their widths
-    if U64 in (a, b) or BOOL in (a, b):
+    if U64 in (a, b):
         raise Untranslatable(f"arithmetic of {a} and {b}")
-    return I64
+    return I64  # signed integers and booleans
 
 
 def _unify(a: np.dtype, b: np.dtype) -> np.dtype:
@@ -281,9 +281,9 @@ class _Function:
         if isinstance(node.op, ast.USub):
             if _is_float(v.dtype):
                 return Value(self.b.fsub(ir.Constant(_LL[v.dtype], -0.0), v.llvm, flags=self.flags), v.dtype)
-            if v.dtype != I64:  # Numba negates a narrower integer in its own width first
-                raise Untranslatable(f"-{v.dtype}")
-            return Value(self.b.neg(v.llvm), v.dtype)
+            if v.dtype == BOOL:
+                raise Untranslatable("-bool")
+            return Value(self.b.neg(v.llvm), v.dtype)  # in the integer's own width and type, as Numba
         raise Untranslatable(type(node.op).__name__)
 
     def binary(self, op: ast.operator, x: Value, y: Value) -> Value:
@@ -545,6 +545,8 @@ class _Function:
             if v.dtype.kind == "i":
                 negative = b.icmp_signed("<", v.llvm, ir.Constant(_LL[v.dtype], 0))
                 return Value(b.select(negative, b.neg(v.llvm), v.llvm), v.dtype)
+            if v.dtype.kind == "u":
+                return v
             raise Untranslatable(f"abs of {v.dtype}")
         if fn in (min, max) and len(values) == 2 and all(v.dtype.kind == "i" for v in values):
             x, y = (self.cast(v, I64) for v in values)
@@ -555,10 +557,13 @@ class _Function:
         if len(values) == 2 and values[0].dtype != values[1].dtype and fn not in (min, max):
             raise Untranslatable(f"{fn!r} of {values[0].dtype} and {values[1].dtype}")  # NumPy's loop choice
         if fn in (np.maximum, np.minimum) and len(values) == 2:
-            t = _promote(values[0].dtype, values[1].dtype)
-            x, y = (self.cast(v, t).llvm for v in values)
+            t = values[0].dtype  # both of one type (above): NumPy's loop for it
+            x, y = (v.llvm for v in values)
+            if t == BOOL:
+                raise Untranslatable(f"{fn!r} of booleans")
             if not _is_float(t):
-                keep = b.icmp_signed(">=" if fn is np.maximum else "<=", x, y)
+                compare = b.icmp_signed if t.kind == "i" else b.icmp_unsigned
+                keep = compare(">=" if fn is np.maximum else "<=", x, y)
                 return Value(b.select(keep, x, y), t)
             x_nan = b.fcmp_unordered("uno", x, x)
             any_nan = b.fcmp_unordered("uno", x, y)
