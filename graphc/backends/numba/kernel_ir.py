@@ -8,9 +8,10 @@ comparisons, casts to NumPy scalar types, a few NumPy and math functions, and th
 `graphc.backends.numba.helpers`. `translate` turns that subset into an LLVM module with the
 meaning Numba gives it:
 
-- NumPy's scalar types and Numba's promotion (signed integers to int64, two unsigned ones to
-  uint64; int32 or int64 with float32 to float64; float32 with float32 stays float32), and
-  signed integer overflow left undefined (`nsw`), as Numba tells LLVM;
+- NumPy's scalar types and Numba's promotion (signed integers and booleans to int64, two
+  unsigned ones to uint64; int32 or int64 with float32 to float64; float32 with float32 stays
+  float32; negation and NumPy's maximum and minimum keep an integer's own type), and signed
+  integer overflow left undefined (`nsw`), as Numba tells LLVM;
 - IEEE arithmetic as `error_model="numpy"` (x / 0 is inf; integer // and % by 0 are 0);
 - a signed index below 0 counts from the end of its array; slices are clamped, as in Python;
 - the same LLVM intrinsics and C library functions Numba calls for each math function, and
