@@ -151,8 +151,19 @@ def test_integer_operators_match_numba(op: str) -> None:
 def test_integer_functions_match_numba(t: str) -> None:
     lines = ["arg2[i] = abs(arg0[i])", "arg3[i] = np.maximum(arg0[i], arg1[i])", "arg4[i] = np.minimum(arg0[i], arg1[i])",
              "arg5[i] = np.maximum(arg0[i], arg1[i]) * f32(0.5)", "arg6[i] = abs(arg0[i]) + f32(0.25)",
-             "arg7[i] = -arg0[i]", "arg8[i] = -arg0[i] * f32(0.5)"]
-    assert_same_as_numba(_elementwise(N, [t, t, "i64", "i64", "i64", "f64", "f64", "f64", "f64"], lines), seeds=3, wide=True)
+             "arg7[i] = -arg0[i]", "arg8[i] = -arg0[i] * f32(0.1)", "arg9[i] = -(-arg0[i]) + f32(0.1)",
+             "arg10[i] = max(arg0[i], arg1[i]) * f32(0.1)" if t != "u8" else "arg10[i] = arg0[i]"]
+    types_ = [t, t, "i64", "i64", "i64", "f64", "f64", "f64", "f64", "f64", "f64"]
+    assert_same_as_numba(_elementwise(N, types_, lines), seeds=3, wide=True)
+
+
+def test_ranges_with_long_steps_count_their_trips_as_numba() -> None:
+    text = _elementwise(2, ["f64", "f64", "f64"], [
+        "for j in range(u8(5), u8(0), -2):", "    arg0[i] += f64(j)",
+        "for k in range(9223372036854775800, 9223372036854775807, 5):", "    arg1[i] += 1.0",
+        "for m in range(-7, 8, 3):", "    arg2[i] += f64(m)",
+        "for n in range(10, -10, -4):", "    arg2[i] -= f64(n)"])
+    assert_same_as_numba(text)
 
 
 def test_casts_between_every_pair_of_types_match_numba() -> None:

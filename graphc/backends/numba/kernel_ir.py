@@ -10,7 +10,8 @@ meaning Numba gives it:
 
 - NumPy's scalar types and Numba's promotion (signed integers and booleans to int64, two
   unsigned ones to uint64; int32 or int64 with float32 to float64; float32 with float32 stays
-  float32; negation and NumPy's maximum and minimum keep an integer's own type), and signed
+  float32; negation in an integer's own width, then widened; NumPy's maximum and minimum
+  and Python's min and max keep an integer's type), and signed
   integer overflow left undefined (`nsw`), as Numba tells LLVM;
 - IEEE arithmetic as `error_model="numpy"` (x / 0 is inf; integer // and % by 0 are 0);
 - a signed index below 0 counts from the end of its array; slices are clamped, as in Python;
@@ -284,7 +285,8 @@ class _Function:
                 return Value(self.b.fsub(ir.Constant(_LL[v.dtype], -0.0), v.llvm, flags=self.flags), v.dtype)
             if v.dtype == BOOL:
                 raise Untranslatable("-bool")
-            return Value(self.b.neg(v.llvm), v.dtype)  # in the integer's own width and type, as Numba
+            # negated in the integer's own width, then widened (int64 or uint64), as Numba
+            return self.cast(Value(self.b.neg(v.llvm), v.dtype), I64 if v.dtype.kind == "i" else U64)
         raise Untranslatable(type(node.op).__name__)
 
     def binary(self, op: ast.operator, x: Value, y: Value) -> Value:
@@ -550,9 +552,10 @@ class _Function:
                 return v
             raise Untranslatable(f"abs of {v.dtype}")
         if fn in (min, max) and len(values) == 2 and all(v.dtype.kind == "i" for v in values):
-            x, y = (self.cast(v, I64) for v in values)
+            t = max((v.dtype for v in values), key=lambda d: d.itemsize)  # the wider signed type, as Numba
+            x, y = (self.cast(v, t) for v in values)
             keep = b.icmp_signed("<" if fn is min else ">", y.llvm, x.llvm)
-            return Value(b.select(keep, y.llvm, x.llvm), I64)
+            return Value(b.select(keep, y.llvm, x.llvm), t)
         if self.flags:
             raise Untranslatable("a function call under fast-math flags")  # Numba flags it too
         if len(values) == 2 and values[0].dtype != values[1].dtype and fn not in (min, max):
@@ -828,20 +831,31 @@ class _Function:
             raise Untranslatable("range of mixed signedness")
         t = I64 if kinds == {"i"} else U64  # Numba's loop variable: int64, or uint64 for unsigned bounds
         start, stop = (self.cast(v, t) for v in bounds) if len(bounds) == 2 else (Value(ir.Constant(_LL[t], 0), t), self.cast(bounds[0], t))
-        b = self.b
-        counter = self.allocas.alloca(_LL[t], name=f"{node.target.id}.next")
-        b.store(start.llvm, counter)
+        b, ll = self.b, _LL[t]
+        compare = b.icmp_unsigned if t == U64 else b.icmp_signed
+        # Steps of one: the variable itself runs to `stop` (it cannot pass it). Longer steps
+        # could step past the type's end, so they count trips first, as Numba does.
+        counter = self.allocas.alloca(ll, name=f"{node.target.id}.next")
+        trips_left = None
+        if abs(step) == 1:
+            b.store(start.llvm, counter)
+        else:
+            ahead = compare("<" if step > 0 else ">", start.llvm, stop.llvm)
+            span = b.sub(stop.llvm, start.llvm) if step > 0 else b.sub(start.llvm, stop.llvm)
+            count = b.add(b.udiv(b.sub(span, ir.Constant(ll, 1)), ir.Constant(ll, abs(step))), ir.Constant(ll, 1))
+            trips_left = b.select(ahead, count, ir.Constant(ll, 0))
+            b.store(ir.Constant(ll, 0), counter)
         head, body, end = (self.function.append_basic_block(n) for n in ("for.head", "for.body", "for.end"))
         b.branch(head)
         b.position_at_end(head)
-        i = b.load(counter)
-        if t == U64:
-            more = b.icmp_unsigned("<" if step > 0 else ">", i, stop.llvm)
+        k = b.load(counter)
+        if trips_left is None:
+            more, i = compare("<" if step > 0 else ">", k, stop.llvm), k
         else:
-            more = b.icmp_signed("<" if step > 0 else ">", i, stop.llvm)
+            more, i = b.icmp_unsigned("<", k, trips_left), b.add(start.llvm, b.mul(k, ir.Constant(ll, step)))
         b.cbranch(more, body, end)
         b.position_at_end(body)
-        b.store(b.add(i, ir.Constant(_LL[t], step)), counter)
+        b.store(b.add(k, ir.Constant(ll, step if trips_left is None else 1)), counter)
         self.bind(node.target.id, Value(i, t))
         trips = None
         if isinstance(start.llvm, ir.Constant) and isinstance(stop.llvm, ir.Constant):
