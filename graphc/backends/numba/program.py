@@ -257,21 +257,35 @@ def translating() -> bool:
     return os.environ.get("GRAPHC_KERNEL_COMPILER", "graphc") != "numba"
 
 
-def _build_kernel(text: str, module: ModuleType, name: str) -> tuple[Any, str, int, str]:
-    """Kernel module `text` (loaded as `module`) compiled: its code library, symbol, address,
-    and whether graphc translated it ("translated") or Numba compiled it ("numba")."""
+def _kept_as(name: str) -> str:
+    """The name compiled function `name`'s machine code is kept under: each road its own, so
+    that an A/B run with GRAPHC_KERNEL_COMPILER=numba compares the two."""
+    return name if translating() else f"{name}_numba"
+
+
+def _translated_or_cfunc(name: str, translate: Callable[[], tuple[Any, int]], function: Callable[..., Any],
+                         signature: Any) -> tuple[Any, str, int, str]:
+    """C function `name` compiled: by `translate()` (`kernel_ir`) where it can, else `function`
+    by Numba. Its code library, symbol, address, and which road ("translated", "numba"). A
+    failure of the translator's own (not a construct it declines) warns and takes Numba's road."""
     if translating():
         try:
-            library, address = kernel_ir.compile_kernel(text, vars(module), name)
+            library, address = translate()
             return library, name, address, "translated"
         except kernel_ir.Untranslatable:
             pass
-        except Exception as exc:  # a fault of the translator's: never a reason not to compile
+        except Exception as exc:  # never a reason not to compile
             _warn_once(f"graphc: could not compile kernel {name} from its own LLVM IR ({type(exc).__name__}: {exc});"
                        " compiling it with Numba instead. Please report this, with the kernel's file from the"
                        " compile cache.")
-    done = _cfunc(module.kernel, KERNEL_SIGNATURE)
-    return done[0], done[1], done[2], "numba"
+    library, symbol, address, _ = _cfunc(function, signature)
+    return library, symbol, address, "numba"
+
+
+def _build_kernel(text: str, module: ModuleType, name: str) -> tuple[Any, str, int, str]:
+    """Kernel module `text` (loaded as `module`) compiled as C function `name` (`_translated_or_cfunc`)."""
+    return _translated_or_cfunc(name, lambda: kernel_ir.compile_kernel(text, vars(module), name), module.kernel,
+                                KERNEL_SIGNATURE)
 
 
 def _compile(text: str, folder: pathlib.Path | None, caching: bool) -> tuple[int, pathlib.Path | None, str]:
@@ -280,7 +294,7 @@ def _compile(text: str, folder: pathlib.Path | None, caching: bool) -> tuple[int
     folder's; "translated": by `kernel_ir`; "numba": by Numba's front end). One per distinct
     text in a process."""
     name = module_name(text)
-    kept_as = name if translating() else f"{name}_numba"  # each road's machine code its own (A/B runs)
+    kept_as = _kept_as(name)
     with _compile_lock:
         if kept_as in _compiled:
             address, _, path, _ = _compiled[kept_as]
@@ -308,18 +322,13 @@ def _driver(name: str, folder: pathlib.Path | None, caching: bool) -> Any:
     with _compile_lock:
         if name not in _drivers:
             signature = DRIVER_SIGNATURES[name]
-            symbol = f"graphc_driver_{name}_{_HELPERS[:24]}" + ("" if translating() else "_numba")
+            symbol = _kept_as(f"graphc_driver_{name}_{_HELPERS[:24]}")
+            function = getattr(driver, name)
 
             def build() -> tuple[Any, str, int, Any]:
-                if translating():
-                    try:
-                        library, address = kernel_ir.compile_function(getattr(driver, name), symbol)
-                        return library, symbol, address, library
-                    except Exception as exc:  # the driver is fixed code: any failure is the translator's
-                        _warn_once(f"graphc: could not compile kernel {symbol} from its own LLVM IR"
-                                   f" ({type(exc).__name__}: {exc}); compiling it with Numba instead."
-                                   " Please report this.")
-                return _cfunc(getattr(driver, name), signature)
+                library, symbol_, address, _ = _translated_or_cfunc(
+                    symbol, lambda: kernel_ir.compile_function(function, symbol), function, signature)
+                return library, symbol_, address, library
 
             address, keep, _ = _machine_code(symbol, folder, caching, build)
             call = ctypes.CFUNCTYPE(ctypes.c_int64, *[ctypes.c_int64] * len(signature.args))(address)
@@ -591,7 +600,7 @@ class NativeProgram:
         listings = []
         for text in dict.fromkeys(t for t in self.texts if t):
             name = module_name(text)
-            _, library, _, loaded = _compiled[name if translating() else f"{name}_numba"]
+            _, library, _, loaded = _compiled[_kept_as(name)]
             if loaded:  # compiled again under another symbol, for its listing only
                 module, _ = _load(text, self._folder)
                 library = _build_kernel(text, module, f"{name}_listing")[0]
