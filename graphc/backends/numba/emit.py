@@ -285,15 +285,21 @@ def emit_reduce(
         kept_names = [v for v, (_, r, _) in zip(names, runs) if not r]
         return f"{x.base}[{x_at}]", linear(0, list(zip(kept_names, kept_strides)))
 
+    # A float sum over a contiguous run is `sum_run`'s: partial sums in vector lanes, not one chain.
+    summed_run = kind == "sum" and value is None and x.dtype.kind == "f" and acc_dt == np.float64 and bool(runs)
     if inner_reduced:
         with em.loops([n for n, _, _ in runs[:-1]]) as names:
             acc = em.fresh("acc")
-            em.line(f"{acc} = {em.const(identity(kind, out.dtype), acc_dt)}")
-            with em.loops([runs[-1][0]] if runs else [1]) as (r,):
-                element, k = indices([*names, r] if runs else [])
-                if not runs:
-                    element = f"{x.base}[{x.offset}]"
-                em.line(f"{acc} = {combine(kind, acc, mapped(element, k))}")
+            if summed_run:
+                start = linear(x.offset, [(v, s) for v, (_, _, s) in zip(names, runs)])
+                em.line(f"{acc} = sum_run({x.base}, {start}, {runs[-1][0]})")
+            else:
+                em.line(f"{acc} = {em.const(identity(kind, out.dtype), acc_dt)}")
+                with em.loops([runs[-1][0]] if runs else [1]) as (r,):
+                    element, k = indices([*names, r] if runs else [])
+                    if not runs:
+                        element = f"{x.base}[{x.offset}]"
+                    em.line(f"{acc} = {combine(kind, acc, mapped(element, k))}")
             _, k = indices(names)
             target = out.item(k)
             result = combine(kind, target, acc) if outer_reduced else acc
