@@ -7,9 +7,9 @@ adjoint of B(x, .) (<F(x, g), c> = <g, B(x, c)>). Every derivative of each is on
 dilation: pairs (rows, columns)) follows torch.nn.functional.conv2d: an output row r reads input
 rows r * stride - padding + i * dilation for kernel rows i, zero outside the input.
 
-Max pooling takes the first maximum of each window (NaN counts as the maximum, as PyTorch) by
-index, `pool_argmax`, and picks it with `take`: its gradient is take's scatter-add, exact at
-ties as PyTorch's. Average pooling is a depthwise conv2d with constant weights.
+Max pooling takes each window's maximum by index, `pool_argmax` (as PyTorch: the first of equal
+maxima, and NaN beats any number, the last NaN any earlier one), and picks it with `take`: its
+gradient is take's scatter-add, exact at ties as PyTorch's. Average pooling is a depthwise conv2d with constant weights.
 """
 
 from __future__ import annotations
@@ -269,10 +269,10 @@ def _pool_argmax_ref(x: np.ndarray, kernel: Pair, stride: Pair) -> np.ndarray:
     value = np.zeros((n, c) + out_hw, x.dtype)
     rows = np.arange(out_hw[0])[:, None] * stride[0]
     cols = np.arange(out_hw[1])[None, :] * stride[1]
-    for i in range(kh):  # row-major over the window: the first maximum wins
+    for i in range(kh):  # row-major over the window: the first maximum wins, and the last NaN
         for j in range(kw):
             v = _windows(x, i, j, out_hw, stride, (1, 1))
-            better = (best < 0) | (v > value) | (np.isnan(v) & ~np.isnan(value)) if x.dtype.kind == "f" else (best < 0) | (v > value)
+            better = (best < 0) | (v > value) | (np.isnan(v) if x.dtype.kind == "f" else False)
             value = np.where(better, v, value)
             best = np.where(better, (rows + i) * wd + cols + j, best)
     planes = (np.arange(n)[:, None] * c + np.arange(c)[None, :]) * (h * wd)
@@ -288,7 +288,7 @@ POOL_ARGMAX = register(
         _pool_argmax_ref,
         None,
         None,
-        doc="per pooling window, the flat index into x of its first maximum (NaN counting as the maximum)",
+        doc="per pooling window, the flat index into x of its first maximum (or of its last NaN)",
     )
 )
 
@@ -346,7 +346,8 @@ def _pool_geometry(x: Any, kernel: Any, stride: Any, what: str) -> tuple[Pair, P
 
 def max_pool2d(x: Any, kernel: Any, stride: Any = None) -> Any:
     """The maximum of each kernel window of x (N, C, H, W); stride defaults to the kernel, sizes
-    are floored (as PyTorch). The gradient goes to each window's first maximum."""
+    are floored (as PyTorch). The gradient goes to each window's first maximum (its last NaN
+    if it holds any, as PyTorch)."""
     (x,) = lift(x)
     k, s = _pool_geometry(x, kernel, stride, "max_pool2d")
     best = apply(POOL_ARGMAX, (x,), kernel=k, stride=s)

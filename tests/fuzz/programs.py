@@ -530,9 +530,12 @@ def _m_nn(d: _Draw) -> Step | None:
     if r < 0.3:
         return Step("gc.dropout", (Ref(k), d.choice([0.2, 0.5])), {"seed": int(d.rng.integers(1, 100))})
     image: Any = Ref(k)
-    if x.ndim != 4:
-        image = Step("gc.reshape", (Ref(k), (1, 1, 1, x.size) if x.ndim < 2 else (1, 1) + (x.size // x.shape[-1], x.shape[-1])))
     h, w = (1, x.size) if x.ndim < 2 else (x.shape[-2] if x.ndim == 4 else x.size // x.shape[-1], x.shape[-1])
+    if x.ndim != 4:
+        # Sometimes two images of half the rows: a filter gradient then sums several images per gemm.
+        n = 2 if x.ndim >= 2 and h % 2 == 0 and d.rng.random() < 0.4 else 1
+        h //= n
+        image = Step("gc.reshape", (Ref(k), (n, 1, h, w)))
     c = x.shape[1] if x.ndim == 4 else 1
     kh, kw = int(d.rng.integers(1, min(h, 3) + 1)), int(d.rng.integers(1, min(w, 3) + 1))
     if r < 0.45:

@@ -18,6 +18,10 @@ CONV_GEOMETRIES = [
     ((1, 4, 10, 9), (4, 1, 3, 3), 1, 2, (2, 3), 4),
     ((3, 1, 5, 5), (2, 1, 5, 5), 1, 0, 1, 1),
     ((1, 2, 6, 6), (3, 2, 2, 2), 3, 1, 2, 1),
+    # The filter gradient sums over several images per gemm when the output is small: three
+    # gemms of two padded images each, and one image per gemm (five images, 64 positions).
+    ((6, 2, 10, 10), (4, 1, 3, 3), 1, 1, 1, 2),
+    ((5, 2, 9, 9), (3, 2, 2, 2), 1, 0, 1, 1),
 ]
 
 
@@ -83,6 +87,27 @@ def test_max_pool_gives_a_tied_window_gradient_to_its_first_maximum() -> None:
         out, grad = gc.compile([x], [gc.max_pool2d(x, 2), g], backend=backend)(value)
         np.testing.assert_array_equal(out.ravel(), [1.0, np.nan])  # NaN is the maximum, as PyTorch
         np.testing.assert_array_equal(grad.ravel(), [1, 0, 1, 0, 0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_pool_with_several_nans_in_a_window_matches_pytorch(dtype) -> None:  # type: ignore[no-untyped-def]
+    # PyTorch's rule: a NaN beats any number and any earlier NaN; among numbers the first maximum wins.
+    torch = pytest.importorskip("torch")
+    nan = np.nan
+    value = np.array([[[[nan, 1.0, 2.0, nan, 5.0, 5.0],
+                        [nan, 2.0, nan, 1.0, 4.0, 5.0],
+                        [3.0, nan, -1.0, -1.0, nan, nan]]]], dtype)
+    for kernel, stride in ((2, 1), ((3, 2), 2), ((1, 3), (1, 1))):
+        t = torch.tensor(value, requires_grad=True)
+        torch.nn.functional.max_pool2d(t, kernel, stride).sum().backward()
+        x = gc.placeholder(value.shape, dtype)
+        y = gc.max_pool2d(x, kernel, stride)
+        for backend in ("numpy", "numba"):
+            out, grad = gc.compile([x], [y, gc.grad(gc.sum(y), x)], backend=backend)(value)
+            np.testing.assert_array_equal(grad, t.grad.numpy(), err_msg=f"{backend} {kernel} {stride}")
+        ex = eager.tensor(value, requires_grad=True)
+        gc.sum(gc.max_pool2d(ex, kernel, stride)).backward()
+        np.testing.assert_array_equal(ex.grad.data, t.grad.numpy())
 
 
 def test_layer_norm_and_gelu_match_pytorch() -> None:
