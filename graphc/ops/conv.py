@@ -186,6 +186,25 @@ def _f(x: Any, g: Any, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair
                  groups=groups)
 
 
+def _t_input_grad(g: Any, y: Any, w: Any, stride: Pair, padding: Pair, dilation: Pair, groups: int) -> Any:
+    """conv_transpose2d's gradient in y: conv2d of g, cut to y's size (with output_padding at or
+    above the stride, allowed when the dilation is larger, conv2d reaches rows past y's)."""
+    b = _b(g, w, stride, padding, dilation, groups)
+    if b.shape[2:] == y.shape[2:]:
+        return b
+    return sh.getitem(b, (slice(None), slice(None), slice(0, y.shape[2]), slice(0, y.shape[3])))
+
+
+def _t_filter_grad(g: Any, y: Any, w: Any, stride: Pair, padding: Pair, dilation: Pair, groups: int) -> Any:
+    """conv_transpose2d's gradient in w: the filter gradient of g against y, y padded with zeros to
+    conv2d's output size of g where that reaches past y (as in `_t_input_grad`)."""
+    sides = _out_sides(g.shape, w.shape[2:], stride, padding, dilation)
+    extra = (sides[0] - y.shape[2], sides[1] - y.shape[3])
+    if any(extra):
+        y = sh.pad(y, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+    return _f(g, y, w.shape[2:], stride, padding, dilation, groups)
+
+
 CONV2D = register(
     OpDef(
         "conv2d",
@@ -214,10 +233,10 @@ CONV_TRANSPOSE2D = register(
         _conv_t_rule,
         _conv_t_ref,
         (
-            lambda g, out, y, w, stride, padding, output_padding, dilation, groups: _b(
-                g, w, stride, padding, dilation, groups),
-            lambda g, out, y, w, stride, padding, output_padding, dilation, groups: _f(
-                g, y, w.shape[2:], stride, padding, dilation, groups),
+            lambda g, out, y, w, stride, padding, output_padding, dilation, groups: _t_input_grad(
+                g, y, w, stride, padding, dilation, groups),
+            lambda g, out, y, w, stride, padding, output_padding, dilation, groups: _t_filter_grad(
+                g, y, w, stride, padding, dilation, groups),
         ),
         (
             lambda t, out, y, w, stride, padding, output_padding, dilation, groups: _t(

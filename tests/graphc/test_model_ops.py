@@ -57,6 +57,7 @@ def test_conv2d_and_its_gradients_match_pytorch(geometry, dtype) -> None:  # typ
 
 @pytest.mark.parametrize("stride,padding,output_padding,dilation,groups", [
     (1, 0, 0, 1, 1), (2, 1, 1, 1, 1), ((2, 3), (0, 1), (1, 2), 1, 2), (1, 1, 0, 2, 1), (3, 0, 1, (1, 2), 2),
+    (1, 0, 1, 2, 1), ((1, 2), (1, 0), (2, 1), (3, 2), 1),  # output_padding at or above the stride
 ])
 def test_conv_transpose2d_matches_pytorch(stride, padding, output_padding, dilation, groups) -> None:  # type: ignore[no-untyped-def]
     torch = pytest.importorskip("torch")
@@ -77,6 +78,17 @@ def test_pooling_matches_pytorch(kernel, stride) -> None:  # type: ignore[no-unt
         want = _torch_result(torch, lambda x, theirs=theirs: theirs(x, kernel, stride), vals, weights)
         for a, b in zip(got, want):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_a_batch_of_no_images_has_zero_weight_gradients() -> None:
+    x, w = gc.placeholder((0, 3, 10, 10), "float32"), gc.placeholder((4, 3, 3, 3), "float32")
+    y = gc.conv2d(x, w)
+    grads = gc.grad(gc.sum(y * y), [x, w])
+    for backend in ("numpy", "numba"):
+        out, gx, gw = gc.compile([x, w], [y, *grads], backend=backend)(np.zeros((0, 3, 10, 10), np.float32),
+                                                                         np.ones((4, 3, 3, 3), np.float32))
+        assert out.shape == (0, 4, 8, 8) and gx.shape == (0, 3, 10, 10)
+        np.testing.assert_array_equal(gw, np.zeros((4, 3, 3, 3), np.float32))
 
 
 def test_max_pool_gives_a_tied_window_gradient_to_its_first_maximum() -> None:

@@ -179,6 +179,10 @@ CASES: list[Case] = [
          (((2, 2, 3, 3), "real"), ((2, 3, 3, 2), "real"))),
     Case("conv_transpose2d", lambda y, w: gc.conv_transpose2d(y, w, groups=2, dilation=(2, 1)),
          (((1, 4, 3, 2), "real"), ((4, 1, 2, 2), "real")), "grouped-dilated"),
+    # output_padding at or above the stride (allowed below the dilation): conv2d of the output
+    # gradient reaches past the input, and the gradients cut or pad to fit.
+    Case("conv_transpose2d", lambda y, w: gc.conv_transpose2d(y, w, padding=(1, 0), output_padding=(2, 1), dilation=(3, 2)),
+         (((1, 2, 3, 3), "real"), ((2, 2, 2, 2), "real")), "output-padding-past-stride"),
     Case("conv2d_filter_grad", lambda x, g: apply(CONV2D_FILTER_GRAD, (x, g), kernel=(3, 2), stride=(1, 2),
                                                   padding=(1, 1), dilation=(1, 1), groups=1),
          (((2, 2, 4, 5), "real"), ((2, 3, 4, 3), "real"))),

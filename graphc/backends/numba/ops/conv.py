@@ -169,7 +169,7 @@ def _images_per_gemm(images: int, spots: int) -> int:
     below BLAS's speed (measured on LeNet's second layer, 64 positions, batch 256: 2.0 ms one
     image per gemm, 1.0 ms four; more than 256 positions is slower again as the unfolded images
     leave the cache)."""
-    return max(n for n in range(1, images + 1) if images % n == 0 and (n == 1 or n * spots <= 256))
+    return max((n for n in range(1, images + 1) if images % n == 0 and (n == 1 or n * spots <= 256)), default=1)
 
 
 def _filter_kernel(em: Emitter, out: Buf, x: Buf, g: Buf, kernel: Pair, stride: Pair, padding: Pair,
