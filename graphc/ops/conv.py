@@ -46,12 +46,19 @@ def _check_float(*xs: Any) -> np.dtype:
     return dtype
 
 
+def _check_kernel(w_shape: tuple[int, ...]) -> None:
+    """A kernel covers at least one tap, and there is at least one output channel (as PyTorch)."""
+    if min(w_shape) < 1:
+        raise ShapeError(f"needs weights with no empty axis (a kernel of at least 1x1), got {w_shape}")
+
+
 def _conv_rule(x: Any, w: Any, stride: Pair, padding: Pair, dilation: Pair, groups: int) -> tuple[tuple[int, ...], np.dtype]:
     dtype = _check_float(x, w)
     if x.ndim != 4 or w.ndim != 4:
         raise ShapeError(f"needs a 4-D input (N, C, H, W) and 4-D weights (O, C/groups, kh, kw), got {x.shape} and {w.shape}")
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
+    _check_kernel(w.shape)
     if c % groups:
         raise ShapeError(f"{c} input channels do not split into {groups} groups")
     if o % groups or cg * groups != c:
@@ -74,6 +81,7 @@ def _conv_t_rule(y: Any, w: Any, stride: Pair, padding: Pair, output_padding: Pa
         raise ShapeError(f"needs a 4-D input (N, C, H, W) and 4-D weights (C, O/groups, kh, kw), got {y.shape} and {w.shape}")
     n, c, h, wd = y.shape
     ci, og, kh, kw = w.shape
+    _check_kernel(w.shape)
     if ci != c or c % groups:
         raise ShapeError(f"an input of {c} channels in {groups} groups needs weights of shape ({c}, O/groups, kh, kw), got {w.shape}")
     for extra, st, d in zip(output_padding, stride, dilation):

@@ -196,6 +196,8 @@ def test_dropout_runs_eagerly() -> None:
     (lambda x: gc.conv2d(x, np.ones((2, 3, 3, 3))), "need weights of shape"),
     (lambda x: gc.conv2d(x, np.ones((2, 4, 9, 3))), "does not fit"),
     (lambda x: gc.conv2d(x, np.ones((2, 4, 3, 3)), stride=0), "stride must be an int >= 1"),
+    (lambda x: gc.conv2d(x, np.ones((2, 4, 0, 3))), "no empty axis"),
+    (lambda x: gc.conv_transpose2d(x, np.ones((4, 2, 3, 0))), "no empty axis"),
     (lambda x: gc.max_pool2d(x, 9), "does not fit"),
     (lambda x: gc.layer_norm(x, np.ones(3)), "gain must have shape"),
     (lambda x: gc.squeeze(x, 1), "has size 4, not 1"),
