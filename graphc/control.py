@@ -209,7 +209,9 @@ def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], *
     if any(v.op.leaf == "recipe" for v in leaves):  # a branch read a tensor of sizes given at call time:
         return record(cond.__wrapped__, (pred, true_fn, false_fn, *operands), {})  # type: ignore[attr-defined]
     if any(eager.is_eager(v) for v in leaves):
-        raise GraphError("cond: a branch returned an eager tensor beside graph tensors; use a predicate of the same kind")
+        # Eager mode, the predicate computed from constants or draws alone: it is known now (and
+        # when it needs a feed, `to_eager` says which).
+        return (true_fn if bool(eager.to_eager(pred).data) else false_fn)(*operands)
     results = iter(make_cond(p, [a for a, _ in outputs], [b for _, b in outputs], first))
     return unflatten(out_tree, [next(results) if a is not None else None for a in t_leaves])
 

@@ -144,10 +144,11 @@ def script(program: Program, feeds: list[np.ndarray], options: dict[str, object]
         lines += [
             "# the same program on placeholders, through the reference:",
             *program_text(program),
-            f"inputs = [v{i} for i in range({n})]",
+            f"inputs = [{', '.join(f'v{i}' for i in range(n))}]",
             "want_loss = gc.compile([v for v in inputs if v.op.name == 'placeholder'], loss, backend='numpy',"
             " optimize=False)(*[f for v, f in zip(inputs, feeds) if v.op.name == 'placeholder'])",
-            "# and eagerly:",
+            "# and eagerly (random nodes are numbered as they are made: the same numbers again):",
+            "gc.set_seed(0)",
             f"{', '.join(f'v{i}' for i in range(n))}, = [{tensors}]",
             *program_text(program),
             "np.testing.assert_allclose(gc.eager.to_eager(loss).data, want_loss, rtol=1e-7)",

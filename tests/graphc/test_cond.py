@@ -265,6 +265,22 @@ def test_a_predicate_known_now_calls_only_its_branch() -> None:
     assert gc.cond(np.bool_(False), lambda v: v[7], lambda v: v * 2.0, a).op.name == "multiply"
 
 
+def test_eagerly_a_predicate_computed_from_draws_alone_is_known_now() -> None:
+    # Found by the fuzzer: the branches close over an eager tensor, the predicate comes from a
+    # random draw (a graph tensor needing no feed), which eager mode evaluates on the spot.
+    w = eager.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    draw = gc.random_normal((3,), seed=7, dtype="float64")
+    pred = gc.sum(draw) > 0.0
+    out = gc.cond(pred, lambda: w * 2.0, lambda: w * 3.0)
+    gc.sum(out).backward()
+    factor = 2.0 if eager.to_eager(pred).data else 3.0
+    np.testing.assert_array_equal(out.data, w.data * factor)
+    np.testing.assert_array_equal(w.grad.data, [factor, factor])
+    x = gc.placeholder((), "float64", name="fed")
+    with pytest.raises(gc.GraphError, match="fed"):  # a predicate needing a feed cannot be known now
+        gc.cond(x > 0.0, lambda: w * 2.0, lambda: w * 3.0)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_python_numbers_take_the_other_branchs_dtype_and_none_passes_through(backend: str) -> None:
     table = gc.placeholder((3,), "float64", name="table")
