@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import recipes
+from . import program_cache, recipes
 from .backends import BACKENDS, Executable
 from .backends.numba import blas
 from .backends.numba.lowering import LoweredProgram, lower
@@ -40,7 +40,7 @@ from .ops.conv import CONV2D
 from .ops.leaves import FULL
 from .ops.linalg import MATMUL
 from .passes.fuse import fuse
-from .passes.pipeline import PIPELINE, PassReport, run_pipeline
+from .passes.pipeline import PIPELINE, VERIFY_EACH, PassReport, run_pipeline
 from .printer import format_graph, node_names
 from .recipes import Recipe
 from .tree import flatten, unflatten
@@ -120,28 +120,40 @@ class Function:
         self.source_graph = Graph(self.inputs, watched + [v for _, v in self._updates])
         _check_fed(self.source_graph)
         verify(self.source_graph)
-        self.passes: list[Any] = []
         self.graph = self.source_graph
-        if optimize:
-            # Numerics checks look at every value, so none may stay inside a fused loop.
-            off = named + (("fuse",) if check_numerics else ())
-            fused = "fuse" not in off
-            self.graph, self.passes = run_pipeline(self.source_graph, off + (("fuse",) if memory_budget else ()),
-                                                   debug=debug)
-        else:
-            fused = False
+        # Numerics checks look at every value, so none may stay inside a fused loop.
+        self._disabled = named + (("fuse",) if check_numerics or memory_budget else ())
+        self._passes: list[PassReport] | None = []
         n_out = len(watched)
+        # A program compiled before (by any process) is loaded, passes and lowering skipped; not
+        # with the NumPy executor (no native program), a memory budget (fitted to this machine's
+        # search) or debug output (the passes' printout is what was asked for).
+        updated = [v for v, _ in self._updates]
+        referenced = program_cache.named_nodes(self.source_graph, updated)
+        key = program_cache.key_of(self.source_graph, updated, (optimize, check_numerics, self._disabled)) if (
+            cache and backend != "numpy" and memory_budget is None and not debug) else None
+        kept = program_cache.load(key, referenced) if key is not None else None
+        self.from_program_cache = kept is not None
         self.budget: Fitted | None = None  # what memory_budget= chose, and the programs it tried
+        if kept is not None:
+            self.graph, lowered_kept = kept
+            self._passes = None if optimize else []  # made again when first looked at (`passes`)
+            if VERIFY_EACH:
+                verify(self.graph)
+        elif optimize:
+            self.graph, self._passes = run_pipeline(self.source_graph, self._disabled, debug=debug)
+        fused = optimize and "fuse" not in named and not check_numerics
         if memory_budget is not None:
             fitted = self.budget = fit_memory_budget(self.graph, int(memory_budget), n_out, [v for v, _ in self._updates], fused,
                                        check_numerics)
-            self.passes.append(PassReport("remat", len(self.graph), len(fitted.graph), fitted.stats, fitted.seconds,
-                                          fitted.notes, fitted.graph))
+            assert self._passes is not None
+            self._passes.append(PassReport("remat", len(self.graph), len(fitted.graph), fitted.stats, fitted.seconds,
+                                           fitted.notes, fitted.graph))
             self.graph = fitted.graph
             if fused:
                 fuse_reports: list[PassReport]
                 self.graph, fuse_reports = run_pipeline(self.graph, debug=debug, pipeline=[("fuse", fuse)])
-                self.passes += fuse_reports
+                self._passes += fuse_reports
         # The program's own outputs and update values (the pipeline may have replaced nodes).
         self._program_outputs = list(self.graph.outputs[:len(self._outputs)])
         self._program_updates = [(var, value) for (var, _), value in zip(self._updates, self.graph.outputs[n_out:])]
@@ -149,12 +161,17 @@ class Function:
         self._variables = sorted(self.graph.variables + [v for v, _ in self._updates], key=lambda v: v.id)
         self._native: NativeProgram | None = None  # the native program, if the back end runs one
         lowering_started = time.perf_counter()
-        try:
-            lowered: LoweredProgram | None = lower(self.graph, n_out, self._program_updates, check_numerics)
-        except NoLowering:  # the NumPy back end runs any op: only the native figures are missing
-            if backend != "numpy":
-                raise
-            lowered = None
+        if kept is not None:
+            lowered: LoweredProgram | None = lowered_kept
+        else:
+            try:
+                lowered = lower(self.graph, n_out, self._program_updates, check_numerics)
+            except NoLowering:  # the NumPy back end runs any op: only the native figures are missing
+                if backend != "numpy":
+                    raise
+                lowered = None
+            if key is not None and lowered is not None:
+                program_cache.save(key, referenced, self.graph, lowered)
         self.lowering_seconds = time.perf_counter() - lowering_started
         # The arena of the native program: arena_bytes, naive_bytes, lower_bound_bytes (None
         # when the Numba back end cannot lower the program).
@@ -172,6 +189,7 @@ class Function:
                     " this machine can give"
                 ) from None
             self._program = self._native
+        self.passes_seconds = sum(r.seconds for r in self._passes or ())  # spent in this build
         self.compile_seconds = time.perf_counter() - started
         for found in _CAPTURES:
             found.append(self)
@@ -326,6 +344,14 @@ class Function:
             raise GraphcError(f"save_html: cannot write {str(target)!r}: {exc.strerror or exc}") from None
         return target
 
+    @property
+    def passes(self) -> list[PassReport]:
+        """What each pass did, in order. A program loaded from the program cache ran no pass: its
+        passes run again when first looked at, for their reports and the graphs they leave."""
+        if self._passes is None:
+            _, self._passes = run_pipeline(self.source_graph, self._disabled)
+        return self._passes
+
     def report(self) -> str:
         """What the compiler did: per pass nodes before and after, counters, time and notes; then
         the kernels, the back end, and the memory figures."""
@@ -375,18 +401,18 @@ class Function:
             )
         if self._last_flow is not None:
             lines.append(str(self._last_flow))
-        passes_seconds = sum(r.seconds for r in self.passes)
         kernels_seconds = native.compile_seconds if native is not None else 0.0
-        lines.append(f"build time: {self.compile_seconds:.2f} s (passes {passes_seconds:.2f} s, lowering"
+        kept = "; the program loaded from the program cache (passes and lowering not run)" if self.from_program_cache else ""
+        lines.append(f"build time: {self.compile_seconds:.2f} s (passes {self.passes_seconds:.2f} s, lowering"
                      f" {self.lowering_seconds:.2f} s, kernels {kernels_seconds:.2f} s, the rest checks and"
-                     f" bookkeeping); calls so far: {self._steps}")
+                     f" bookkeeping{kept}); calls so far: {self._steps}")
         return "\n".join(lines)
 
 
 # What a function with sizes given at call time shows of its latest program.
 _LATEST = frozenset({
     "graph", "source_graph", "memory", "passes", "kernels", "to_dot", "save_html", "gradient_flow", "compile_seconds",
-    "lowering_seconds",
+    "lowering_seconds", "passes_seconds", "from_program_cache",
 })
 
 

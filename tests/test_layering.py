@@ -104,7 +104,7 @@ STAGES = [
     ["graphc.passes"],
     ["graphc.backends"],
     ["graphc.inspection"],
-    ["graphc.memory_budget", "graphc.function", "graphc.saving"],
+    ["graphc.memory_budget", "graphc.program_cache", "graphc.function", "graphc.saving"],
     ["graphc.cli", "graphc.__main__", "graphc"],
 ]
 
