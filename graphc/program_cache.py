@@ -106,17 +106,19 @@ def key_of(source: Graph, updated: Sequence[Node], options: Sequence[Any]) -> st
     by_id = {n.id: i for i, n in enumerate(order)}
     outside = sorted({n.grad_of for n in order if n.grad_of is not None and n.grad_of not in by_id})
     rank = {g: k for k, g in enumerate(outside)}
+    files: dict[str, int] = {}  # each source file named once
     entries = []
     try:
         for n in order:
             grad = None if n.grad_of is None else by_id.get(n.grad_of, ("rank", rank.get(n.grad_of)))
-            attrs = sorted((k, _canonical(v)) for k, v in n.attrs.items())
+            attrs = n.attrs
             entries.append((type(n).__name__, n.op.name, [at[id(x)] for x in n.inputs], n.shape, n.dtype.str, n.label,
-                            n.location.file, n.location.line, grad, attrs))
+                            files.setdefault(n.location.file, len(files)), n.location.line, grad,
+                            [(k, _canonical(attrs[k])) for k in sorted(attrs)] if attrs else None))
     except _Unkept:
         return None
-    text = repr((list(options), entries, [at[id(p)] for p in source.inputs], [at[id(o)] for o in source.outputs],
-                 [at[id(v)] for v in updated]))
+    text = repr((list(options), list(files), entries, [at[id(p)] for p in source.inputs],
+                 [at[id(o)] for o in source.outputs], [at[id(v)] for v in updated]))
     return hashlib.sha256((code_digest() + text).encode()).hexdigest()
 
 
