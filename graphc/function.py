@@ -102,6 +102,7 @@ class Function:
         out_list, self._out_tree = flatten(outputs)
         self._outputs = [_as_output(o) for o in out_list]
         self._updates = _check_updates(updates or {})
+        self._gradients = dict(getattr(updates, "gradients", None) or {})  # from gc.optim: kept by gc.save
         # Extra outputs the program computes for the gradient-flow view, and their labels.
         self._flow = flow_outputs(self._outputs, updates) if gradient_flow else []
         self._last_flow: GradientFlow | None = None

@@ -14,7 +14,7 @@ parameter, in order) instead of the loss's: clipped ones, from `clip_by_global_n
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,9 +40,10 @@ class Updates(dict):  # type: ignore[type-arg]
     gradients: dict[Variable, Node]
 
 
-def _updates(values: dict[Variable, Node], gradients: dict[Variable, Node]) -> Updates:
+def step_updates(values: Mapping[Variable, Node], gradients: Mapping[Variable, Node]) -> Updates:
+    """`values` as a step's updates that remember the gradient each parameter used."""
     out = Updates(values)
-    out.gradients = gradients
+    out.gradients = dict(gradients)
     return out
 
 
@@ -182,7 +183,7 @@ def _optimizer(rule: _Rule, loss: Node | None, params: Any, lr: Any, given: Sequ
         state = [_state(p, what) for what in rule.state]
         updates[p], new_state = rule.step(p, g, state, _checked(rate, rule.kind), t)
         updates.update(zip(state, new_state))
-    return _updates(updates, gradients)
+    return step_updates(updates, gradients)
 
 
 def _checked(rate: Any, what: str) -> Any:

@@ -54,13 +54,18 @@ class _Unkept(Exception):
 
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:
-    """A digest of graphc's source files (the package and its passes: each one's path, size and
-    time of change, as Python's own bytecode cache checks) and of NumPy's version."""
-    digest = hashlib.sha256(np.__version__.encode())
-    for base in (pathlib.Path(__file__).resolve().parent, pathlib.Path(passes.__file__).resolve().parent):
+    """A digest of graphc's source files (the package and its passes) and of NumPy's version."""
+    here = pathlib.Path(__file__).resolve().parent
+    return source_digest([here, pathlib.Path(passes.__file__).resolve().parent], np.__version__)
+
+
+def source_digest(folders: Sequence[pathlib.Path], salt: str) -> str:
+    """A digest of the Python files in `folders`, by name and content (a size and a time of
+    change can stay the same across an edit)."""
+    digest = hashlib.sha256(salt.encode())
+    for base in folders:
         for path in sorted(base.rglob("*.py")):
-            info = path.stat()
-            digest.update(f"{path.relative_to(base)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+            digest.update(f"{path.relative_to(base)}\0".encode() + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
@@ -97,6 +102,12 @@ def named_nodes(source: Graph, updated: Sequence[Node]) -> list[Node]:
     return named
 
 
+def _outside(named: list[Node]) -> list[int]:
+    """The ids, in order, of the forward nodes outside `named` that nodes in it differentiate."""
+    inside = {n.id for n in named}
+    return sorted({n.grad_of for n in named if n.grad_of is not None and n.grad_of not in inside})
+
+
 def key_of(source: Graph, updated: Sequence[Node], options: Sequence[Any]) -> str | None:
     """The key of the program compiled from `source`, updating the variables `updated` (in the
     order of the updates, which `source.outputs` end with the new values of) with `options`;
@@ -104,8 +115,7 @@ def key_of(source: Graph, updated: Sequence[Node], options: Sequence[Any]) -> st
     order = named_nodes(source, updated)
     at = {id(n): i for i, n in enumerate(order)}
     by_id = {n.id: i for i, n in enumerate(order)}
-    outside = sorted({n.grad_of for n in order if n.grad_of is not None and n.grad_of not in by_id})
-    rank = {g: k for k, g in enumerate(outside)}
+    rank = {g: k for k, g in enumerate(_outside(order))}
     files: dict[str, int] = {}  # each source file named once
     entries = []
     try:
@@ -117,7 +127,9 @@ def key_of(source: Graph, updated: Sequence[Node], options: Sequence[Any]) -> st
                             [(k, _canonical(attrs[k])) for k in sorted(attrs)] if attrs else None))
     except _Unkept:
         return None
-    text = repr((list(options), list(files), entries, [at[id(p)] for p in source.inputs],
+    # Ties in the schedule go by the order nodes were made: that order is part of the program.
+    made_order = sorted(range(len(order)), key=lambda i: order[i].id)
+    text = repr((list(options), list(files), entries, made_order, [at[id(p)] for p in source.inputs],
                  [at[id(o)] for o in source.outputs], [at[id(v)] for v in updated]))
     return hashlib.sha256((code_digest() + text).encode()).hexdigest()
 
@@ -191,7 +203,7 @@ def save(key: str, named: list[Node], graph: Graph, lowered: LoweredProgram) -> 
     bare = dataclasses.replace(lowered, slots={}, free={}, at_end=set())
     buffer = io.BytesIO()
     try:
-        _Pickler(buffer, named).dump((key, [n.id for n in named], made, graph, bare, addressed))
+        _Pickler(buffer, named).dump((key, [n.id for n in named], _outside(named), made, graph, bare, addressed))
     except (pickle.PicklingError, TypeError, AttributeError) as exc:  # a value the key let through
         warnings.warn(f"graphc: this program cannot be kept on disk ({type(exc).__name__}: {exc}); it is compiled"
                       " again next time. Please report it.", GraphcWarning, stacklevel=user_stacklevel())
@@ -221,29 +233,32 @@ def load(key: str, named: list[Node]) -> tuple[Graph, LoweredProgram] | None:
     if hashlib.sha256(payload).hexdigest().encode() != data[len(MAGIC):end]:
         return None
     try:
-        kept, old_ids, made, graph, bare, (slots, free, at_end) = _Unpickler(io.BytesIO(payload), named).load()
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, KeyError, TypeError, ValueError):
-        return None  # whole and unchanged, yet not this code's (written by hand, or by a tool)
-    if kept != key or len(old_ids) != len(named):
+        kept, old_ids, old_outside, made, graph, bare, (slots, free, at_end) = _Unpickler(io.BytesIO(payload), named).load()
+        if kept != key or len(old_ids) != len(named):
+            return None
+        _renumber(made, named, old_ids, old_outside)
+        lowered = dataclasses.replace(bare, slots={id(n): v for n, v in slots}, free={id(n): v for n, v in free},
+                                      at_end={id(n) for n in at_end})
+    except Exception:  # noqa: BLE001 - whole and unchanged, yet not this code's: compiled again instead
         return None
-    _renumber(made, named, old_ids)
-    lowered = dataclasses.replace(bare, slots={id(n): v for n, v in slots}, free={id(n): v for n, v in free},
-                                  at_end={id(n) for n in at_end})
     return graph, lowered
 
 
-def _renumber(made: list[Node], source: list[Node], old_ids: list[int]) -> None:
+def _renumber(made: list[Node], named: list[Node], old_ids: list[int], old_outside: list[int]) -> None:
     """Fresh ids for the loaded nodes the passes made, in the order they were made, and their
-    `grad_of` pointed at this process's nodes (a rank of fresh ids for forward nodes outside)."""
-    kept = {id(n) for n in source}
+    `grad_of` pointed at this process's nodes: a named node's id for its old one, and for a
+    forward node outside the program the id this process's nodes give it (the key matched
+    them by rank), else a fresh one."""
+    kept = {id(n) for n in named}
     new = sorted((n for n in made if id(n) not in kept), key=lambda n: n.id)
-    now = {old: n.id for old, n in zip(old_ids, source)}
+    now = {old: n.id for old, n in zip(old_ids, named)}
+    now.update(zip(old_outside, _outside(named)))
     for n in new:
         fresh = nodes_created()
         now[n.id] = fresh
         object.__setattr__(n, "id", fresh)
-    outside: dict[int, int] = {}
     for n in new:
         if n.grad_of is not None:
-            old = n.grad_of
-            object.__setattr__(n, "grad_of", now.get(old) or outside.setdefault(old, nodes_created()))
+            if n.grad_of not in now:
+                now[n.grad_of] = nodes_created()
+            object.__setattr__(n, "grad_of", now[n.grad_of])

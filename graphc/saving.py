@@ -32,6 +32,7 @@ from .opdef import REGISTRY
 from .ops.conditional import Branches
 from .ops.leaves import PLACEHOLDER, VARIABLE, placeholder, variable
 from .ops.loop import Body
+from .optim import step_updates
 from .source import user_location
 from .tree import unflatten
 
@@ -117,7 +118,8 @@ def _load_variables(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> 
 
 
 def _function_manifest(f: Function, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    roots = list(f.inputs) + list(f._outputs) + [v for pair in f._updates for v in pair]
+    roots = list(f.inputs) + list(f._outputs) + [v for pair in f._updates for v in pair] + \
+        [v for pair in f._gradients.items() for v in pair]
     order = topological_order(roots)
     if any(n.op is CHECKPOINT for n in order):
         raise GraphcError("save: a function using gc.checkpoint holds Python code (the block to recompute), which a"
@@ -142,6 +144,7 @@ def _function_manifest(f: Function, arrays: dict[str, np.ndarray]) -> dict[str, 
         "kind": "function", "nodes": nodes, "inputs": [index[id(p)] for p in f.inputs],
         "outputs": [index[id(o)] for o in f._outputs], "tree": _encode_tree(f._out_tree),
         "updates": [[index[id(v)], index[id(value)]] for v, value in f._updates], "options": f.options,
+        "gradients": [[index[id(v)], index[id(g)]] for v, g in f._gradients.items()],  # what gc.optim recorded
         "steps": f._steps,  # random draws go on where they were
     }
 
@@ -169,6 +172,7 @@ def _load_function(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> F
         inputs = [nodes[k] for k in manifest["inputs"]]
         outputs = [nodes[k] for k in manifest["outputs"]]
         updates = {nodes[a]: nodes[b] for a, b in manifest["updates"]}
+        gradients = {nodes[a]: nodes[b] for a, b in manifest.get("gradients", [])}
         tree = _decode_tree(manifest["tree"])
         options = dict(manifest["options"])
         steps = int(manifest.get("steps", 0))
@@ -179,7 +183,8 @@ def _load_function(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> F
         raise GraphcError(f"load: unknown compile options {sorted(set(options) - allowed)}")
     if steps < 0:
         raise GraphcError(f"load: a negative step count {steps}")
-    f = compile_function(inputs, unflatten(tree, outputs), updates=updates or None, **options)
+    stepped = step_updates(updates, gradients) if gradients else updates
+    f = compile_function(inputs, unflatten(tree, outputs), updates=stepped or None, **options)
     f._steps = steps
     return f
 

@@ -4,7 +4,11 @@ two apart but the build time."""
 
 from __future__ import annotations
 
+import hashlib
+import operator
+import os
 import pathlib
+import pickle
 import re
 import subprocess
 import sys
@@ -61,7 +65,7 @@ def test_a_program_built_again_is_loaded_and_behaves_the_same(own_cache: pathlib
         np.testing.assert_array_equal(a.value, b.value)
     assert not np.array_equal(vars2[0].value, W1) and vars2[2].value.any()
     # What inspection shows is the same: the program, its kernels, the passes, the memory plan.
-    assert format_graph(again.graph) == format_graph(first.graph)
+    assert format_graph(again.graph) == format_graph(first.graph) and str(again) == str(first)
     assert again.kernels() == first.kernels()
     assert [(r.name, r.nodes_before, r.nodes_after, r.stats) for r in again.passes] == \
         [(r.name, r.nodes_before, r.nodes_after, r.stats) for r in first.passes]
@@ -175,3 +179,66 @@ def test_an_unused_input_and_an_unread_variable_are_the_callers(own_cache: pathl
     np.testing.assert_array_equal(written.value, [2.0, 2.0])
     with pytest.raises(gc.FeedError, match="unused"):
         f(np.ones(2), np.ones(4))
+
+
+def _residual(seed: int, cache: bool) -> gc.Function:
+    """A small residual network trained by Adam, its shape drawn from `seed`: derivative nodes
+    whose forward node lies outside the step's graph (their marks must point where a fresh
+    compile's do, or the printed program and the schedule's ties change)."""
+    r = np.random.default_rng(seed)
+    width, depth = int(r.choice([8, 16])), int(r.integers(2, 5))
+    x, y = gc.placeholder((4, width), name="x"), gc.placeholder((4,), "int64", name="y")
+    ws = [gc.variable((r.standard_normal((width, width)) * 0.2).astype("float32"), name=f"w{i}") for i in range(depth)]
+    hs = [x]
+    for w in ws:
+        z = hs[-1] @ w
+        hs.append([gc.tanh(z), gc.relu(z) * hs[int(r.integers(0, len(hs)))], gc.sigmoid(z) + hs[-1]][int(r.integers(0, 3))])
+    loss = gc.mean(gc.softmax_cross_entropy(hs[-1][:, :3], y)) + 0.01 * gc.sum(hs[1] ** 2)
+    return gc.compile([x, y], [loss], updates=gc.optim.adam(loss, ws, lr=0.01), cache=cache)
+
+
+@pytest.mark.parametrize("seed", [18, 21, 24])
+def test_a_loaded_program_prints_and_runs_as_a_fresh_one(own_cache: pathlib.Path, seed: int) -> None:
+    fresh = _residual(seed, cache=False)
+    _residual(seed, cache=True)
+    loaded = _residual(seed, cache=True)
+    assert loaded.from_program_cache
+    assert str(loaded) == str(fresh) and loaded.kernels() == fresh.kernels()
+    assert [k.notes for k in loaded._native.program.kernels] == [k.notes for k in fresh._native.program.kernels]
+    feeds = (np.linspace(-1, 1, 4 * fresh.inputs[0].shape[1], dtype=np.float32).reshape(4, -1), np.array([0, 1, 2, 1]))
+    for _ in range(3):
+        np.testing.assert_array_equal(loaded(*feeds)[0], fresh(*feeds)[0])
+
+
+def test_the_order_nodes_were_made_in_is_part_of_the_key() -> None:
+    def build(first_a: bool):  # type: ignore[no-untyped-def]
+        x = gc.placeholder((3,), "float64", name="x")
+        made = {}
+        for name in ("a", "b") if first_a else ("b", "a"):
+            made[name] = gc.tanh(x) if name == "a" else gc.exp(x)
+        out = made["a"] + made["b"]
+        return [out], []
+    assert _key(lambda: build(True)) == _key(lambda: build(True)) != _key(lambda: build(False))
+
+
+def test_the_code_digest_reads_contents(tmp_path: pathlib.Path) -> None:
+    source = tmp_path / "module.py"
+    source.write_text("y = max(a, b)\n")
+    before, stat = program_cache.source_digest([tmp_path], ""), source.stat()
+    source.write_text("y = min(a, b)\n")  # the same size, and the same time of change below
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert program_cache.source_digest([tmp_path], "") != before
+
+
+def test_a_well_formed_file_that_is_not_a_program_is_ignored(own_cache: pathlib.Path) -> None:
+    _step()
+    (path,) = own_cache.glob("graphc_program_*.pkl")
+    class Failing:  # a pickle whose loading raises what no program's would (ZeroDivisionError)
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (operator.truediv, (1, 0))
+
+    for payload in (pickle.dumps(("not", "a", "program")), pickle.dumps(1 / 3), pickle.dumps(Failing())):
+        path.write_bytes(program_cache.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+        f, _ = _step()
+        assert not f.from_program_cache
+        np.testing.assert_array_equal(f(X, LABELS)[0], _step(cache=False)[0](X, LABELS)[0])

@@ -68,6 +68,18 @@ def test_training_resumes_on_the_same_trajectory(tmp_path: pathlib.Path) -> None
             np.testing.assert_array_equal([float(straight(xs, ys)) for _ in range(10)], halves + going_on)
 
 
+def test_a_step_with_its_gradient_flow_round_trips(tmp_path: pathlib.Path) -> None:
+    # Found by a stranger's review: the loaded step lost the gradients gc.optim had recorded.
+    xs, ys = _data()
+    x, y, params, loss, updates = _model(dropout=False)
+    first = gc.compile([x, y], loss, updates=updates, gradient_flow=True)
+    gc.save(tmp_path / "step.npz", first)
+    loaded = gc.load(tmp_path / "step.npz")
+    first(xs, ys)
+    loaded(xs, ys)
+    assert first.gradient_flow() is not None and str(loaded.gradient_flow()) == str(first.gradient_flow())
+
+
 @pytest.mark.parametrize("case", [c for c in CASES if c.inputs] + COMPOSITES, ids=lambda c: c.id)
 def test_every_test_graph_round_trips(case, tmp_path: pathlib.Path) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(0)
