@@ -130,9 +130,9 @@ class Function:
         # with the NumPy executor (no native program), a memory budget (fitted to this machine's
         # search) or debug output (the passes' printout is what was asked for).
         updated = [v for v, _ in self._updates]
-        referenced = program_cache.named_nodes(self.source_graph, updated)
         key = program_cache.key_of(self.source_graph, updated, (optimize, check_numerics, self._disabled)) if (
             cache and backend != "numpy" and memory_budget is None and not debug) else None
+        referenced = program_cache.named_nodes(self.source_graph, updated) if key is not None else []
         kept = program_cache.load(key, referenced) if key is not None else None
         self.from_program_cache = kept is not None
         self.budget: Fitted | None = None  # what memory_budget= chose, and the programs it tried
