@@ -225,6 +225,20 @@ def test_gemm_calls_match_numba() -> None:
 
 
 @pytest.mark.parametrize("t", FLOATS)
+def test_runs_added_as_one_vector_match_numbas_loop(t: str) -> None:
+    # literal lengths (one vector add, odd ones included), and a length known only when run
+    body = [f"    arg0 = carray(address_as(p[0], {t}), 200)", f"    arg1 = carray(address_as(p[1], {t}), 100)",
+            "    add_run(arg0, 3, arg1, 0, 8)", "    add_run(arg0, 20, arg1, 17, 5)", "    add_run(arg0, 40, arg1, 30, 64)",
+            "    for r in range(3):", "        add_run(arg0, 120 + r * 7, arg1, r * 11, 13)",
+            "    n = i64(arg1[99] > 0) + 6", "    add_run(arg0, 150, arg1, 90, n)"]
+    text = _module(body)
+    module = types.ModuleType("runs")
+    exec(compile(text, "<kernel>", "exec"), vars(module))  # noqa: S102 - our own source
+    assert "<64 x " in kernel_ir.translate(text, vars(module), "t")  # not inlined as the helper's loop
+    assert_same_as_numba(text)
+
+
+@pytest.mark.parametrize("t", FLOATS)
 def test_counter_based_random_draws_match_numba(t: str) -> None:
     body = [f"    arg0 = carray(address_as(p[0], {t}), 64)", f"    arg1 = carray(address_as(p[1], {t}), 64)",
             "    step = g[0]", "    philox_uniform(arg0[0:64], 52, 1, step)", "    philox_normal(arg1[3:64], 7, 0, step + 1)"]

@@ -75,7 +75,11 @@ class Buf:
 
     def at(self, names: Sequence[str]) -> str:
         """The element at loop variables `names`, one per axis."""
-        return f"{self.base}[{linear(self.offset, list(zip(names, c_strides(self.shape))))}]"
+        return f"{self.base}[{self.index(names)}]"
+
+    def index(self, names: Sequence[str]) -> str:
+        """The flat index, in the 1-D base, of the element at loop variables `names`."""
+        return linear(self.offset, list(zip(names, c_strides(self.shape))))
 
     def item(self, i: str) -> str:
         """The element at flat index `i`."""

@@ -156,6 +156,17 @@ def sum_run(flat: np.ndarray, start: int, n: int) -> float:
     return acc
 
 
+@_jit
+def add_run(dst: np.ndarray, i: int, src: np.ndarray, j: int, n: int) -> None:
+    """dst[i:i + n] += src[j:j + n], elementwise; the two runs never overlap. `kernel_ir`
+    gives a run of literal length one vector load of each, one add and one store (neither this
+    loop nor the row written out is vectorized by LLVM, which cannot rule out an overlap, and
+    Numba leaves its SLP vectorizer off)."""
+    a, b = np.uint64(i), np.uint64(j)
+    for k in range(np.uint64(n)):
+        dst[a + k] += src[b + k]
+
+
 @intrinsic
 def gemm(typingctx, g, a, ia, b, ib, c, ic, trans_a, trans_b, m, n, k, alpha, beta):  # type: ignore[no-untyped-def]
     """c = alpha * op(a) @ op(b) + beta * c for row-major matrices held in 1-D arrays, starting

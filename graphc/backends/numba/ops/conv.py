@@ -46,22 +46,27 @@ def _kernel_positions(em: Emitter, kernel: tuple[int, ...], geometry: Geometry, 
 
 
 Assign = Callable[[str, str, str, str], tuple[str, str]]  # (r, q, row, col) -> (target, value)
+Run = Callable[[str, str, str, int], str]  # (r, row, first col, length) -> the line for the whole run
 RUN = 32  # the longest row of taps written out element by element
 
 
 def _taps(em: Emitter, geometry: Geometry, i: str, j: str, rows: tuple[str, str], cols: tuple[str, str],
-          assign: Assign) -> None:
+          assign: Assign, run: Run | None = None) -> None:
     """For rows r and columns q in those ranges, `target = value` of `assign(r, q, row, col)`,
-    where (row, col) is what kernel position (i, j) taps from (r, q). A row of at most `RUN`
-    columns known when generating (no column padding) is written out: every value read into a
-    local first, then every target written, so that LLVM's SLP vectorizer can move the row in
+    where (row, col) is what kernel position (i, j) taps from (r, q). A row whose columns are
+    known when generating (no column padding) and consecutive (column stride 1) is one line
+    of `run`, if given. Else a row of at most `RUN` such columns is written out: every value
+    read into a local first, then every target written, so that LLVM's SLP vectorizer can move the row in
     vector registers. In a loop it cannot: the target and the source might overlap, so no load
     may pass a store (measured: an unfold 7x slower)."""
     stride, padding, dilation = geometry
+    static = cols[0] == "0" and cols[1].isdigit()
     r = em.fresh("r")
     with em.block(f"for {r} in range({rows[0]}, {rows[1]}):"):
         row = _at(r, stride[0], padding[0], dilation[0], i)
-        if cols[0] == "0" and cols[1].isdigit() and int(cols[1]) <= RUN:
+        if run is not None and static and stride[1] == 1:
+            em.line(run(r, row, _at("0", stride[1], padding[1], dilation[1], j), int(cols[1])))
+        elif static and int(cols[1]) <= RUN:
             pairs = [assign(r, str(k), row, _at(str(k), stride[1], padding[1], dilation[1], j)) for k in range(int(cols[1]))]
             temps = [em.fresh("t") for _ in pairs]
             for t, (_, value) in zip(temps, pairs):
@@ -124,7 +129,9 @@ def _fold(em: Emitter, out: Buf, cols: Buf, b: str, kernel: tuple[int, ...], geo
         em.line(f"{image.at([b, e])} = 0")
     with em.loops([c]) as (ci,), _kernel_positions(em, kernel, geometry, out.shape[2:], in_sides) as (i, j, rs, qs):
         _taps(em, geometry, i, j, rs, qs,
-              lambda r, q, row, col: (out.at([b, ci, row, col]), f"{out.at([b, ci, row, col])} + {rows.at([ci, i, j, r, q])}"))
+              lambda r, q, row, col: (out.at([b, ci, row, col]), f"{out.at([b, ci, row, col])} + {rows.at([ci, i, j, r, q])}"),
+              lambda r, row, col, n: f"add_run({out.base}, {out.index([b, ci, row, col])}, {rows.base},"
+                                     f" {rows.index([ci, i, j, r, '0'])}, {n})")
 
 
 def _gemm(em: Emitter, a: tuple[Buf, str, int], b: tuple[Buf, str, int], c: tuple[Buf, str, int], trans: str,
