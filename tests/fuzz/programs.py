@@ -111,7 +111,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
         "erf", "arctan", "square", "floor", "ceil", "round", "expm1", "log1p", "sinh", "cosh", "tan", "arctan2",
         "hypot", "logaddexp", "mod", "var", "std", "take", "squeeze", "expand_dims", "triu", "tril", "einsum",
         "layer_norm", "dropout", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "scan", "cond", "checkpoint", "flip", "cumsum", "pad", "tile",
-        "repeat", "prod")},
+        "repeat", "prod", "reciprocal", "swapaxes", "moveaxis")},
     "getitem": _getitem,
     "programs.scan_ys": lambda *a, **k: scan_ys(*a, **k),
     "programs.scan_reading": lambda *a, **k: scan_reading(*a, **k),
@@ -215,8 +215,8 @@ def _m_unary(d: _Draw) -> Step | None:
     if r < 0.75:
         lo, hi = d.choice([(-0.5, 0.5), (None, 0.3), (-1.0, None), (0.0, 1.0)])
         return Step("gc.clip", (x, lo, hi))
-    if r < 0.85:  # log and sqrt of a positive value
-        fn = d.choice(["gc.log", "gc.sqrt"])
+    if r < 0.85:  # log, sqrt and reciprocal of a positive value
+        fn = d.choice(["gc.log", "gc.sqrt", "gc.reciprocal"])
         return Step(fn, (Step("op+", (Step("gc.abs", (x,)), 0.5)),))
     if r < 0.9:  # a small integer power
         return Step("op**", (x, d.choice([2, 3, 0.5, -1, 0, 1.0])))
@@ -366,7 +366,15 @@ def _m_transpose(d: _Draw) -> Step | None:
     if k is None:
         return None
     x = d.values[k]
-    axes = None if d.rng.random() < 0.3 else tuple(int(a) for a in d.rng.permutation(x.ndim))
+    r = d.rng.random()
+    if r < 0.15:  # two axes exchanged, counted from either end
+        a, b = (int(v) - (x.ndim if d.rng.random() < 0.3 else 0) for v in d.rng.choice(x.ndim, 2, replace=False))
+        return Step("gc.swapaxes", (Ref(k), a, b))
+    if r < 0.3:  # axes moved: one, or several at once
+        count = int(d.rng.integers(1, x.ndim + 1))
+        src, dst = (tuple(int(v) for v in d.rng.choice(x.ndim, count, replace=False)) for _ in range(2))
+        return Step("gc.moveaxis", (Ref(k), src[0], dst[0]) if count == 1 else (Ref(k), src, dst))
+    axes = None if r < 0.5 else tuple(int(a) for a in d.rng.permutation(x.ndim))
     return Step("gc.transpose", (Ref(k),), {} if axes is None else {"axes": axes})
 
 

@@ -63,13 +63,21 @@ def _one_hot_kernel(em: Emitter, out: Buf, labels: Buf, n: int, dtype: np.dtype)
             em.line(f"{rows.at([i, label])} = 1")
 
 
-def _checked_index(em: Emitter, idx: Buf, k: str, n: int) -> str:
-    """Index k of `idx` as a position in [0, n): negative ones count from the end; one outside
-    [-n, n) stops the program (STATUS_INDEX)."""
+def _check_indices(em: Emitter, idx: Buf, n: int) -> None:
+    """Every index of `idx` checked before anything is written: one outside [-n, n) stops the
+    program (STATUS_INDEX)."""
+    with em.loops([idx.size]) as (k,):
+        v = em.fresh("index")
+        em.line(f"{v} = {idx.item(k)}")
+        with em.block(f"if {v} < -{n} or {v} >= {n}:" if idx.dtype.kind == "i" else f"if {v} >= {n}:"):
+            em.fail(STATUS_INDEX, v)
+
+
+def _position(em: Emitter, idx: Buf, k: str, n: int) -> str:
+    """Index k of `idx` (checked by `_check_indices`) as a position in [0, n): a negative one
+    counts from the end."""
     v = em.fresh("index")
     em.line(f"{v} = {idx.item(k)}")
-    with em.block(f"if {v} < -{n} or {v} >= {n}:" if idx.dtype.kind == "i" else f"if {v} >= {n}:"):
-        em.fail(STATUS_INDEX, v)
     if idx.dtype.kind == "i":
         em.line(f"{v} = {v} + {n} if {v} < 0 else {v}")
     return v
@@ -78,10 +86,9 @@ def _checked_index(em: Emitter, idx: Buf, k: str, n: int) -> str:
 def _take_kernel(em: Emitter, out: Buf, x: Buf, idx: Buf, axis: int) -> None:
     outer, n, inner = outer_inner(x.shape, axis)
     rows, src = out.reshaped((outer, idx.size, inner)), x.reshaped((outer, n, inner))
-    with em.loops([idx.size]) as (k,):  # every index checked before anything is written
-        _checked_index(em, idx, k, n)
+    _check_indices(em, idx, n)
     with em.loops([outer, idx.size]) as (o, k):
-        v = _checked_index(em, idx, k, n)
+        v = _position(em, idx, k, n)
         with em.loops([inner]) as (j,):
             em.line(f"{rows.at([o, k, j])} = {src.at([o, v, j])}")
 
@@ -89,11 +96,10 @@ def _take_kernel(em: Emitter, out: Buf, x: Buf, idx: Buf, axis: int) -> None:
 def _scatter_add_kernel(em: Emitter, out: Buf, g: Buf, idx: Buf, axis: int, size: int) -> None:
     outer, n, inner = outer_inner(out.shape, axis)
     dst, rows = out.reshaped((outer, n, inner)), g.reshaped((outer, idx.size, inner))
-    with em.loops([idx.size]) as (k,):
-        _checked_index(em, idx, k, n)
+    _check_indices(em, idx, n)
     em.fill(out, "0")
     with em.loops([outer, idx.size]) as (o, k):
-        v = _checked_index(em, idx, k, n)
+        v = _position(em, idx, k, n)
         with em.loops([inner]) as (j,):
             em.line(f"{dst.at([o, v, j])} += {rows.at([o, k, j])}")
 
