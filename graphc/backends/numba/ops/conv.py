@@ -3,7 +3,7 @@
 Convolutions go through BLAS: an image's patches are unfolded into a scratch matrix (im2col: one
 row per input channel and kernel position, one column per output position), so that conv2d is
 W @ cols per group and image, its transpose W^T @ y folded back (col2im, adding overlapping
-taps), and its filter gradient the sum over images of cols @ g^T, several images per gemm when
+taps, a row at a time with `add_run`), and its filter gradient the sum over images of cols @ g^T, several images per gemm when
 one image has few output positions. Padding costs no test per element: each kernel position
 clips its row and column range once."""
 
@@ -56,9 +56,10 @@ def _taps(em: Emitter, geometry: Geometry, i: str, j: str, rows: tuple[str, str]
     where (row, col) is what kernel position (i, j) taps from (r, q). A row whose columns are
     known when generating (no column padding) and consecutive (column stride 1) is one line
     of `run`, if given. Else a row of at most `RUN` such columns is written out: every value
-    read into a local first, then every target written, so that LLVM's SLP vectorizer can move the row in
-    vector registers. In a loop it cannot: the target and the source might overlap, so no load
-    may pass a store (measured: an unfold 7x slower)."""
+    read into a local first, then every target written, so that LLVM's code generator merges
+    consecutive loads and stores into vector moves (Numba leaves the SLP vectorizer off). A
+    loop stays scalar: the target and the source might overlap, so no load may pass a store
+    (measured: an unfold 7x slower)."""
     stride, padding, dilation = geometry
     static = cols[0] == "0" and cols[1].isdigit()
     r = em.fresh("r")
