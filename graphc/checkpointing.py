@@ -64,12 +64,14 @@ def _vjp(g: Any, out: Any, o: Any, *inputs: Any, index: int, output: int, block:
     return vjp(target, barred[i], g)  # at the barrier: paths around the block are the outer pass's
 
 
-def _eager_vjp(g: Any, inputs: tuple[Any, ...], block: Any, output: int, n_args: int, memo: dict[str, Any],
+def _eager_vjp(g: Any, inputs: tuple[Any, ...], block: Any, output: int, n_args: int, memo: dict[int, Any],
                sources: tuple[int, ...], streams: Any) -> list[Any]:
     # Once per backward pass through this output: run the block again, recording, on fresh
-    # copies of its arguments and captured tensors, and send g back through it. The memo holds
-    # g itself, not its id: a later pass's cotangent may be given a freed one's address.
-    if memo.get("g") is not g:
+    # copies of its arguments and captured tensors, and send g back through it. The memo holds,
+    # per output, g itself, not its id: a later pass's cotangent may be given a freed one's
+    # address; and two outputs may be sent one cotangent object (the block's a + b).
+    seen = memo.get(output)
+    if seen is None or seen[0] is not g:
         fresh = [eager.tensor(a.data, requires_grad=a.dtype.kind == "f") for a in inputs]
         captured = dict(zip(sources, fresh[n_args:]))
         with eager.enable_grad(), substituting(captured), replaying_streams(streams):
@@ -77,8 +79,8 @@ def _eager_vjp(g: Any, inputs: tuple[Any, ...], block: Any, output: int, n_args:
             target = leaves[output]
             if target.requires_grad:
                 target.backward(g.data)
-        memo["g"], memo["grads"] = g, [f.grad if f.grad is not None else eager.tensor(np.zeros_like(f.data)) for f in fresh]
-    return memo["grads"]
+        memo[output] = seen = (g, [f.grad if f.grad is not None else eager.tensor(np.zeros_like(f.data)) for f in fresh])
+    return seen[1]
 
 
 def _jvp(ts: list[Any], out: Any, o: Any, *inputs: Any, output: int, block: Any, n_args: int, streams: Any,
@@ -154,7 +156,7 @@ def _eager_checkpoint(block: _Block, inputs: list[Any]) -> Any:
     with eager.enable_grad():  # recorded once, to find the tensors the block reads from outside
         outs, out_tree = flatten(block.call(inputs))
     captured = _eager_captured(outs, inputs)
-    memo: dict[str, Any] = {}  # the last cotangent sent back and the gradients it gave
+    memo: dict[int, Any] = {}  # per output, the last cotangent sent back and the gradients it gave
     attrs = dict(block=block, n_args=len(inputs), streams=streams, memo=memo, sources=_sources(captured))
     made = [eager.apply(CHECKPOINT, (eager.tensor(o.data), *inputs, *captured), dict(attrs, output=k))
             for k, o in enumerate(outs)]

@@ -119,6 +119,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "programs.cond_reading": lambda *a, **k: cond_reading(*a, **k),
     "programs.cond_gather": lambda *a, **k: cond_gather(*a, **k),
     "programs.cond_shared": lambda *a, **k: cond_shared(*a, **k),
+    "programs.checkpoint_pair": lambda *a, **k: checkpoint_pair(*a, **k),
     **{f"op{o}": _binary(o) for o in ("+", "-", "*", "/", "**", "@", "<", "<=", ">", ">=", "==", "!=")},
 }
 
@@ -636,10 +637,22 @@ def _block(h: Any) -> Any:
     return gc.tanh(h * 1.3 + gc.sin(h)) * h
 
 
+def _pair(h: Any) -> Any:
+    return gc.tanh(h * 0.8), gc.sin(h) * h
+
+
+def checkpoint_pair(x: Any) -> Any:
+    """The two outputs of one checkpointed block added: both are sent one cotangent."""
+    a, b = gc.checkpoint(_pair, x)
+    return a + b
+
+
 def _m_checkpoint(d: _Draw) -> Step | None:
     """A checkpointed block: recomputed in the backward pass, the results unchanged."""
     k = d.pick("f")
-    return None if k is None else Step("gc.checkpoint", (_block, Ref(k)))
+    if k is None:
+        return None
+    return Step("programs.checkpoint_pair", (Ref(k),)) if d.rng.random() < 0.3 else Step("gc.checkpoint", (_block, Ref(k)))
 
 
 def _m_control(d: _Draw) -> Step | None:

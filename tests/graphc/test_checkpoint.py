@@ -102,6 +102,14 @@ def test_each_eager_backward_pass_sends_its_own_cotangent_through_the_block() ->
         np.testing.assert_allclose(w.grad.data, slope * x.data, rtol=1e-14)
 
 
+def test_eager_outputs_of_one_block_sent_one_cotangent_each_get_their_own_gradient() -> None:
+    # a + b sends the same cotangent object to both outputs (helper review: [6, 6], not [5, 5])
+    x = eager.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    a, b = gc.checkpoint(lambda t: (t * 2.0, gc.sin(t) * 3.0), x)
+    gc.sum(a + b).backward()
+    np.testing.assert_allclose(x.grad.data, 2.0 + 3.0 * np.cos(x.data), rtol=1e-15)
+
+
 def test_an_eager_recomputation_draws_the_same_dropout_mask() -> None:
     x = eager.tensor(np.ones(200), requires_grad=True)
     y = gc.checkpoint(lambda a: gc.dropout(a, 0.5), x)

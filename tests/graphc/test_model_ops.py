@@ -165,6 +165,19 @@ def test_an_index_out_of_range_is_a_clear_error_and_loses_nothing(backend: str) 
     assert value == 6.0
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_single_index_out_of_range_is_the_same_clear_error(backend: str) -> None:
+    # A 0-d index: the gradient (a scatter-add) gets a 0-d cotangent, whose shape the error
+    # message must not read the axis size from (helper review: a bare IndexError, natively).
+    table = gc.variable(np.array([0.5]), name="E")
+    i = gc.placeholder((), "int64", name="i")
+    loss = gc.sum(gc.take(table, i) * 0.7)
+    f = gc.compile([i], [loss], updates={table: table - 0.5 * gc.grad(loss, table)}, backend=backend)
+    with pytest.raises(gc.FeedError, match="take: index 3 is out of range for axis 0 of size 1"):
+        f(np.array(3))
+    np.testing.assert_array_equal(table.value, [0.5])
+
+
 def test_dropout_drops_p_scales_the_rest_and_backpropagates_through_the_same_mask() -> None:
     x = gc.placeholder((200, 50), "float32")
     y = gc.dropout(x, 0.3, seed=7)

@@ -106,7 +106,7 @@ def _scatter_add_kernel(em: Emitter, out: Buf, g: Buf, idx: Buf, axis: int, size
 
 def _take_out_of_range(node: object, value: int) -> str:
     x, axis = node.inputs[0], node.attrs["axis"]  # type: ignore[attr-defined]
-    size = node.attrs.get("size", x.shape[axis])  # type: ignore[attr-defined]
+    size = node.attrs["size"] if "size" in node.attrs else x.shape[axis]  # type: ignore[attr-defined]
     return shape.take_out_of_range(value, size, axis)
 
 
