@@ -15,7 +15,7 @@ import numpy as np
 
 from ..builder import apply, constant, is_tensor, lift, weak_value
 from ..dtypes import as_dtype, is_float, is_number, result_type
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from ..opdef import OpDef, Rule, register
 from .leaves import zeros_like
 
@@ -385,7 +385,7 @@ CLIP = _declare(
     "clip",
     _numeric,
     _clip_ref,
-    (lambda g, out, x, lo, hi: where(_clip_mask(x, lo, hi), g, 0.0),),
+    (lambda g, out, x, lo, hi: g if lo is None and hi is None else where(_clip_mask(x, lo, hi), g, 0.0),),
     "x limited to [lo, hi]; the gradient passes where lo <= x <= hi",
 )
 CAST = _declare(
@@ -883,6 +883,8 @@ def logical_not(x: Any) -> Any:
 
 def where(c: Any, x: Any, y: Any) -> Any:
     """x where `c` is true, else y (all three broadcast together)."""
+    if c is None:  # NumPy reads None as false; here it is taken for the mistake it likely is
+        raise DTypeError("where: the condition is None; expected a boolean tensor or array")
     x, y = promote(x, y)
     (c,) = lift(c if is_tensor(c) else np.asarray(c, dtype=bool))
     return apply(WHERE, (c, x, y))

@@ -30,6 +30,7 @@ from graphc import eager
         (lambda x: gc.placeholder((2,), "float16"), gc.DTypeError, "float16 is not supported"),
         (lambda x: gc.placeholder((2,), "complex64"), gc.DTypeError, "complex64 is not supported"),
         (lambda x: gc.placeholder((2,), "no such dtype"), gc.DTypeError, "expected a dtype"),
+        (lambda x: gc.where(None, x, 0.0), gc.DTypeError, "the condition is None"),
     ],
 )
 def test_bad_arguments_raise_graphc_errors(make, error, words) -> None:  # type: ignore[no-untyped-def]

@@ -113,6 +113,8 @@ CASES: list[Case] = [
     *_unary("round", gc.round, "clipped"),
     *_unary("leaky_relu", lambda x: gc.leaky_relu(x, 0.1), "away"),
     *_unary("clip", lambda x: gc.clip(x, -0.5, 0.5), "clipped"),
+    *_unary("clip", lambda x: gc.clip(x, None, 0.5), "clipped"),  # one bound
+    *_unary("clip", lambda x: gc.clip(x, None, None)),  # none: the identity (its gradient was 0)
     *_unary("cast", lambda x: gc.cast(x, "float64")),
     *_unary("stop_gradient", gc.stop_gradient),
     Case("logical_not", gc.logical_not, (((2, 3), "bool"),)),
