@@ -9,7 +9,9 @@ The oracle is the NumPy reference executor on the graph as built (no pass). Agai
 - the program built with the first placeholder's first dimension given at call time (None).
 What is compared: the loss, each loss term's value, the gradient of the loss with respect to
 every float input, a second-order gradient (of <grad, w> again, reverse over reverse) and a
-forward-mode tangent (jvp), float64 at rtol 1e-7.
+forward-mode tangent (jvp), float64 at rtol 1e-7. A program where the operands of a maximum,
+minimum or comparison meet at rounding distance but not exactly (`near_ties`) is skipped:
+rounding, not graphc, picks the side of the kink there.
 
 The generated program runs two ways: natively (Numba) and interpreted (`backend="python"`: the
 same source run by CPython, no compile). The interpreted run tests the lowering (fusion, loop
@@ -155,6 +157,32 @@ def build(program: Program, feeds: list[np.ndarray], tag: str = "", second_order
     b.expected = [np.asarray(v) for v in evaluate(graph, b.fed())]
     b.float_dtype = np.dtype("float32" if any(n.dtype == np.float32 for n in graph.nodes) else "float64")
     return b
+
+
+# Ops whose result jumps where their two operands meet: the side of a tie decides the value or
+# the gradient.
+_KINKS = {"maximum", "minimum", "less", "less_equal", "greater", "greater_equal", "equal", "not_equal"}
+
+
+def near_ties(b: Built) -> int:
+    """How many elementwise operand pairs of a kinked op (`_KINKS`) meet at rounding distance but
+    not exactly, in the reference run: a sum that is zero in exact arithmetic comes out as
+    -2.8e-19 in NumPy's pairwise order and +8.3e-19 in the generated code's (seed 91403,
+    program 482), so the two pick opposite sides of `maximum` and its gradient differs, both
+    rightly. Exact ties stay checked: they mostly come from one computation on both sides."""
+    kinked = [n for n in b.graph().nodes if n.op.name in _KINKS and all(x.dtype.kind == "f" for x in n.inputs)]
+    if not kinked:
+        return 0
+    operands = [x for n in kinked for x in n.inputs]
+    values = evaluate(Graph(b.placeholders, operands), b.fed())
+    count = 0
+    for k in range(0, len(values), 2):
+        x, y = np.broadcast_arrays(np.asarray(values[k], np.float64), np.asarray(values[k + 1], np.float64))
+        with np.errstate(invalid="ignore"):  # inf - inf
+            apart = np.abs(x - y)
+            band = (1e-9 if b.float_dtype == np.float64 else 1e-4) * np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
+            count += int(np.count_nonzero((apart > 0) & (apart <= band) & np.isfinite(x) & np.isfinite(y)))
+    return count
 
 
 @replayable  # the directions take the inputs' shapes
@@ -353,6 +381,8 @@ def check_program(seed: int, native: bool = False, configs: Sequence[Config] = C
     except Exception as exc:  # noqa: BLE001 - the reference itself failed on a valid program
         program = random_program(seed)
         return [Mismatch(program, [], "reference executor", "the run", f"raised {type(exc).__name__}: {exc}")]
+    if near_ties(b):  # rounding picks the side of a kink: no oracle can be held to the reference's
+        return []
     found = check_eager(b) + check_compiled(b, "python", configs, reference_too=True)
     if rebuilt:
         found += check_unknown_sizes(b) + check_remat(b) + check_unrolled(b)
@@ -370,6 +400,8 @@ def program_failure(program: Program, oracle: str) -> Mismatch | None:
     except Exception as exc:  # noqa: BLE001
         m = Mismatch(program, feeds, "reference executor", "the run", f"raised {type(exc).__name__}: {exc}")
         return m if oracle == m.oracle else None
+    if near_ties(b):  # shrinking must not drift to a program that rounding alone tells apart
+        return None
     where, _, config = oracle.partition(", ")
     if where == "eager mode":
         found = check_eager(b)

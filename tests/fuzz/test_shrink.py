@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import pytest
 
 import graphc as gc
@@ -12,8 +13,8 @@ from graphc.passes import pipeline
 from graphc.passes.base import PassResult
 from graphc.passes.rewrite import rewrite
 
-from .oracles import check_program, program_failure
-from .programs import random_program
+from .oracles import build, check_program, near_ties, program_failure
+from .programs import Program, Ref, Step, random_program
 from .shrink import explain, shrink, valid
 
 
@@ -51,3 +52,15 @@ def test_programs_are_deterministic_and_valid() -> None:
         a, b = random_program(seed), random_program(seed)
         assert [s.fn for s in a.steps] == [s.fn for s in b.steps] and a.inputs == b.inputs
         assert valid(a)
+
+
+def test_operands_meeting_at_rounding_distance_are_told_from_exact_ties() -> None:
+    # (x * 3) / 3 is x give or take a rounding: maximum's side there is rounding's choice.
+    x = np.array([0.1, 0.2, 0.7])
+    near = Program([((3,), "float64")], [Step("op*", (Ref(0), 3.0)), Step("op/", (Ref(1), 3.0)),
+                                         Step("gc.maximum", (Ref(0), Ref(2)))], [3])
+    exact = Program([((3,), "float64")], [Step("op*", (Ref(0), 1.0)), Step("gc.maximum", (Ref(0), Ref(1)))], [2])
+    apart = Program([((3,), "float64")], [Step("op*", (Ref(0), 2.0)), Step("gc.maximum", (Ref(0), Ref(1)))], [2])
+    assert np.any((x * 3) / 3 != x)
+    assert near_ties(build(near, [x])) > 0
+    assert near_ties(build(exact, [x])) == 0 and near_ties(build(apart, [x])) == 0
