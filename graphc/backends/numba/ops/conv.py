@@ -32,43 +32,56 @@ def _span(em: Emitter, k: str, stride: int, padding: int, dilation: int, limit: 
     return lo, hi
 
 
-@contextlib.contextmanager
+def _column_span(j: int, stride: int, padding: int, dilation: int, limit: int, count: int) -> tuple[int, int]:
+    """`_span` of kernel column j, known when generating."""
+    shift = j * dilation - padding
+    return max(0, -(shift // stride)), min(count, (limit - 1 - shift) // stride + 1)
+
+
 def _kernel_positions(em: Emitter, kernel: tuple[int, ...], geometry: Geometry, limits: tuple[int, ...],
                       counts: tuple[int, ...]) -> Iterator[tuple[str, str, tuple[str, str], tuple[str, str]]]:
-    """Loops over kernel rows i and, inside, columns j; yields i, j and the ranges of rows and
-    columns r < counts whose tap r * stride - padding + i * dilation lands inside `limits`
-    (pairs: rows and columns)."""
+    """Loops over kernel rows i and, inside, columns j; yields (code is emitted inside them) i,
+    j and the ranges of rows and columns r < counts whose tap r * stride - padding + i * dilation
+    lands inside `limits` (pairs: rows and columns). With column padding the columns are
+    written out, so that each one's range is known when generating (see `_taps`)."""
     stride, padding, dilation = geometry
     with em.loops([kernel[0]]) as (i,):
         rows = _span(em, i, stride[0], padding[0], dilation[0], limits[0], counts[0])
-        with em.loops([kernel[1]]) as (j,):
-            yield i, j, rows, _span(em, j, stride[1], padding[1], dilation[1], limits[1], counts[1])
+        if padding[1] == 0:
+            with em.loops([kernel[1]]) as (j,):
+                yield i, j, rows, ("0", str(counts[1]))
+            return
+        for column in range(kernel[1]):
+            lo, hi = _column_span(column, stride[1], padding[1], dilation[1], limits[1], counts[1])
+            if lo < hi:
+                yield i, str(column), rows, (str(lo), str(hi))
 
 
-Assign = Callable[[str, str, str, str], tuple[str, str]]  # (r, q, row, col) -> (target, value)
-Run = Callable[[str, str, str, int], str]  # (r, row, first col, length) -> the line for the whole run
+Assign = Callable[[str, str, str, str, str, str], tuple[str, str]]  # (i, j, r, q, row, col) -> (target, value)
+Run = Callable[[str, str, str, str, str, str, int], str]  # (i, j, r, first q, row, its col, length) -> a line
 RUN = 32  # the longest row of taps written out element by element
 
 
 def _taps(em: Emitter, geometry: Geometry, i: str, j: str, rows: tuple[str, str], cols: tuple[str, str],
           assign: Assign, run: Run | None = None) -> None:
-    """For rows r and columns q in those ranges, `target = value` of `assign(r, q, row, col)`,
+    """For rows r and columns q in those ranges, `target = value` of `assign(i, j, r, q, row, col)`,
     where (row, col) is what kernel position (i, j) taps from (r, q). A row whose columns are
-    known when generating (no column padding) and consecutive (column stride 1) is one line
-    of `run`, if given. Else a row of at most `RUN` such columns is written out: every value
+    known when generating and consecutive (column stride 1) is one line of `run`, if given.
+    Else a row of at most `RUN` such columns is written out: every value
     read into a local first, then every target written, so that LLVM's code generator merges
     consecutive loads and stores into vector moves (Numba leaves the SLP vectorizer off). A
     loop stays scalar: the target and the source might overlap, so no load may pass a store
     (measured: an unfold 7x slower)."""
     stride, padding, dilation = geometry
-    static = cols[0] == "0" and cols[1].isdigit()
+    static = cols[0].isdigit() and cols[1].isdigit()
     r = em.fresh("r")
     with em.block(f"for {r} in range({rows[0]}, {rows[1]}):"):
         row = _at(r, stride[0], padding[0], dilation[0], i)
         if run is not None and static and stride[1] == 1:
-            em.line(run(r, row, _at("0", stride[1], padding[1], dilation[1], j), int(cols[1])))
-        elif static and int(cols[1]) <= RUN:
-            pairs = [assign(r, str(k), row, _at(str(k), stride[1], padding[1], dilation[1], j)) for k in range(int(cols[1]))]
+            em.line(run(i, j, r, cols[0], row, _at(cols[0], stride[1], padding[1], dilation[1], j), int(cols[1]) - int(cols[0])))
+        elif static and int(cols[1]) - int(cols[0]) <= RUN:
+            pairs = [assign(i, j, r, str(k), row, _at(str(k), stride[1], padding[1], dilation[1], j))
+                     for k in range(int(cols[0]), int(cols[1]))]
             temps = [em.fresh("t") for _ in pairs]
             for t, (_, value) in zip(temps, pairs):
                 em.line(f"{t} = {value}")
@@ -77,7 +90,7 @@ def _taps(em: Emitter, geometry: Geometry, i: str, j: str, rows: tuple[str, str]
         else:
             q = em.fresh("q")
             with em.block(f"for {q} in range({cols[0]}, {cols[1]}):"):
-                em.line("{} = {}".format(*assign(r, q, row, _at(q, stride[1], padding[1], dilation[1], j))))
+                em.line("{} = {}".format(*assign(i, j, r, q, row, _at(q, stride[1], padding[1], dilation[1], j))))
 
 
 def _at(r: str, stride: int, padding: int, dilation: int, k: str) -> str:
@@ -108,9 +121,10 @@ def _unfold(em: Emitter, cols: Buf, x: Buf, b: str, kernel: tuple[int, ...], geo
     cols' columns. Taps in the padding are left alone: `_zero_padding` zeroed them once."""
     c, kh, kw = x.shape[1], kernel[0], kernel[1]
     rows = cols.reshaped((c, kh, kw, slot[1]) + tuple(out_sides))
-    with em.loops([c]) as (ci,), _kernel_positions(em, kernel, geometry, x.shape[2:], out_sides) as (i, j, rs, qs):
-        _taps(em, geometry, i, j, rs, qs,
-              lambda r, q, row, col: (rows.at([ci, i, j, slot[0], r, q]), x.at([b, ci, row, col])))
+    with em.loops([c]) as (ci,):
+        for i, j, rs, qs in _kernel_positions(em, kernel, geometry, x.shape[2:], out_sides):
+            _taps(em, geometry, i, j, rs, qs,
+                  lambda i, j, r, q, row, col: (rows.at([ci, i, j, slot[0], r, q]), x.at([b, ci, row, col])))
 
 
 def _zero_padding(em: Emitter, cols: Buf, geometry: Geometry) -> None:
@@ -128,11 +142,13 @@ def _fold(em: Emitter, out: Buf, cols: Buf, b: str, kernel: tuple[int, ...], geo
     image = out.reshaped((out.shape[0], c * out.shape[2] * out.shape[3]))
     with em.loops([image.shape[1]]) as (e,):
         em.line(f"{image.at([b, e])} = 0")
-    with em.loops([c]) as (ci,), _kernel_positions(em, kernel, geometry, out.shape[2:], in_sides) as (i, j, rs, qs):
-        _taps(em, geometry, i, j, rs, qs,
-              lambda r, q, row, col: (out.at([b, ci, row, col]), f"{out.at([b, ci, row, col])} + {rows.at([ci, i, j, r, q])}"),
-              lambda r, row, col, n: f"add_run({out.base}, {out.index([b, ci, row, col])}, {rows.base},"
-                                     f" {rows.index([ci, i, j, r, '0'])}, {n})")
+    with em.loops([c]) as (ci,):
+        for i, j, rs, qs in _kernel_positions(em, kernel, geometry, out.shape[2:], in_sides):
+            _taps(em, geometry, i, j, rs, qs,
+                  lambda i, j, r, q, row, col: (out.at([b, ci, row, col]),
+                                                f"{out.at([b, ci, row, col])} + {rows.at([ci, i, j, r, q])}"),
+                  lambda i, j, r, q, row, col, n: f"add_run({out.base}, {out.index([b, ci, row, col])}, {rows.base},"
+                                                  f" {rows.index([ci, i, j, r, q])}, {n})")
 
 
 def _gemm(em: Emitter, a: tuple[Buf, str, int], b: tuple[Buf, str, int], c: tuple[Buf, str, int], trans: str,
