@@ -14,7 +14,7 @@ from ..errors import ShapeError
 from ..opdef import OpDef, register
 from . import reduction as rd
 from . import shape as sh
-from .elementwise import broadcast_shapes, promote
+from .elementwise import broadcast_shapes, cast, promote
 
 
 def _matmul_rule(a: Any, b: Any) -> tuple[tuple[int, ...], np.dtype]:
@@ -86,7 +86,7 @@ def einsum(spec: str, *xs: Any) -> Any:
     later = set(output)
     gone = tuple(a for a, c in enumerate(letters) if c not in later)
     if gone:
-        out = rd.sum(out, gone)
+        out = _summed(out, gone)
         letters = [c for c in letters if c in later]
     if len(output) != len(letters):
         raise ShapeError(f"einsum: {spec!r}: every output letter must come from an operand")
@@ -160,7 +160,13 @@ def _sum_alone(letters: list[str], x: Any, other: list[str], later: set[str]) ->
     alone = tuple(i for i, c in enumerate(letters) if c not in later and c not in other)
     if not alone:
         return letters, x
-    return [c for c in letters if c in later or c in other], rd.sum(x, alone)
+    return [c for c in letters if c in later or c in other], _summed(x, alone)
+
+
+def _summed(x: Any, axes: tuple[int, ...]) -> Any:
+    """x summed over `axes` in x's own dtype, as NumPy's einsum (where sum widens integers)."""
+    total = rd.sum(x, axes)
+    return total if total.dtype == x.dtype else cast(total, x.dtype)
 
 
 def _permuted(x: Any, perm: list[int]) -> Any:

@@ -213,13 +213,18 @@ SUM = register(
 
 
 def _prod_of_others(x: Any, out: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
-    """For each element, the product of the others in its group: out / x where x is not 0; where
-    it is, the product of the nonzero rest if it is the group's only zero, else 0."""
+    """For each element, the product of the others in its group: out / x where x is not 0. Where
+    it is, the product of the nonzero rest times that of the group's other zeros: 1 for none;
+    for one, that zero itself (the value 0, but its derivative is the rest: the second
+    derivative is exact too); 0 for more."""
     zero = x == 0
     zeros = sum(ew.cast(zero, x.dtype), axis, keepdims=True)
     rest = prod(ew.where(zero, 1, x), axis, keepdims=True)
     total = keep_axes(out, x.shape, axis, keepdims)
-    return ew.where(zero, ew.where(zeros == 1, rest, 0), total / ew.where(zero, 1, x))
+    other_zero = sum(ew.where(zero, x, 0), axis, keepdims=True) - x  # in a group of two zeros
+    finite_rest = ew.where(ew.abs(rest) < np.inf, rest, 0)  # 0 * inf would make the value NaN
+    at_zero = ew.where(zeros == 1, rest, ew.where(zeros == 2, other_zero * finite_rest, 0))
+    return ew.where(zero, at_zero, total / ew.where(zero, 1, x))
 
 
 PROD = register(
