@@ -52,7 +52,8 @@ def _params(params: Sequence[Any] | Any) -> list[Variable]:
     found: list[Variable] = []
     for p in items:
         if not isinstance(p, Variable):
-            raise GraphError(f"optimizers update variables (or eager tensors that require gradients); got {p!r}")
+            raise GraphError("optimizers update variables (or eager tensors that require gradients), given as one,"
+                             f" a list or tuple, or a dict of them; got {p!r} among the parameters")
         found.append(p)
     return found
 
@@ -72,7 +73,7 @@ def _gradients(loss: Node | None, ps: list[Variable], given: Sequence[Node] | No
         if loss is None:
             raise GraphError("an optimizer needs the loss to differentiate (or grads=)")
         return dict(zip(ps, grad(loss, ps)))
-    given = [given] if isinstance(given, Node) else list(given)
+    given = [given] if isinstance(given, Node) else list(given.values() if isinstance(given, Mapping) else given)
     if len(given) != len(ps) or any(not isinstance(g, Node) or g.shape != p.shape for g, p in zip(given, ps)):
         raise GraphError(f"grads= must hold one tensor of each parameter's shape, in order: expected shapes"
                          f" {[p.shape for p in ps]}, got {[getattr(g, 'shape', g) for g in given]}")
@@ -166,7 +167,8 @@ class _Rule:
 
 def _optimizer(rule: _Rule, loss: Node | None, params: Any, lr: Any, given: Sequence[Node] | None) -> Any:
     """The updates of one compiled step, or, for eager tensors, an optimizer to step."""
-    items = [params] if isinstance(params, (Node, eager.Tensor)) else list(params)
+    items = [params] if isinstance(params, (Node, eager.Tensor)) else list(
+        params.values() if isinstance(params, Mapping) else params)  # a dict: its values, as gc.grad takes them
     if items and all(eager.is_eager(p) for p in items):
         return EagerOptimizer(rule, items, lr)
     ps = _params(items)
@@ -210,7 +212,11 @@ class EagerOptimizer:
             p.grad = None
 
     def step(self) -> None:
-        rate = self.lr(float(self.steps)) if callable(self.lr) else self.lr
+        # A schedule sees the steps taken as a float64 scalar tensor, as a compiled step's does,
+        # so that one written with graphc's functions (gc.minimum...) serves both modes.
+        rate = self.lr(eager.tensor(np.float64(self.steps))) if callable(self.lr) else self.lr
+        if eager.is_eager(rate) and rate.shape == ():
+            rate = rate.item()
         if not is_number(rate):
             raise GraphError(f"{self.rule.kind}: an eager learning rate must be a number or a schedule giving one, got {rate!r}")
         with eager.no_grad():

@@ -58,7 +58,8 @@ def functions_of(path: str, quiet: bool = False) -> list[Function]:
         return found
     tensors = [v for k, v in namespace.items() if isinstance(v, Node) and v.inputs and not k.startswith("_")]
     if not tensors:
-        raise GraphcError(f"inspect: {path} compiles no function and defines no tensor at module level")
+        raise GraphcError(f"inspect: {path} compiles no function and leaves no graph tensor at module level"
+                          " (eager tensors have no graph to show)")
     return [compile(list(placeholders_among([t])), t, backend="numpy") for t in tensors]
 
 

@@ -3,6 +3,8 @@ always against a NumPy transcription of PyTorch's update rules)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -244,3 +246,28 @@ def test_an_eager_optimizer_with_a_schedule_and_clipped_gradients() -> None:
     assert float(norm.data) == 5.0 and np.allclose(clipped[0].data, [0.6, 0.8], rtol=1e-6)
     with pytest.raises(gc.GraphError, match="require gradients"):
         gc.optim.adam(None, [eager.tensor(np.ones(2))])
+
+
+def test_one_schedule_and_a_dict_of_parameters_serve_both_modes() -> None:
+    # The schedule sees the steps taken as a float64 scalar tensor in both modes (a warm-up
+    # written with gc.minimum used to be refused eagerly), and parameters may come as a dict,
+    # as gc.grad takes them (helper review).
+    from graphc import eager
+
+    def warm_up(t: Any) -> Any:
+        return 0.1 * gc.minimum(t + 1.0, 3.0) / 3.0
+
+    start = np.array([1.0, -2.0, 0.5])
+    w = gc.variable(start.copy(), name="w")
+    x = gc.placeholder((3,), "float64")
+    loss = gc.sum((w * x - 1.0) ** 2.0)
+    step = gc.compile([x], loss, updates=gc.optim.adamw(loss, {"w": w}, lr=warm_up, weight_decay=0.1))
+    we = eager.tensor(start.copy(), requires_grad=True)
+    opt = gc.optim.adamw(None, {"w": we}, lr=warm_up, weight_decay=0.1)
+    for k in range(5):
+        feed = np.array([1.0, 2.0, 3.0]) * (k + 1)
+        step(feed)
+        opt.zero_grad()
+        gc.sum((we * eager.tensor(feed) - 1.0) ** 2.0).backward()
+        opt.step()
+        np.testing.assert_array_equal(w.value, we.data)
