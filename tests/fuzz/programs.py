@@ -550,13 +550,16 @@ def _m_nn(d: _Draw) -> Step | None:
     if r < 0.45:
         return Step(d.choice(["gc.max_pool2d", "gc.avg_pool2d"]), (image, (kh, kw)),
                     {"stride": d.choice([None, 1, (1, 2)])})
-    stride, padding = d.choice([1, 1, 2, (1, 2)]), d.choice([0, 0, 1])
+    stride, padding = d.choice([1, 1, 2, (1, 2)]), d.choice([0, 0, 1, (0, 1), (1, 0), 2])
     if r < 0.8:
         groups = c if c > 1 and d.rng.random() < 0.3 else 1
         wt = weight((2 * groups, c // groups, kh, kw), int(d.rng.integers(100))).astype(x.dtype)
         return Step("gc.conv2d", (image, wt), {"stride": stride, "padding": padding, "dilation": d.choice([1, 1, 2])})
     wt = weight((c, 2, kh, kw), int(d.rng.integers(100))).astype(x.dtype)
-    return Step("gc.conv_transpose2d", (image, wt), {"stride": stride, "padding": 0})
+    (sh, sw), (ph, pw) = ((v, v) if isinstance(v, int) else v for v in (stride, padding))
+    if (h - 1) * sh + kh - 2 * ph < 1 or (w - 1) * sw + kw - 2 * pw < 1:  # cropped to nothing
+        padding = 0
+    return Step("gc.conv_transpose2d", (image, wt), {"stride": stride, "padding": padding})
 
 
 # Scans unrolled (one copy of the body per step) instead of traced into a loop node: the fuzzer

@@ -328,3 +328,28 @@ def test_prod_and_its_gradient_at_zeros_match_pytorch() -> None:
         (torch.prod(t, 1) * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)).sum().backward()
         np.testing.assert_allclose(out, np.prod(value, 1))
         np.testing.assert_allclose(grad, t.grad.numpy())
+
+
+@pytest.mark.parametrize(
+    ("transposed", "x_shape", "w_shape", "geometry"),
+    [
+        # kernel columns that only ever tap the padding (the native code has no row for them)
+        (True, (5, 6, 6, 1), (6, 2, 1, 2), dict(stride=(1, 3), padding=(0, 1), groups=3, dilation=(1, 3))),
+        (False, (2, 2, 3, 1), (3, 2, 2, 3), dict(stride=1, padding=(1, 2), dilation=(1, 2))),
+        # column padding: each kernel column's run of outputs known when generating
+        (False, (2, 3, 5, 9), (4, 3, 3, 3), dict(stride=(2, 1), padding=1)),
+        (True, (2, 4, 4, 7), (4, 2, 3, 3), dict(stride=1, padding=(0, 1))),
+        (True, (1, 2, 3, 40), (2, 3, 2, 5), dict(stride=(2, 1), padding=(1, 2), output_padding=(1, 0))),
+    ],
+)
+def test_padded_convolutions_natively_equal_the_reference(transposed: bool, x_shape: tuple[int, ...],
+                                                           w_shape: tuple[int, ...], geometry: dict) -> None:
+    rng = np.random.default_rng(3)
+    xv, wv = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    x, w = gc.placeholder(x_shape, "float64"), gc.placeholder(w_shape, "float64")
+    y = (gc.conv_transpose2d if transposed else gc.conv2d)(x, w, **geometry)
+    loss = gc.sum(y * np.cos(np.arange(y.size)).reshape(y.shape))
+    outs = [y, *gc.grad(loss, [x, w])]
+    native, reference = (gc.compile([x, w], outs, backend=b)(xv, wv) for b in ("numba", "numpy"))
+    for got, want in zip(native, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -38,6 +38,15 @@ def _column_span(j: int, stride: int, padding: int, dilation: int, limit: int, c
     return max(0, -(shift // stride)), min(count, (limit - 1 - shift) // stride + 1)
 
 
+def _columns(kernel: tuple[int, ...], geometry: Geometry, limits: tuple[int, ...],
+             counts: tuple[int, ...]) -> list[tuple[str, tuple[str, str]]]:
+    """The kernel columns j that tap inside `limits` for some output column, each with its range
+    of output columns (`_span`), known when generating."""
+    stride, padding, dilation = geometry
+    spans = [_column_span(j, stride[1], padding[1], dilation[1], limits[1], counts[1]) for j in range(kernel[1])]
+    return [(str(j), (str(lo), str(hi))) for j, (lo, hi) in enumerate(spans) if lo < hi]
+
+
 def _kernel_positions(em: Emitter, kernel: tuple[int, ...], geometry: Geometry, limits: tuple[int, ...],
                       counts: tuple[int, ...]) -> Iterator[tuple[str, str, tuple[str, str], tuple[str, str]]]:
     """Loops over kernel rows i and, inside, columns j; yields (code is emitted inside them) i,
@@ -45,16 +54,15 @@ def _kernel_positions(em: Emitter, kernel: tuple[int, ...], geometry: Geometry, 
     lands inside `limits` (pairs: rows and columns). With column padding the columns are
     written out, so that each one's range is known when generating (see `_taps`)."""
     stride, padding, dilation = geometry
+    columns = _columns(kernel, geometry, limits, counts)
     with em.loops([kernel[0]]) as (i,):
         rows = _span(em, i, stride[0], padding[0], dilation[0], limits[0], counts[0])
         if padding[1] == 0:
             with em.loops([kernel[1]]) as (j,):
                 yield i, j, rows, ("0", str(counts[1]))
             return
-        for column in range(kernel[1]):
-            lo, hi = _column_span(column, stride[1], padding[1], dilation[1], limits[1], counts[1])
-            if lo < hi:
-                yield i, str(column), rows, (str(lo), str(hi))
+        for j, cols in columns:
+            yield i, j, rows, cols
 
 
 Assign = Callable[[str, str, str, str, str, str], tuple[str, str]]  # (i, j, r, q, row, col) -> (target, value)
@@ -121,6 +129,8 @@ def _unfold(em: Emitter, cols: Buf, x: Buf, b: str, kernel: tuple[int, ...], geo
     cols' columns. Taps in the padding are left alone: `_zero_padding` zeroed them once."""
     c, kh, kw = x.shape[1], kernel[0], kernel[1]
     rows = cols.reshaped((c, kh, kw, slot[1]) + tuple(out_sides))
+    if not _columns(kernel, geometry, x.shape[2:], out_sides):
+        return  # every tap in the padding
     with em.loops([c]) as (ci,):
         for i, j, rs, qs in _kernel_positions(em, kernel, geometry, x.shape[2:], out_sides):
             _taps(em, geometry, i, j, rs, qs,
@@ -142,6 +152,8 @@ def _fold(em: Emitter, out: Buf, cols: Buf, b: str, kernel: tuple[int, ...], geo
     image = out.reshaped((out.shape[0], c * out.shape[2] * out.shape[3]))
     with em.loops([image.shape[1]]) as (e,):
         em.line(f"{image.at([b, e])} = 0")
+    if not _columns(kernel, geometry, out.shape[2:], in_sides):
+        return  # every tap in the padding
     with em.loops([c]) as (ci,):
         for i, j, rs, qs in _kernel_positions(em, kernel, geometry, out.shape[2:], in_sides):
             _taps(em, geometry, i, j, rs, qs,
@@ -216,8 +228,9 @@ def _filter_kernel(em: Emitter, out: Buf, x: Buf, g: Buf, kernel: Pair, stride: 
             _unfold(em, cols, x, chunk, (kh, kw), geometry, g.shape[2:])
         else:
             gt = em.scratch((groups, nb * spots, og), out.dtype)
-            with em.loops([nb]) as (s,):
-                _unfold(em, cols, x, f"({chunk} * {nb} + {s})", (kh, kw), geometry, g.shape[2:], (s, nb))
+            if _columns((kh, kw), geometry, x.shape[2:], g.shape[2:]):  # else the taps are all padding
+                with em.loops([nb]) as (s,):
+                    _unfold(em, cols, x, f"({chunk} * {nb} + {s})", (kh, kw), geometry, g.shape[2:], (s, nb))
             image = g.reshaped((images // nb, nb, groups, og, spots))
             with em.loops([nb, groups, og, spots]) as (s, k, c, p):
                 em.line(f"{gt.reshaped((groups, nb, spots, og)).at([k, s, p, c])} = {image.at([chunk, s, k, c, p])}")
