@@ -48,20 +48,19 @@ def _columns(kernel: tuple[int, ...], geometry: Geometry, limits: tuple[int, ...
 
 
 def _kernel_positions(em: Emitter, kernel: tuple[int, ...], geometry: Geometry, limits: tuple[int, ...],
-                      counts: tuple[int, ...]) -> Iterator[tuple[str, str, tuple[str, str], tuple[str, str]]]:
+                      counts: tuple[int, ...], written: bool) -> Iterator[tuple[str, str, tuple[str, str], tuple[str, str]]]:
     """Loops over kernel rows i and, inside, columns j; yields (code is emitted inside them) i,
     j and the ranges of rows and columns r < counts whose tap r * stride - padding + i * dilation
-    lands inside `limits` (pairs: rows and columns). With column padding the columns are
-    written out, so that each one's range is known when generating (see `_taps`)."""
+    lands inside `limits` (pairs: rows and columns). With column padding and `written`, the
+    columns are written out, so that each one's range is known when generating (see `_taps`)."""
     stride, padding, dilation = geometry
-    columns = _columns(kernel, geometry, limits, counts)
     with em.loops([kernel[0]]) as (i,):
         rows = _span(em, i, stride[0], padding[0], dilation[0], limits[0], counts[0])
-        if padding[1] == 0:
+        if padding[1] == 0 or not written:
             with em.loops([kernel[1]]) as (j,):
-                yield i, j, rows, ("0", str(counts[1]))
+                yield i, j, rows, _span(em, j, stride[1], padding[1], dilation[1], limits[1], counts[1])
             return
-        for j, cols in columns:
+        for j, cols in _columns(kernel, geometry, limits, counts):
             yield i, j, rows, cols
 
 
@@ -129,10 +128,8 @@ def _unfold(em: Emitter, cols: Buf, x: Buf, b: str, kernel: tuple[int, ...], geo
     cols' columns. Taps in the padding are left alone: `_zero_padding` zeroed them once."""
     c, kh, kw = x.shape[1], kernel[0], kernel[1]
     rows = cols.reshaped((c, kh, kw, slot[1]) + tuple(out_sides))
-    if not _columns(kernel, geometry, x.shape[2:], out_sides):
-        return  # every tap in the padding
     with em.loops([c]) as (ci,):
-        for i, j, rs, qs in _kernel_positions(em, kernel, geometry, x.shape[2:], out_sides):
+        for i, j, rs, qs in _kernel_positions(em, kernel, geometry, x.shape[2:], out_sides, written=False):
             _taps(em, geometry, i, j, rs, qs,
                   lambda i, j, r, q, row, col: (rows.at([ci, i, j, slot[0], r, q]), x.at([b, ci, row, col])))
 
@@ -155,7 +152,7 @@ def _fold(em: Emitter, out: Buf, cols: Buf, b: str, kernel: tuple[int, ...], geo
     if not _columns(kernel, geometry, out.shape[2:], in_sides):
         return  # every tap in the padding
     with em.loops([c]) as (ci,):
-        for i, j, rs, qs in _kernel_positions(em, kernel, geometry, out.shape[2:], in_sides):
+        for i, j, rs, qs in _kernel_positions(em, kernel, geometry, out.shape[2:], in_sides, written=True):
             _taps(em, geometry, i, j, rs, qs,
                   lambda i, j, r, q, row, col: (out.at([b, ci, row, col]),
                                                 f"{out.at([b, ci, row, col])} + {rows.at([ci, i, j, r, q])}"),
@@ -228,9 +225,8 @@ def _filter_kernel(em: Emitter, out: Buf, x: Buf, g: Buf, kernel: Pair, stride: 
             _unfold(em, cols, x, chunk, (kh, kw), geometry, g.shape[2:])
         else:
             gt = em.scratch((groups, nb * spots, og), out.dtype)
-            if _columns((kh, kw), geometry, x.shape[2:], g.shape[2:]):  # else the taps are all padding
-                with em.loops([nb]) as (s,):
-                    _unfold(em, cols, x, f"({chunk} * {nb} + {s})", (kh, kw), geometry, g.shape[2:], (s, nb))
+            with em.loops([nb]) as (s,):
+                _unfold(em, cols, x, f"({chunk} * {nb} + {s})", (kh, kw), geometry, g.shape[2:], (s, nb))
             image = g.reshaped((images // nb, nb, groups, og, spots))
             with em.loops([nb, groups, og, spots]) as (s, k, c, p):
                 em.line(f"{gt.reshaped((groups, nb, spots, og)).at([k, s, p, c])} = {image.at([chunk, s, k, c, p])}")
