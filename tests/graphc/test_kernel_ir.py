@@ -225,10 +225,11 @@ def test_gemm_calls_match_numba() -> None:
 
 
 @pytest.mark.parametrize("t", FLOATS)
-def test_runs_added_as_one_vector_match_numbas_loop(t: str) -> None:
+def test_runs_added_or_copied_as_one_vector_match_numbas_loop(t: str) -> None:
     # literal lengths (one vector add, odd ones included), and a length known only when run
     body = [f"    arg0 = carray(address_as(p[0], {t}), 200)", f"    arg1 = carray(address_as(p[1], {t}), 100)",
             "    add_run(arg0, 3, arg1, 0, 8)", "    add_run(arg0, 20, arg1, 17, 5)", "    add_run(arg0, 40, arg1, 30, 64)",
+            "    copy_run(arg0, 104, arg1, 40, 15)",
             "    for r in range(3):", "        add_run(arg0, 120 + r * 7, arg1, r * 11, 13)",
             "    n = i64(arg1[99] > 0) + 6", "    add_run(arg0, 150, arg1, 90, n)"]
     text = _module(body)
@@ -300,7 +301,12 @@ def _programs() -> list[gc.Function]:
     last, seq = gc.scan(step, gc.constant(np.zeros(4)), s)
     total = gc.sum(last) + gc.sum(seq[:, 1]) + gc.sum(gc.exp(-gc.abs(s)) / (1 + s * s))
     scan = gc.compile([s], [total, gc.grad(total, v)])
-    return [mlp, scan]
+    # padded convolutions of rows wider than one vector run: copy_run and add_run in chunks
+    image = gc.placeholder((2, 2, 3, 70), "float32", name="image")
+    k = gc.variable(rng.standard_normal((3, 2, 3, 3)).astype(np.float32))
+    c = gc.sum(gc.relu(gc.conv2d(image, k, padding=(1, 2))) ** 2)
+    conv = gc.compile([image], [c, *gc.grad(c, [image, k])])
+    return [mlp, scan, conv]
 
 
 def test_every_kernel_of_real_programs_matches_numba() -> None:

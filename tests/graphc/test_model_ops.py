@@ -340,6 +340,9 @@ def test_prod_and_its_gradient_at_zeros_match_pytorch() -> None:
         (False, (2, 3, 5, 9), (4, 3, 3, 3), dict(stride=(2, 1), padding=1)),
         (True, (2, 4, 4, 7), (4, 2, 3, 3), dict(stride=1, padding=(0, 1))),
         (True, (1, 2, 3, 40), (2, 3, 2, 5), dict(stride=(2, 1), padding=(1, 2), output_padding=(1, 0))),
+        # rows wider than one vector run (64): several runs a row
+        (False, (1, 2, 3, 150), (2, 2, 3, 3), dict(padding=(1, 2))),
+        (True, (1, 2, 2, 140), (2, 2, 2, 3), dict(padding=(0, 1))),
     ],
 )
 def test_padded_convolutions_natively_equal_the_reference(transposed: bool, x_shape: tuple[int, ...],

@@ -167,6 +167,15 @@ def add_run(dst: np.ndarray, i: int, src: np.ndarray, j: int, n: int) -> None:
         dst[a + k] += src[b + k]
 
 
+@_jit
+def copy_run(dst: np.ndarray, i: int, src: np.ndarray, j: int, n: int) -> None:
+    """dst[i:i + n] = src[j:j + n]; the two runs never overlap. As `add_run`, one vector load
+    and store for a literal n."""
+    a, b = np.uint64(i), np.uint64(j)
+    for k in range(np.uint64(n)):
+        dst[a + k] = src[b + k]
+
+
 @intrinsic
 def gemm(typingctx, g, a, ia, b, ib, c, ic, trans_a, trans_b, m, n, k, alpha, beta):  # type: ignore[no-untyped-def]
     """c = alpha * op(a) @ op(b) + beta * c for row-major matrices held in 1-D arrays, starting

@@ -19,8 +19,8 @@ meaning Numba gives it:
   its own algorithms for a float modulo and `np.logaddexp`;
 - helpers (`exp_f32`, `tanh_f32`, `sum_run`, `all_finite`, the Philox draws) translated from
   their own Python source and inlined with their fast-math flags, `gemm` lowered as its
-  intrinsic is, and `add_run` of a literal length as one vector add; the driver's functions
-  (`compile_function`) the same way.
+  intrinsic is, and `add_run` / `copy_run` of a literal length as one vector operation; the
+  driver's functions (`compile_function`) the same way.
 
 Anything else raises `Untranslatable` (an integer power, NumPy functions of narrow or mixed
 integer types, uint64 literals...) and the kernel goes to Numba as before: this is a shorter
@@ -73,7 +73,7 @@ _BINARY_EXTERNS = {np.arctan2: ("atan2f", "atan2"), np.hypot: ("hypotf", "hypot"
 # A loop not to unroll: LLVM reads loop properties from a distinct node naming itself, which
 # llvmlite cannot build, so a placeholder naming this marker is rewritten in the module's text.
 _NO_UNROLL = "graphc.loop.no_unroll"
-_LONGEST_RUN = 64  # the longest `add_run` made one vector operation
+LONGEST_RUN = 64  # the longest `add_run` or `copy_run` made one vector operation
 _FEW_TRIPS = 8  # a loop nest running at most this many times is left to LLVM to unroll (a kernel's taps)
 _NO_UNROLL_NODE = re.compile(r'^(![0-9]+) = !\{ *!"graphc\.loop\.no_unroll\.[0-9]+" *\}$', re.M)
 _ORDERED = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
@@ -530,8 +530,8 @@ class _Function:
             return Value(self.b.bitcast(self.cast(self.scalar(args[0]), I32).llvm, _LL[F32]), F32)
         if fn is helpers.gemm:
             return self.gemm(args)
-        if fn is helpers.add_run and len(args) == 5 and isinstance(_literal(args[4]), int):
-            return self.add_run(args)
+        if fn in (helpers.add_run, helpers.copy_run) and len(args) == 5 and isinstance(_literal(args[4]), int):
+            return self.run(args, added=fn is helpers.add_run)
         if fn is address_as:
             raise Untranslatable("address_as outside carray")
         if fn is carray:
@@ -653,21 +653,21 @@ class _Function:
                         m, n, k, alpha, data[0], b.select(ta, m, k), data[1], b.select(tb, k, n), beta, data[2], n))
         return None
 
-    def add_run(self, args: list[ast.expr]) -> None:
-        """`helpers.add_run(dst, i, src, j, n)` with a literal n: both runs loaded as one vector,
-        added and stored (the runs never overlap, so loading all before storing any keeps the
-        loop's meaning)."""
+    def run(self, args: list[ast.expr], added: bool) -> None:
+        """`helpers.add_run` or `copy_run(dst, i, src, j, n)` with a literal n: the source run
+        loaded as one vector (and added to the target's) and stored (the runs never overlap, so
+        loading all before storing any keeps the loop's meaning)."""
         dst, src = self.array(args[0]), self.array(args[2])
         n = _literal(args[4])
-        if dst.dtype != src.dtype or not _is_float(dst.dtype) or not 0 < n <= _LONGEST_RUN:
-            raise Untranslatable("add_run arguments")
+        if dst.dtype != src.dtype or not _is_float(dst.dtype) or not 0 < n <= LONGEST_RUN:
+            raise Untranslatable("add_run or copy_run arguments")
         b = self.b
         vector = ir.VectorType(_LL[dst.dtype], n).as_pointer()
         at = [b.bitcast(b.gep(x.pointer, [self.cast(self.scalar(args[k]), U64).llvm]), vector)
               for x, k in ((dst, 1), (src, 3))]
         size = dst.dtype.itemsize
-        total = b.fadd(b.load(at[0], align=size), b.load(at[1], align=size))
-        b.store(total, at[0], align=size)
+        value = b.load(at[1], align=size)
+        b.store(b.fadd(b.load(at[0], align=size), value) if added else value, at[0], align=size)
         return None
 
     def call_kernel(self, args: list[ast.expr]) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 from ....ops import conv
 from ..emit import Buf, Emitter
+from ..kernel_ir import LONGEST_RUN
 from ..lowerings import register_kernel
 
 Pair = tuple[int, int]
@@ -73,7 +74,8 @@ def _taps(em: Emitter, geometry: Geometry, i: str, j: str, rows: tuple[str, str]
           assign: Assign, run: Run | None = None) -> None:
     """For rows r and columns q in those ranges, `target = value` of `assign(i, j, r, q, row, col)`,
     where (row, col) is what kernel position (i, j) taps from (r, q). A row whose columns are
-    known when generating and consecutive (column stride 1) is one line of `run`, if given.
+    known when generating and consecutive (column stride 1) is one line of `run` (one vector
+    operation) per `LONGEST_RUN` columns, if given.
     Else a row of at most `RUN` such columns is written out: every value
     read into a local first, then every target written, so that LLVM's code generator merges
     consecutive loads and stores into vector moves (Numba leaves the SLP vectorizer off). A
@@ -85,7 +87,9 @@ def _taps(em: Emitter, geometry: Geometry, i: str, j: str, rows: tuple[str, str]
     with em.block(f"for {r} in range({rows[0]}, {rows[1]}):"):
         row = _at(r, stride[0], padding[0], dilation[0], i)
         if run is not None and static and stride[1] == 1:
-            em.line(run(i, j, r, cols[0], row, _at(cols[0], stride[1], padding[1], dilation[1], j), int(cols[1]) - int(cols[0])))
+            for start in range(int(cols[0]), int(cols[1]), LONGEST_RUN):
+                length = min(LONGEST_RUN, int(cols[1]) - start)
+                em.line(run(i, j, r, str(start), row, _at(str(start), stride[1], padding[1], dilation[1], j), length))
         elif static and int(cols[1]) - int(cols[0]) <= RUN:
             pairs = [assign(i, j, r, str(k), row, _at(str(k), stride[1], padding[1], dilation[1], j))
                      for k in range(int(cols[0]), int(cols[1]))]
@@ -128,10 +132,14 @@ def _unfold(em: Emitter, cols: Buf, x: Buf, b: str, kernel: tuple[int, ...], geo
     cols' columns. Taps in the padding are left alone: `_zero_padding` zeroed them once."""
     c, kh, kw = x.shape[1], kernel[0], kernel[1]
     rows = cols.reshaped((c, kh, kw, slot[1]) + tuple(out_sides))
+    if not _columns(kernel, geometry, x.shape[2:], out_sides):
+        return  # every tap in the padding
     with em.loops([c]) as (ci,):
-        for i, j, rs, qs in _kernel_positions(em, kernel, geometry, x.shape[2:], out_sides, written=False):
+        for i, j, rs, qs in _kernel_positions(em, kernel, geometry, x.shape[2:], out_sides, written=True):
             _taps(em, geometry, i, j, rs, qs,
-                  lambda i, j, r, q, row, col: (rows.at([ci, i, j, slot[0], r, q]), x.at([b, ci, row, col])))
+                  lambda i, j, r, q, row, col: (rows.at([ci, i, j, slot[0], r, q]), x.at([b, ci, row, col])),
+                  lambda i, j, r, q, row, col, n: f"copy_run({rows.base}, {rows.index([ci, i, j, slot[0], r, q])},"
+                                                  f" {x.base}, {x.index([b, ci, row, col])}, {n})")
 
 
 def _zero_padding(em: Emitter, cols: Buf, geometry: Geometry) -> None:
@@ -225,8 +233,9 @@ def _filter_kernel(em: Emitter, out: Buf, x: Buf, g: Buf, kernel: Pair, stride: 
             _unfold(em, cols, x, chunk, (kh, kw), geometry, g.shape[2:])
         else:
             gt = em.scratch((groups, nb * spots, og), out.dtype)
-            with em.loops([nb]) as (s,):
-                _unfold(em, cols, x, f"({chunk} * {nb} + {s})", (kh, kw), geometry, g.shape[2:], (s, nb))
+            if _columns((kh, kw), geometry, x.shape[2:], g.shape[2:]):  # else the taps are all padding
+                with em.loops([nb]) as (s,):
+                    _unfold(em, cols, x, f"({chunk} * {nb} + {s})", (kh, kw), geometry, g.shape[2:], (s, nb))
             image = g.reshaped((images // nb, nb, groups, og, spots))
             with em.loops([nb, groups, og, spots]) as (s, k, c, p):
                 em.line(f"{gt.reshaped((groups, nb, spots, og)).at([k, s, p, c])} = {image.at([chunk, s, k, c, p])}")
