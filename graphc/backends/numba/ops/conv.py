@@ -3,8 +3,9 @@
 Convolutions go through BLAS: an image's patches are unfolded into a scratch matrix (im2col: one
 row per input channel and kernel position, one column per output position), so that conv2d is
 W @ cols per group and image, its transpose W^T @ y folded back (col2im, adding overlapping
-taps, a row at a time with `add_run`), and its filter gradient the sum over images of cols @ g^T, several images per gemm when
-one image has few output positions. Padding costs no test per element: each kernel position
+taps), and its filter gradient the sum over images of cols @ g^T, several images per gemm when
+one image has few output positions. Rows are moved by `copy_run` and `add_run`, one vector
+operation each. Padding costs no test per element: each kernel position
 clips its row and column range once."""
 
 from __future__ import annotations
@@ -49,15 +50,15 @@ def _columns(kernel: tuple[int, ...], geometry: Geometry, limits: tuple[int, ...
 
 
 def _kernel_positions(em: Emitter, kernel: tuple[int, ...], geometry: Geometry, limits: tuple[int, ...],
-                      counts: tuple[int, ...], written: bool) -> Iterator[tuple[str, str, tuple[str, str], tuple[str, str]]]:
+                      counts: tuple[int, ...]) -> Iterator[tuple[str, str, tuple[str, str], tuple[str, str]]]:
     """Loops over kernel rows i and, inside, columns j; yields (code is emitted inside them) i,
     j and the ranges of rows and columns r < counts whose tap r * stride - padding + i * dilation
-    lands inside `limits` (pairs: rows and columns). With column padding and `written`, the
-    columns are written out, so that each one's range is known when generating (see `_taps`)."""
+    lands inside `limits` (pairs: rows and columns). With column padding the columns are
+    written out, so that each one's range is known when generating (see `_taps`)."""
     stride, padding, dilation = geometry
     with em.loops([kernel[0]]) as (i,):
         rows = _span(em, i, stride[0], padding[0], dilation[0], limits[0], counts[0])
-        if padding[1] == 0 or not written:
+        if padding[1] == 0:
             with em.loops([kernel[1]]) as (j,):
                 yield i, j, rows, _span(em, j, stride[1], padding[1], dilation[1], limits[1], counts[1])
             return
@@ -75,12 +76,11 @@ def _taps(em: Emitter, geometry: Geometry, i: str, j: str, rows: tuple[str, str]
     """For rows r and columns q in those ranges, `target = value` of `assign(i, j, r, q, row, col)`,
     where (row, col) is what kernel position (i, j) taps from (r, q). A row whose columns are
     known when generating and consecutive (column stride 1) is one line of `run` (one vector
-    operation) per `LONGEST_RUN` columns, if given.
-    Else a row of at most `RUN` such columns is written out: every value
-    read into a local first, then every target written, so that LLVM's code generator merges
-    consecutive loads and stores into vector moves (Numba leaves the SLP vectorizer off). A
-    loop stays scalar: the target and the source might overlap, so no load may pass a store
-    (measured: an unfold 7x slower)."""
+    operation) per `LONGEST_RUN` columns. Else a row of at most `RUN` such columns is written
+    out: every value read into a local first, then every target written, so that LLVM's code
+    generator merges consecutive loads and stores into vector moves (Numba leaves the SLP
+    vectorizer off). A loop stays scalar: the target and the source might overlap, so no load
+    may pass a store (measured: an unfold 7x slower)."""
     stride, padding, dilation = geometry
     static = cols[0].isdigit() and cols[1].isdigit()
     r = em.fresh("r")
@@ -135,7 +135,7 @@ def _unfold(em: Emitter, cols: Buf, x: Buf, b: str, kernel: tuple[int, ...], geo
     if not _columns(kernel, geometry, x.shape[2:], out_sides):
         return  # every tap in the padding
     with em.loops([c]) as (ci,):
-        for i, j, rs, qs in _kernel_positions(em, kernel, geometry, x.shape[2:], out_sides, written=True):
+        for i, j, rs, qs in _kernel_positions(em, kernel, geometry, x.shape[2:], out_sides):
             _taps(em, geometry, i, j, rs, qs,
                   lambda i, j, r, q, row, col: (rows.at([ci, i, j, slot[0], r, q]), x.at([b, ci, row, col])),
                   lambda i, j, r, q, row, col, n: f"copy_run({rows.base}, {rows.index([ci, i, j, slot[0], r, q])},"
@@ -160,7 +160,7 @@ def _fold(em: Emitter, out: Buf, cols: Buf, b: str, kernel: tuple[int, ...], geo
     if not _columns(kernel, geometry, out.shape[2:], in_sides):
         return  # every tap in the padding
     with em.loops([c]) as (ci,):
-        for i, j, rs, qs in _kernel_positions(em, kernel, geometry, out.shape[2:], in_sides, written=True):
+        for i, j, rs, qs in _kernel_positions(em, kernel, geometry, out.shape[2:], in_sides):
             _taps(em, geometry, i, j, rs, qs,
                   lambda i, j, r, q, row, col: (out.at([b, ci, row, col]),
                                                 f"{out.at([b, ci, row, col])} + {rows.at([ci, i, j, r, q])}"),
