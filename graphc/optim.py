@@ -47,8 +47,15 @@ def step_updates(values: Mapping[Variable, Node], gradients: Mapping[Variable, N
     return out
 
 
-def _params(params: Sequence[Any] | Any) -> list[Variable]:
-    items = [params] if isinstance(params, Node) else list(params)
+def _listed(tensors: Any) -> list[Any]:
+    """One tensor, a list or tuple of them, or a dict of them (its values, as gc.grad takes
+    them), as a list."""
+    if isinstance(tensors, (Node, eager.Tensor)):
+        return [tensors]
+    return list(tensors.values() if isinstance(tensors, Mapping) else tensors)
+
+
+def _params(items: list[Any]) -> list[Variable]:
     found: list[Variable] = []
     for p in items:
         if not isinstance(p, Variable):
@@ -73,7 +80,7 @@ def _gradients(loss: Node | None, ps: list[Variable], given: Sequence[Node] | No
         if loss is None:
             raise GraphError("an optimizer needs the loss to differentiate (or grads=)")
         return dict(zip(ps, grad(loss, ps)))
-    given = [given] if isinstance(given, Node) else list(given.values() if isinstance(given, Mapping) else given)
+    given = _listed(given)
     if len(given) != len(ps) or any(not isinstance(g, Node) or g.shape != p.shape for g, p in zip(given, ps)):
         raise GraphError(f"grads= must hold one tensor of each parameter's shape, in order: expected shapes"
                          f" {[p.shape for p in ps]}, got {[getattr(g, 'shape', g) for g in given]}")
@@ -167,8 +174,7 @@ class _Rule:
 
 def _optimizer(rule: _Rule, loss: Node | None, params: Any, lr: Any, given: Sequence[Node] | None) -> Any:
     """The updates of one compiled step, or, for eager tensors, an optimizer to step."""
-    items = [params] if isinstance(params, (Node, eager.Tensor)) else list(
-        params.values() if isinstance(params, Mapping) else params)  # a dict: its values, as gc.grad takes them
+    items = _listed(params)
     if items and all(eager.is_eager(p) for p in items):
         return EagerOptimizer(rule, items, lr)
     ps = _params(items)
