@@ -1,11 +1,10 @@
 """Algebraic simplification and numerical stabilization, as a table of rewrite rules.
 
 Each rule matches one op and returns a cheaper (or more stable) node computing the same value,
-or None. Identities hold for every float, inf and nan included, except the sign of a zero
-result (x+0 -> x, 0-x -> -x, x**0.5 -> sqrt(x), as XLA and PyTorch also simplify) and the last
-bit of x**3 -> x*x*x (PyTorch's own way; C's pow is a call no loop vectorizes); a rule that would change a
-value's type, or fails for some float (x*0 -> 0 for inf and nan; x-x -> 0 likewise), is not in
-the table.
+or None. Identities hold for every float, inf, nan and signed zero, except the last bit of
+x**3 -> x*x*x (PyTorch's own way; C's pow is a call no loop vectorizes). So x + 0 is kept (it is
++0 at x = -0) while x + (-0) -> x; a rule that would change a value's type, or fails for some
+float (x*0 -> 0 for inf and nan; x-x -> 0 likewise), is not in the table.
 The sweep visits inputs first, so chains collapse in one pass (--x -> x, then x+(-y) ...);
 the pass repeats until nothing changes. Counters: how often each rule fired.
 """
@@ -62,6 +61,16 @@ def _is(x: Node, value: float) -> bool:
     return constant_value(x) == value
 
 
+def _zero(x: Node, sign: float) -> bool:
+    """Whether every element of literal x is a zero of `sign`'s sign (1.0 or -1.0); an integer
+    zero has no sign, so it is both."""
+    if constant_value(x) != 0:
+        return False
+    if x.dtype.kind != "f":
+        return True
+    return bool(np.all(np.signbit(np.asarray(x.attrs["value"], x.dtype)) == (sign < 0)))
+
+
 def _same(x: Node, n: Node) -> Node | None:
     """`x` if it can stand for `n` (same shape and dtype), else None."""
     return x if x.shape == n.shape and x.dtype == n.dtype else None
@@ -78,9 +87,11 @@ def _either(a: Node, b: Node, neutral: float, n: Node) -> Node | None:
 
 # --- the rules; each comment is the identity it applies ---
 
-def _add_zero(n: Node) -> Node | None:  # x + 0 = x, 0 + x = x
+def _add_zero(n: Node) -> Node | None:  # x + (-0) = x, (-0) + x = x (x + 0 is +0 at x = -0)
     a, b = n.inputs
-    return _either(a, b, 0, n)
+    if _zero(b, -1.0) and _same(a, n) is not None:
+        return a
+    return _same(b, n) if _zero(a, -1.0) else None
 
 
 def _add_negative(n: Node) -> Node | None:  # x + (-y) = x - y, (-x) + y = y - x
@@ -92,14 +103,14 @@ def _add_negative(n: Node) -> Node | None:  # x + (-y) = x - y, (-x) + y = y - x
     return None
 
 
-def _sub_zero(n: Node) -> Node | None:  # x - 0 = x
+def _sub_zero(n: Node) -> Node | None:  # x - (+0) = x
     a, b = n.inputs
-    return _same(a, n) if _is(b, 0) else None
+    return _same(a, n) if _zero(b, 1.0) else None
 
 
-def _zero_sub(n: Node) -> Node | None:  # 0 - x = -x
+def _zero_sub(n: Node) -> Node | None:  # (-0) - x = -x (0 - x is +0 at x = +0)
     a, b = n.inputs
-    return _same(ops.negative(b), n) if _is(a, 0) and a.dtype == b.dtype else None
+    return _same(ops.negative(b), n) if _zero(a, -1.0) and a.dtype == b.dtype else None
 
 
 def _sub_negative(n: Node) -> Node | None:  # x - (-y) = x + y
@@ -340,11 +351,11 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(ADD, "x+0", _add_zero),
+    Rule(ADD, "x+(-0)", _add_zero),
     Rule(ADD, "x+(-y)", _add_negative),
     Rule(ADD, "sum of blocks", _add_blocks),
     Rule(SUBTRACT, "x-0", _sub_zero),
-    Rule(SUBTRACT, "0-x", _zero_sub),
+    Rule(SUBTRACT, "(-0)-x", _zero_sub),
     Rule(SUBTRACT, "x-(-y)", _sub_negative),
     Rule(MULTIPLY, "x*1", _mul_one),
     Rule(MULTIPLY, "x*-1", _mul_minus_one),

@@ -158,13 +158,18 @@ def _pow_dy(g: Any, out: Any, x: Any, y: Any) -> Any:
 
 
 def _pow_ref(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """NumPy's power, with (-inf) ** y NaN for positive non-integer y (as PyTorch); for integers,
-    a negative exponent gives the integer part of 1 / x**|y| (1 for x = 1, +-1 for x = -1, else 0,
-    also for x = 0) where NumPy raises."""
+    """C's pow, except that y = 0.5 is sqrt(x) and y = -0.5 is 1 / sqrt(x) (as PyTorch computes
+    x ** 0.5 and x ** -0.5: NaN at -inf, -0 and -inf at -0). For integers, a negative exponent
+    gives the integer part of 1 / x**|y| (1 for x = 1, +-1 for x = -1, else 0, also for x = 0)
+    where NumPy raises."""
     dtype = np.result_type(x, y)
-    if dtype.kind == "f":  # NumPy's float64 array loop says +inf for (-inf) ** 0.5; its others NaN
-        odd = (x == -np.inf) & (y > 0) & (np.floor(y) != y)
-        return np.where(odd, dtype.type(np.nan), np.power(x, y)).astype(dtype)
+    if dtype.kind == "f":
+        x, y = np.asarray(x, dtype), np.asarray(y, dtype)
+        # NumPy's 0-d power takes (-inf) ** y as NaN for non-integer y; C's pow says +inf or +0.
+        odd = (x == -np.inf) & (np.floor(y) != y) & np.isfinite(y)
+        c_pow = np.where(odd, np.where(y > 0, dtype.type(np.inf), dtype.type(0)), np.power(x, y))
+        root = np.sqrt(x)
+        return np.where(y == 0.5, root, np.where(y == -0.5, 1 / root, c_pow)).astype(dtype)
     if dtype.kind not in "iu" or not np.any(y < 0):
         return np.power(x, y)
     negative = y < 0

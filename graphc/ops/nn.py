@@ -56,7 +56,9 @@ def _xent_ref(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
         raise FeedError(label_out_of_range(labels[(labels < 0) | (labels >= n)].flat[0], n))
     picked = np.take_along_axis(logits, labels[..., None].astype(np.int64), axis=-1)[..., 0]
     m = np.max(logits, axis=-1)
-    return (np.log(np.sum(np.exp(logits - m[..., None]), axis=-1)) + m - picked).astype(logits.dtype)
+    # log(sum) - (picked - m), as PyTorch's -log_softmax: m + log(sum) would round log(sum) away
+    # against a large m (three equal logits of 1e7 would lose log 3 in float32).
+    return (np.log(np.sum(np.exp(logits - m[..., None]), axis=-1)) - (picked - m)).astype(logits.dtype)
 
 
 def _xent_direction(logits: Any, labels: Any) -> Any:

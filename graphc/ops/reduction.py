@@ -7,6 +7,7 @@ made, so equal reductions have equal attributes. Ties in max/min split the gradi
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..errors import ShapeError
 from ..opdef import OpDef, Rule, register
 from . import elementwise as ew
 from . import shape as sh
+from .leaves import full_like, zeros_like
 
 
 def normalize_axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -123,21 +125,28 @@ def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return _reduction(PROD, x, axis, keepdims)
 
 
+def _running(x: Any, axis: int, combine: Callable[[Any, Any], Any], identity: Any) -> Any:
+    """The inclusive running `combine` of x along `axis`: log2(n) rounds of combining x with a
+    copy shifted by 1, 2, 4, ... and led by `identity` (Hillis and Steele)."""
+    n, shift = x.shape[axis], 1
+    lead = [slice(None)] * axis
+    while shift < n:
+        head = full_like(x, identity, shape=x.shape[:axis] + (shift,) + x.shape[axis + 1:])
+        x = combine(x, sh.concatenate([head, sh.getitem(x, (*lead, slice(0, n - shift)))], axis))
+        shift *= 2
+    return x
+
+
 def cumsum(x: Any, axis: int | None = None) -> Any:
     """Running sums along `axis` (None: of the flattened x), as NumPy: log2(n) rounds of adding
-    a shifted copy (Hillis and Steele), so float sums may round differently from a running sum."""
+    a shifted copy, so float sums may round differently from a running sum."""
     (x,) = lift(x)
     if axis is None:
         x, axis = sh.reshape(x, (x.size,)), 0
     axis = sh.axis_index(axis, x.ndim, "cumsum")
     out = ew.cast(x, _reduce(x, (axis,), False)[1])
-    n, shift = x.shape[axis], 1
-    while shift < n:
-        lead = [slice(None)] * axis
-        zeros = ew.cast(sh.getitem(out, (*lead, slice(0, shift))) * 0, out.dtype)
-        out = out + sh.concatenate([zeros, sh.getitem(out, (*lead, slice(0, n - shift)))], axis)
-        shift *= 2
-    return out
+    zero = -0.0 if out.dtype.kind == "f" else 0  # v + -0.0 is v exactly, signed zeros and infinities alike
+    return _running(out, axis, ew.add, zero)
 
 
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
@@ -212,19 +221,26 @@ SUM = register(
 )
 
 
-def _prod_of_others(x: Any, out: Any, axis: tuple[int, ...], keepdims: bool) -> Any:
-    """For each element, the product of the others in its group: out / x where x is not 0. Where
-    it is, the product of the nonzero rest times that of the group's other zeros: 1 for none;
-    for one, that zero itself (the value 0, but its derivative is the rest: the second
-    derivative is exact too); 0 for more."""
-    zero = x == 0
-    zeros = sum(ew.cast(zero, x.dtype), axis, keepdims=True)
-    rest = prod(ew.where(zero, 1, x), axis, keepdims=True)
-    total = keep_axes(out, x.shape, axis, keepdims)
-    other_zero = sum(ew.where(zero, x, 0), axis, keepdims=True) - x  # in a group of two zeros
-    finite_rest = ew.where(ew.abs(rest) < np.inf, rest, 0)  # 0 * inf would make the value NaN
-    at_zero = ew.where(zeros == 1, rest, ew.where(zeros == 2, other_zero * finite_rest, 0))
-    return ew.where(zero, at_zero, total / ew.where(zero, 1, x))
+def _prod_of_others(x: Any, axis: tuple[int, ...]) -> Any:
+    """For each element, the product of the others in its group: the running product of those
+    before it times that of those after it, so exact whatever the group holds (zeros,
+    infinities, NaN, values whose total overflows), and its own derivatives too."""
+    kept = tuple(a for a in range(x.ndim) if a not in axis)
+    order = kept + axis
+    n = int(np.prod([x.shape[a] for a in axis], dtype=np.int64))
+    if n == 0:
+        return zeros_like(x)
+    moved = order != tuple(range(x.ndim))
+    rows = sh.reshape(sh.transpose(x, order) if moved else x, tuple(x.shape[a] for a in kept) + (n,))
+    last = rows.ndim - 1
+
+    def exclusive(r: Any) -> Any:  # the product of the elements before each one
+        ones = full_like(r, 1, shape=r.shape[:-1] + (1,))
+        return sh.concatenate([ones, _running(sh.getitem(r, (..., slice(0, n - 1))), last, ew.multiply, 1)], last)
+
+    others = exclusive(rows) * sh.flip(exclusive(sh.flip(rows, last)), last)
+    others = sh.reshape(others, tuple(x.shape[a] for a in order))
+    return sh.transpose(others, tuple(int(a) for a in np.argsort(order))) if moved else others
 
 
 PROD = register(
@@ -234,8 +250,8 @@ PROD = register(
         1,
         _reduce,
         lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=_reduce(x, axis, keepdims)[1]),
-        (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _prod_of_others(x, out, axis, keepdims),),
-        (lambda t, out, x, axis, keepdims: sum(t * _prod_of_others(x, out, axis, keepdims), axis, keepdims),),
+        (lambda g, out, x, axis, keepdims: keep_axes(g, x.shape, axis, keepdims) * _prod_of_others(x, axis),),
+        (lambda t, out, x, axis, keepdims: sum(t * _prod_of_others(x, axis), axis, keepdims),),
         doc="product over axes (its derivative exact where elements are 0)",
     )
 )

@@ -23,10 +23,10 @@ X = np.array([[0.5, -1.5, 2.0], [3.0, -0.25, 1.0]])
 
 # rule name -> a function of x (f64[2,3]) in which exactly that rule applies
 CASES: dict[str, Callable[[Any], Any]] = {
-    "x+0": lambda x: x + 0.0,
+    "x+(-0)": lambda x: x + (-0.0),
     "x+(-y)": lambda x: x + (-gc.exp(x)),
     "x-0": lambda x: x - 0.0,
-    "0-x": lambda x: 0.0 - x,
+    "(-0)-x": lambda x: -0.0 - x,
     "x-(-y)": lambda x: x - (-gc.exp(x)),
     "x*1": lambda x: 1.0 * x,
     "x*-1": lambda x: x * -1.0,
@@ -77,11 +77,25 @@ def test_rule_fires_and_keeps_the_value(name: str) -> None:
 
 def test_rules_that_do_not_hold_are_not_applied() -> None:
     x = gc.placeholder((3,), "float64", name="x")
-    cases = [x * 0.0, x - x, x * 2.0, gc.exp(gc.log(x)), x + 1e-300]  # inf*0, inf-inf, ... are nan
+    cases = [x * 0.0, x - x, x * 2.0, gc.exp(gc.log(x)), x + 1e-300,  # inf*0, inf-inf, ... are nan
+             x + 0.0, 0.0 - x, x - (-0.0), x + gc.constant(np.array([-0.0, 0.0, -0.0]))]  # +0 where x is -0 or +0
     result = simplify(Graph([x], cases))
     assert result.stats == {} and result.graph.outputs == tuple(cases)
     values = evaluate(result.graph, {x: np.array([np.inf, np.nan, -1.0])})
     assert np.isnan(values[0][0]) and np.isnan(values[1][0])
+    signs = [np.signbit(v) for v in evaluate(result.graph, {x: np.array([-0.0, 0.0, -0.0])})[5:8]]
+    assert not np.any(signs)
+
+
+def test_simplified_programs_keep_the_signs_of_zeros() -> None:
+    x = gc.placeholder((2,), "float64", name="x")
+    outs = [1.0 / (x + (-0.0)), 1.0 / (-0.0 - x), 1.0 / (x - 0.0), x**0.5, x**-0.5]
+    data = np.array([-0.0, 0.0])
+    plain = evaluate(Graph([x], outs), {x: data})
+    simplified = simplify(Graph([x], outs))
+    assert simplified.stats  # every rule here fired
+    for want, got in zip(plain, evaluate(simplified.graph, {x: data})):
+        assert np.array_equal(want.view(np.int64), got.view(np.int64))
 
 
 def test_stabilizations_avoid_overflow_and_log_of_zero() -> None:
@@ -98,23 +112,23 @@ def test_stabilizations_avoid_overflow_and_log_of_zero() -> None:
 
 def test_simplify_golden_before_and_after() -> None:
     x = gc.placeholder((4,), "float32", name="x")
-    y = gc.log(gc.sigmoid(gc.negative(-x) * 1.0)) + 0.0
+    y = gc.log(gc.sigmoid(gc.negative(-x) * 1.0)) - 0.0
     before = str(Graph([x], [y]))
     after = str(simplify(Graph([x], [y])).graph)
     assert before.splitlines()[1:] == [
-        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:101",
-        "  b:f32[4] = negative a                       # test_simplify_fold_dce.py:101",
-        "  c:f32[4] = multiply b 1.0                   # test_simplify_fold_dce.py:101",
-        "  d:f32[4] = sigmoid c                        # test_simplify_fold_dce.py:101",
-        "  e:f32[4] = log d                            # test_simplify_fold_dce.py:101",
-        "  f:f32[4] = add e 0.0                        # test_simplify_fold_dce.py:101",
+        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:115",
+        "  b:f32[4] = negative a                       # test_simplify_fold_dce.py:115",
+        "  c:f32[4] = multiply b 1.0                   # test_simplify_fold_dce.py:115",
+        "  d:f32[4] = sigmoid c                        # test_simplify_fold_dce.py:115",
+        "  e:f32[4] = log d                            # test_simplify_fold_dce.py:115",
+        "  f:f32[4] = subtract e 0.0                   # test_simplify_fold_dce.py:115",
         "  return (f,)",
         "}",
     ]
     assert after.splitlines()[1:] == [
-        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:101",
-        "  b:f32[4] = softplus a                       # test_simplify_fold_dce.py:101",
-        "  c:f32[4] = negative b                       # test_simplify_fold_dce.py:101",
+        "  a:f32[4] = negative x                       # test_simplify_fold_dce.py:115",
+        "  b:f32[4] = softplus a                       # test_simplify_fold_dce.py:115",
+        "  c:f32[4] = negative b                       # test_simplify_fold_dce.py:115",
         "  return (c,)",
         "}",
     ]

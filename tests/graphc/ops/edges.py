@@ -97,9 +97,10 @@ DIFFERS_FROM_TORCH: dict[tuple[str, str], str] = {
     ("abs", "d1"): "NaN: graphc NaN (g * sign(x)), PyTorch 0",
     ("sign", "value"): "NaN: graphc NaN (as NumPy and JAX), PyTorch 0",
     ("softplus", "d2"): "x > 20: graphc sigmoid'(x) (tiny, exact), PyTorch 0 (its softplus is x above 20)",
-    ("pow_half", "d1"): "x = -0: graphc +inf, PyTorch -inf; x = -inf: graphc 0, PyTorch NaN (it takes x**0.5 as sqrt)",
-    ("pow", "value"): "(-inf) ** y, y > 0 not an integer: graphc NaN (as NumPy's scalars, and PyTorch's x ** 0.5), "
-                      "torch.pow with a tensor exponent +inf",
+    ("pow", "value"): "y = +-0.5 at x = -inf or -0: graphc sqrt(x) or 1 / sqrt(x) (PyTorch's own x ** 0.5), "
+                      "torch.pow with a tensor exponent C's pow",
+    ("pow", "dx"): "y = 0.5 at x = -inf or -0: the same rule, through x ** -0.5",
+    ("pow", "dy"): "y = -0.5 at x = -0: the same rule (the value's sign)",
     ("pow", "dxx"): "y = 0 (and x = 0): graphc 0 (its masked branches are safe, JAX's double where), PyTorch NaN",
     ("pow", "dyy"): "x = 0, y >= 0: graphc 0 (double where), PyTorch NaN",
     ("erf", "d2"): "x = +inf: graphc -0 (the limit), PyTorch NaN",

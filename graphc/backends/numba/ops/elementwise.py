@@ -20,10 +20,9 @@ def _pow_scalar(c: Scalar, x: str, y: str) -> str:
         unit = f"(1 if {x} == 1 else ((1 if {y} % 2 == 0 else -1) if {x} == -1 else 0))"
         return f"({x} ** {y} if {y} >= 0 else {unit})"
     x, y = c.cast(x, 0), c.cast(y, 1)
-    # As NumPy (and PyTorch): (-inf) ** y is NaN for a positive y that is not an integer (C's pow
-    # says +inf).
-    odd_case = f"{x} == {c.k(-np.inf)} and {y} > 0 and np.floor({y}) != {y}"
-    return f"({c.k(np.nan)} if {odd_case} else {x} ** {y})"
+    # C's pow, but y = +-0.5 are sqrt(x) and 1 / sqrt(x), as the reference (`_pow_ref`) says.
+    root = f"np.sqrt({x})"
+    return f"({root} if {y} == {c.k(0.5)} else ({c.k(1)} / {root} if {y} == {c.k(-0.5)} else {x} ** {y}))"
 
 
 def _sign_scalar(c: Scalar, x: str) -> str:
@@ -46,7 +45,7 @@ def _sigmoid_scalar(c: Scalar, x: str) -> str:
 
 
 def _tanh_scalar(c: Scalar, x: str) -> str:
-    # float32 uses the vectorizing rational approximation (graphc.backends.numba.helpers.tanh_f32).
+    # float32 uses the vectorizing helper (graphc.backends.numba.helpers.tanh_f32, 1.3 ulp).
     return f"tanh_f32({x})" if c.out == np.float32 else f"np.tanh({x})"
 
 

@@ -38,7 +38,7 @@ def _xent_kernel(em: Emitter, out: Buf, logits: Buf, labels: Buf) -> None:
         with em.block(f"if {label} < 0 or {label} >= {n}:"):
             em.fail(STATUS_INDEX, label)
         m, total = _row_max_and_sum(em, lambda k: rows.at([i, k]), n, out.dtype, lambda k: exps.at([k]), (exps, "0"))
-        em.line(f"{out.item(i)} = np.log({cast}({total})) + {m} - {rows.at([i, label])}")
+        em.line(f"{out.item(i)} = np.log({cast}({total})) - ({rows.at([i, label])} - {m})")  # as the reference
 
 
 def _row_max_and_sum(em: Emitter, row: Callable[[str], str], n: int, dtype: np.dtype,
