@@ -133,6 +133,23 @@ def test_check_numerics_names_node_and_line_and_changes_nothing() -> None:
     assert np.isnan(unchecked(np.array([1.0, -1.0], np.float32)))
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd with a schedule"])
+def test_a_numerics_error_in_the_backward_pass_leaves_optimizer_state_unchanged(optimizer: str) -> None:
+    # The step counter's update reads no gradient: it used to be written before the backward
+    # pass's infinity (d sqrt(0)) was found, so a caught error skewed every later step.
+    w = gc.variable(np.array([1.0, 2.0]), name="w")
+    x = gc.placeholder((2,), "float64", name="x")
+    loss = gc.sum(gc.sqrt(x * w))
+    updates = (gc.optim.adam(loss, [w], 0.1) if optimizer == "adam"
+               else gc.optim.sgd(loss, [w], lambda t: 0.1 / (t + 1)))
+    before = {v: v.value for v in updates}
+    f = gc.compile([x], loss, updates=updates, check_numerics=True)
+    with pytest.raises(gc.NumericsError):
+        f(np.array([1.0, 0.0]))
+    for v, value in before.items():
+        np.testing.assert_array_equal(v.value, value, err_msg=v.name)
+
+
 def test_numerics_error_in_a_gradient_points_at_the_forward_line() -> None:
     x = gc.placeholder((), "float64", name="x")
     where = here()
