@@ -3,8 +3,12 @@ the same attributes compute the same value, so one of them serves every user. A 
 and a cond's branches are compared by what they compute (two derivatives of one scan or cond,
 built apart, are one).
 
-Random draws are never merged (each node draws its own stream), nor are placeholders and
-variables (their identity is their meaning). Constants merge by dtype, shape and bytes.
+Placeholders and variables are never merged (their identity is their meaning). A random draw
+is a function of its seed, its stream and the call, all in its attributes, so equal draws merge
+too: the copies of a checkpointed block that differentiating it makes, one per input, are then
+one copy. A draw made while differentiating (a recomputation's) merges only with those made for
+the same forward node, never with the forward pass's own, so the forward's draws still die
+after it. Constants merge by dtype, shape and bytes.
 """
 
 from __future__ import annotations
@@ -67,11 +71,11 @@ def cse(graph: Graph) -> PassResult:
     merged = 0
     for n in graph.nodes:
         inputs = tuple(new[id(x)] for x in n.inputs)
-        if n.op.leaf in ("fed", "state") or n.op.needs_step:  # each its own value, or its own draws
+        if n.op.leaf in ("fed", "state"):  # each its own value
             new[id(n)] = n
             continue
         key = (n.op, tuple(id(x) for x in inputs), n.dtype.str, n.shape,
-               tuple(sorted((k, _hashable(v)) for k, v in n.attrs.items())))
+               tuple(sorted((k, _hashable(v)) for k, v in n.attrs.items())), n.grad_of if n.op.needs_step else None)
         if key in seen:
             new[id(n)] = seen[key]
             merged += 1
