@@ -41,7 +41,7 @@ def test_a_kernel_holds_nothing_of_its_program() -> None:
     one, two = program("a", 0.5), program("zz", -2.0)  # other names, other values, same code
     assert one._native.texts == two._native.texts  # type: ignore[union-attr]
     assert two._native.cache_hit  # type: ignore[union-attr]
-    data = np.linspace(-1, 1, 15, dtype=np.float32).reshape(5, 3)
+    data = np.linspace(-1, 2, 15, dtype=np.float32).reshape(5, 3)
     np.testing.assert_allclose(one(data), np.sum(np.tanh(data @ np.full((3, 2), 0.5, np.float32))), rtol=1e-6)
     np.testing.assert_allclose(two(data), np.sum(np.tanh(data @ np.full((3, 2), -2.0, np.float32))), atol=1e-5)
 

@@ -149,7 +149,7 @@ def test_rows_groups_of_any_rank_match_the_reference(shape: tuple[int, ...]) -> 
 
 def test_the_fused_rows_loop_vectorizes_transcendentals_included() -> None:
     # A fused loop only pays if it vectorizes: packed single-precision arithmetic on ymm/zmm
-    # registers, gelu's tanh included (graphc's rational tanh, inlined; no libm tanhf call).
+    # registers, gelu's tanh included (graphc's own tanh_f32, inlined; no libm tanhf call).
     x = gc.placeholder((8, 256), "float32", name="x")
     c = x - gc.mean(x, axis=1, keepdims=True)
     y = gc.gelu(c / gc.sqrt(gc.mean(c * c, axis=1, keepdims=True) + 1e-5))
