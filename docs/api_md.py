@@ -29,6 +29,8 @@ FUNCTION_ATTRIBUTES = [
     ("passes", "per pass that ran: its name, nodes before and after, counters, notes and time"),
     ("memory", "the native program's memory plan: `arena_bytes`, `naive_bytes`, `lower_bound_bytes` (None when"
                " the Numba back end cannot lower the program)"),
+    ("calls", "the calls made so far (a `run_many` step is one), which random draws follow; settable, to"
+              " resume a rebuilt step's draws where a saved run was"),
 ]
 
 

@@ -78,7 +78,27 @@ def _collector_paused(build: Any) -> Any:
     return paused
 
 
-class Function:
+class _Counted:
+    """What a compiled function's calls have counted: random draws follow the count."""
+
+    _steps: int
+
+    @property
+    def calls(self) -> int:
+        """The calls made so far (each step of `run_many` is one). The k-th call's random draws
+        are a function of k, the seed and each node's stream: set `calls` on a function rebuilt
+        from saved variables to draw on from where the saved run was."""
+        return self._steps
+
+    @calls.setter
+    def calls(self, n: int) -> None:
+        if not is_int(n) or isinstance(n, bool) or n < 0:
+            raise GraphError(f"calls: expected a count of calls (an int >= 0), got {n!r}")
+        with STEP_LOCK:
+            self._steps = int(n)
+
+
+class Function(_Counted):
     """A compiled program. Call it with arrays, by position or by placeholder name."""
 
     @_collector_paused
@@ -417,7 +437,7 @@ _LATEST = frozenset({
 })
 
 
-class SpecializingFunction:
+class SpecializingFunction(_Counted):
     """A compiled function whose placeholders have sizes given at call time (declared None).
 
     Each set of sizes it is called with gets its own `Function`, built on first use by replaying

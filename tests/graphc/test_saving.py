@@ -47,25 +47,42 @@ def test_variables_round_trip_as_a_list_and_as_a_dict(tmp_path: pathlib.Path) ->
 def test_training_resumes_on_the_same_trajectory(tmp_path: pathlib.Path) -> None:
     xs, ys = _data()
     for dropout in (False, True):
+        gc.set_seed(0)  # every build below numbers its random streams alike
         x, y, params, loss, updates = _model(dropout=dropout)
         first = gc.compile([x, y], loss, updates=updates)
         halves = [float(first(xs, ys)) for _ in range(4)]
         gc.save(tmp_path / "state.npz", list(updates))  # parameters and the optimizer's state
         gc.save(tmp_path / "step.npz", first)
+        calls = first.calls
         going_on = [float(first(xs, ys)) for _ in range(6)]
         # The saved function resumes by itself: its variables, optimizer state and call count
         # (dropout's draws go on from the same call).
         loaded = gc.load(tmp_path / "step.npz")
         np.testing.assert_array_equal([float(loaded(xs, ys)) for _ in range(6)], going_on)
-        if not dropout:  # a model rebuilt from code, its state restored from the saved values
-            x, y, params, loss, updates = _model(seed=9, dropout=False)
-            for v, value in zip(updates, gc.load(tmp_path / "state.npz")):
-                v.assign(value)
-            resumed = gc.compile([x, y], loss, updates=updates)
-            np.testing.assert_array_equal([float(resumed(xs, ys)) for _ in range(6)], going_on)
-            x, y, params, loss, updates = _model(dropout=False)
-            straight = gc.compile([x, y], loss, updates=updates)
-            np.testing.assert_array_equal([float(straight(xs, ys)) for _ in range(10)], halves + going_on)
+        # A model rebuilt from code, its state restored from the saved values and, for its
+        # draws, its call count.
+        gc.set_seed(0)
+        x, y, params, loss, updates = _model(seed=9, dropout=dropout)
+        for v, value in zip(updates, gc.load(tmp_path / "state.npz")):
+            v.assign(value)
+        resumed = gc.compile([x, y], loss, updates=updates)
+        resumed.calls = calls
+        np.testing.assert_array_equal([float(resumed(xs, ys)) for _ in range(6)], going_on)
+        gc.set_seed(0)
+        x, y, params, loss, updates = _model(dropout=dropout)
+        straight = gc.compile([x, y], loss, updates=updates)
+        np.testing.assert_array_equal([float(straight(xs, ys)) for _ in range(10)], halves + going_on)
+        assert straight.calls == 10
+
+
+def test_the_call_count_is_checked() -> None:
+    f = gc.compile([], gc.random_uniform((2,)))
+    for bad in (-1, 2.5, "3", True):
+        with pytest.raises(gc.GraphError, match="calls"):
+            f.calls = bad  # type: ignore[assignment]
+    f.calls = 7
+    g = gc.compile([], gc.random_uniform((2,)) * 1.0)
+    assert f.calls == 7 and g.calls == 0
 
 
 def test_a_step_with_its_gradient_flow_round_trips(tmp_path: pathlib.Path) -> None:
