@@ -528,16 +528,71 @@ def _is_array_index(e: Any) -> bool:
 
 
 def getitem(x: Any, key: Any) -> Any:
-    """Indexing: ints, slices, `...`, None (new axes) and one integer array (an array, a list or
-    an int tensor; a constant bool array stands for its nonzero positions), as NumPy."""
+    """Indexing: ints, slices, `...`, None (new axes) and integer arrays (arrays, lists or int
+    tensors; a constant bool array stands for its nonzero positions), as NumPy: several arrays
+    broadcast together and pick one element each (`x[rows, cols]`)."""
     (x,) = lift(x)
     entries = key if isinstance(key, tuple) else (key,)
     arrays = [i for i, e in enumerate(entries) if _is_array_index(e)]
     if len(arrays) > 1:
-        raise GraphError("indexing with more than one integer array is not supported; index one at a time")
+        return _getitem_arrays(x, entries)
     if arrays:
         return _getitem_array(x, entries, arrays[0])
     return _getitem_basic(x, entries)
+
+
+def _expanded(x: Any, entries: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`entries` with `...` written out as full slices (a ShapeError for too many indices)."""
+    if builtins.sum(b is Ellipsis for b in entries) > 1:
+        raise ShapeError("an index can have only one ellipsis ('...')")
+    used = builtins.sum(b is not None and b is not Ellipsis for b in entries)
+    if used > x.ndim:
+        raise ShapeError(f"too many indices ({used}) for a tensor of shape {x.shape}")
+    return tuple(s for b in entries for s in ((slice(None),) * (x.ndim - used) if b is Ellipsis else (b,)))
+
+
+def _getitem_arrays(x: Any, entries: tuple[Any, ...]) -> Any:
+    """x[entries] with several integer arrays (NumPy's advanced indexing): the arrays and the
+    ints beside them broadcast to one shape B, whose axes replace the indexed ones where those
+    stand together, else go first. Computed as one take along the indexed axes moved to the
+    front and merged, at the flat index sum(i_k * stride_k); each array is first taken from
+    arange(its axis's size), which counts negative indices from the end and stops an index out
+    of its own axis (one out of its axis could still land inside the merged one)."""
+    full = _expanded(x, entries)
+    advanced = [i for i, b in enumerate(full) if _is_array_index(b) or isinstance(b, (int, np.integer))]
+    basic = _getitem_basic(x, tuple(slice(None) if i in advanced else b for i, b in enumerate(full)))
+    axis_of = {i: builtins.sum(1 for b in full[:i] if b is not None) for i in advanced}  # in x
+    flat: Any = None
+    stride = 1
+    for i in reversed(advanced):
+        e, n = full[i], x.shape[axis_of[i]]
+        if not is_tensor(e) and np.asarray(e).dtype == np.bool_:
+            mask = np.asarray(e)
+            if mask.ndim != 1 or mask.shape[0] != n:
+                raise ShapeError(f"a bool index must be 1-D and as long as its axis ({n}), got shape {mask.shape}")
+            e = np.nonzero(mask)[0]
+        if is_tensor(e) and e.dtype == np.bool_:
+            raise GraphError("a bool tensor index has a data-dependent shape; use gc.where(mask, x, 0) instead")
+        ramp = np.arange(n, dtype=np.int64).reshape((1,) * axis_of[i] + (n,))  # its axis where x's is
+        index = take(ramp, e if is_tensor(e) else _index_array(e), axis_of[i])
+        index = reshape(index, index.shape[axis_of[i]:])
+        try:
+            np.broadcast_shapes(index.shape, () if flat is None else flat.shape)
+        except ValueError:
+            raise ShapeError(f"the integer arrays of an index do not broadcast together: shapes {index.shape}"
+                             f" and {flat.shape}") from None
+        term = index * stride if stride != 1 else index
+        flat = term if flat is None else term + flat
+        stride *= n
+    order = advanced + [a for a in range(basic.ndim) if a not in advanced]
+    moved = transpose(basic, tuple(order)) if order != list(range(basic.ndim)) else basic
+    merged = reshape(moved, (stride,) + moved.shape[len(advanced):])
+    result = take(merged, flat, 0)
+    together = advanced[-1] - advanced[0] + 1 == len(advanced)
+    if together and advanced[0]:  # B's axes where the indexed ones stood
+        b = flat.ndim
+        result = transpose(result, tuple(range(b, b + advanced[0])) + tuple(range(b)) + tuple(range(b + advanced[0], result.ndim)))
+    return result
 
 
 def _getitem_array(x: Any, entries: tuple[Any, ...], at: int) -> Any:

@@ -495,9 +495,26 @@ def _m_gather(d: _Draw) -> Step | None:
     axis = int(d.rng.integers(x.ndim))
     n = x.shape[axis]
     idx = d.rng.integers(-n, n, size=d.choice([(3,), (2, 2), (1,), ()])).astype(np.int64)
-    if d.rng.random() < 0.5:
+    r = d.rng.random()
+    if r < 0.4:
         return Step("gc.take", (Ref(k), idx), {"axis": axis})
-    key = [slice(None)] * axis + [idx.reshape(-1).tolist()]
+    if r < 0.7 or x.ndim < 2:
+        key = [slice(None)] * axis + [idx.reshape(-1).tolist()]
+        return Step("getitem", (Ref(k), tuple(key)))
+    # several arrays (and maybe an int) broadcast together, side by side or apart (NumPy then
+    # puts the broadcast axes first)
+    shapes = d.choice([[(3,), (3,)], [(2, 1), (3,)], [(), (2,)], [(2, 2), (1, 2)]])
+    key = []
+    for m in x.shape:
+        roll = d.rng.random()
+        if roll < 0.5 and shapes:
+            key.append(d.rng.integers(-m, m, size=shapes.pop()).astype(np.int64))
+        elif roll < 0.6:
+            key.append(int(d.rng.integers(-m, m)))
+        else:
+            key.append(slice(None))
+    if sum(isinstance(e, np.ndarray) for e in key) < 2:
+        return Step("gc.take", (Ref(k), idx), {"axis": axis})
     return Step("getitem", (Ref(k), tuple(key)))
 
 

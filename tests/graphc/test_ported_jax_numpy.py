@@ -454,6 +454,19 @@ def _take_cases() -> list[Case]:
             lambda y, fed: [y[_IDX], y[:, [4, -5, 1]], y[..., [-1, 0, 0]], y[1:3, _IDX, ::-1], y[fed],
                             y[:, fed], y[2, :, [2, -3]]],
             [y, np.array([3, -1, 0, 3], np.int64)], elementwise=True, hvp=dtype == "float64"))
+        # several integer arrays at once (lax_numpy_indexing_test's advanced integer indexing):
+        # broadcast together; side by side their axes stand in place, apart (a slice or None
+        # between) they go first; ints join them; fed arrays of two dtypes
+        cases.append(Case(
+            f"getitem-int-arrays-{dtype}",
+            lambda y, r, c: [y[[0, 1, 3], [2, 4, 0]], y[_IDX, [1, -2]], y[:, [0, -1], [2, 1]], y[[1, 2], :, [0, 2]],
+                             y[[0, 1], 2], y[..., [0, 1], [1, 2]], y[[0, 1], None, [1, 2]], y[r, c],
+                             y[r[:, None], c], y[2, :, c], y[r, 1:4, c]],
+            lambda y, r, c: [y[[0, 1, 3], [2, 4, 0]], y[_IDX, [1, -2]], y[:, [0, -1], [2, 1]], y[[1, 2], :, [0, 2]],
+                             y[[0, 1], 2], y[..., [0, 1], [1, 2]], y[[0, 1], None, [1, 2]], y[r, c],
+                             y[r[:, None], c], y[2, :, c], y[r, 1:4, c]],
+            [y, np.array([3, -1, 0], np.int64), np.array([2, 0, -3], np.int32)], elementwise=True,
+            hvp=dtype == "float64"))
     return cases
 
 
@@ -671,6 +684,7 @@ _ERRORS: list[tuple[str, tuple[int, ...], Callable[[Any], Any]]] = [
     ("take-scalar", (), lambda x: gc.take(x, [0])),
     ("take-bool", (3,), lambda x: gc.take(x, [True, False, True])),
     ("getitem-out-of-range", (4, 3), lambda x: x[[1, 4]]),
+    ("getitem-arrays-out-of-range", (4, 3), lambda x: x[[1, 2], [0, 3]]),
     ("matmul-inner", (3, 4), lambda x: gc.matmul(x, x)),
     ("matmul-scalar", (3, 4), lambda x: gc.matmul(x, gc.sum(x))),
     ("matmul-batch", (2, 3, 3), lambda x: gc.matmul(x, gc.concatenate([x, x], 0)[:3])),
