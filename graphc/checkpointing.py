@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from . import eager
-from .builder import apply, lift, substitutes, substituting
+from .builder import apply, is_tensor, lift, substitutes, substituting
 from .differentiate import jvp, vjp
+from .errors import GraphError
 from .ir import Node, nodes_created
 from .opdef import OpDef, register
 from .ops import reshape, stop_gradient
@@ -132,7 +133,7 @@ def checkpoint(fn: Callable[..., Any], *args: Any) -> Any:
         return _eager_checkpoint(block, inputs)
     first = nodes_created()
     streams = stream_position()
-    outs, out_tree = flatten(block.call(inputs))
+    outs, out_tree = _returned(block.call(inputs))
     outs = [lift(o)[0] for o in outs]
     if any(eager.is_eager(o) for o in outs):  # the block read eager tensors: it runs eagerly, on its
         with replaying_streams(streams):       # inputs' values (graph tensors of no placeholder)
@@ -154,13 +155,25 @@ def _eager_checkpoint(block: _Block, inputs: list[Any]) -> Any:
     inputs = [eager.to_eager(a) for a in inputs]
     streams = stream_position()
     with eager.enable_grad():  # recorded once, to find the tensors the block reads from outside
-        outs, out_tree = flatten(block.call(inputs))
+        outs, out_tree = _returned(block.call(inputs))
+    outs = [eager.to_eager(lift(o)[0]) if not eager.is_eager(o) else o for o in outs]
     captured = _eager_captured(outs, inputs)
     memo: dict[int, Any] = {}  # per output, the last cotangent sent back and the gradients it gave
     attrs = dict(block=block, n_args=len(inputs), streams=streams, memo=memo, sources=_sources(captured))
     made = [eager.apply(CHECKPOINT, (eager.tensor(o.data), *inputs, *captured), dict(attrs, output=k))
             for k, o in enumerate(outs)]
     return unflatten(out_tree, made)  # the recording is dropped: only the values are kept
+
+
+def _returned(result: Any) -> tuple[list[Any], Any]:
+    """The leaves of what a block returned, and its structure; a GraphError for a leaf that is
+    not a tensor or a number."""
+    leaves, tree = flatten(result)
+    for o in leaves:
+        if o is None or not (is_tensor(o) or np.asarray(o).dtype.kind in "biuf"):
+            raise GraphError(f"checkpoint: the block must return tensors (or lists, tuples or dicts of them),"
+                             f" got {o!r}")
+    return leaves, tree
 
 
 def _captured(outs: list[Node], inputs: list[Node], first: int) -> list[Node]:

@@ -161,3 +161,11 @@ def test_a_block_reading_eager_tensors_runs_eagerly_on_graph_inputs_with_values(
     value = gc.compile([], x, backend="numpy")()
     np.testing.assert_allclose(y.data, np.tanh(value * [0.5, 2.0]))
     np.testing.assert_allclose(w.grad.data, value * (1 - np.tanh(value * [0.5, 2.0]) ** 2))
+
+
+@pytest.mark.parametrize("mode", ["graph", "eager"])
+def test_a_block_returning_something_else_than_tensors_says_so(mode: str) -> None:
+    x = gc.placeholder((3,), "float64") if mode == "graph" else eager.tensor(np.ones(3), requires_grad=True)
+    for bad in ("abc", None):
+        with pytest.raises(gc.GraphError, match="must return tensors.*got"):
+            gc.checkpoint(lambda h, bad=bad: (h * 2.0, bad), x)
