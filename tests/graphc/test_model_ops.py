@@ -163,6 +163,9 @@ def test_an_index_out_of_range_is_a_clear_error_and_loses_nothing(backend: str) 
     np.testing.assert_array_equal(table.value, np.ones((4, 2)))
     (value,) = f(np.array([0, -1, 1]))
     assert value == 6.0
+    with pytest.raises(gc.FeedError, match=r"index 7 is out of range .*\(step 2 of run_many\)"):
+        f.run_many(np.array([[0, 1, 2], [3, 3, 3], [0, 7, 1]]))
+    np.testing.assert_array_equal(table.value, [[0.9, 0.9], [0.9, 0.9], [1.0, 1.0], [0.9, 0.9]])  # as after the good call
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])

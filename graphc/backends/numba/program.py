@@ -558,7 +558,7 @@ class NativeProgram:
             finally:
                 restore_threads(before)
         if self.status[0]:
-            self._raise([f[done] for f in feeds])
+            self._raise([f[done] for f in feeds], f" (step {done} of run_many)")
         return outs
 
     def _run_steps_python(self, n_steps: int, step0: int, fed: list[tuple[int, int, int]], outs: list[np.ndarray]) -> int:
@@ -572,7 +572,8 @@ class NativeProgram:
                 o[t] = view
         return n_steps
 
-    def _raise(self, feeds: list[np.ndarray]) -> None:
+    def _raise(self, feeds: list[np.ndarray], which: str = "") -> None:
+        """The error the status words describe (`which`: the step of a run, said last)."""
         code, site, value, k = (int(v) for v in self.status)
         self.status[:] = 0
         kernel = self.program.kernels[k]
@@ -580,6 +581,7 @@ class NativeProgram:
         # In a loop's body: the step it stopped at (of each loop around it, outermost first).
         steps = [int(self.table[G_LOOP + d]) for d in range(kernel.depth)]
         at = f" (at step {', '.join(map(str, steps))} of the loop{'s' if len(steps) > 1 else ''} around it)" if steps else ""
+        at += which
         if code == STATUS_INDEX:
             raise FeedError(OUT_OF_RANGE[node.op](node, value) + at)  # indices come from feeds: constants are checked when made
         if code == STATUS_NUMERICS:

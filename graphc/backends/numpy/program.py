@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ...errors import GraphcError
 from ...ir import Graph, Node, Variable
 from .executor import evaluate
 
@@ -27,5 +28,10 @@ class ReferenceProgram:
 
     def run_many(self, stacked: list[np.ndarray], n_steps: int, step0: int) -> list[np.ndarray]:
         """`n_steps` steps, feeds and outputs stacked along a new first axis."""
-        results = [self([f[t] for f in stacked], step0 + t) for t in range(n_steps)]
+        results = []
+        for t in range(n_steps):
+            try:
+                results.append(self([f[t] for f in stacked], step0 + t))
+            except GraphcError as exc:
+                raise type(exc)(f"{exc.detail} (step {t} of run_many)") from None
         return [np.stack([r[i] for r in results]) for i in range(len(results[0]))]
