@@ -72,13 +72,21 @@ def matmul(a: Any, b: Any) -> Any:
 
 
 def einsum(spec: str, *xs: Any) -> Any:
-    """NumPy's einsum for contractions: "ij,jk->ik", "bhqd,bhkd->bhqk", "ii->i" is not supported
-    (a letter appears at most once per operand); "..." stands for the same leading axes in every
-    operand; without "->" the output is the letters used once, sorted. Operands are contracted
-    left to right, each pair as a batched matrix product (summing a letter no one else needs
-    first)."""
+    """NumPy's einsum: "ij,jk->ik", "bhqd,bhkd->bhqk", "...ij,...jk"; a letter repeated in one
+    operand takes its diagonal ("ii->i", "ii" the trace); axes of size 1 broadcast against
+    their letter's size, under "..." or not; without "->" the output is the letters used once,
+    sorted. Operands are contracted left to right, each pair as a batched matrix product
+    (summing a letter no one else needs first)."""
     xs = tuple(lift(*xs))
     inputs, output = _parse_einsum(spec, xs)
+    pairs = [_diagonals(term, x) for term, x in zip(inputs, xs)]
+    size: dict[str, int] = {}
+    for term, x in pairs:
+        for c, d in zip(term, x.shape):
+            size[c] = d if size.get(c, 1) == 1 else size[c]  # another than 1 (0 included), if any
+    inputs = [term for term, _ in pairs]
+    xs = tuple(x if all(size[c] == d for c, d in zip(term, x.shape)) else
+               sh.broadcast_to(x, tuple(size[c] for c in term)) for term, x in pairs)
     letters, out = list(inputs[0]), xs[0]
     for i in range(1, len(xs)):
         later = set(output).union(*inputs[i + 1 :])
@@ -114,16 +122,20 @@ def _parse_einsum(spec: str, xs: tuple[Any, ...]) -> tuple[list[str], str]:
             inputs[k] = term = term.replace("...", ellipsis[len(ellipsis) - n :])
         if any(not c.isalpha() for c in term):
             raise ShapeError(f"einsum: {spec!r}: operands are named by letters, got {term!r}")
-        if len(set(term)) != len(term):
-            raise ShapeError(f"einsum: {spec!r}: a letter repeated in one operand (a diagonal) is not supported")
         if len(term) != x.ndim:
             raise ShapeError(f"einsum: operand {k} has shape {x.shape}, but {term!r} names {len(term)} axes")
+        for c in set(term):
+            if len({x.shape[a] for a, t in enumerate(term) if t == c}) > 1:
+                raise ShapeError(f"einsum: {spec!r}: letter {c!r} repeats in operand {k} over axes of sizes"
+                                 f" {[x.shape[a] for a, t in enumerate(term) if t == c]} (a diagonal needs equal sizes)")
     sizes: dict[str, int] = {}
     for term, x in zip(inputs, xs):
         for c, d in zip(term, x.shape):
-            if sizes.setdefault(c, d) != d:
+            known = sizes.setdefault(c, d)
+            if known != d and 1 not in (known, d):
                 what = "the axes under '...'" if c in ellipsis else f"letter {c!r}"
-                raise ShapeError(f"einsum: {spec!r}: {what} have sizes {sizes[c]} and {d} (einsum does not broadcast)")
+                raise ShapeError(f"einsum: {spec!r}: sizes {known} and {d} of {what} do not broadcast")
+            sizes[c] = d if known == 1 else known
     if arrow:
         output = rhs.replace("...", ellipsis)
     else:
@@ -132,6 +144,22 @@ def _parse_einsum(spec: str, xs: tuple[Any, ...]) -> tuple[list[str], str]:
     if any(c not in sizes for c in output) or len(set(output)) != len(output):
         raise ShapeError(f"einsum: {spec!r}: the output must name distinct letters of the operands")
     return inputs, output
+
+
+def _diagonals(term: str, x: Any) -> tuple[str, Any]:
+    """x's diagonal over the axes of each letter repeated in `term` (equal sizes, checked), that
+    letter then named once, last: axes i and j of size n moved last and merged, then the
+    elements at i * (n + 1) taken."""
+    while len(set(term)) != len(term):
+        c = next(c for c in term if term.count(c) > 1)
+        p, q = term.index(c), term.index(c, term.index(c) + 1)
+        rest = [a for a in range(len(term)) if a not in (p, q)]
+        n = x.shape[p]
+        moved = _permuted(x, rest + [p, q])
+        merged = sh.reshape(moved, moved.shape[:-2] + (n * n,))
+        x = sh.take(merged, np.arange(n, dtype=np.int64) * (n + 1), axis=merged.ndim - 1)
+        term = "".join(term[a] for a in rest) + c
+    return term, x
 
 
 def _contract(la: list[str], a: Any, lb: list[str], b: Any, later: set[str]) -> tuple[list[str], Any]:

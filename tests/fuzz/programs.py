@@ -538,8 +538,14 @@ def _m_shape_extra(d: _Draw) -> Step | None:
     if x.dtype.kind == "f" and 1 <= x.ndim <= 3:
         letters = "abc"[: x.ndim]
         kept = "".join(c for c in letters if d.rng.random() < 0.5)
-        w = weight((x.shape[-1], 2), int(d.rng.integers(100))).astype(x.dtype)
-        return Step("gc.einsum", (f"{letters},{letters[-1]}z->{kept}z", Ref(k), w))
+        square = [i for i, v in enumerate(d.values) if v.dtype.kind == "f" and 2 <= v.ndim <= 3 and v.shape[0] == v.shape[1]]
+        if square and d.rng.random() < 0.3:  # a diagonal (or trace) of a value whose first two axes are equal
+            j = d.choice(square)
+            rest = "c" if d.values[j].ndim == 3 else ""
+            out = d.choice(["", "a"]) + (rest if d.rng.random() < 0.5 else "")
+            return Step("gc.einsum", (f"aa{rest}->{out}", Ref(j)))
+        w = weight((1 if d.rng.random() < 0.2 else x.shape[-1], 2), int(d.rng.integers(100))).astype(x.dtype)
+        return Step("gc.einsum", (f"{letters},{letters[-1]}z->{kept}z", Ref(k), w))  # a 1 broadcasts
     return None
 
 

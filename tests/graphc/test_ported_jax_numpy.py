@@ -498,6 +498,9 @@ _EINSUM_SPECS: list[tuple[str, list[tuple[int, ...]]]] = [
     ("bhqd,bhkd->bhqk", [(2, 2, 3, 4), (2, 2, 5, 4)]), ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
     ("ab,cd->", [(2, 3), (4, 1)]), ("ij,ij->i", [(3, 4), (3, 4)]), ("i,jk->kji", [(2,), (3, 4)]),
     ("ij,jk->ik", [(3, 0), (0, 2)]),
+    # diagonals and traces (testEinsumDiagonal...), size-1 axes broadcasting (testEinsumBroadcasting)
+    ("ii->i", [(3, 3)]), ("ii", [(4, 4)]), ("iij->ij", [(2, 2, 3)]), ("iji->j", [(3, 2, 3)]), ("ii,i->i", [(3, 3), (3,)]),
+    ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]), ("ij,ij->ij", [(2, 3), (1, 3)]), ("ij,kj->ik", [(4, 1), (2, 5)]),
 ]
 
 
@@ -688,7 +691,8 @@ _ERRORS: list[tuple[str, tuple[int, ...], Callable[[Any], Any]]] = [
     ("matmul-inner", (3, 4), lambda x: gc.matmul(x, x)),
     ("matmul-scalar", (3, 4), lambda x: gc.matmul(x, gc.sum(x))),
     ("matmul-batch", (2, 3, 3), lambda x: gc.matmul(x, gc.concatenate([x, x], 0)[:3])),
-    ("einsum-repeated-letter", (3, 3), lambda x: gc.einsum("ii->i", x)),
+    ("einsum-unequal-diagonal", (3, 4), lambda x: gc.einsum("ii->i", x)),
+    ("einsum-no-broadcast", (2, 3), lambda x: gc.einsum("ij,ij->ij", x, x[:, :2])),
     ("where-shapes", (2, 3), lambda x: gc.where(x > 0, x, gc.sum(x, axis=0)[:2])),
 ]
 
