@@ -537,7 +537,7 @@ def getitem(x: Any, key: Any) -> Any:
     if len(arrays) > 1:
         return _getitem_arrays(x, entries)
     if arrays:
-        return _getitem_array(x, entries, arrays[0])
+        return _getitem_array(x, entries)
     return _getitem_basic(x, entries)
 
 
@@ -549,6 +549,19 @@ def _expanded(x: Any, entries: tuple[Any, ...]) -> tuple[Any, ...]:
     if used > x.ndim:
         raise ShapeError(f"too many indices ({used}) for a tensor of shape {x.shape}")
     return tuple(s for b in entries for s in ((slice(None),) * (x.ndim - used) if b is Ellipsis else (b,)))
+
+
+def _positions(e: Any, n: int) -> Any:
+    """An array index into an axis of size n as integers: a constant bool mask (1-D, n long) as
+    its nonzero positions; a bool tensor, whose count of positions only data can tell, refused."""
+    if not is_tensor(e) and np.asarray(e).dtype == np.bool_:
+        mask = np.asarray(e)
+        if mask.ndim != 1 or mask.shape[0] != n:
+            raise ShapeError(f"a bool index must be 1-D and as long as its axis ({n}), got shape {mask.shape}")
+        return np.nonzero(mask)[0]
+    if is_tensor(e) and e.dtype == np.bool_:
+        raise GraphError("a bool tensor index has a data-dependent shape; use gc.where(mask, x, 0) instead")
+    return e
 
 
 def _getitem_arrays(x: Any, entries: tuple[Any, ...]) -> Any:
@@ -565,14 +578,8 @@ def _getitem_arrays(x: Any, entries: tuple[Any, ...]) -> Any:
     flat: Any = None
     stride = 1
     for i in reversed(advanced):
-        e, n = full[i], x.shape[axis_of[i]]
-        if not is_tensor(e) and np.asarray(e).dtype == np.bool_:
-            mask = np.asarray(e)
-            if mask.ndim != 1 or mask.shape[0] != n:
-                raise ShapeError(f"a bool index must be 1-D and as long as its axis ({n}), got shape {mask.shape}")
-            e = np.nonzero(mask)[0]
-        if is_tensor(e) and e.dtype == np.bool_:
-            raise GraphError("a bool tensor index has a data-dependent shape; use gc.where(mask, x, 0) instead")
+        n = x.shape[axis_of[i]]
+        e = _positions(full[i], n)
         ramp = np.arange(n, dtype=np.int64).reshape((1,) * axis_of[i] + (n,))  # its axis where x's is
         index = take(ramp, e if is_tensor(e) else _index_array(e), axis_of[i])
         index = reshape(index, index.shape[axis_of[i]:])
@@ -595,23 +602,12 @@ def _getitem_arrays(x: Any, entries: tuple[Any, ...]) -> Any:
     return result
 
 
-def _getitem_array(x: Any, entries: tuple[Any, ...], at: int) -> Any:
-    """x[entries] where entries[at] is an integer array: the basic index with that entry a full
+def _getitem_array(x: Any, entries: tuple[Any, ...]) -> Any:
+    """x[entries] where one entry is an integer array: the basic index with that entry a full
     slice, then a take along the axis it became (NumPy's shape for a single array index)."""
-    used = builtins.sum(b is not None and b is not Ellipsis for b in entries)
-    full = tuple(s for b in entries for s in ((slice(None),) * (x.ndim - used) if b is Ellipsis else (b,)))
+    full = _expanded(x, entries)
     at = next(i for i, b in enumerate(full) if _is_array_index(b))
-    e = full[at]
-    if used > x.ndim:
-        raise ShapeError(f"too many indices ({used}) for a tensor of shape {x.shape}")
-    size = x.shape[builtins.sum(1 for b in full[:at] if b is not None)]  # of the axis the array indexes
-    if not is_tensor(e) and np.asarray(e).dtype == np.bool_:
-        mask = np.asarray(e)
-        if mask.ndim != 1 or mask.shape[0] != size:
-            raise ShapeError(f"a bool index must be 1-D and as long as its axis ({size}), got shape {mask.shape}")
-        e = np.nonzero(mask)[0]
-    if is_tensor(e) and e.dtype == np.bool_:
-        raise GraphError("a bool tensor index has a data-dependent shape; use gc.where(mask, x, 0) instead")
+    e = _positions(full[at], x.shape[builtins.sum(1 for b in full[:at] if b is not None)])
     # Where the array's axis lands: what comes before it in the basic result.
     axis = builtins.sum(1 for b in full[:at] if b is None or isinstance(b, slice))
     result = take(_getitem_basic(x, full[:at] + (slice(None),) + full[at + 1 :]), e, axis)
@@ -625,14 +621,7 @@ def _getitem_array(x: Any, entries: tuple[Any, ...], at: int) -> Any:
 
 
 def _getitem_basic(x: Any, entries: tuple[Any, ...]) -> Any:
-    if builtins.sum(e is Ellipsis for e in entries) > 1:
-        raise ShapeError("an index can have only one ellipsis ('...')")
-    used = builtins.sum(e is not None and e is not Ellipsis for e in entries)
-    if used > x.ndim:
-        raise ShapeError(f"too many indices ({used}) for a tensor of shape {x.shape}")
-    if any(e is Ellipsis for e in entries):
-        at = next(i for i, e in enumerate(entries) if e is Ellipsis)
-        entries = entries[:at] + (slice(None),) * (x.ndim - used) + entries[at + 1 :]
+    entries = _expanded(x, entries)
     normalized: list[Any] = []
     new_axes: list[int] = []  # positions of None in the result
     axis, out_axis = 0, 0
