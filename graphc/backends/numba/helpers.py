@@ -136,6 +136,12 @@ def tanh_f32(x: float) -> float:
     return np.copysign(y, x) if x == x else x  # odd, -0 included; NaN stays NaN
 
 
+# `for i in lanes(n)` is `for i in range(n)` whose iterations kernel_ir asks LLVM to run in
+# vector lanes however few they are: its cost model leaves loops of under 16 known trips scalar
+# (a pooling row of 12 windows). Numba, running the same source, sees range itself.
+lanes = range
+
+
 @_jit
 def all_finite(flat: np.ndarray) -> bool:
     """Whether no element of 1-D `flat` is NaN or infinite."""

@@ -76,6 +76,8 @@ _NO_UNROLL = "graphc.loop.no_unroll"
 LONGEST_RUN = 64  # the longest `add_run` or `copy_run` made one vector operation
 _FEW_TRIPS = 8  # a loop nest running at most this many times is left to LLVM to unroll (a kernel's taps)
 _NO_UNROLL_NODE = re.compile(r'^(![0-9]+) = !\{ *!"graphc\.loop\.no_unroll\.[0-9]+" *\}$', re.M)
+_LANES = "graphc.loop.lanes"
+_LANES_NODE = re.compile(r'^(![0-9]+) = !\{ *!"graphc\.loop\.lanes\.[0-9]+" *\}$', re.M)
 _ORDERED = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 
 
@@ -840,6 +842,7 @@ class _Function:
         if any(v.dtype.kind not in "iu" for v in bounds):
             raise Untranslatable("range of non-integers")
         step = 1
+        lanes = isinstance(it.func, ast.Name) and it.func.id == "lanes"  # `lanes = range`: see helpers.lanes
         if len(it.args) == 3:
             s = it.args[2]
             literal = s.operand.value if isinstance(s, ast.UnaryOp) and isinstance(s.op, ast.USub) and isinstance(s.operand, ast.Constant) else None
@@ -881,9 +884,10 @@ class _Function:
         trips = None
         if isinstance(start.llvm, ir.Constant) and isinstance(stop.llvm, ir.Constant):
             trips = max(0, -(-(int(stop.llvm.constant) - int(start.llvm.constant)) // step))
-        self.loop_body(node.body, head, end, few=trips is not None and trips <= _FEW_TRIPS)
+        self.loop_body(node.body, head, end, few=trips is not None and trips <= _FEW_TRIPS, lanes=lanes)
 
-    def loop_body(self, body: list[ast.stmt], head: ir.Block, end: ir.Block, few: bool = False) -> None:
+    def loop_body(self, body: list[ast.stmt], head: ir.Block, end: ir.Block, few: bool = False,
+                  lanes: bool = False) -> None:
         """The body of a loop starting at `head`, then on to `end`. A loop holding another loop
         is marked not to be unrolled (`_NO_UNROLL`) unless it runs at most `_FEW_TRIPS` times
         (`few`: a convolution's taps, which unrolled run 10% faster): LLVM's unroller copies whole
@@ -899,9 +903,10 @@ class _Function:
         if not self.b.block.is_terminated:
             self.back_edge(head)
         edges, (nested,) = self.back_edges.pop()
-        if nested and not few:
+        if lanes or nested and not few:
             self.marked += 1  # a node of its own per loop, as LLVM wants
-            marker = self.module.add_metadata([ir.MetaDataString(self.module, f"{_NO_UNROLL}.{self.marked}")])
+            kind = _LANES if lanes else _NO_UNROLL
+            marker = self.module.add_metadata([ir.MetaDataString(self.module, f"{kind}.{self.marked}")])
             for edge in edges:
                 edge.set_metadata("llvm.loop", marker)
         self.b.position_at_end(end)
@@ -964,7 +969,8 @@ def _translate(tree: ast.FunctionDef, scope: dict[str, Any], name: str, pointers
         if f.result is not None:
             raise Untranslatable(f"{name} can end without a value")
         f.b.ret_void()
-    return _NO_UNROLL_NODE.sub(r'\1 = distinct !{\1, !{!"llvm.loop.unroll.disable"}}', str(module))
+    text = _NO_UNROLL_NODE.sub(r'\1 = distinct !{\1, !{!"llvm.loop.unroll.disable"}}', str(module))
+    return _LANES_NODE.sub(r'\1 = distinct !{\1, !{!"llvm.loop.unroll.disable"}, !{!"llvm.loop.vectorize.enable", i1 true}}', text)
 
 
 def translate(source: str, scope: dict[str, Any], name: str) -> str:

@@ -73,7 +73,7 @@ import numpy as np
 from numba import carray
 
 from graphc.backends.numba.driver import address_as
-from graphc.backends.numba.helpers import add_run, all_finite, copy_run, exp_f32, gemm, philox_normal, philox_uniform, sum_run, tanh_f32
+from graphc.backends.numba.helpers import add_run, all_finite, copy_run, exp_f32, gemm, lanes, philox_normal, philox_uniform, sum_run, tanh_f32
 
 f32, f64, i8, i16, i32, i64, u8, b1 = (
     np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.bool_)

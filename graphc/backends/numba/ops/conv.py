@@ -255,7 +255,8 @@ def _pool_argmax_kernel(em: Emitter, out: Buf, x: Buf, kernel: Pair, stride: Pai
     n, c, h, wd = x.shape
     ho, wo = out.shape[2:]
     planes = x.reshaped((n * c, h, wd))
-    with em.loops([n * c, ho, wo]) as (p, r, q):
+    q = em.fresh("i")
+    with em.loops([n * c, ho]) as (p, r), em.block(f"for {q} in lanes({wo}):"):  # a row's windows in vector lanes
         best, value = em.fresh("best"), em.fresh("value")
         em.line(f"{best} = {r} * {stride[0] * wd} + {q} * {stride[1]}")
         em.line(f"{value} = {planes.item(f'{p} * {h * wd} + {best}')}")
