@@ -154,10 +154,10 @@ def _eager_checkpoint(block: _Block, inputs: list[Any]) -> Any:
     backward pass runs it again (graph inputs are made eager: they must have values)."""
     inputs = [eager.to_eager(a) for a in inputs]
     streams = stream_position()
-    with eager.enable_grad():  # recorded once, to find the tensors the block reads from outside
+    with eager.enable_grad(), eager.tracking_made() as inside:  # recorded once, to find what it reads from outside
         outs, out_tree = _returned(block.call(inputs))
     outs = [eager.to_eager(lift(o)[0]) if not eager.is_eager(o) else o for o in outs]
-    captured = _eager_captured(outs, inputs)
+    captured = _eager_captured(outs, inputs, inside)
     memo: dict[int, Any] = {}  # per output, the last cotangent sent back and the gradients it gave
     attrs = dict(block=block, n_args=len(inputs), streams=streams, memo=memo, sources=_sources(captured))
     made = [eager.apply(CHECKPOINT, (eager.tensor(o.data), *inputs, *captured), dict(attrs, output=k))
@@ -196,9 +196,10 @@ def _captured(outs: list[Node], inputs: list[Node], first: int) -> list[Node]:
     return sorted(found, key=lambda n: n.id)
 
 
-def _eager_captured(outs: list[Any], inputs: list[Any]) -> list[Any]:
-    """The leaf tensors requiring gradients that the block's recording reaches (its weights),
-    the arguments aside."""
+def _eager_captured(outs: list[Any], inputs: list[Any], made: set[int]) -> list[Any]:
+    """The tensors requiring gradients that the block's recording reads from outside, the
+    arguments aside: its weights, and values computed before it (whose own tape the
+    recomputation must not walk into: the outer pass takes their gradients there, whole)."""
     given = {id(x) for x in inputs}
     found, seen, stack = [], set(), [o for o in outs if eager.is_eager(o)]
     while stack:
@@ -206,9 +207,10 @@ def _eager_captured(outs: list[Any], inputs: list[Any]) -> list[Any]:
         if id(t) in seen or id(t) in given:
             continue
         seen.add(id(t))
-        if t.requires_grad and t.op is None:
+        if t.requires_grad and (t.op is None or id(t) not in made):
             found.append(t)
-        stack.extend(t.inputs or ())
+        elif id(t) in made:
+            stack.extend(t.inputs)
     return found
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .backends.numpy.executor import evaluate
 from .dtypes import as_dtype, is_float, scalar_dtype, short_name
-from .errors import GraphError, ShapeError
+from .errors import DTypeError, GraphError, ShapeError
 from .ir import Graph, Node, topological_order
 from .operators import Operators
 
@@ -26,6 +26,7 @@ Hook = Callable[["Tensor"], "Tensor | None"]
 
 class _GradMode(threading.local):
     enabled = True
+    made: tuple[set[int], ...] = ()  # the sets `tracking_made` fills
 
 
 _mode = _GradMode()
@@ -60,6 +61,19 @@ def enable_grad() -> Iterator[None]:
         _mode.enabled = saved
 
 
+@contextlib.contextmanager
+def tracking_made() -> Iterator[set[int]]:
+    """The ids of the recorded tensors eager ops make inside this block (a checkpointed block's
+    own values, as against those it reads from outside)."""
+    made: set[int] = set()
+    saved = _mode.made
+    _mode.made = (*saved, made)
+    try:
+        yield made
+    finally:
+        _mode.made = saved
+
+
 def is_eager(value: Any) -> bool:
     """True for eager tensors."""
     return isinstance(value, Tensor)
@@ -84,11 +98,13 @@ class Tensor(Operators):
     """
 
     __graphc_eager__ = True
-    __slots__ = ("data", "grad", "requires_grad", "op", "inputs", "attrs", "name", "_hooks", "_retain")
+    __slots__ = ("data", "grad", "_requires_grad", "op", "inputs", "attrs", "name", "_hooks", "_retain", "_version",
+                 "_read")
 
     def __init__(self, data: np.ndarray, requires_grad: bool = False, name: str | None = None) -> None:
         self.data = data
         self.grad: Tensor | None = None
+        self._requires_grad = False
         self.requires_grad = requires_grad
         self.op: Any = None
         self.inputs: tuple[Tensor, ...] = ()
@@ -96,6 +112,18 @@ class Tensor(Operators):
         self.name = name
         self._hooks: list[Hook] = []
         self._retain = False
+        self._version = 0  # how many times its data was overwritten in place (`changed_in_place`)
+        self._read: tuple[int, ...] = ()  # its inputs' versions when it was recorded
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, wanted: bool) -> None:
+        if wanted and not is_float(self.data.dtype):
+            raise GraphError(f"only float tensors can require gradients, got {self.data.dtype.name}")
+        self._requires_grad = bool(wanted)
 
     shape = property(lambda self: self.data.shape)
     dtype = property(lambda self: self.data.dtype)
@@ -120,15 +148,26 @@ class Tensor(Operators):
                 )
             seed = Tensor(np.ones(self.shape, self.dtype))
         else:
-            seed = tensor(gradient, dtype=self.dtype)
+            try:
+                seed = tensor(gradient, dtype=self.dtype)
+            except GraphError as exc:
+                raise GraphError(f"backward(gradient): expected an array of shape {self.shape}: {exc.detail}") from None
             if seed.shape != self.shape:
                 raise ShapeError(
                     f"backward(gradient): expected shape {self.shape}, got {seed.shape}"
                 )
+        order = topological_order([self])
+        for t in order:
+            for x, version in zip(t.inputs, t._read):
+                if x._version != version:
+                    raise GraphError(
+                        f"backward: {x!r} was changed in place (an optimizer's step) after {t.op.name} read it;"
+                        " its gradient would be taken at the new values: compute the loss again after the step"
+                    )
         with no_grad():
             if _engine is None:
                 raise GraphError("backward: reverse mode is not loaded; import graphc (not only graphc.eager)")
-            _engine([self], [seed], wanted=None, on_final=_finish_gradient)
+            _engine([self], [seed], wanted=None, on_final=_finish_gradient, order=order)
 
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward (leaves always keep theirs)."""
@@ -226,8 +265,19 @@ def _finish_gradient(t: Tensor, g: Tensor) -> Tensor:
         if before is not None and (not isinstance(before, Tensor) or before.shape != g.shape):
             raise GraphError(f"{t!r} has a .grad that is not a tensor of its shape ({before!r}); set it to None"
                              " or zero_grad() before backward()")
-        t.grad = g if before is None else Tensor(before.data + g.data)
+        if before is None:  # a copy: one cotangent may reach several tensors (a + b gives both g)
+            t.grad = Tensor(np.array(g.data, dtype=t.dtype))
+        elif before.data.flags.writeable and before.dtype == t.dtype:
+            before.data += g.data  # in place, as PyTorch: a reference to .grad sees the sum
+        else:
+            t.grad = Tensor(before.data + g.data)
     return g
+
+
+def changed_in_place(t: Tensor) -> None:
+    """Note that `t.data` was overwritten in place (an optimizer's step): a backward pass through
+    a recording that read it before is refused, as its gradient would be taken at the new values."""
+    t._version += 1
 
 
 def tensor(value: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> Tensor:
@@ -243,12 +293,24 @@ def tensor(value: Any, requires_grad: bool = False, dtype: Any = None, name: str
         elif isinstance(value, (bool, int, float)):
             dtype = scalar_dtype(value)
         else:
-            dtype = np.asarray(value).dtype
+            try:
+                dtype = np.asarray(value).dtype
+            except (TypeError, ValueError) as exc:
+                raise GraphError(f"tensor: expected a number or a (rectangular) array of numbers, got {value!r}:"
+                                 f" {exc}") from None
             dtype = np.float32 if dtype == np.float64 else dtype
     dt = as_dtype(dtype)
     if requires_grad and not is_float(dt):
         raise GraphError(f"only float tensors can require gradients, got {dt.name}")
-    return Tensor(np.array(value, dtype=dt), requires_grad, name)
+    if np.iscomplexobj(value):
+        raise DTypeError(f"tensor: complex values are not supported, got {value!r}")
+    try:
+        array = np.array(value, dtype=dt)
+    except OverflowError:
+        raise DTypeError(f"tensor: {value!r} does not fit in {dt.name}") from None
+    except (TypeError, ValueError) as exc:
+        raise GraphError(f"tensor: expected a number or a (rectangular) array of numbers, got {value!r}: {exc}") from None
+    return Tensor(array, requires_grad, name)
 
 
 def to_eager(value: Any) -> Tensor:
@@ -285,5 +347,8 @@ def apply(op: Any, inputs: tuple[Tensor, ...], attrs: dict[str, Any]) -> Tensor:
         if any(x.requires_grad and op.vjp_rule(i) is not None for i, x in enumerate(inputs)):
             out.requires_grad = True
             out.op, out.inputs, out.attrs = op, inputs, attrs
+            out._read = tuple(x._version for x in inputs)
+            for made in _mode.made:
+                made.add(id(out))
     return out
 

@@ -231,6 +231,7 @@ class EagerOptimizer:
                     continue
                 new, self.state[k] = self.rule.step(p, p.grad, self.state[k], float(rate), float(self.steps + 1))
                 p.data[...] = new.data
+                eager.changed_in_place(p)
         self.steps += 1
 
 

@@ -199,11 +199,26 @@ def frozen(fn: Any) -> Any:
     cells = None
     if fn.__closure__ is not None:
         cells = tuple(_cell_copy(c) for c in fn.__closure__)
-    copy = types.FunctionType(fn.__code__, dict(fn.__globals__), fn.__name__, fn.__defaults__, cells)
+    # Only the globals its code names: a copy of them all would also hold whatever else the
+    # module's globals hold now (a training loop's last loss, and through its tape the blocks
+    # and their copies before it: memory growing with every step).
+    named = {"__builtins__", "__name__", *_global_names(fn.__code__)}
+    kept = {k: v for k, v in fn.__globals__.items() if k in named}
+    copy = types.FunctionType(fn.__code__, kept, fn.__name__, fn.__defaults__, cells)
     copy.__kwdefaults__ = fn.__kwdefaults__
     copy.__qualname__ = fn.__qualname__
     copy.__dict__.update(fn.__dict__)
     return copy
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    """The names `code` may read as globals: its own and those of the functions, lambdas and
+    comprehensions written inside it."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
 
 
 def _cell_copy(cell: Any) -> Any:

@@ -90,3 +90,71 @@ def test_float_conversion_and_repr() -> None:
     assert t.dtype == np.float32 and t.shape == (2,)
     np.testing.assert_array_equal(np.asarray(t), [1.5, 2.5])
     assert "requires_grad" in repr(eager.tensor(1.0, requires_grad=True))
+
+
+# What porting PyTorch's autograd tests to eager mode found (each failed before its fix).
+
+
+def test_gradients_are_tensors_of_their_own_and_accumulate_in_place() -> None:
+    a = eager.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    b = eager.tensor(np.array([3.0, 4.0]), requires_grad=True)
+    (a + b).backward(np.array([5.0, 5.0]))  # add hands both the one cotangent
+    assert a.grad is not b.grad
+    a.grad.data[:] = 0.0
+    np.testing.assert_array_equal(b.grad.data, [5.0, 5.0])
+    kept = b.grad
+    (a + b).backward(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(kept.data, [6.0, 7.0])  # as PyTorch: the same tensor, summed into
+
+
+def test_a_hook_on_a_value_a_checkpointed_block_reads_sees_its_whole_gradient() -> None:
+    # The block reads h, computed before it: its recomputation used to walk on into h's own
+    # recording, calling h's hook twice with parts of its gradient ([5, 5], then [1, 2]).
+    def run(checkpointed: bool) -> tuple[list[float], list[float], list[list[float]]]:
+        x = eager.tensor(np.array([1.0, 2.0]), requires_grad=True)
+        w = eager.tensor(np.array([3.0, -1.0]), requires_grad=True)
+        h = x * w
+        seen: list[list[float]] = []
+        h.register_hook(lambda g: (seen.append(g.data.tolist()), gc.clip(g, -1.0, 1.0))[1])
+        y = gc.checkpoint(lambda a: a * h, x) if checkpointed else x * h
+        (gc.sum(y) + gc.sum(h * 5.0)).backward()
+        return x.grad.data.tolist(), w.grad.data.tolist(), seen
+
+    assert run(True) == run(False) == ([6.0, -3.0], [1.0, 2.0], [[6.0, 7.0]])
+
+
+def test_a_frozen_block_keeps_only_the_globals_its_code_names() -> None:
+    # Copying every global kept a training loop's last loss, and through its tape every block
+    # before it: eager checkpoints in a loop at module level grew memory at each step.
+    from graphc.recipes import frozen
+
+    copy = frozen(lambda a: gc.tanh(a) * np.float64(2.0))
+    assert set(copy.__globals__) <= {"__builtins__", "__name__", "gc", "np"}
+    np.testing.assert_allclose(copy(eager.tensor(np.array([0.5]))).data, 2 * np.tanh(0.5))
+
+
+def test_backward_after_an_optimizer_step_changed_a_parameter_is_refused() -> None:
+    w = eager.tensor(np.ones(3), requires_grad=True)
+    opt = gc.optim.sgd(None, [w], 1.0)
+    loss_a, loss_b = gc.sum(w * w), gc.sum(w * 3.0)
+    loss_a.backward()
+    opt.step()  # w changes in place: loss_b's recording read the old values
+    with pytest.raises(gc.GraphError, match="changed in place"):
+        loss_b.backward()
+    gc.sum(w * 3.0).backward()  # recorded again after the step: fine
+
+
+def test_bad_values_and_gradients_are_clear_errors() -> None:
+    i = eager.tensor(np.arange(3))
+    with pytest.raises(gc.GraphError, match="only float tensors"):
+        i.requires_grad = True
+    with pytest.raises(gc.GraphError, match="rectangular"):
+        eager.tensor([[1, 2], [3]])
+    with pytest.raises(gc.DTypeError, match="does not fit"):
+        eager.tensor(2**70)
+    y = eager.tensor(np.ones(3), requires_grad=True) * 2.0
+    for bad in ("abc", object()):
+        with pytest.raises(gc.GraphError, match="backward\\(gradient\\)"):
+            y.backward(bad)
+    with pytest.raises(gc.DTypeError, match="complex"):
+        y.backward(np.ones(3) + 1j)
