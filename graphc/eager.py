@@ -17,7 +17,7 @@ import numpy as np
 
 from .backends.numpy.executor import evaluate
 from .dtypes import as_dtype, is_float, scalar_dtype, short_name
-from .errors import DTypeError, GraphError, ShapeError
+from .errors import DTypeError, GraphcError, GraphError, ShapeError
 from .ir import Graph, Node, topological_order
 from .operators import Operators
 
@@ -252,8 +252,8 @@ def _finish_gradient(t: Tensor, g: Tensor) -> Tensor:
         if replaced is not None:
             try:
                 new = tensor(replaced, dtype=t.dtype)
-            except (TypeError, ValueError) as exc:
-                raise GraphError(f"a hook on {t!r} returned {replaced!r}, not a gradient: {exc}") from None
+            except GraphcError as exc:
+                raise GraphError(f"a hook on {t!r} returned {replaced!r}, not a gradient: {exc.detail}") from None
             if new.shape != g.shape:
                 raise ShapeError(
                     f"a hook on {t!r} returned a gradient of shape {new.shape}; expected {g.shape}, the"
