@@ -12,10 +12,11 @@ import numpy as np
 
 from . import eager
 from .builder import lift
+from .control import scan
 from .dtypes import is_float, type_string
 from .errors import GraphError, ShapeError
 from .ir import Graph, Node
-from .ops import full, loop, reshape, stack
+from .ops import full, loop, reshape, stack, transpose
 from .passes import forward_mode, reverse_mode
 from .passes.forward_mode import push_forward
 from .passes.reverse_mode import backpropagate
@@ -98,7 +99,10 @@ def hvp(y: Any, xs: Any, vs: Any) -> Any:
 
 @replayable
 def jacobian(y: Any, x: Any, mode: str = "rev") -> Any:
-    """The full Jacobian d y / d x, of shape y.shape + x.shape; `mode` "rev" or "fwd"."""
+    """The full Jacobian d y / d x, of shape y.shape + x.shape; `mode` "rev" (a vjp per element
+    of y) or "fwd" (a jvp per element of x). Up to `WRITTEN_OUT` of them are built one by one;
+    more run as a loop over the basis vectors, whose body (one vjp or jvp) is built and compiled
+    once: a conv's 200-row Jacobian was 200 copies of its backward pass."""
     (y_node,), _ = _tensors([y], "jacobian")
     (x_node,), _ = _tensors([x], "jacobian")
     shape = y_node.shape + x_node.shape
@@ -106,11 +110,22 @@ def jacobian(y: Any, x: Any, mode: str = "rev") -> Any:
         raise GraphError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
     if y_node.size == 0 or x_node.size == 0:
         return full(shape, 0, y_node.dtype)
-    if mode == "rev":
-        rows = [vjp(y_node, x_node, _basis(y_node, i)) for i in range(y_node.size)]
-        return reshape(stack(rows, 0), shape)
-    cols = [jvp(y_node, x_node, _basis(x_node, j)) for j in range(x_node.size)]
-    return reshape(stack(cols, -1), shape)
+    seeded = y_node if mode == "rev" else x_node
+
+    def line(e: Any) -> Any:  # a row (the vjp of a basis vector) or a column (the jvp of one)
+        return vjp(y_node, x_node, e) if mode == "rev" else jvp(y_node, x_node, e)
+
+    if seeded.size <= WRITTEN_OUT:
+        lines = stack([line(_basis(seeded, i)) for i in range(seeded.size)], 0)
+    else:
+        basis = np.eye(seeded.size, dtype=seeded.dtype).reshape((seeded.size, *seeded.shape))
+        _, lines = scan(lambda carry, e: (carry, line(e)), np.zeros((), seeded.dtype), basis)
+    if mode == "fwd":  # columns: the basis axis goes last
+        lines = transpose(lines, (*range(1, lines.ndim), 0))
+    return reshape(lines, shape)
+
+
+WRITTEN_OUT = 16  # the most rows (or columns) of a Jacobian built one by one rather than as a loop
 
 
 def _basis(t: Node, i: int) -> np.ndarray:

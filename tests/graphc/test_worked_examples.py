@@ -101,6 +101,24 @@ def test_forward_and_reverse_jacobians_agree() -> None:
     np.testing.assert_allclose(fwd, expected)
 
 
+def test_a_large_jacobian_is_one_loop_over_the_basis() -> None:
+    # 108 rows: one vjp (one jvp) built as a loop's body, not 108 copies of the backward pass.
+    rng = np.random.default_rng(0)
+    x = gc.placeholder((1, 2, 6, 6), "float64", name="x")
+    y = gc.tanh(gc.conv2d(x, gc.constant(rng.standard_normal((3, 2, 3, 3))), padding=1))
+    f = gc.compile([x], [gc.jacobian(y, x), gc.jacobian(y, x, mode="fwd")])
+    assert sum(n.op.name in ("conv2d", "conv_transpose2d") for n in f.source_graph.nodes) == 1  # the forward one
+    data = rng.standard_normal((1, 2, 6, 6))
+    rev, fwd = f(data)
+    assert rev.shape == (1, 3, 6, 6, 1, 2, 6, 6)
+    np.testing.assert_allclose(fwd, rev, rtol=1e-12, atol=1e-14)
+    g = gc.compile([x], y)
+    for at in [(0, 0, 0, 0), (0, 1, 3, 2), (0, 0, 5, 5)]:  # columns against central differences
+        e = np.zeros_like(data)
+        e[at] = 1e-6
+        np.testing.assert_allclose(rev[(...,) + at], (g(data + e) - g(data - e)) / 2e-6, atol=1e-8)
+
+
 def test_hessian_vector_product_of_a_quadratic() -> None:
     a = np.array([[2.0, 1.0], [1.0, 3.0]])
     x = gc.placeholder((2,), "float64", name="x")
