@@ -148,6 +148,12 @@ def build(program: Program, feeds: list[np.ndarray], tag: str = "", second_order
             labels += [f"second order d/d {p.name}" for p in xs]
             outputs.append(_jvp_along_weights(loss, xs))
             labels.append("jvp of the loss")
+            term = values[program.loss_terms[0]] if program.loss_terms else None
+            if program.seed % 4 == 0 and term is not None and term.dtype.kind == "f":
+                # a whole Jacobian: built row by row, or past 16 rows (columns) as a loop
+                mode = "rev" if program.seed % 8 == 0 else "fwd"
+                outputs.append(gc.jacobian(term, xs[0], mode=mode))
+                labels.append(f"jacobian ({mode}) of v{program.loss_terms[0]} by {xs[0].name}")
     labels = [f"{lab} ({o.type})" for lab, o in zip(labels, outputs)]
     labels += [f"the new value of variable {var.name} ({var.type})" for var, _ in updates]
     b = Built(program, feeds, nodes, outputs, labels, updates=updates)
