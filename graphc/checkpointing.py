@@ -49,7 +49,7 @@ def _recomputed(g: Any, inputs: tuple[Any, ...], block: Any, output: int, n_args
     barrier waiting for `g`: its output `output`, and the barriers (the copy's inputs)."""
     after = reshape(g, (-1,))[0] if g.size else lift(np.zeros((), g.dtype))[0]
     barred = [apply(BARRIER, (a, after)) if a.dtype.kind == "f" else a for a in inputs]
-    captured = dict(zip(sources, barred[n_args:]))
+    captured = dict(zip(sources, barred))  # what the code reads, the arguments too (a closure may)
     with replaying_streams(streams), substituting(captured):
         leaves, _ = flatten(block.call(barred[:n_args]))
     return lift(leaves[output])[0], barred
@@ -74,7 +74,7 @@ def _eager_vjp(g: Any, inputs: tuple[Any, ...], block: Any, output: int, n_args:
     seen = memo.get(output)
     if seen is None or seen[0] is not g:
         fresh = [eager.tensor(a.data, requires_grad=a.dtype.kind == "f") for a in inputs]
-        captured = dict(zip(sources, fresh[n_args:]))
+        captured = dict(zip(sources, fresh))
         with eager.enable_grad(), substituting(captured), replaying_streams(streams):
             leaves, _ = flatten(block.call(fresh[:n_args]))
             target = leaves[output]
@@ -88,7 +88,7 @@ def _jvp(ts: list[Any], out: Any, o: Any, *inputs: Any, output: int, block: Any,
          memo: Any, sources: tuple[int, ...]) -> Any:
     # The block reads the node's own inputs for what it captured (a loop's body, CSE may have
     # put other tensors there than the ones the block's code closed over).
-    with replaying_streams(streams), substituting(dict(zip(sources, inputs[n_args:]))):
+    with replaying_streams(streams), substituting(dict(zip(sources, inputs))):
         leaves, _ = flatten(block.call(list(inputs[:n_args])))
     return jvp(lift(leaves[output])[0], list(inputs), list(ts[1:]))
 
@@ -145,7 +145,7 @@ def checkpoint(fn: Callable[..., Any], *args: Any) -> Any:
             made.append(o)
             continue
         made.append(apply(CHECKPOINT, (stop_gradient(o), *inputs, *captured), output=k, block=block,
-                          n_args=len(inputs), streams=streams, memo=None, sources=_sources(captured)))
+                          n_args=len(inputs), streams=streams, memo=None, sources=_sources([*inputs, *captured])))
     return unflatten(out_tree, made)
 
 
@@ -159,7 +159,7 @@ def _eager_checkpoint(block: _Block, inputs: list[Any]) -> Any:
     outs = [eager.to_eager(lift(o)[0]) if not eager.is_eager(o) else o for o in outs]
     captured = _eager_captured(outs, inputs, inside)
     memo: dict[int, Any] = {}  # per output, the last cotangent sent back and the gradients it gave
-    attrs = dict(block=block, n_args=len(inputs), streams=streams, memo=memo, sources=_sources(captured))
+    attrs = dict(block=block, n_args=len(inputs), streams=streams, memo=memo, sources=_sources([*inputs, *captured]))
     made = [eager.apply(CHECKPOINT, (eager.tensor(o.data), *inputs, *captured), dict(attrs, output=k))
             for k, o in enumerate(outs)]
     return unflatten(out_tree, made)  # the recording is dropped: only the values are kept
@@ -214,8 +214,10 @@ def _eager_captured(outs: list[Any], inputs: list[Any], made: set[int]) -> list[
     return found
 
 
-def _sources(captured: list[Any]) -> tuple[int, ...]:
-    """What the block's code reads for each captured tensor (by id): the tensor itself, or, when
-    this block was traced inside another's recomputation, the original it stood in for."""
+def _sources(read: list[Any]) -> tuple[int, ...]:
+    """What the block's code reads for each of its inputs, arguments and captured tensors (by
+    id): the tensor itself, or, when this block was traced inside another's recomputation, the
+    original it stood in for. An argument may be read from a closure too: the recomputation
+    must see its copy there as well, or the gradient along that path is lost."""
     back = {id(v): k for k, v in substitutes().items()}
-    return tuple(back.get(id(c), id(c)) for c in captured)
+    return tuple(back.get(id(c), id(c)) for c in read)

@@ -16,7 +16,7 @@ from .control import scan
 from .dtypes import is_float, type_string
 from .errors import GraphError, ShapeError
 from .ir import Graph, Node
-from .ops import full, loop, reshape, stack, transpose
+from .ops import full, loop, one_hot, reshape, stack, transpose
 from .passes import forward_mode, reverse_mode
 from .passes.forward_mode import push_forward
 from .passes.reverse_mode import backpropagate
@@ -99,15 +99,23 @@ def hvp(y: Any, xs: Any, vs: Any) -> Any:
 
 @replayable
 def jacobian(y: Any, x: Any, mode: str = "rev") -> Any:
-    """The full Jacobian d y / d x, of shape y.shape + x.shape; `mode` "rev" (a vjp per element
-    of y) or "fwd" (a jvp per element of x). Up to `WRITTEN_OUT` of them are built one by one;
+    """The full Jacobian d y / d x, of shape y.shape + x.shape (x a list, tuple or dict of
+    tensors: one each, in that structure); `mode` "rev" (a vjp per element of y) or "fwd" (a jvp
+    per element of x). Up to `WRITTEN_OUT` of them are built one by one;
     more run as a loop over the basis vectors, whose body (one vjp or jvp) is built and compiled
     once: a conv's 200-row Jacobian was 200 copies of its backward pass."""
-    (y_node,), _ = _tensors([y], "jacobian")
-    (x_node,), _ = _tensors([x], "jacobian")
-    shape = y_node.shape + x_node.shape
+    ys, _ = _tensors(y, "jacobian")
+    xs, x_tree = _tensors(x, "jacobian")
+    if len(ys) != 1 or not isinstance(y, Node):
+        raise GraphError(f"jacobian: y must be one tensor, got {y!r}")
     if mode not in ("rev", "fwd"):
         raise GraphError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
+    if not isinstance(x, Node):  # a list, tuple or dict of tensors: a Jacobian each, in that structure
+        return unflatten(x_tree, [jacobian(y, one, mode) for one in xs])
+    (y_node,), (x_node,) = ys, xs
+    if not is_float(y_node.dtype):
+        raise GraphError(f"jacobian: y must be a float tensor, got {y_node.dtype.name}")
+    shape = y_node.shape + x_node.shape
     if y_node.size == 0 or x_node.size == 0:
         return full(shape, 0, y_node.dtype)
     seeded = y_node if mode == "rev" else x_node
@@ -118,8 +126,10 @@ def jacobian(y: Any, x: Any, mode: str = "rev") -> Any:
     if seeded.size <= WRITTEN_OUT:
         lines = stack([line(_basis(seeded, i)) for i in range(seeded.size)], 0)
     else:
-        basis = np.eye(seeded.size, dtype=seeded.dtype).reshape((seeded.size, *seeded.shape))
-        _, lines = scan(lambda carry, e: (carry, line(e)), np.zeros((), seeded.dtype), basis)
+        def step(carry: Any, i: Any) -> tuple[Any, Any]:  # the i-th basis vector, made in the step
+            return carry, line(reshape(one_hot(i, seeded.size, seeded.dtype), seeded.shape))
+
+        _, lines = scan(step, np.zeros((), seeded.dtype), np.arange(seeded.size, dtype=np.int64))
     if mode == "fwd":  # columns: the basis axis goes last
         lines = transpose(lines, (*range(1, lines.ndim), 0))
     return reshape(lines, shape)

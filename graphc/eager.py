@@ -174,8 +174,11 @@ class Tensor(Operators):
         self._retain = True
 
     def zero_grad(self) -> None:
-        """Reset the accumulated gradient to zeros."""
-        self.grad = Tensor(np.zeros_like(self.data))
+        """Reset the accumulated gradient to zeros (in place, when it is a tensor of its own)."""
+        if isinstance(self.grad, Tensor) and self.grad.data.flags.writeable and self.grad.shape == self.shape:
+            self.grad.data[...] = 0
+        else:
+            self.grad = Tensor(np.zeros_like(self.data))
 
     def detach(self) -> Tensor:
         """The same data, cut from the tape: no gradient flows through the result. When this
@@ -262,12 +265,12 @@ def _finish_gradient(t: Tensor, g: Tensor) -> Tensor:
             g = new
     if t.is_leaf or t._retain:
         before = t.grad
-        if before is not None and (not isinstance(before, Tensor) or before.shape != g.shape):
-            raise GraphError(f"{t!r} has a .grad that is not a tensor of its shape ({before!r}); set it to None"
-                             " or zero_grad() before backward()")
+        if before is not None and (not isinstance(before, Tensor) or before.shape != g.shape or before.dtype != t.dtype):
+            raise GraphError(f"{t!r} has a .grad that is not a tensor of its shape and dtype ({before!r}); set it to"
+                             " None or zero_grad() before backward()")
         if before is None:  # a copy: one cotangent may reach several tensors (a + b gives both g)
             t.grad = Tensor(np.array(g.data, dtype=t.dtype))
-        elif before.data.flags.writeable and before.dtype == t.dtype:
+        elif before.data.flags.writeable:
             before.data += g.data  # in place, as PyTorch: a reference to .grad sees the sum
         else:
             t.grad = Tensor(before.data + g.data)

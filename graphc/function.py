@@ -92,8 +92,8 @@ class _Counted:
 
     @calls.setter
     def calls(self, n: int) -> None:
-        if not is_int(n) or isinstance(n, bool) or n < 0:
-            raise GraphError(f"calls: expected a count of calls (an int >= 0), got {n!r}")
+        if not is_int(n) or isinstance(n, bool) or not 0 <= n < 2**63:
+            raise GraphError(f"calls: expected a count of calls (an int from 0 below 2**63), got {n!r}")
         with STEP_LOCK:
             self._steps = int(n)
 

@@ -169,3 +169,21 @@ def test_a_block_returning_something_else_than_tensors_says_so(mode: str) -> Non
     for bad in ("abc", None):
         with pytest.raises(gc.GraphError, match="must return tensors.*got"):
             gc.checkpoint(lambda h, bad=bad: (h * 2.0, bad), x)
+
+
+def test_an_argument_the_block_also_reads_from_outside_gets_both_paths_gradient() -> None:
+    # checkpoint(lambda a: a * h, h): the recomputation read h's closure copy untouched, so the
+    # gradient along it was lost (graph mode: half of it) or sent twice through a hook (eager).
+    data = np.array([0.5, -1.0, 2.0])
+    x = gc.placeholder((3,), "float64")
+    h = x * 2.0
+    jvp_of = gc.jvp(gc.checkpoint(lambda a: a * h, h), x, gc.constant(np.ones(3)))
+    grad_of = gc.grad(gc.sum(gc.checkpoint(lambda a: a * h, h)), x)
+    np.testing.assert_allclose(gc.compile([x], [grad_of, jvp_of])(data), [8 * data, 8 * data])
+    seen: list[list[float]] = []
+    xe = eager.tensor(data, requires_grad=True)
+    he = xe * 2.0
+    he.register_hook(lambda g: (seen.append(g.data.tolist()), gc.clip(g, -1.0, 1.0))[1])
+    gc.sum(gc.checkpoint(lambda a: a * he, he)).backward()
+    assert seen == [[2.0, -4.0, 8.0]]
+    np.testing.assert_allclose(xe.grad.data, [2.0, -2.0, 2.0])

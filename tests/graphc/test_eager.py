@@ -158,3 +158,15 @@ def test_bad_values_and_gradients_are_clear_errors() -> None:
             y.backward(bad)
     with pytest.raises(gc.DTypeError, match="complex"):
         y.backward(np.ones(3) + 1j)
+
+
+def test_zero_grad_zeros_the_gradient_in_place_and_a_grad_of_another_dtype_is_refused() -> None:
+    w = eager.tensor(np.ones(2, np.float32), requires_grad=True)
+    gc.sum(w * 3.0).backward()
+    kept = w.grad
+    w.zero_grad()
+    gc.sum(w * 2.0).backward()
+    np.testing.assert_array_equal(kept.data, [2.0, 2.0])  # the same tensor throughout
+    w.grad = eager.tensor(np.zeros(2))  # float64 for a float32 tensor
+    with pytest.raises(gc.GraphError, match="shape and dtype"):
+        gc.sum(w * 2.0).backward()

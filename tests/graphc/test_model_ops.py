@@ -359,3 +359,15 @@ def test_padded_convolutions_natively_equal_the_reference(transposed: bool, x_sh
     native, reference = (gc.compile([x, w], outs, backend=b)(xv, wv) for b in ("numba", "numpy"))
     for got, want in zip(native, reference):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("size, kernel", [(4, 2), (6, 3), (8, 2)])  # rows of 2, 2 and 4 windows
+def test_pooling_compiles_without_llvm_warnings(size: int, kernel: int, capfd: pytest.CaptureFixture[str]) -> None:
+    # A row of windows runs in vector lanes when it holds more than two; asked for two, LLVM
+    # printed "loop not vectorized" warnings on stderr.
+    x = gc.placeholder((2, 3, size, size), "float32")
+    data = np.arange(2 * 3 * size * size, dtype=np.float32).reshape(2, 3, size, size)
+    got = gc.compile([x], gc.max_pool2d(x, kernel), cache=False)(data)
+    k = size // kernel
+    np.testing.assert_array_equal(got, data.reshape(2, 3, k, kernel, k, kernel).max(axis=(3, 5)))
+    assert "warning" not in capfd.readouterr().err

@@ -77,7 +77,7 @@ def test_training_resumes_on_the_same_trajectory(tmp_path: pathlib.Path) -> None
 
 def test_the_call_count_is_checked() -> None:
     f = gc.compile([], gc.random_uniform((2,)))
-    for bad in (-1, 2.5, "3", True):
+    for bad in (-1, 2.5, "3", True, 2**63):  # the native step counter is an int64
         with pytest.raises(gc.GraphError, match="calls"):
             f.calls = bad  # type: ignore[assignment]
     f.calls = 7

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import graphc as gc
 from graphc import eager
@@ -117,6 +118,19 @@ def test_a_large_jacobian_is_one_loop_over_the_basis() -> None:
         e = np.zeros_like(data)
         e[at] = 1e-6
         np.testing.assert_allclose(rev[(...,) + at], (g(data + e) - g(data - e)) / 2e-6, atol=1e-8)
+
+
+def test_jacobians_by_a_structure_of_tensors_come_in_that_structure() -> None:
+    x = gc.placeholder((3,), "float64", name="x")
+    z = gc.placeholder((2,), "float64", name="z")
+    y = gc.concatenate([x * 2.0, z * z])
+    got = gc.compile([x, z], gc.jacobian(y, {"a": x, "b": [z]}, mode="fwd"))(np.ones(3), np.array([1.0, 3.0]))
+    np.testing.assert_array_equal(got["a"], np.vstack([2 * np.eye(3), np.zeros((2, 3))]))
+    np.testing.assert_array_equal(got["b"][0], np.vstack([np.zeros((3, 2)), np.diag([2.0, 6.0])]))
+    with pytest.raises(gc.GraphError, match="y must be one tensor"):
+        gc.jacobian([y, y], x)
+    with pytest.raises(gc.GraphError, match="y must be a float tensor"):
+        gc.jacobian(gc.cast(x, "int64"), x)
 
 
 def test_hessian_vector_product_of_a_quadratic() -> None:

@@ -256,7 +256,8 @@ def _pool_argmax_kernel(em: Emitter, out: Buf, x: Buf, kernel: Pair, stride: Pai
     ho, wo = out.shape[2:]
     planes = x.reshaped((n * c, h, wd))
     q = em.fresh("i")
-    with em.loops([n * c, ho]) as (p, r), em.block(f"for {q} in lanes({wo}):"):  # a row's windows in vector lanes
+    # A row's windows in vector lanes; two or fewer LLVM cannot split into lanes (it warns).
+    with em.loops([n * c, ho]) as (p, r), em.block(f"for {q} in {'lanes' if wo > 2 else 'range'}({wo}):"):
         best, value = em.fresh("best"), em.fresh("value")
         em.line(f"{best} = {r} * {stride[0] * wd} + {q} * {stride[1]}")
         em.line(f"{value} = {planes.item(f'{p} * {h * wd} + {best}')}")
