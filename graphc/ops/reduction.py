@@ -139,7 +139,8 @@ def _running(x: Any, axis: int, combine: Callable[[Any, Any], Any], identity: An
 
 def cumsum(x: Any, axis: int | None = None) -> Any:
     """Running sums along `axis` (None: of the flattened x), as NumPy: log2(n) rounds of adding
-    a shifted copy, so float sums may round differently from a running sum."""
+    a shifted copy, so float sums are grouped differently from a running sum's: they may round
+    differently, and overflow where a running sum does not, or the other way round."""
     (x,) = lift(x)
     if axis is None:
         x, axis = sh.reshape(x, (x.size,)), 0
