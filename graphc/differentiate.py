@@ -101,7 +101,7 @@ def hvp(y: Any, xs: Any, vs: Any) -> Any:
 def jacobian(y: Any, x: Any, mode: str = "rev") -> Any:
     """The full Jacobian d y / d x, of shape y.shape + x.shape (x a list, tuple or dict of
     tensors: one each, in that structure); `mode` "rev" (a vjp per element of y) or "fwd" (a jvp
-    per element of x). Up to `WRITTEN_OUT` of them are built one by one;
+    per element of x). Up to 16 of them (`WRITTEN_OUT`) are built one by one;
     more run as a loop over the basis vectors, whose body (one vjp or jvp) is built and compiled
     once: a conv's 200-row Jacobian was 200 copies of its backward pass."""
     ys, _ = _tensors(y, "jacobian")

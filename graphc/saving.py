@@ -42,7 +42,8 @@ FORMAT = 1
 
 def save(path: str | os.PathLike[str], obj: Any) -> None:
     """Save `obj` to `path` (one `.npz` file, written as named): a list, tuple or dict of
-    variables (their current values, in that structure; not nested), or a compiled function (its
+    variables (their current values, in that structure, a tuple loading as a list; not nested),
+    or a compiled function (its
     graph, variables' values and compile options; not one using gc.checkpoint)."""
     arrays: dict[str, np.ndarray] = {}
     if isinstance(obj, SpecializingFunction):

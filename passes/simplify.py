@@ -1,8 +1,9 @@
 """Algebraic simplification and numerical stabilization, as a table of rewrite rules.
 
 Each rule matches one op and returns a cheaper (or more stable) node computing the same value,
-or None. Identities hold for every float, inf, nan and signed zero, except the last bit of
-x**3 -> x*x*x (PyTorch's own way; C's pow is a call no loop vectorizes). So x + 0 is kept (it is
+or None. Identities hold for every float, inf and signed zero, bit for bit, except the last bit of
+x**3 -> x*x*x (PyTorch's own way; C's pow is a call no loop vectorizes); the stabilizations are
+more accurate than what they replace, so they differ from it where it rounds or overflows. So x + 0 is kept (it is
 +0 at x = -0) while x + (-0) -> x; a rule that would change a value's type, or fails for some
 float (x*0 -> 0 for inf and nan; x-x -> 0 likewise), is not in the table.
 The sweep visits inputs first, so chains collapse in one pass (--x -> x, then x+(-y) ...);
