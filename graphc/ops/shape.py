@@ -529,16 +529,45 @@ def _is_array_index(e: Any) -> bool:
 
 def getitem(x: Any, key: Any) -> Any:
     """Indexing: ints, slices, `...`, None (new axes) and integer arrays (arrays, lists or int
-    tensors; a constant bool array stands for its nonzero positions), as NumPy: several arrays
-    broadcast together and pick one element each (`x[rows, cols]`)."""
+    tensors; a constant bool array stands for its true positions, over as many axes as it has),
+    as NumPy: several arrays broadcast together and pick one element each (`x[rows, cols]`)."""
     (x,) = lift(x)
-    entries = key if isinstance(key, tuple) else (key,)
+    entries = _masks_split(x, key if isinstance(key, tuple) else (key,))
     arrays = [i for i, e in enumerate(entries) if _is_array_index(e)]
     if len(arrays) > 1:
         return _getitem_arrays(x, entries)
     if arrays:
         return _getitem_array(x, entries)
     return _getitem_basic(x, entries)
+
+
+def _is_mask(e: Any) -> bool:
+    return not is_tensor(e) and isinstance(e, (list, np.ndarray)) and np.asarray(e).dtype == np.bool_
+
+
+def _masks_split(x: Any, entries: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`entries` with each constant bool mask of k >= 2 dimensions written as the k arrays of its
+    true positions (NumPy's meaning), the mask checked against the k axes it covers."""
+    if not any(_is_mask(e) and np.ndim(e) >= 2 for e in entries):
+        return entries
+    used = builtins.sum(np.ndim(e) if _is_mask(e) else 1 for e in entries if e is not None and e is not Ellipsis)
+    out: list[Any] = []
+    axis = 0
+    for e in entries:
+        if e is None or e is Ellipsis:
+            out.append(e)
+            axis += x.ndim - used if e is Ellipsis else 0
+        elif _is_mask(e) and np.ndim(e) >= 2:
+            mask = np.asarray(e)
+            if mask.shape != x.shape[axis : axis + mask.ndim]:
+                raise ShapeError(f"a bool index of shape {mask.shape} must match the axes it covers,"
+                                 f" {x.shape[axis : axis + mask.ndim]} of {x.shape}")
+            out.extend(np.nonzero(mask))
+            axis += mask.ndim
+        else:
+            out.append(e)
+            axis += 1
+    return tuple(out)
 
 
 def _expanded(x: Any, entries: tuple[Any, ...]) -> tuple[Any, ...]:

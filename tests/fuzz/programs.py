@@ -501,6 +501,9 @@ def _m_gather(d: _Draw) -> Step | None:
     if r < 0.7 or x.ndim < 2:
         key = [slice(None)] * axis + [idx.reshape(-1).tolist()]
         return Step("getitem", (Ref(k), tuple(key)))
+    if d.rng.random() < 0.2:  # a constant bool mask over two axes: its true positions
+        lead = int(d.rng.integers(x.ndim - 1))
+        return Step("getitem", (Ref(k), (slice(None),) * lead + (d.rng.random(x.shape[lead:lead + 2]) < 0.6,)))
     # several arrays (and maybe an int) broadcast together, side by side or apart (NumPy then
     # puts the broadcast axes first)
     shapes = d.choice([[(3,), (3,)], [(2, 1), (3,)], [(), (2,)], [(2, 2), (1, 2)]])
@@ -899,7 +902,7 @@ def step_text(step: Step) -> str:
     args = [_literal(a) for a in step.args] + [f"{k}={_literal(v)}" for k, v in step.kwargs.items()]
     if step.fn == "getitem":
         key = step.args[1]
-        parts = [":" if s == slice(None) else _slice_text(s) if isinstance(s, slice) else _literal(s) for s in key]
+        parts = [":" if isinstance(s, slice) and s == slice(None) else _slice_text(s) if isinstance(s, slice) else _literal(s) for s in key]
         return f"{args[0]}[{', '.join(parts)}]"
     if step.fn.startswith("op"):
         return f"{args[0]} {step.fn[2:]} {args[1]}"

@@ -425,6 +425,8 @@ _TAKE_SPECS: list[tuple[str, tuple[int, ...], Any, Any]] = [
 
 
 _IDX = np.array([[0, -1], [-4, 2]])
+_MASK = np.array([[True, False, True, True, False], [False, False, True, False, True],
+                  [True, True, False, False, False], [False, True, False, True, True]])  # over two axes
 
 
 def _take_cases() -> list[Case]:
@@ -461,10 +463,10 @@ def _take_cases() -> list[Case]:
             f"getitem-int-arrays-{dtype}",
             lambda y, r, c: [y[[0, 1, 3], [2, 4, 0]], y[_IDX, [1, -2]], y[:, [0, -1], [2, 1]], y[[1, 2], :, [0, 2]],
                              y[[0, 1], 2], y[..., [0, 1], [1, 2]], y[[0, 1], None, [1, 2]], y[r, c],
-                             y[r[:, None], c], y[2, :, c], y[r, 1:4, c]],
+                             y[r[:, None], c], y[2, :, c], y[r, 1:4, c], y[_MASK], y[1:3, _MASK[0, :, None] > [0, 1, 0]]],
             lambda y, r, c: [y[[0, 1, 3], [2, 4, 0]], y[_IDX, [1, -2]], y[:, [0, -1], [2, 1]], y[[1, 2], :, [0, 2]],
                              y[[0, 1], 2], y[..., [0, 1], [1, 2]], y[[0, 1], None, [1, 2]], y[r, c],
-                             y[r[:, None], c], y[2, :, c], y[r, 1:4, c]],
+                             y[r[:, None], c], y[2, :, c], y[r, 1:4, c], y[_MASK], y[1:3, _MASK[0, :, None] > [0, 1, 0]]],
             [y, np.array([3, -1, 0], np.int64), np.array([2, 0, -3], np.int32)], elementwise=True,
             hvp=dtype == "float64"))
     return cases
@@ -688,6 +690,7 @@ _ERRORS: list[tuple[str, tuple[int, ...], Callable[[Any], Any]]] = [
     ("take-bool", (3,), lambda x: gc.take(x, [True, False, True])),
     ("getitem-out-of-range", (4, 3), lambda x: x[[1, 4]]),
     ("getitem-arrays-out-of-range", (4, 3), lambda x: x[[1, 2], [0, 3]]),
+    ("getitem-mask-shape", (4, 3), lambda x: x[np.ones((4, 4), bool)]),
     ("matmul-inner", (3, 4), lambda x: gc.matmul(x, x)),
     ("matmul-scalar", (3, 4), lambda x: gc.matmul(x, gc.sum(x))),
     ("matmul-batch", (2, 3, 3), lambda x: gc.matmul(x, gc.concatenate([x, x], 0)[:3])),
