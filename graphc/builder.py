@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import eager, recipes
-from .dtypes import as_dtype, is_int, is_weak_scalar, result_type, scalar_dtype
+from .dtypes import array_of, as_dtype, is_int, is_weak_scalar, result_type, scalar_dtype
 from .errors import DTypeError, GraphError, ShapeError
 from .ir import Node
 from .opdef import OpDef, register
@@ -153,12 +153,7 @@ def constant(value: Any, dtype: Any = None, weak: Any = None) -> Node:
     if dtype is None:
         dtype = scalar_dtype(value) if is_weak_scalar(value) else _as_array(value).dtype
     dt = as_dtype(dtype)
-    try:
-        array = np.array(value, dtype=dt)
-    except OverflowError:
-        raise DTypeError(f"constant: {value!r} does not fit in {dt.name}") from None
-    except (ValueError, TypeError) as exc:
-        raise DTypeError(f"constant: cannot make a {dt.name} array of {value!r} ({exc})") from None
+    array = array_of(value, dt, "constant")
     array.flags.writeable = False
     location = user_location()
     attrs = {"value": array} if weak is None else {"value": array, "weak": weak}

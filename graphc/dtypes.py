@@ -99,3 +99,14 @@ def scalar_dtype(value: Any) -> np.dtype:
     if isinstance(value, np.generic):
         return as_dtype(value.dtype)
     return _default_scalar_dtype(value)
+
+
+def array_of(value: Any, dtype: np.dtype, what: str) -> np.ndarray:
+    """`value` as a new NumPy array of `dtype`, or a DTypeError naming `what` and why not: too
+    large for the dtype, or not a (rectangular) array of numbers."""
+    try:
+        return np.array(value, dtype=dtype)
+    except OverflowError:
+        raise DTypeError(f"{what}: {value!r} does not fit in {dtype.name}") from None
+    except (TypeError, ValueError) as exc:
+        raise DTypeError(f"{what}: cannot make a {dtype.name} array of {value!r} ({exc})") from None

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .backends.numpy.executor import evaluate
-from .dtypes import as_dtype, is_float, scalar_dtype, short_name
+from .dtypes import array_of, as_dtype, is_float, scalar_dtype, short_name
 from .errors import DTypeError, GraphcError, GraphError, ShapeError
 from .ir import Graph, Node, topological_order
 from .operators import Operators
@@ -150,8 +150,8 @@ class Tensor(Operators):
         else:
             try:
                 seed = tensor(gradient, dtype=self.dtype)
-            except GraphError as exc:
-                raise GraphError(f"backward(gradient): expected an array of shape {self.shape}: {exc.detail}") from None
+            except GraphcError as exc:
+                raise type(exc)(f"backward(gradient): expected an array of shape {self.shape}: {exc.detail}") from None
             if seed.shape != self.shape:
                 raise ShapeError(
                     f"backward(gradient): expected shape {self.shape}, got {seed.shape}"
@@ -307,13 +307,7 @@ def tensor(value: Any, requires_grad: bool = False, dtype: Any = None, name: str
         raise GraphError(f"only float tensors can require gradients, got {dt.name}")
     if np.iscomplexobj(value):
         raise DTypeError(f"tensor: complex values are not supported, got {value!r}")
-    try:
-        array = np.array(value, dtype=dt)
-    except OverflowError:
-        raise DTypeError(f"tensor: {value!r} does not fit in {dt.name}") from None
-    except (TypeError, ValueError) as exc:
-        raise GraphError(f"tensor: expected a number or a (rectangular) array of numbers, got {value!r}: {exc}") from None
-    return Tensor(array, requires_grad, name)
+    return Tensor(array_of(value, dt, "tensor"), requires_grad, name)
 
 
 def to_eager(value: Any) -> Tensor:

@@ -154,7 +154,7 @@ def test_bad_values_and_gradients_are_clear_errors() -> None:
         eager.tensor(2**70)
     y = eager.tensor(np.ones(3), requires_grad=True) * 2.0
     for bad in ("abc", object()):
-        with pytest.raises(gc.GraphError, match="backward\\(gradient\\)"):
+        with pytest.raises(gc.DTypeError, match="backward\\(gradient\\).*cannot make a float64 array"):
             y.backward(bad)
     with pytest.raises(gc.DTypeError, match="complex"):
         y.backward(np.ones(3) + 1j)
