@@ -147,6 +147,17 @@ def test_integer_operators_match_numba(op: str) -> None:
     assert_same_as_numba(_elementwise(N, types_ + ["i64"] * len(pairs), lines), seeds=3, wide=True)
 
 
+def test_integer_powers_match_numba() -> None:
+    # Squaring and multiplying, wrapping past the type (3 ** 40 included), and Numba's answers
+    # for negative exponents (0 ** -2 is -2**63 under NumPy's error model). Exponents past 65536
+    # take Numba's float fallback, whose conversion back is undefined where it overflows: not here.
+    pairs = [("i64", "i64"), ("i32", "i32"), ("i8", "i64"), ("i32", "i8"), ("u8", "i32"), ("i64", "u8")]
+    types_ = [t for pair in pairs for t in pair]
+    lines = [f"arg{len(types_) + k}[i] = arg{2 * k}[i] ** arg{2 * k + 1}[i]" for k in range(len(pairs))]
+    lines += [f"arg{len(types_) + len(pairs)}[i] = arg0[i] ** i64(40)", f"arg{len(types_) + len(pairs) + 1}[i] = i64(3) ** arg1[i]"]
+    assert_same_as_numba(_elementwise(N, types_ + ["i64"] * (len(pairs) + 2), lines), seeds=3)
+
+
 @pytest.mark.parametrize("t", ["i64", "i32", "i8", "u8"])
 def test_integer_functions_match_numba(t: str) -> None:
     lines = ["arg2[i] = abs(arg0[i])", "arg3[i] = np.maximum(arg0[i], arg1[i])", "arg4[i] = np.minimum(arg0[i], arg1[i])",

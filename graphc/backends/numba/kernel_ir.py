@@ -22,8 +22,8 @@ meaning Numba gives it:
   intrinsic is, and `add_run` / `copy_run` of a literal length as one vector operation; the
   driver's functions (`compile_function`) the same way.
 
-Anything else raises `Untranslatable` (an integer power, NumPy functions of narrow or mixed
-integer types, uint64 literals...) and the kernel goes to Numba as before: this is a shorter
+Anything else raises `Untranslatable` (a power of unsigned integers, or of a float to an
+integer, NumPy functions of narrow or mixed integer types, uint64 literals...) and the kernel goes to Numba as before: this is a shorter
 road to the same meaning, never a second one. Each operator, function and cast is checked
 against Numba, bit for bit, on edge values (tests/graphc/test_kernel_ir.py).
 """
@@ -314,6 +314,10 @@ class _Function:
                     raise Untranslatable("a power with an integer operand")
                 return Value(self.intrinsic("llvm.pow", [a, c]), t)
             raise Untranslatable(f"float {type(op).__name__}")
+        if isinstance(op, ast.Pow):
+            if t.kind != "i":
+                raise Untranslatable("an unsigned power")  # Numba's float fallback converts to uint64 its own way
+            return Value(self.int_power(self.cast(x, I64).llvm, self.cast(y, I64).llvm), I64)
         wrapping = {ast.Add: b.add, ast.Sub: b.sub, ast.Mult: b.mul}.get(type(op))
         if wrapping is not None:  # signed overflow is undefined, as Numba tells LLVM (nsw)
             return Value(wrapping(a, c, flags=("nsw",) if t.kind == "i" else ()), t)
@@ -356,6 +360,44 @@ class _Function:
 
         return self.branches(b.fcmp_ordered("==", x.llvm, y.llvm),
                              lambda: Value(b.fadd(x.llvm, ir.Constant(ll, math.log(2.0))), t), unequal)
+
+    def int_power(self, x: ir.Value, y: ir.Value) -> ir.Value:
+        """x ** y of int64s as Numba computes it (`int_power_impl`, NumPy's error model):
+        squaring and multiplying, wrapping on overflow; past 65536 a float power converted back
+        (-2**63 where it overflows); a negative y gives 1 for x = 1, +-1 for x = -1, -2**63
+        for x = 0 and 0 otherwise."""
+        b, ll = self.b, x.type
+        one, zero, lowest = ir.Constant(ll, 1), ir.Constant(ll, 0), ir.Constant(ll, -(1 << 63))
+        result, base, left = (self.allocas.alloca(ll, name=n) for n in ("pow.result", "pow.base", "pow.left"))
+        b.store(one, result)
+        b.store(x, base)
+        b.store(y, left)
+        head, body, done = (self.function.append_basic_block(n) for n in ("pow.head", "pow.body", "pow.end"))
+        b.branch(head)
+        b.position_at_end(head)
+        e = b.load(left)
+        b.cbranch(b.icmp_signed(">", e, zero), body, done)
+        b.position_at_end(body)
+        r, m = b.load(result), b.load(base)
+        b.store(b.select(b.trunc(e, ir.IntType(1)), b.mul(r, m), r), result)
+        b.store(b.mul(m, m), base)
+        b.store(b.ashr(e, one), left)
+        b.branch(head)
+        b.position_at_end(done)
+        power = b.load(result)
+
+        def far() -> Value:  # Numba's float fallback for exponents past 65536, on its own path
+            double = ir.DoubleType()
+            real = self.intrinsic("llvm.pow", [b.sitofp(x, double), b.sitofp(y, double)])
+            fits = b.fcmp_ordered("<", self.intrinsic("llvm.fabs", [real]), ir.Constant(double, 2.0**63))
+            return Value(b.select(fits, b.fptosi(real, ll), lowest), I64)
+
+        positive = self.branches(b.icmp_signed(">", y, ir.Constant(ll, 0x10000)), far, lambda: Value(power, I64)).llvm
+        minus_one = ir.Constant(ll, -1)
+        odd_sign = b.select(b.icmp_signed("==", b.and_(y, one), zero), one, minus_one)
+        unit = b.select(b.icmp_signed("==", x, one), one, b.select(b.icmp_signed("==", x, minus_one), odd_sign,
+                                                                     b.select(b.icmp_signed("==", x, zero), lowest, zero)))
+        return b.select(b.icmp_signed("<", y, zero), unit, positive)
 
     def divmod(self, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
         """Python's floor division and modulo of int64s, 0 and 0 for a zero divisor or
