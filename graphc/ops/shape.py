@@ -546,9 +546,9 @@ def _is_mask(e: Any) -> bool:
 
 
 def _masks_split(x: Any, entries: tuple[Any, ...]) -> tuple[Any, ...]:
-    """`entries` with each constant bool mask of k >= 2 dimensions written as the k arrays of its
+    """`entries` with each constant bool mask of k dimensions written as the k arrays of its
     true positions (NumPy's meaning), the mask checked against the k axes it covers."""
-    if not any(_is_mask(e) and np.ndim(e) >= 2 for e in entries):
+    if not any(_is_mask(e) for e in entries):
         return entries
     used = builtins.sum(np.ndim(e) if _is_mask(e) else 1 for e in entries if e is not None and e is not Ellipsis)
     out: list[Any] = []
@@ -557,11 +557,12 @@ def _masks_split(x: Any, entries: tuple[Any, ...]) -> tuple[Any, ...]:
         if e is None or e is Ellipsis:
             out.append(e)
             axis += x.ndim - used if e is Ellipsis else 0
-        elif _is_mask(e) and np.ndim(e) >= 2:
+        elif _is_mask(e):
             mask = np.asarray(e)
-            if mask.shape != x.shape[axis : axis + mask.ndim]:
-                raise ShapeError(f"a bool index of shape {mask.shape} must match the axes it covers,"
-                                 f" {x.shape[axis : axis + mask.ndim]} of {x.shape}")
+            covered = x.shape[axis : axis + mask.ndim]
+            if not mask.ndim or mask.shape != covered:
+                raise ShapeError(f"a bool index must be as long as its axis (or axes) {covered} of {x.shape},"
+                                 f" got shape {mask.shape}")
             out.extend(np.nonzero(mask))
             axis += mask.ndim
         else:
@@ -580,14 +581,9 @@ def _expanded(x: Any, entries: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(s for b in entries for s in ((slice(None),) * (x.ndim - used) if b is Ellipsis else (b,)))
 
 
-def _positions(e: Any, n: int) -> Any:
-    """An array index into an axis of size n as integers: a constant bool mask (1-D, n long) as
-    its nonzero positions; a bool tensor, whose count of positions only data can tell, refused."""
-    if not is_tensor(e) and np.asarray(e).dtype == np.bool_:
-        mask = np.asarray(e)
-        if mask.ndim != 1 or mask.shape[0] != n:
-            raise ShapeError(f"a bool index must be 1-D and as long as its axis ({n}), got shape {mask.shape}")
-        return np.nonzero(mask)[0]
+def _integer_index(e: Any) -> Any:
+    """An array index, refused if it is a bool tensor: only data can tell how many positions it
+    holds (constant masks are positions already, `_masks_split`)."""
     if is_tensor(e) and e.dtype == np.bool_:
         raise GraphError("a bool tensor index has a data-dependent shape; use gc.where(mask, x, 0) instead")
     return e
@@ -608,7 +604,7 @@ def _getitem_arrays(x: Any, entries: tuple[Any, ...]) -> Any:
     stride = 1
     for i in reversed(advanced):
         n = x.shape[axis_of[i]]
-        e = _positions(full[i], n)
+        e = _integer_index(full[i])
         ramp = np.arange(n, dtype=np.int64).reshape((1,) * axis_of[i] + (n,))  # its axis where x's is
         index = take(ramp, e if is_tensor(e) else _index_array(e), axis_of[i])
         index = reshape(index, index.shape[axis_of[i]:])
@@ -636,7 +632,7 @@ def _getitem_array(x: Any, entries: tuple[Any, ...]) -> Any:
     slice, then a take along the axis it became (NumPy's shape for a single array index)."""
     full = _expanded(x, entries)
     at = next(i for i, b in enumerate(full) if _is_array_index(b))
-    e = _positions(full[at], x.shape[builtins.sum(1 for b in full[:at] if b is not None)])
+    e = _integer_index(full[at])
     # Where the array's axis lands: what comes before it in the basic result.
     axis = builtins.sum(1 for b in full[:at] if b is None or isinstance(b, slice))
     result = take(_getitem_basic(x, full[:at] + (slice(None),) + full[at + 1 :]), e, axis)
