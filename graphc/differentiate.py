@@ -39,6 +39,17 @@ def _tensors(structure: Any, what: str) -> tuple[list[Node], Any]:
     return leaves, tree
 
 
+def _differentiable(xs: Any, what: str) -> None:
+    """Refuses integer and bool tensors among `xs`: they have no gradient (gc.vjp and gc.jvp,
+    given one, give it zeros)."""
+    for x in _tensors(xs, what)[0]:
+        if not is_float(x.dtype):
+            raise GraphError(
+                f"{what}: expected float tensors to differentiate with respect to, got {x.name} of"
+                f" dtype {x.dtype.name}; leave it out of xs (or cast it with .astype)"
+            )
+
+
 def _matching(values: Any, like: list[Node], what: str) -> list[Node]:
     """`values` (tensors or arrays, one per tensor of `like`) as tensors of matching type."""
     leaves, _ = flatten(values)
@@ -69,7 +80,8 @@ def vjp(ys: Any, xs: Any, cotangents: Any) -> Any:
 
 @replayable
 def grad(y: Any, xs: Any) -> Any:
-    """d y / d xs for a scalar `y`, in the structure of `xs`; zeros where y does not depend."""
+    """d y / d xs for a scalar `y`, in the structure of `xs`; zeros where y does not depend.
+    Every x must be a float tensor (an integer has no gradient; gc.vjp gives it zeros)."""
     (y_node,), _ = _tensors([y], "grad")
     if y_node.size != 1 or y_node.ndim:
         raise GraphError(
@@ -78,6 +90,7 @@ def grad(y: Any, xs: Any) -> Any:
         )
     if not is_float(y_node.dtype):
         raise GraphError(f"grad: y must be a float tensor, got {y_node.dtype.name}")
+    _differentiable(xs, "grad")
     return vjp(y_node, xs, full(y_node.shape, 1, y_node.dtype))
 
 
@@ -115,6 +128,7 @@ def jacobian(y: Any, x: Any, mode: str = "rev") -> Any:
     (y_node,), (x_node,) = ys, xs
     if not is_float(y_node.dtype):
         raise GraphError(f"jacobian: y must be a float tensor, got {y_node.dtype.name}")
+    _differentiable(x_node, "jacobian")
     shape = y_node.shape + x_node.shape
     if y_node.size == 0 or x_node.size == 0:
         return full(shape, 0, y_node.dtype)

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import eager
 from .differentiate import grad
-from .dtypes import is_number
+from .dtypes import is_float, is_number
 from .errors import GraphError
 from .ir import Node, Variable
 from .ops import abs as abs_of
@@ -61,6 +61,9 @@ def _params(items: list[Any]) -> list[Variable]:
         if not isinstance(p, Variable):
             raise GraphError("optimizers update variables (or eager tensors that require gradients), given as one,"
                              f" a list or tuple, or a dict of them; got {p!r} among the parameters")
+        if not is_float(p.dtype):
+            raise GraphError(f"optimizers update float variables; got {p.name} of dtype {p.dtype.name}"
+                             " among the parameters")
         found.append(p)
     return found
 
