@@ -21,7 +21,7 @@ from .passes import forward_mode, reverse_mode
 from .passes.forward_mode import push_forward
 from .passes.reverse_mode import backpropagate
 from .recipes import replayable
-from .tree import flatten, unflatten
+from .tree import describe, flatten, layout, reorder_like, unflatten
 
 eager.use_engine(backpropagate)
 loop.use_sweeps(backpropagate, push_forward)
@@ -39,22 +39,16 @@ def _tensors(structure: Any, what: str) -> tuple[list[Node], Any]:
     return leaves, tree
 
 
-def _differentiable(xs: Any, what: str) -> None:
-    """Refuses integer and bool tensors among `xs`: they have no gradient (gc.vjp and gc.jvp,
-    given one, give it zeros)."""
-    for x in _tensors(xs, what)[0]:
-        if not is_float(x.dtype):
-            raise GraphError(
-                f"{what}: expected float tensors to differentiate with respect to, got {x.name} of"
-                f" dtype {x.dtype.name}; leave it out of xs (or cast it with .astype)"
-            )
-
-
-def _matching(values: Any, like: list[Node], what: str) -> list[Node]:
-    """`values` (tensors or arrays, one per tensor of `like`) as tensors of matching type."""
-    leaves, _ = flatten(values)
-    if len(leaves) != len(like):
-        raise ShapeError(f"{what}: expected {len(like)} values, got {len(leaves)}")
+def _matching(values: Any, like: list[Node], tree: Any, what: str) -> list[Node]:
+    """`values` (tensors or arrays, in the structure `tree` of the tensors `like`: dicts paired
+    by key, lists and tuples alike) as tensors of matching type."""
+    leaves, got = flatten(reorder_like(values, tree))
+    if layout(got) != layout(tree):
+        given = [type_string(v.shape, v.dtype) if isinstance(v, Node) else type(v).__name__ for v in leaves]
+        raise ShapeError(
+            f"{what}: expected values in the structure {describe(tree, [type_string(t.shape, t.dtype) for t in like])},"
+            f" got {describe(got, given)}"
+        )
     out = []
     for v, t in zip(leaves, like):
         if not isinstance(v, Node):
@@ -62,7 +56,6 @@ def _matching(values: Any, like: list[Node], what: str) -> list[Node]:
         if v.shape != t.shape:
             raise ShapeError(
                 f"{what}: expected shape {t.shape} to match {t.name}, got {type_string(v.shape, v.dtype)}"
-                f""
             )
         out.append(v)
     return out
@@ -71,9 +64,9 @@ def _matching(values: Any, like: list[Node], what: str) -> list[Node]:
 @replayable
 def vjp(ys: Any, xs: Any, cotangents: Any) -> Any:
     """Cotangents of `xs` (in the structure of `xs`) given `cotangents` of `ys`."""
-    y_list, _ = _tensors(ys, "vjp")
+    y_list, y_tree = _tensors(ys, "vjp")
     x_list, x_tree = _tensors(xs, "vjp")
-    cts = _matching(cotangents, y_list, "vjp cotangents")
+    cts = _matching(cotangents, y_list, y_tree, "vjp cotangents")
     result = reverse_mode(Graph.of(y_list), x_list, cts)
     return unflatten(x_tree, list(result.graph.outputs))
 
@@ -81,7 +74,7 @@ def vjp(ys: Any, xs: Any, cotangents: Any) -> Any:
 @replayable
 def grad(y: Any, xs: Any) -> Any:
     """d y / d xs for a scalar `y`, in the structure of `xs`; zeros where y does not depend.
-    Every x must be a float tensor (an integer has no gradient; gc.vjp gives it zeros)."""
+    An integer or bool x gets zeros of its dtype: it carries no gradient."""
     (y_node,), _ = _tensors([y], "grad")
     if y_node.size != 1 or y_node.ndim:
         raise GraphError(
@@ -90,7 +83,6 @@ def grad(y: Any, xs: Any) -> Any:
         )
     if not is_float(y_node.dtype):
         raise GraphError(f"grad: y must be a float tensor, got {y_node.dtype.name}")
-    _differentiable(xs, "grad")
     return vjp(y_node, xs, full(y_node.shape, 1, y_node.dtype))
 
 
@@ -98,8 +90,8 @@ def grad(y: Any, xs: Any) -> Any:
 def jvp(ys: Any, xs: Any, tangents: Any) -> Any:
     """Tangents of `ys` (in the structure of `ys`) given `tangents` of `xs` (forward mode)."""
     y_list, y_tree = _tensors(ys, "jvp")
-    x_list, _ = _tensors(xs, "jvp")
-    ts = _matching(tangents, x_list, "jvp tangents")
+    x_list, x_tree = _tensors(xs, "jvp")
+    ts = _matching(tangents, x_list, x_tree, "jvp tangents")
     result = forward_mode(Graph.of(y_list), x_list, ts)
     return unflatten(y_tree, list(result.graph.outputs))
 
@@ -128,7 +120,6 @@ def jacobian(y: Any, x: Any, mode: str = "rev") -> Any:
     (y_node,), (x_node,) = ys, xs
     if not is_float(y_node.dtype):
         raise GraphError(f"jacobian: y must be a float tensor, got {y_node.dtype.name}")
-    _differentiable(x_node, "jacobian")
     shape = y_node.shape + x_node.shape
     if y_node.size == 0 or x_node.size == 0:
         return full(shape, 0, y_node.dtype)

@@ -77,8 +77,8 @@ def _scheduled(lr: Any, what: str) -> tuple[Any, dict[Variable, Node]]:
 
 
 def _gradients(loss: Node | None, ps: list[Variable], given: Sequence[Node] | None) -> dict[Variable, Node]:
-    """Each parameter's gradient: `given` (one per parameter, in order: clipped ones, say), or
-    the gradients of `loss`."""
+    """Each parameter's gradient: `given` (one per parameter, in order: clipped ones, say; a
+    dict beside a dict of parameters is paired by key), or the gradients of `loss`."""
     if given is None:
         if loss is None:
             raise GraphError("an optimizer needs the loss to differentiate (or grads=)")
@@ -181,6 +181,11 @@ def _optimizer(rule: _Rule, loss: Node | None, params: Any, lr: Any, given: Sequ
     if items and all(eager.is_eager(p) for p in items):
         return EagerOptimizer(rule, items, lr)
     ps = _params(items)
+    if isinstance(params, Mapping) and isinstance(given, Mapping):  # a dict's meaning is its keys
+        if set(given) != set(params):
+            raise GraphError(f"grads= must have the keys of params: expected {sorted(map(repr, params))},"
+                             f" got {sorted(map(repr, given))}")
+        given = [given[k] for k in params]
     gradients = _gradients(loss, ps, given)
     updates: dict[Variable, Node] = {}
     t: Any = None

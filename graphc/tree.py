@@ -57,6 +57,16 @@ def reorder_like(structure: Any, tree: Tree) -> Any:
     return structure
 
 
+def layout(tree: Tree) -> Any:
+    """`tree` with lists and tuples alike: what two structures must share for their leaves to
+    pair up (dicts by their keys, once `reorder_like` has put them in the same order)."""
+    if tree is _LEAF:
+        return _LEAF
+    kind, keys, children = tree
+    kind = list if kind is tuple else kind
+    return kind, keys, [(layout(sub), n) for sub, n in children]
+
+
 def describe(tree: Tree, types: list[str]) -> str:
     """The structure `tree` as text, its leaves given by `types` in order: `(f32[], {'s': f64[2]})`."""
     at = iter(types)

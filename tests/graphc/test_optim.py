@@ -204,6 +204,18 @@ def test_an_optimizer_steps_with_given_gradients() -> None:
         gc.optim.sgd(loss, [w, b], 0.1, grads=[gw])
 
 
+def test_given_gradients_in_a_dict_pair_with_the_parameters_by_key() -> None:
+    # two parameters of one shape: pairing by position would swap their gradients silently
+    a, z = gc.variable(np.ones((2, 2)), name="a"), gc.variable(np.zeros((2, 2)), name="z")
+    loss = gc.sum(a * 3.0 + z)
+    g = gc.grad(loss, {"a": a, "z": z})
+    gc.compile([], loss, updates=gc.optim.sgd(None, {"a": a, "z": z}, 0.1, grads={"z": g["z"], "a": g["a"]}))()
+    np.testing.assert_array_equal(a.value, np.full((2, 2), 1 - 0.1 * 3.0))
+    np.testing.assert_array_equal(z.value, np.full((2, 2), -0.1))
+    with pytest.raises(gc.GraphError, match="grads= must have the keys of params"):
+        gc.optim.sgd(None, {"a": a, "z": z}, 0.1, grads={"q": g["z"], "a": g["a"]})
+
+
 @pytest.mark.parametrize("name", sorted(TORCH_TWINS) + ["sgd", "adam"])
 def test_eager_optimizers_step_as_the_compiled_ones_and_torch(name: str) -> None:
     from graphc import eager

@@ -97,3 +97,20 @@ def test_first_and_second_order_match_finite_differences(native, k: int) -> None
         plus = evaluate(grad_graph, dict(zip(xs, [x + eps * v for x, v in zip(mine, vs)])))[i]
         minus = evaluate(grad_graph, dict(zip(xs, [x - eps * v for x, v in zip(mine, vs)])))[i]
         np.testing.assert_allclose(hvps[i], (plus - minus) / (2 * eps), rtol=1e-4, atol=1e-5)
+
+
+def test_tangents_and_cotangents_pair_with_their_tensors_by_key() -> None:
+    # as jax.jvp and jax.vjp: a dict's meaning is its keys, whatever order it was written in
+    a, b = gc.variable(np.float64(2.0), name="a"), gc.variable(np.float64(3.0), name="b")
+    y = a * a * 10.0 + b * b * 1000.0  # dy/da = 40, dy/db = 6000
+    xs = {"a": a, "b": b}
+    ys = {"u": a * 1.0, "v": b * 1.0}
+    jv = gc.jvp(y, xs, {"b": 0.0, "a": 1.0})
+    vj = gc.vjp(ys, [a, b], {"v": 1.0, "u": 0.0})
+    hv = gc.hvp(y, xs, {"b": 0.0, "a": 1.0})
+    got = gc.compile([], [jv, *vj, hv["a"], hv["b"]], backend="numpy")()
+    assert [float(v) for v in got] == [40.0, 0.0, 1.0, 20.0, 0.0]
+    with pytest.raises(gc.ShapeError, match=r"structure \{'a': f64\[\], 'b': f64\[\]\}, got \{'p'"):
+        gc.jvp(y, xs, {"p": 1.0, "q": 0.0})
+    with pytest.raises(gc.ShapeError, match="vjp cotangents: expected values in the structure"):
+        gc.vjp(ys, [a, b], [1.0, 0.0])  # a list for a dict: which is which?
