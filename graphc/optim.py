@@ -164,7 +164,8 @@ class _Rule:
             return p - _as(rate, p.dtype) * buf, [buf]
         beta1, beta2 = self.betas
         m, v = state
-        new_m = m + (1.0 - beta1) * (g - m)  # torch: exp_avg.lerp_(grad, 1 - beta1)
+        weight = 1.0 - beta1  # torch: exp_avg.lerp_(grad, weight), whose formula depends on the weight
+        new_m = m + weight * (g - m) if weight < 0.5 else g - (g - m) * (1.0 - weight)
         new_v = v * beta2 + (1.0 - beta2) * g * g  # torch: mul_(beta2).addcmul_(g, g, 1 - beta2)
         step_size = rate / (1.0 - beta1**t)  # float64, as PyTorch's Python floats
         correction = sqrt(1.0 - beta2**t) if isinstance(t, Node) else math.sqrt(1.0 - beta2**t)
@@ -219,6 +220,7 @@ class EagerOptimizer:
         if not all(p.requires_grad for p in params):
             raise GraphError(f"{rule.kind}: eager parameters must require gradients")
         self.rule, self.params, self.lr, self.steps = rule, params, lr, 0
+        self.counts = [0] * len(params)  # each parameter's steps taken: Adam's bias correction, as torch's
         self.state = [[eager.tensor(np.zeros_like(p.data)) for _ in rule.state] for p in params]
 
     def zero_grad(self) -> None:
@@ -237,15 +239,17 @@ class EagerOptimizer:
             for k, p in enumerate(self.params):
                 if p.grad is None:
                     continue
-                new, self.state[k] = self.rule.step(p, p.grad, self.state[k], float(rate), float(self.steps + 1))
+                self.counts[k] += 1
+                new, self.state[k] = self.rule.step(p, p.grad, self.state[k], float(rate), float(self.counts[k]))
                 p.data[...] = new.data
                 eager.changed_in_place(p)
         self.steps += 1
 
 
 def _as(value: Any, dtype: np.dtype) -> Any:
-    """A tensor `value` in `dtype` (numbers stay numbers: they take the tensor's dtype)."""
-    return cast(value, dtype) if isinstance(value, Node) and value.dtype != dtype else value
+    """A tensor `value` (graph or eager) in `dtype` (numbers stay numbers: they take the
+    tensor's dtype)."""
+    return cast(value, dtype) if isinstance(value, (Node, eager.Tensor)) and value.dtype != dtype else value
 
 
 def _norm(g: Any) -> Any:

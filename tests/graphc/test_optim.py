@@ -283,3 +283,42 @@ def test_one_schedule_and_a_dict_of_parameters_serve_both_modes() -> None:
         gc.sum((we * eager.tensor(feed) - 1.0) ** 2.0).backward()
         opt.step()
         np.testing.assert_array_equal(w.value, we.data)
+
+
+def test_eager_adam_counts_each_parameters_steps() -> None:
+    # as torch.optim.Adam's per-parameter state["step"]: b, without a gradient at the first step,
+    # takes its first step at the second, where Adam moves by lr * sign(g) (helper's port)
+    from graphc import eager
+
+    for make in (gc.optim.adam, gc.optim.adamw):
+        a, b = (eager.tensor(np.array([1.0]), requires_grad=True) for _ in range(2))
+        opt = make(None, [a, b], lr=0.1)
+        gc.sum(a * 2.0).backward()
+        opt.step()
+        opt.zero_grad()
+        gc.sum(a * 2.0 + b * 3.0).backward()
+        opt.step()
+        shrink = 1 - 0.1 * 1e-2 if make is gc.optim.adamw else 1.0
+        np.testing.assert_allclose(b.data, [shrink - 0.1], rtol=1e-8)  # eps aside; was 0.9256
+        assert opt.steps == 2
+
+
+def test_eager_clipping_keeps_each_gradients_dtype() -> None:
+    from graphc import eager
+
+    clipped, _ = gc.optim.clip_by_global_norm([eager.tensor(np.array([3.0, 4.0])),
+                                               eager.tensor(np.array([1.0, 2.0], np.float32))], 1.0)
+    assert [c.dtype for c in clipped] == [np.float64, np.float32]
+
+
+def test_a_first_moment_of_beta1_zero_is_the_gradient_itself() -> None:
+    # torch's lerp takes the formula exact at weight 1 - beta1 >= 0.5: m becomes g, bit for bit
+    w = gc.variable(np.array([0.3, -1.7, 2.9]), name="w")
+    x = gc.placeholder((3,), "float64")
+    loss = gc.sum(gc.sin(w * x))
+    updates = gc.optim.adam(loss, [w], lr=0.01, betas=(0.0, 0.999))
+    (m,) = [v for v in updates if v.name == "w.adam_m"]
+    step = gc.compile([x], gc.grad(loss, w), updates=updates)
+    for feed in (np.array([700.0, 1300.0, -100.0]), np.array([1.1e-3, 2e-4, 9e-4])):  # g - m rounds
+        g = step(feed)
+        np.testing.assert_array_equal(m.value, g)
