@@ -680,7 +680,10 @@ def _checked_feeds(given: dict[Node, Any], stacked: bool = False) -> dict[Node, 
     """The values checked against their placeholders (with a leading steps axis when `stacked`)."""
     feeds = {}
     for p, value in given.items():
-        if stacked:
+        if stacked and isinstance(value, (list, tuple)):  # per-step values, each checked as a feed
+            steps = [check_feed(v, p.shape, p.dtype, f"input {p.name!r} at step {i}") for i, v in enumerate(value)]
+            feeds[p] = np.stack(steps) if steps else np.zeros((0, *(d or 0 for d in p.shape)), p.dtype)
+        elif stacked:
             lead = np.shape(value)[:1]
             if not lead:
                 raise FeedError(f"run_many: input {p.name!r} needs a leading steps axis, got a scalar")

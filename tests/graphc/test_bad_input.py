@@ -75,6 +75,18 @@ def test_run_many_with_zero_steps_runs_nothing() -> None:
     assert out["y"].shape == (0,) and w.value.tolist() == [1.0, 1.0, 1.0]
 
 
+def test_run_many_checks_a_list_of_steps_one_by_one() -> None:
+    # a ragged list used to reach NumPy's stacking and raise its ValueError (helper's port)
+    w = gc.variable(np.ones(3), name="w")
+    x = gc.placeholder((8, 3), "float64", name="x")
+    f = gc.compile([x], gc.sum(x @ w), updates={w: w * 0.5})
+    good = np.ones((8, 3))
+    with pytest.raises(gc.FeedError, match=r"input 'x' at step 2 expects f64\[8,3\], got f64\[8,2\]"):
+        f.run_many([good, good, good[:, :2]])
+    assert w.value.tolist() == [1.0, 1.0, 1.0]
+    assert f.run_many([good, good.tolist()]).tolist() == [24.0, 12.0] and f.run_many([]).shape == (0,)
+
+
 def test_a_hook_returning_the_wrong_shape_is_refused() -> None:
     x = eager.tensor([1.0, 2.0], requires_grad=True)
     x.register_hook(lambda g: g[:1])
