@@ -199,3 +199,17 @@ def test_relu_clip_and_sign_of_signed_zeros_agree_everywhere_as_pytorch(backend:
     eager = gc.eager.tensor(data)
     assert np.signbit(gc.relu(eager).data[:2]).tolist() == [True, False]
     assert np.signbit(gc.sign(eager).data[:2]).tolist() == [False, False]
+
+
+@pytest.mark.parametrize("scale", [float("inf"), float("nan"), 1e39])
+def test_an_update_scaled_by_a_non_finite_number_is_no_gemm(scale: float) -> None:
+    """Found by a break-it review: `W - c * (a @ b)` wrote c into the generated gemm call as
+    `inf`, an undefined name, and the compile failed. A non-finite c (1e39 is inf in float32)
+    takes the elementwise path, which also gives inf * 0 its NaN."""
+    x, g = gc.placeholder((4, 3), name="x"), gc.placeholder((4, 2), name="g")
+    w = gc.variable(np.ones((3, 2), np.float32), name="W")
+    data = np.diag(np.array([1.0, 2.0, 0.0], np.float32))[[0, 1, 2, 0]]  # W's last row meets 0
+    gc.compile([x, g], gc.sum(w), updates={w: w - scale * (gc.transpose(x) @ g)})(data, np.ones((4, 2), np.float32))
+    with np.errstate(all="ignore"):
+        want = np.ones((3, 2), np.float32) - np.float32(scale) * (data.T @ np.ones((4, 2), np.float32))
+    np.testing.assert_array_equal(w.value, want)

@@ -356,6 +356,8 @@ class _Lowering:
             alpha = scale
         else:
             return False
+        if not np.isfinite(np.array(alpha, mm.dtype)):  # inf * 0 is NaN: leave it to the elementwise product
+            return False
         a, b = (self.array_of(x) for x in mm.inputs)  # a literal operand (a fill) gets a buffer
         target = self.arrays[id(var)]
         if target.base in (a.base, b.base):  # the product reads the variable: not in place
