@@ -47,6 +47,31 @@ def test_gradient_flow_needs_an_optimizer_step() -> None:
         gc.compile([x], x * 2.0, gradient_flow=True)
 
 
+def test_parameters_of_one_name_each_get_their_norm_and_a_nan_norm_is_drawn_apart(tmp_path: Path) -> None:
+    # found by a break-it review: norms were keyed by name (layers made by one helper kept one),
+    # and a NaN norm wrote width="nan" into the page's SVG, and every bar after it too
+    x = gc.placeholder((3,), name="x")
+    params = [gc.variable(np.ones(3, np.float32), name="W") for _ in range(3)]
+    loss = gc.sum(params[0] * x) + gc.sum(params[1] * x * 2.0) + gc.sum(params[2] * 3.0)
+    f = gc.compile([x], loss, updates=gc.optim.sgd(loss, params, 0.1), gradient_flow=True)
+    f(np.array([np.nan, 1.0, 1.0], np.float32))
+    norms = f.gradient_flow().gradient_norms
+    assert list(norms) == ["W", "W#2", "W#3"] and np.isnan(norms["W#2"]) and norms["W#3"] == np.sqrt(27.0)
+    page = Path(f.save_html(tmp_path / "page.html")).read_text()
+    assert "nan" not in re.sub(r">[^<]*<", "><", page.split("<h2>Gradient flow")[1].split("<h2>")[0])
+
+
+def test_dot_gives_every_node_its_own_id() -> None:
+    # names that read like numbered ones, a placeholder named like an output marker, a NUL
+    a, b, c = (gc.variable(np.ones(2, np.float32), name=n) for n in ("w", "w", "w#2"))
+    x, y = gc.placeholder((2,), name="out0"), gc.placeholder((2,), name="\x00")
+    f = gc.compile([x, y], gc.sum(a * x + b * x + c * y), optimize=False, backend="numpy")
+    dot = f.to_dot()
+    ids = re.findall(r'^\s*("(?:[^"\\]|\\.)*") \[label', dot, re.M)
+    assert len(ids) == len(set(ids)) == len([n for n in f.graph.nodes if n.op.name != "constant"]) + 1
+    assert "\x00" not in dot and '"\\x00"' in dot
+
+
 def test_dot_has_clusters_colours_and_shapes(trained_step: gc.Function) -> None:
     dot = trained_step.to_dot()
     assert dot.startswith('digraph "graphc" {') and dot.rstrip().endswith("}")

@@ -19,6 +19,7 @@ from ..errors import GraphError
 from ..ir import Graph, Node
 from ..ops.elementwise import RELU
 from ..printer import node_names
+from .pictures import stable_names
 
 
 def flow_outputs(outputs: Sequence[Node], updates: Mapping[Any, Any] | None) -> list[tuple[str, str, Node]]:
@@ -29,7 +30,8 @@ def flow_outputs(outputs: Sequence[Node], updates: Mapping[Any, Any] | None) -> 
             "gradient_flow=True needs a training step whose updates come from gc.optim (sgd, momentum, adam), "
             "which record each parameter's gradient"
         )
-    flow = [("norm", p.name, ops.sqrt(ops.sum(ops.cast(g, "float64") ** 2.0))) for p, g in gradients.items()]
+    labels = stable_names(Graph.of(list(gradients)))  # parameters of one name get #2, #3...
+    flow = [("norm", labels[id(p)], ops.sqrt(ops.sum(ops.cast(g, "float64") ** 2.0))) for p, g in gradients.items()]
     graph = Graph.of(list(outputs) + list(gradients.values()))
     names = node_names(graph)
     for n in graph.nodes:

@@ -15,6 +15,8 @@ the same graph as Graphviz DOT text for those who have it.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from html import escape
 
@@ -42,13 +44,20 @@ def stable_names(graph: Graph) -> dict[int, str]:
     letters of the printed program are renumbered by every pass.)"""
     names: dict[int, str] = {}
     seen: dict[str, int] = {}
+    taken: set[str] = set()
     for n in graph.nodes:
         if is_literal(n):
             continue
         base = n.label if n.label is not None else \
             f"{'∂' if n.grad_of is not None else ''}{n.op.name}@{n.location.line}"
-        seen[base] = seen.get(base, 0) + 1
-        names[id(n)] = base if seen[base] == 1 else f"{base}#{seen[base]}"
+        k = seen.get(base, 0) + 1
+        name = base if k == 1 else f"{base}#{k}"
+        while name in taken:  # a label may read like a numbered name ("w#2")
+            k += 1
+            name = f"{base}#{k}"
+        seen[base] = k
+        names[id(n)] = name
+        taken.add(name)
     return names
 
 
@@ -195,15 +204,18 @@ def memory_svg(buffers: Sequence[tuple[str, int, int, int, int]], arena: int, bo
 
 
 def bars_svg(rows: Sequence[tuple[str, float]], unit: str = "", top_value: float | None = None) -> str:
-    """Horizontal bars, one per (label, value), scaled to the largest (or `top_value`)."""
+    """Horizontal bars, one per (label, value), scaled to the largest finite value (or
+    `top_value`); an infinity is a full red bar, a NaN a red stub."""
     height, left, bar_w = 24 * len(rows) + 10, 260, 420
-    largest = top_value if top_value is not None else max((v for _, v in rows), default=1.0) or 1.0
+    finite = [v for _, v in rows if math.isfinite(v)]
+    largest = top_value if top_value is not None else max(finite, default=1.0) or 1.0
     parts = []
     for k, (label, value) in enumerate(rows):
         y = 5 + 24 * k
-        w = bar_w * (value / largest if largest else 0.0)
+        w = bar_w * (value / largest if largest else 0.0) if math.isfinite(value) else bar_w if value > 0 else 0.0
+        fill = "#4c8bf5" if math.isfinite(value) else "#d64545"
         parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end" font-size="11">{escape(label)}</text>'
-                     f'<rect x="{left}" y="{y}" width="{max(w, 1.0):.1f}" height="18" fill="#4c8bf5"/>'
+                     f'<rect x="{left}" y="{y}" width="{max(w, 1.0):.1f}" height="18" fill="{fill}"/>'
                      f'<text x="{left + max(w, 1.0) + 6:.1f}" y="{y + 14}" font-size="11">{value:.4g}{unit}</text>')
     width = left + bar_w + 90
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
@@ -352,8 +364,10 @@ def _count(k: int, what: str) -> str:
 
 
 def _quote(text: str) -> str:
-    """A DOT string: backslashes and quotes escaped, and each line break DOT's own `\\n`."""
-    lines = text.replace("\\", "\\\\").replace('"', '\\"').split("\n")
+    """A DOT string: backslashes and quotes escaped, each line break DOT's own `\\n`, other
+    control characters (a NUL would end the string for Graphviz) as `\\x00`."""
+    text = re.sub(r"[\x00-\x09\x0b-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", text.replace("\\", "\\\\"))
+    lines = text.replace('"', '\\"').split("\n")
     return '"' + "\\n".join(lines) + '"'
 
 
@@ -390,10 +404,14 @@ def graph_dot(graph: Graph, name: str = "graphc") -> str:
         for x in n.inputs:
             if not is_literal(x):
                 lines.append(f"  {_quote(names[id(x)])} -> {_quote(names[id(n)])} [label={_quote(x.type)}];")
+    taken = set(names.values())
     for i, o in enumerate(graph.outputs):
         if not is_literal(o):
-            lines.append(f'  "out{i}" [label="output {i}", shape=plaintext, style=""];')
-            lines.append(f"  {_quote(names[id(o)])} -> \"out{i}\";")
+            marker = f"out{i}"
+            while marker in taken:  # a node may be named out0
+                marker = "_" + marker
+            lines.append(f'  {_quote(marker)} [label="output {i}", shape=plaintext, style=""];')
+            lines.append(f"  {_quote(names[id(o)])} -> {_quote(marker)};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
