@@ -60,22 +60,28 @@ def save(path: str | os.PathLike[str], obj: Any) -> None:
     arrays[MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)  # type: ignore[arg-type]  # names and arrays, as savez takes them
-    with open(path, "wb") as out:
-        out.write(buffer.getvalue())
+    try:
+        with open(path, "wb") as out:
+            out.write(buffer.getvalue())
+    except OSError as exc:
+        raise GraphcError(f"save: cannot write {os.fspath(path)!r}: {exc.strerror or exc}") from None
 
 
 def load(path: str | os.PathLike[str]) -> Any:
     """What `save` wrote: the list or dict structure holding NumPy arrays (restore them with
     `v.assign`), or a callable compiled function (with new variables holding the saved values)."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("one array (a .npy file), not the .npz archive gc.save writes")
+        with archive:
             arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise GraphcError(f"load: {os.fspath(path)!r} is not a file gc.save wrote ({exc})") from None
     raw = arrays.pop(MANIFEST, None)
     try:
-        manifest = json.loads(bytes(raw.astype(np.uint8)).decode()) if raw is not None else None
-    except (ValueError, UnicodeDecodeError):
+        manifest = json.loads(bytes(raw.astype(np.uint8)).decode()) if raw is not None and raw.dtype == np.uint8 else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
         manifest = None
     if not isinstance(manifest, dict) or manifest.get("graphc") != FORMAT:
         raise GraphcError(f"load: {os.fspath(path)!r} has no graphc manifest of format {FORMAT}")
@@ -108,7 +114,8 @@ def _variables_manifest(obj: Any, arrays: dict[str, np.ndarray]) -> dict[str, An
 
 def _load_variables(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     names, keys = manifest.get("names"), manifest.get("keys")
-    if not isinstance(names, list) or (keys is not None and (not isinstance(keys, list) or len(keys) != len(names))):
+    if not isinstance(names, list) or (keys is not None and (not isinstance(keys, list) or len(keys) != len(names)
+                                                               or not all(isinstance(k, str) for k in keys))):
         raise GraphcError("load: a damaged list of variables")
     values = []
     for i in range(len(names)):
@@ -161,6 +168,8 @@ def _load_function(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> F
             nodes.append(_node(i, e, nodes, arrays))
             made = e.get("grad_of")
             if made is not None:  # nodes are immutable: grad_of is set once, as the node is made
+                if not isinstance(made, dict):
+                    raise GraphcError(f"a derivative mark of unknown form {made!r}")
                 k = made.get("node")
                 grad_of = nodes[k].id if isinstance(k, int) and 0 <= k < i else \
                     ranked.setdefault(int(made.get("rank", -1)), nodes_created())
@@ -175,15 +184,17 @@ def _load_function(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> F
         updates = {nodes[a]: nodes[b] for a, b in manifest["updates"]}
         gradients = {nodes[a]: nodes[b] for a, b in manifest.get("gradients", [])}
         tree = _decode_tree(manifest["tree"])
+        if _leaves(tree) != len(outputs):
+            raise ValueError(f"an output structure of {_leaves(tree)} values for {len(outputs)} outputs")
         options = dict(manifest["options"])
-        steps = int(manifest.get("steps", 0))
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        steps = manifest.get("steps", 0)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise GraphcError(f"load: the function's inputs, outputs or options are damaged ({exc})") from None
     allowed = {"optimize", "check_numerics", "backend", "disable", "gradient_flow", "threads", "cache", "memory_budget"}
     if not set(options) <= allowed:
         raise GraphcError(f"load: unknown compile options {sorted(set(options) - allowed)}")
-    if steps < 0:
-        raise GraphcError(f"load: a negative step count {steps}")
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 0 <= steps < 2**63:
+        raise GraphcError(f"load: a step count must be an int in [0, 2**63), got {steps!r}")
     stepped = step_updates(updates, gradients) if gradients else updates
     f = compile_function(inputs, unflatten(tree, outputs), updates=stepped or None, **options)
     f._steps = steps
@@ -197,7 +208,9 @@ def _node(i: int, e: dict[str, Any], nodes: list[Node], arrays: dict[str, np.nda
     inputs = tuple(nodes[k] for k in e["inputs"] if 0 <= k < i)
     if len(inputs) != len(e["inputs"]):
         raise GraphcError("an input that does not come before the node")
-    shape, dtype = tuple(int(d) for d in e["shape"]), as_dtype(e["dtype"])
+    if not all(isinstance(d, int) and not isinstance(d, bool) for d in e["shape"]):
+        raise GraphcError(f"a shape must hold ints, got {e['shape']!r}")
+    shape, dtype = tuple(e["shape"]), as_dtype(e["dtype"])
     name = e.get("name")
     if name is not None and not isinstance(name, str):
         raise GraphcError(f"a name must be a string, got {name!r}")
@@ -321,6 +334,8 @@ def _encode_tree(tree: Any) -> Any:
         return None
     kind, keys, children = tree
     name = {list: "list", tuple: "tuple", dict: "dict"}[kind]
+    if keys is not None and not all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in keys):
+        raise GraphcError(f"save: the keys of a dict of outputs must be strings or ints, got {keys!r}")
     return {"kind": name, "keys": keys, "children": [[_encode_tree(t), n] for t, n in children]}
 
 
@@ -333,4 +348,13 @@ def _decode_tree(data: Any) -> Any:
     keys = data.get("keys")
     if keys is not None and not all(isinstance(k, (str, int)) for k in keys):
         raise ValueError("output keys must be strings or ints")
-    return (kinds[data["kind"]], keys, [(_decode_tree(t), int(n)) for t, n in data["children"]])
+    children = [(_decode_tree(t), n) for t, n in data["children"]]
+    if not all(isinstance(n, int) and n == _leaves(t) for t, n in children) or \
+            (keys is not None and len(keys) != len(children)):
+        raise ValueError("an output structure of damaged counts")
+    return (kinds[data["kind"]], keys, children)
+
+
+def _leaves(tree: Any) -> int:
+    """How many values the structure `tree` holds."""
+    return 1 if tree is None else sum(n for _, n in tree[2])

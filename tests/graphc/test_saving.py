@@ -142,6 +142,13 @@ def _saved_function(tmp_path: pathlib.Path) -> tuple[dict, dict]:  # type: ignor
     (lambda m: m.update(options={"optimize": True, "debug": "rm -rf /"}), "unknown compile options"),
     (lambda m: m.update(graphc=99), "manifest of format"),
     (lambda m: m.update(kind="pickle"), "unknown kind"),
+    # from a break-it review: each of these raised a raw TypeError, IndexError, AttributeError...
+    (lambda m: m["nodes"][1].update(shape=[4.5]), "a shape must hold ints"),
+    (lambda m: m["nodes"][1].update(grad_of=5), "a derivative mark of unknown form"),
+    (lambda m: m.update(tree={"kind": "list", "keys": None, "children": [[None, -1]]}), "damaged counts"),
+    (lambda m: m.update(tree={"kind": "list", "keys": None, "children": [[None, 1], [None, 1]]}), "2 values for 1"),
+    (lambda m: m.update(steps=10**30), "a step count must be an int"),
+    (lambda m: m.update(steps=1.5), "a step count must be an int"),
 ])
 def test_a_crafted_manifest_is_refused(damage, message, tmp_path: pathlib.Path) -> None:  # type: ignore[no-untyped-def]
     manifest, arrays = _saved_function(tmp_path)
@@ -159,7 +166,13 @@ def test_files_that_are_not_graphc_archives_are_refused(tmp_path: pathlib.Path) 
     (tmp_path / "pickled.npz").write_bytes(buffer.getvalue())
     with zipfile.ZipFile(tmp_path / "escape.npz", "w") as z:
         z.writestr("../../outside.npy", b"\x93NUMPY")
-    for name in ("text.npz", "plain.npz", "pickled.npz", "escape.npz", "missing.npz"):
+    np.save(tmp_path / "one.npy", np.zeros(2))
+    (tmp_path / "nested.npz").write_bytes(_archive(None, **{"graphc.json": np.frombuffer(b"[" * 10**5, np.uint8)}))
+    (tmp_path / "records.npz").write_bytes(_archive(None, **{"graphc.json": np.zeros(3, "i4,f4")}))
+    (tmp_path / "keys.npz").write_bytes(_archive({"graphc": 1, "kind": "variables", "keys": [[1]], "names": ["w"]},
+                                                 v0=np.ones(2)))
+    for name in ("text.npz", "plain.npz", "pickled.npz", "escape.npz", "missing.npz", "one.npy", "nested.npz",
+                 "records.npz", "keys.npz", "."):
         with pytest.raises(gc.GraphcError):
             gc.load(tmp_path / name)
     assert not (tmp_path.parent.parent / "outside.npy").exists()
@@ -170,3 +183,8 @@ def test_save_refuses_what_it_cannot_store(tmp_path: pathlib.Path) -> None:
         gc.save(tmp_path / "x.npz", [np.zeros(2)])
     with pytest.raises(gc.GraphcError, match="list or dict of variables"):
         gc.save(tmp_path / "x.npz", 3)
+    x = gc.placeholder((2,), name="x")
+    with pytest.raises(gc.GraphcError, match="keys of a dict of outputs must be strings or ints"):
+        gc.save(tmp_path / "x.npz", gc.compile([x], {(1, 2): x * 2.0}, backend="numpy"))  # JSON has no tuples
+    with pytest.raises(gc.GraphcError, match="save: cannot write"):
+        gc.save(tmp_path, [gc.variable(np.zeros(2))])  # a folder
