@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import sysconfig
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ class Location:
     file: str
     line: int
 
-    def __str__(self) -> str:
-        return f"{os.path.basename(self.file)}:{self.line}"
+    def __str__(self) -> str:  # one line, whatever the file is called
+        name = "".join(c if c.isprintable() else repr(c)[1:-1] for c in os.path.basename(self.file))
+        return f"{name}:{self.line}"
 
 
 UNKNOWN = Location("<unknown>", 0)
@@ -43,9 +45,14 @@ class _Override(threading.local):
 _override = _Override()
 
 
+# Where the `graphc` console script's stub is installed (bin/graphc): graphc's too, not the user's
+# code (a user's own script called graphc elsewhere is the user's).
+_STUBS = {os.path.join(d, "graphc") for d in (os.path.dirname(os.path.abspath(sys.executable)),
+                                              sysconfig.get_path("scripts"), sysconfig.get_path("scripts", f"{os.name}_user"))}
+
+
 def _inside_graphc(filename: str) -> bool:
-    # The `graphc` console script's stub (bin/graphc) is graphc's too, not the user's code.
-    return filename.startswith(_PACKAGE_DIRS) or filename.startswith("<frozen") or os.path.basename(filename) == "graphc"
+    return filename.startswith(_PACKAGE_DIRS) or filename.startswith("<frozen") or filename in _STUBS
 
 
 def user_location() -> Location:

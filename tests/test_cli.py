@@ -85,6 +85,17 @@ def test_a_failing_script_is_reported_with_its_line(capsys: pytest.CaptureFixtur
     assert "broken.py" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("raising", [
+    "class Stop(BaseException):\n    pass\nraise Stop('x')",  # not an Exception
+    "class Odd(Exception):\n    def __str__(self):\n        raise RuntimeError\nraise Odd()",  # unprintable
+])
+def test_any_script_failure_is_one_line(raising: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "odd.py").write_text(raising + "\n")
+    assert main(["inspect", str(tmp_path / "odd.py")]) == 1
+    err = capsys.readouterr().err
+    assert "odd.py raised" in err and err.count("\n") == 1
+
+
 def test_compare_times_compiled_and_eager(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "--workloads", "mlp_small", "--peers", "graphc", "graphc_eager", "--steps", "3"]) == 0
     captured = capsys.readouterr()

@@ -24,7 +24,11 @@ from ..ir import Node, placeholders_among
 def _script_error(path: str, exc: BaseException) -> GraphcError:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename) == os.path.abspath(path)]
     where = f" (at {os.path.basename(path)}:{frames[-1].lineno})" if frames else ""
-    first = str(exc).splitlines()[0] if str(exc) else ""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a script's exception whose __str__ itself fails
+        text = "(its message cannot be printed)"
+    first = text.splitlines()[0] if text else ""
     return GraphcError(f"inspect: {path} raised {type(exc).__name__}: {first}{where}")
 
 
@@ -44,7 +48,9 @@ def functions_of(path: str, quiet: bool = False) -> list[Function]:
         namespace = {}
     except GraphcError as exc:
         raise GraphcError(f"inspect: {path}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - any failure of the user's script is one clear line
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - any failure of the user's script is one clear line
         raise _script_error(path, exc) from None
     finally:
         sys.argv = argv

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import runpy
 
 import numpy as np
 import pytest
@@ -29,6 +30,14 @@ def test_impossible_matmul_names_op_shapes_and_line() -> None:
         gc.matmul(a, b)
     message = str(info.value)
     assert "matmul" in message and "(3, 4)" in message and "(5, 6)" in message and where in message
+
+
+def test_a_users_script_named_graphc_is_the_users_and_odd_file_names_stay_on_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # found by a break-it review: any file called graphc counted as graphc's own console script,
+    # and a newline in a file name split the printed program's lines and the errors
+    for name, shown in (("graphc", "graphc:2"), ("two\nlines.py", "two\\nlines.py:2")):
+        (tmp_path / name).write_text("import graphc as gc\nx = gc.placeholder((2,), name='x')\n")
+        assert str(runpy.run_path(str(tmp_path / name))["x"].location) == shown
 
 
 def test_broadcast_mismatch_names_shapes_and_line() -> None:
