@@ -27,6 +27,7 @@ from .ir import Node, nodes_created, topological_order
 from .ops import constant, placeholder, stack
 from .ops.conditional import make_cond
 from .ops.loop import make_loop
+from .ops.random import advance_streams, stream_position
 from .recipes import record, replayable
 from .tree import describe, flatten, reorder_like, unflatten
 
@@ -78,23 +79,26 @@ def _as_loop(fn: Callable[[Any, Any], tuple[Any, Any]], carry_leaves: list[Any],
              x_leaves: list[Any], x_tree: Any, n: int, reverse: bool) -> Any:
     """The scan as one loop node, its body traced once; None if the body draws random numbers,
     RECORD if it reads a tensor of sizes given at call time (recorded, not computed)."""
-    first = nodes_created()
+    first, streams = nodes_created(), stream_position()
     c_in = [placeholder(c.shape, c.dtype) for c in carry_leaves]
     x_in = [placeholder(x.shape[1:], x.dtype) for x in x_leaves]
     try:
         out = _pair(fn(unflatten(carry_tree, c_in), unflatten(x_tree, x_in) if xs is not None else None))
     except GraphcError:  # an eager tensor read beside a step's placeholders, say: unrolled (which
-        return None      # raises again, step by step, whatever else was wrong)
+        advance_streams(streams)  # raises again, step by step, whatever else was wrong)
+        return None
     c_out = _checked_carry(out[0], carry_tree, _signature(carry_leaves))
     y_leaves, y_tree = flatten(out[1]) if out[1] is not None else ([], None)
-    y_out = [lift(y)[0] for y in y_leaves]
+    y_out = [lift(y)[0] for y in y_leaves if y is not None]  # a None among the ys stays None
     if any(v.op.leaf == "recipe" for v in (*c_out, *y_out)):
         return RECORD
     if any(eager.is_eager(v) for v in (*c_out, *y_out)) or _draws([*c_out, *y_out], first):
+        advance_streams(streams)  # the trace is dropped, and the streams its draws took with it
         return None  # each step draws its own random numbers: unrolled
     results = make_loop(carry_leaves, x_leaves, c_in, x_in, c_out, y_out, n, reverse)
     carry = unflatten(carry_tree, results[:len(c_out)])
-    return carry, (unflatten(y_tree, results[len(c_out):]) if out[1] is not None else None)
+    stacked = iter(results[len(c_out):])
+    return carry, (unflatten(y_tree, [None if y is None else next(stacked) for y in y_leaves]) if out[1] is not None else None)
 
 
 @replayable
@@ -147,7 +151,7 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
                              f" {text(y_tree, ys[first_t])} at another; ys keep one structure")
         if y_given is None:
             first_t = t
-        y_given, y_tree, ys[t] = given, tree, [lift(y)[0] for y in y_leaves]
+        y_given, y_tree, ys[t] = given, tree, [None if y is None else lift(y)[0] for y in y_leaves]
     if n == 0:  # as jax.lax.scan: fn traced once for the ys' types, which come out empty
         define_by_run = any(eager.is_eager(v) for v in (*carry_leaves, *x_leaves))
 
@@ -159,11 +163,11 @@ def scan(fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, l
         if out[1] is None:
             return carry, None
         y_leaves, tree = flatten(out[1])
-        empty = [zeros((0, *lift(y)[0].shape), lift(y)[0].dtype) for y in y_leaves]
+        empty = [None if y is None else zeros((0, *lift(y)[0].shape), lift(y)[0].dtype) for y in y_leaves]
         return carry, unflatten(tree, empty)
     if not y_given:  # fn returns no ys
         return carry, None
-    stacked = [stack([ys[t][k] for t in range(n)], 0) for k in range(len(ys[0]))]
+    stacked = [None if ys[0][k] is None else stack([ys[t][k] for t in range(n)], 0) for k in range(len(ys[0]))]
     return carry, unflatten(y_tree, stacked)
 
 

@@ -5,6 +5,8 @@ xs, conditionals whose other branch is NaN)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -143,3 +145,36 @@ def test_cond_names_how_the_branches_differ() -> None:
     a, p = gc.placeholder((3,)), gc.placeholder((), "bool")
     with pytest.raises(gc.GraphError, match=r"\(f32\[3\], f32\[3\]\) and \[f32\[3\], f32\[3\]\]"):
         gc.cond(p, lambda v: (v, v), lambda v: [v, v], a)
+
+
+def test_a_scan_drawing_random_numbers_takes_the_streams_eager_mode_takes() -> None:
+    # found by a break-it review: the loop trace, dropped for an unrolled one, kept the streams
+    # its draws had taken, so every draw after it differed from unroll=True and from eager mode
+    xv, xsv = np.linspace(0.1, 1.0, 6), np.full((3, 6), 0.5)
+
+    def model(x: Any, xs: Any, unroll: bool) -> Any:
+        c, _ = gc.scan(lambda c, t: (gc.dropout(c + t, 0.5), None), x, xs, unroll=unroll)
+        return gc.sum(c) + gc.sum(gc.dropout(x, 0.5) * 100.0)
+
+    got = []
+    for unroll in (False, True):
+        gc.set_seed(3)
+        x, xs = gc.placeholder((6,), "float64"), gc.placeholder((3, 6), "float64")
+        got.append(float(gc.compile([x, xs], model(x, xs, unroll), backend="numpy")(xv, xsv)))
+    gc.set_seed(3)
+    got.append(float(np.asarray(model(eager.tensor(xv), eager.tensor(xsv), False))))
+    assert got[0] == got[1] == got[2]
+
+
+def test_a_none_among_a_scans_ys_stays_none() -> None:
+    # as jax.lax.scan, where None is an empty subtree
+    def body(c: Any, t: Any) -> Any:
+        return c + t, (c * 2.0, None)
+
+    xs = gc.placeholder((3, 2), "float64")
+    _, (ys, nothing) = gc.scan(body, xs[0] * 0.0, xs)
+    assert nothing is None
+    np.testing.assert_array_equal(gc.compile([xs], ys)(np.ones((3, 2))), [[0, 0], [2, 2], [4, 4]])
+    for x in (eager.tensor(np.ones((3, 2))), eager.tensor(np.ones((0, 2)))):
+        _, (ys, nothing) = gc.scan(body, x[0] * 0.0 if len(x.data) else eager.tensor(np.zeros(2)), x)
+        assert nothing is None and ys.shape == (len(x.data), 2)
