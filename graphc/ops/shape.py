@@ -130,7 +130,7 @@ TRANSPOSE: OpDef = register(
         "shape",
         1,
         _transpose_rule,
-        lambda x, axes: np.ascontiguousarray(np.transpose(x, axes)),
+        lambda x, axes: np.transpose(x, axes).copy(order="C"),
         (lambda g, out, x, axes: transpose(g, tuple(np.argsort(axes).tolist())),),
         (lambda t, out, x, axes: transpose(t, axes),),
         doc="axes permuted",
@@ -493,7 +493,15 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
     if axis is None:
         x, axis = reshape(x, (x.size,)), 0
     axis = axis_index(axis, x.ndim, "repeat")
-    counts = np.broadcast_to(np.asarray(repeats, dtype=np.int64), (x.shape[axis],))
+    n = x.shape[axis]
+    try:
+        given = np.asarray(repeats)
+    except ValueError:  # a ragged list
+        given = np.asarray(None)
+    if given.dtype.kind not in "iu" or given.ndim > 1 or given.ndim == 1 and given.size not in (1, n):
+        raise ShapeError(f"repeat: expected an int or {n} ints (a count per element along axis {axis}),"
+                         f" got {repeats!r}")
+    counts = np.broadcast_to(given.astype(np.int64), (n,))
     if (counts < 0).any():
         raise ShapeError(f"repeat: counts must be non-negative, got {repeats!r}")
     return take(x, np.repeat(np.arange(x.shape[axis]), counts), axis)

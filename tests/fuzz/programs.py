@@ -625,6 +625,13 @@ def _scan_body(c: Any, x: Any) -> Any:
     return h, h * x
 
 
+def _scan_dropping(c: Any, x: Any) -> Any:
+    """A step drawing a dropout mask of its own (such a scan is unrolled; the draws after it must
+    take the streams eager mode gives them)."""
+    h = gc.tanh(c * 0.7 + x)
+    return h, gc.dropout(h, 0.25) * x
+
+
 def _scan_counted(c: Any, x: Any) -> Any:
     """A tuple carry of (a value, how many steps ran): an int beside the floats."""
     h, n = c if isinstance(c, tuple) else (c, None)
@@ -694,7 +701,7 @@ def _m_control(d: _Draw) -> Step | None:
         init = weight(tuple(x.shape[1:]), int(d.rng.integers(100))).astype(x.dtype)
         reverse = {"reverse": bool(d.rng.random() < 0.5)}
         other = d.pick("f")
-        body = d.choice(["plain", "counted", "nested", "reads", "blocks", "products"])
+        body = d.choice(["plain", "counted", "nested", "reads", "blocks", "products", "dropping"])
         if body == "products" and x.ndim in (2, 3):
             total = np.zeros((x.shape[-1], x.shape[-1]), x.dtype)
             return Step("programs.scan_with_total", (_scan_products, (init, total), Ref(k)), reverse)
@@ -703,7 +710,8 @@ def _m_control(d: _Draw) -> Step | None:
             return Step("programs.scan_reading", (fn, init, Ref(k), Ref(other)), reverse)
         if body == "counted":
             return Step("programs.scan_ys", (_scan_counted, (init, np.int64(0)), Ref(k)), reverse)
-        return Step("programs.scan_ys", (_scan_nested if body == "nested" else _scan_body, init, Ref(k)), reverse)
+        fn = {"nested": _scan_nested, "dropping": _scan_dropping}.get(body, _scan_body)
+        return Step("programs.scan_ys", (fn, init, Ref(k)), reverse)
     pred = Step("op>", (Step("gc.sum", (Ref(k),)), 0.0))
     kind = d.choice(["plain", "plain", "reads", "gather", "nested", "known", "shared"])
     if kind == "known":  # a predicate known when the graph is built: simplification inlines the branch

@@ -149,6 +149,8 @@ def test_a_huge_placeholder_compiles_without_allocating_it() -> None:
         (lambda x: gc.compile([x], x, disable=3), gc.GraphError, "pass names"),
         (lambda x: gc.optim.adam(gc.sum(x), [gc.variable(np.ones(2))], betas=(0.9,)), gc.GraphError, "a pair"),
         (lambda x: gc.optim.sgd(gc.sum(x), [gc.variable(np.ones(2))], "0.1"), gc.GraphError, "learning rate"),
+        (lambda x: gc.repeat(x, [1, 2], axis=1), gc.ShapeError, "an int or 3 ints"),  # was NumPy's ValueError
+        (lambda x: gc.repeat(x, 1.5), gc.ShapeError, "an int or 6 ints"),  # was truncated to 1
         (lambda x: gc.optim.sgd(gc.sum(x), [gc.variable(np.ones(2, np.int64), name="steps")], 0.1),
          gc.GraphError, "float variables; got steps of dtype int64"),
     ],

@@ -213,3 +213,13 @@ def test_an_update_scaled_by_a_non_finite_number_is_no_gemm(scale: float) -> Non
     with np.errstate(all="ignore"):
         want = np.ones((3, 2), np.float32) - np.float32(scale) * (data.T @ np.ones((4, 2), np.float32))
     np.testing.assert_array_equal(w.value, want)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_0d_transpose_keeps_its_shape_in_every_back_end_unoptimized(backend: str) -> None:
+    """Found by a port of autograd's suite: the NumPy reference of transpose made a 0-d result
+    1-d (np.ascontiguousarray does), so the unoptimized reference refused its own shape rule."""
+    x = gc.placeholder((), "float64")
+    y = gc.transpose(x) ** 2.0
+    value, slope = gc.compile([x], [y, gc.grad(y, x)], backend=backend, optimize=False)(np.array(3.0))
+    assert value.shape == () and (float(value), float(slope)) == (9.0, 6.0)
