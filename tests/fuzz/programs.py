@@ -363,11 +363,11 @@ def _m_reshape(d: _Draw) -> Step | None:
 
 
 def _m_transpose(d: _Draw) -> Step | None:
-    k = d.pick(None, min_ndim=2)
+    k = d.pick(None, min_ndim=2 if d.rng.random() < 0.9 else 0)  # sometimes a 0-d or 1-d one: the identity
     if k is None:
         return None
     x = d.values[k]
-    r = d.rng.random()
+    r = d.rng.random() if x.ndim >= 2 else 0.3
     if r < 0.15:  # two axes exchanged, counted from either end
         a, b = (int(v) - (x.ndim if d.rng.random() < 0.3 else 0) for v in d.rng.choice(x.ndim, 2, replace=False))
         return Step("gc.swapaxes", (Ref(k), a, b))
