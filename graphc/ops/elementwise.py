@@ -393,10 +393,21 @@ CLIP = _declare(
     (lambda g, out, x, lo, hi: g if lo is None and hi is None else where(_clip_mask(x, lo, hi), g, 0.0),),
     "x limited to [lo, hi]; the gradient passes where lo <= x <= hi",
 )
+def _cast_ref(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """x as `dtype`; floats to integers as C on x86-64 converts one value (NumPy's one-value
+    path): truncated toward 0, the lowest int where out of range or NaN, narrower ints through
+    int32."""
+    if x.dtype.kind != "f" or np.dtype(dtype).kind not in "iu":
+        return x.astype(dtype)
+    bits = 64 if np.dtype(dtype) == np.int64 else 32
+    fits = (x >= -2.0 ** (bits - 1)) & (x < 2.0 ** (bits - 1))
+    return np.where(fits, np.where(fits, x, 0).astype(f"int{bits}"), np.iinfo(f"int{bits}").min).astype(dtype)
+
+
 CAST = _declare(
     "cast",
     lambda x, dtype: (x.shape, dtype),
-    lambda x, dtype: x.astype(dtype),
+    _cast_ref,
     (lambda g, out, x, dtype: g,),
     "conversion to another dtype; gradients flow between float dtypes only",
     jvp=(lambda t, out, x, dtype: cast(t, dtype),),

@@ -445,7 +445,10 @@ def _m_int(d: _Draw) -> Step | None:
         ramp = (np.arange(x.size, dtype=x.dtype) * x.dtype.type(1e-3)).reshape(x.shape)
         return Step("gc.argmax", (Step("op+", (Ref(k), ramp)),), {"axis": d.choice([None, int(d.rng.integers(x.ndim))])})
     if r < 0.6 and x.dtype.kind in "fb":
-        return Step("gc.cast", (Ref(k), d.choice(["int64", "int32", "float64" if d.fdt == "float64" else "float32"])))
+        to = d.choice(["int64", "int32", "int8", "uint8", "float64" if d.fdt == "float64" else "float32"])
+        if x.dtype.kind == "f" and to[0] in "iu" and d.rng.random() < 0.3:  # out of range: C's conversion, as NumPy's
+            return Step("gc.cast", (Step("op*", (Ref(k), 3e9)), to))
+        return Step("gc.cast", (Ref(k), to))
     i = d.pick("i")
     if i is not None:
         xi = d.values[i]

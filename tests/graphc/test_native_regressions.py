@@ -223,3 +223,27 @@ def test_a_0d_transpose_keeps_its_shape_in_every_back_end_unoptimized(backend: s
     y = gc.transpose(x) ** 2.0
     value, slope = gc.compile([x], [y, gc.grad(y, x)], backend=backend, optimize=False)(np.array(3.0))
     assert value.shape == () and (float(value), float(slope)) == (9.0, 6.0)
+
+
+@pytest.mark.parametrize("options", [{}, {"optimize": False}, {"backend": "numpy"}])
+def test_floats_become_integers_as_numpy_converts_them_fed_or_constant(options: dict) -> None:  # type: ignore[type-arg]
+    """Found by a break-it review: LLVM's conversion of an out-of-range float is poison, and a
+    constant one folded to 0 (-1.0 as uint8 gave 0, not 255; NaN as int32 0, not INT32_MIN).
+    Every way a program runs now converts as NumPy does one value (C on x86-64)."""
+    edges = np.array([np.nan, np.inf, -np.inf, -1.0, -0.5, 0.7, 255.9, 300.0, -128.9, 70000.0, 3e9, -3e9,
+                      2147483648.0, -2147483649.0, 9.3e18, 1e19, -1e19])
+    targets = ["int8", "int16", "int32", "int64", "uint8"]
+    for dtype in ("float64", "float32"):
+        with np.errstate(all="ignore"):
+            values = np.tile(edges.astype(dtype), 3)  # long enough for vector loops
+            want = [np.array([np.array([v]).astype(t)[0] for v in values]) for t in targets]
+        x = gc.placeholder(values.shape, dtype)
+        fed = [gc.cast(x, t) for t in targets]
+        # each value a scalar constant, which the kernels hold as a literal (`where` keeps the
+        # simplifier from folding the cast first)
+        constants = [gc.stack([gc.cast(gc.where(True, gc.constant(v, dtype), x[0]), t) for v in values[:len(edges)]])
+                     for t in targets]
+        outs = gc.compile([x], fed + constants, **options)(values)
+        for t, got, constant, expected in zip(targets, outs[:5], outs[5:], want):
+            np.testing.assert_array_equal(got, expected, err_msg=f"{dtype} -> {t}, fed")
+            np.testing.assert_array_equal(constant, expected[:len(edges)], err_msg=f"{dtype} -> {t}, constant")

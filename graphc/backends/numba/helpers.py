@@ -142,6 +142,19 @@ def tanh_f32(x: float) -> float:
 lanes = range
 
 
+# Floats to integers as C converts them on x86-64, NumPy with it (truncation toward 0; the
+# lowest int where the value is out of range or NaN; narrower ints through int32). LLVM's own conversion is poison out of range, which constant folding turns
+# into anything (a constant -1.0 as uint8 came out 0, not NumPy's 255).
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def int32_of(x: float) -> int:
+    return np.int32(x) if -2147483648.0 <= x < 2147483648.0 else np.int32(-2147483648)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def int64_of(x: float) -> int:
+    return np.int64(x) if -9223372036854775808.0 <= x < 9223372036854775808.0 else np.int64(-9223372036854775808)
+
+
 @_jit
 def all_finite(flat: np.ndarray) -> bool:
     """Whether no element of 1-D `flat` is NaN or infinite."""

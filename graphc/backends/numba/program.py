@@ -60,7 +60,7 @@ from .driver import (
     carray_python,
 )
 from .emit import dtype_name, linear
-from .helpers import gemm_reference
+from .helpers import gemm_reference, int32_of, int64_of
 from .lowering import Kernel, LoweredProgram, Slot
 from .lowerings import OUT_OF_RANGE, STATUS_INDEX, STATUS_NUMERICS
 
@@ -73,7 +73,8 @@ import numpy as np
 from numba import carray
 
 from graphc.backends.numba.driver import address_as
-from graphc.backends.numba.helpers import add_run, all_finite, copy_run, exp_f32, gemm, lanes, philox_normal, philox_uniform, sum_run, tanh_f32
+from graphc.backends.numba.helpers import (add_run, all_finite, copy_run, exp_f32, gemm, int32_of, int64_of, lanes,
+    philox_normal, philox_uniform, sum_run, tanh_f32)
 
 f32, f64, i8, i16, i32, i64, u8, b1 = (
     np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.bool_)
@@ -362,7 +363,7 @@ def _interpreted(text: str, folder: pathlib.Path | None) -> tuple[FunctionType, 
     replaced by its NumPy twin, NumPy's functions by Numba's meaning of them (`_NumbaNumPy`)."""
     module, path = _load(text, folder)
     scope = dict(vars(module), gemm=gemm_reference, carray=carray_python, address_as=address_as_python,
-                 np=_NUMBA_NUMPY)
+                 np=_NUMBA_NUMPY, int32_of=int32_of.py_func, int64_of=int64_of.py_func)  # NumPy's ints, as compiled
     return FunctionType(module.kernel.__code__, scope), path
 
 

@@ -36,6 +36,16 @@ def _sign_scalar(c: Scalar, x: str) -> str:
     return f"({c.k(1)} if {x} > 0 else ({c.k(-1)} if {x} < 0 else ({c.k(0)} if {x} == 0 else {x})))"
 
 
+def _cast_scalar(c: Scalar, x: str, dtype: np.dtype) -> str:
+    """A conversion; float to int as NumPy's (`helpers.int32_of`...), the result then cast to
+    `dtype` (truncated where narrower)."""
+    if dtype == np.bool_:
+        return f"{x} != 0"
+    if c.ins[0].kind != "f" or dtype.kind not in "iu":
+        return x
+    return f"int64_of({x})" if dtype == np.int64 else f"int32_of({x})"
+
+
 def _sigmoid_scalar(c: Scalar, x: str) -> str:
     x = c.cast(x, 0)
     # 1 / (1 + e) for x >= 0, e / (1 + e) below, e = exp(-|x|): the numerator chosen before the
@@ -108,7 +118,7 @@ SCALARS: dict[Any, Rule] = {
     elementwise.ROUND: _integral_scalar("rint"),
     elementwise.LEAKY_RELU: lambda c, x, slope: f"{c.cast(x, 0)} if {x} > 0 else {c.cast(x, 0)} * {c.k(slope)}",
     elementwise.CLIP: _clip_scalar,
-    elementwise.CAST: lambda c, x, dtype: f"{x} != 0" if dtype == np.bool_ else x,
+    elementwise.CAST: _cast_scalar,
     elementwise.STOP_GRADIENT: lambda c, x: x,
     elementwise.LOGICAL_NOT: lambda c, x: f"not {x}",
     elementwise.ADD: lambda c, x, y: f"{x} + {y}",
