@@ -261,7 +261,7 @@ class _Lowering:
         deferred = {id(self.group_of[v]) if v in self.group_of else v for v in candidates}
         units = schedule(self.graph)
         early = self.early_updates(units, candidates)
-        copied_early: set[int] = set()
+        copied_early: set[int] = set()  # the variables (by id) already written from their value's buffer
         for unit in units:
             if id(unit) not in deferred:
                 self.run(unit)
@@ -273,7 +273,7 @@ class _Lowering:
                     with self.kernel() as em:
                         em.comment(f"update of {var.name}, as soon as nothing reads its old value")
                         em.copy(self.arrays[id(var)], self.touch(self.arrays[id(value)]))
-                    copied_early.add(id(value))
+                    copied_early.add(id(var))
         written_early = {id(value) for pairs in early.values() for _, value, into in pairs if into}
         candidates = candidates - written_early
         in_place = self.without_conflicts(candidates)
@@ -282,7 +282,9 @@ class _Lowering:
                 self.step += 1
                 with self.kernel():
                     self.unit(self.group_of.get(id(value), value))
-        copied = [(var, value) for var, value in self.updates if id(value) not in in_place | written_early | copied_early]
+        # (a value given to several variables is no candidate: each is copied, early or here)
+        copied = [(var, value) for var, value in self.updates
+                  if id(value) not in in_place | written_early and id(var) not in copied_early]
         self.step += 1  # outputs, and every update, from here to the end
         for n in self.outputs + [v for _, v in copied]:
             with self.kernel():
