@@ -9,7 +9,7 @@ import numpy as np
 
 from ..builder import apply, lift
 from ..dtypes import is_number
-from ..errors import FeedError, ShapeError
+from ..errors import ShapeError
 from ..opdef import OpDef, register
 from . import elementwise as ew
 from . import random as rnd
@@ -45,15 +45,9 @@ def _xent_rule(logits: Any, labels: Any) -> tuple[tuple[int, ...], np.dtype]:
     return labels.shape, logits.dtype
 
 
-def label_out_of_range(value: int, n: int) -> str:
-    """The message for a label outside [0, n), the same from every back end."""
-    return f"softmax_cross_entropy: label {value} is out of range for {n} classes"
-
-
 def _xent_ref(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     n = logits.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= n):
-        raise FeedError(label_out_of_range(labels[(labels < 0) | (labels >= n)].flat[0], n))
+    sh.check_labels(labels, n)
     picked = np.take_along_axis(logits, labels[..., None].astype(np.int64), axis=-1)[..., 0]
     m = np.max(logits, axis=-1)
     # log(sum) - (picked - m), as PyTorch's -log_softmax: m + log(sum) would round log(sum) away
@@ -62,8 +56,9 @@ def _xent_ref(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def _xent_direction(logits: Any, labels: Any) -> Any:
-    # The fused gradient of cross-entropy with respect to the logits: softmax - one_hot.
-    return softmax(logits, -1) - sh.one_hot(labels, logits.shape[-1], logits.dtype)
+    # The fused gradient of cross-entropy with respect to the logits: softmax - one_hot, whose
+    # rows check the labels as the loss does (a step computing only gradients trained on zeros).
+    return softmax(logits, -1) - apply(sh.ONE_HOT, (labels,), n=logits.shape[-1], dtype=logits.dtype, checked=True)
 
 
 

@@ -94,10 +94,28 @@ def _scatter_rule(g: Any, shape: tuple[int, ...], key: IndexKey) -> tuple[tuple[
     return shape, g.dtype
 
 
-def _one_hot_rule(labels: Any, n: int, dtype: np.dtype) -> tuple[tuple[int, ...], np.dtype]:
+def _one_hot_rule(labels: Any, n: int, dtype: np.dtype, checked: bool = False) -> tuple[tuple[int, ...], np.dtype]:
     if labels.dtype.kind not in "iu":
         raise ShapeError(f"labels must be integers, got {labels.dtype.name}")
     return labels.shape + (n,), dtype
+
+
+def label_out_of_range(value: int, n: int) -> str:
+    """The message for a label outside [0, n), the same from every back end (cross-entropy's
+    labels, in its value and in its gradient's one-hot rows)."""
+    return f"softmax_cross_entropy: label {value} is out of range for {n} classes"
+
+
+def check_labels(labels: np.ndarray, n: int) -> None:
+    """FeedError naming the first label outside [0, n), if any."""
+    if labels.size and (labels.min() < 0 or labels.max() >= n):
+        raise FeedError(label_out_of_range(labels[(labels < 0) | (labels >= n)].flat[0], n))
+
+
+def _one_hot_ref(labels: np.ndarray, n: int, dtype: np.dtype, checked: bool = False) -> np.ndarray:
+    if checked:
+        check_labels(labels, n)
+    return (labels[..., None] == np.arange(n)).astype(dtype)
 
 
 
@@ -192,10 +210,11 @@ ONE_HOT: OpDef = register(
         "shape",
         1,
         _one_hot_rule,
-        lambda labels, n, dtype: (labels[..., None] == np.arange(n)).astype(dtype),
+        _one_hot_ref,
         None,
         None,
-        doc="1 at each label's position along a new last axis, else 0",
+        doc="1 at each label's position along a new last axis, else 0 (`checked`: a label out of range"
+            " is a FeedError, as cross-entropy's)",
     )
 )
 

@@ -266,3 +266,19 @@ def test_one_new_value_given_to_two_variables_updates_both() -> None:
     want = w0 - np.float32(0.1) * (2 * data.T @ (data @ w0) / 10)
     np.testing.assert_allclose(w.value, want, rtol=1e-6)
     np.testing.assert_array_equal(kept.value, w.value)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_a_step_computing_only_gradients_checks_its_labels(backend: str) -> None:
+    """Found by a break-it review: cross-entropy checks its labels, but a training step whose
+    loss is not an output ran only the gradient, whose one-hot rows gave a bad label zeros: the
+    step trained silently on wrong targets. The rows now check as the loss does."""
+    x, y = gc.placeholder((3, 3), "float32", name="x"), gc.placeholder((3,), "int64", name="y")
+    w = gc.variable(np.eye(3, dtype=np.float32), name="w")
+    loss = gc.mean(gc.softmax_cross_entropy(x @ w, y))
+    step = gc.compile([x, y], [], updates=gc.optim.sgd(loss, [w], 0.1), backend=backend)
+    with pytest.raises(gc.FeedError, match="label 7 is out of range for 3 classes"):
+        step(np.eye(3, dtype=np.float32), np.array([0, 7, 1]))
+    np.testing.assert_array_equal(w.value, np.eye(3))  # nothing lost
+    step(np.eye(3, dtype=np.float32), np.array([0, 2, 1]))
+    assert not np.array_equal(w.value, np.eye(3))

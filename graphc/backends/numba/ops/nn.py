@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ....ops import nn
+from ....ops import nn, shape
 from ..emit import Buf, Emitter, accumulator_dtype, combine, dtype_name, exp_of, outer_inner
 from ..lowerings import STATUS_INDEX, register_kernel
 
@@ -66,4 +66,4 @@ def _row_max_and_sum(em: Emitter, row: Callable[[str], str], n: int, dtype: np.d
 register_kernel(nn.SOFTMAX, lambda em, out, x, axis: _softmax_kernel(em, out, x, axis, log=False))
 register_kernel(nn.LOG_SOFTMAX, lambda em, out, x, axis: _softmax_kernel(em, out, x, axis, log=True))
 register_kernel(nn.SOFTMAX_CROSS_ENTROPY, _xent_kernel,
-                lambda node, value: nn.label_out_of_range(value, node.inputs[0].shape[-1]))
+                lambda node, value: shape.label_out_of_range(value, node.inputs[0].shape[-1]))

@@ -53,7 +53,7 @@ def _scatter_kernel(em: Emitter, out: Buf, g: Buf, shape: tuple[int, ...], key: 
         em.line(f"{out.at(_source_index(key, names))} = {g.at(names)}")
 
 
-def _one_hot_kernel(em: Emitter, out: Buf, labels: Buf, n: int, dtype: np.dtype) -> None:
+def _one_hot_kernel(em: Emitter, out: Buf, labels: Buf, n: int, dtype: np.dtype, checked: bool = False) -> None:
     em.fill(out, "0")
     rows = out.reshaped((labels.size, n))
     with em.loops([labels.size]) as (i,):
@@ -61,6 +61,9 @@ def _one_hot_kernel(em: Emitter, out: Buf, labels: Buf, n: int, dtype: np.dtype)
         em.line(f"{label} = {labels.item(i)}")
         with em.block(f"if 0 <= {label} < {n}:"):
             em.line(f"{rows.at([i, label])} = 1")
+        if checked:  # as cross-entropy's labels: one out of range stops the program
+            with em.block("else:"):
+                em.fail(STATUS_INDEX, label)
 
 
 def _check_indices(em: Emitter, idx: Buf, n: int) -> None:
@@ -124,6 +127,6 @@ register_scalar(shape.BROADCAST_TO, lambda c, x, shape: x)
 register_kernel(shape.CONCATENATE, _concatenate_kernel)
 register_kernel(shape.INDEX, _index_kernel)
 register_kernel(shape.SCATTER_INDEX, _scatter_kernel)
-register_kernel(shape.ONE_HOT, _one_hot_kernel)
+register_kernel(shape.ONE_HOT, _one_hot_kernel, lambda node, value: shape.label_out_of_range(value, node.attrs["n"]))
 register_kernel(shape.TAKE, _take_kernel, _take_out_of_range)
 register_kernel(shape.SCATTER_ADD, _scatter_add_kernel, _take_out_of_range)
