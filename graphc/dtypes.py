@@ -31,11 +31,14 @@ _SHORT = {
 
 
 def as_dtype(dtype: Any) -> np.dtype:
-    """`dtype` as a supported NumPy dtype, or DTypeError naming the supported ones."""
+    """`dtype` as a supported NumPy dtype (in this machine's byte order), or DTypeError naming
+    the supported ones."""
     try:
         dt = np.dtype(dtype)
     except (TypeError, ValueError) as exc:
         raise DTypeError(f"expected a dtype, got {dtype!r}") from exc
+    if dt.byteorder not in "=|":  # big-endian data: the same dtype in this machine's order
+        dt = dt.newbyteorder("=")
     if dt not in SUPPORTED:
         names = ", ".join(d.name for d in SUPPORTED)
         raise DTypeError(f"dtype {dt.name} is not supported; expected one of {names}")

@@ -53,7 +53,7 @@ def variable(value: Any, name: str | None = None) -> Variable:
         raise GraphError(f"variable() takes an array, got the tensor {value!r}")
     # Always C-contiguous: native code updates the flat data in place.
     array = np.array(eager.tensor(value).data if eager.is_eager(value) else value, order="C")
-    as_dtype(array.dtype)
+    array = array.astype(as_dtype(array.dtype), copy=False)  # big-endian data in this machine's order
     return Variable(VARIABLE, array, user_location(), name)
 
 

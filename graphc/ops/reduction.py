@@ -113,8 +113,11 @@ def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001 
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    """Mean over `axis` (None: all): the sum divided by the count."""
+    """Mean over `axis` (None: all): the sum divided by the count; integers summed in float64,
+    as NumPy (an int64 sum would wrap)."""
     (x,) = lift(x)
+    if x.dtype.kind in "iub":
+        x = ew.cast(x, "float64")
     axes = normalize_axes(axis, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     return sum(x, axes, keepdims) / count
@@ -156,6 +159,8 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     (x,) = lift(x)
     if not is_int(ddof) or ddof < 0:
         raise ShapeError(f"var: ddof must be a non-negative int, got {ddof!r}")
+    if x.dtype.kind in "iub":  # in float64, as NumPy
+        x = ew.cast(x, "float64")
     axes = normalize_axes(axis, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
     deviation = x - mean(x, axes, keepdims=True)
@@ -258,15 +263,27 @@ PROD = register(
 )
 
 
-def _declare_extremum(kind: str, reference: Rule) -> OpDef:
-    """max or min over axes: the same rules, tied extrema sharing the gradient evenly."""
+def _first_extremum(x: np.ndarray, axis: tuple[int, ...], keepdims: bool, position: Rule) -> np.ndarray:
+    """The extremum over `axis` that comes first in the array's order among equal ones (0.0
+    before -0.0, or after), as the native kernels and PyTorch's reductions along axes take it;
+    NaN where any element is. (NumPy's own pick among tied zeros depends on its vector loops.)"""
+    kept = [a for a in range(x.ndim) if a not in axis]
+    n = int(np.prod([x.shape[a] for a in axis], dtype=np.int64))
+    rows = np.transpose(x, kept + list(axis)).reshape([x.shape[a] for a in kept] + [n])
+    first = np.take_along_axis(rows, position(rows, axis=-1)[..., None], -1)[..., 0]
+    return first.reshape(reduced_shape(x.shape, axis, keepdims))
+
+
+def _declare_extremum(kind: str, position: Rule) -> OpDef:
+    """max or min over axes (`position`: np.argmax or np.argmin, the first extremum's place):
+    the same rules, tied extrema sharing the gradient evenly."""
     return register(
         OpDef(
             kind,
             "reduction",
             1,
             _reduce_extremum,
-            lambda x, axis, keepdims: reference(x, axis=axis, keepdims=keepdims),
+            lambda x, axis, keepdims: _first_extremum(x, axis, keepdims, position),
             (
                 lambda g, out, x, axis, keepdims: (
                     keep_axes(g, x.shape, axis, keepdims) * _extremum_share(x, out, axis, keepdims)
@@ -282,8 +299,8 @@ def _declare_extremum(kind: str, reference: Rule) -> OpDef:
     )
 
 
-MAX = _declare_extremum("max", np.max)
-MIN = _declare_extremum("min", np.min)
+MAX = _declare_extremum("max", np.argmax)
+MIN = _declare_extremum("min", np.argmin)
 LOGSUMEXP = register(
     OpDef(
         "logsumexp",

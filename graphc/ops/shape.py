@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..builder import apply, check_shape, is_tensor, lift
-from ..dtypes import as_dtype, is_int, result_type
+from ..dtypes import array_of, as_dtype, is_int, result_type
 from ..errors import FeedError, GraphError, ShapeError
 from ..opdef import OpDef, register
-from .elementwise import promote, where
+from .elementwise import cast, promote, where
 from .leaves import zeros_like
 
 IndexKey = tuple[Any, ...]  # per input axis: int, or (start, stop, step)
@@ -475,8 +475,11 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
 
 def pad(x: Any, pad_width: Any, constant_values: Any = 0) -> Any:
     """x surrounded by `constant_values` (NumPy's pad, constant mode): pad_width an int, a
-    (before, after) pair, or one pair per axis."""
+    (before, after) pair, or one pair per axis; the value takes x's dtype, as NumPy's does (0.5
+    pads an int tensor with 0)."""
     (x,) = lift(x)
+    constant_values = cast(constant_values, x.dtype) if is_tensor(constant_values) else \
+        array_of(constant_values, x.dtype, "pad: constant_values")
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2) if np.ndim(pad_width) else
                              np.full((1, 2), pad_width, np.int64), (x.ndim, 2)) if x.ndim else np.zeros((0, 2), np.int64)
     if (widths < 0).any():
@@ -484,7 +487,7 @@ def pad(x: Any, pad_width: Any, constant_values: Any = 0) -> Any:
     shape = tuple(int(d + a + b) for d, (a, b) in zip(x.shape, widths))
     key = tuple((int(a), int(a) + d, 1) for d, (a, _) in zip(x.shape, widths))
     out = apply(SCATTER_INDEX, (x,), shape=shape, key=key)
-    if constant_values != 0:
+    if is_tensor(constant_values) or constant_values != 0:
         border = np.ones(shape, bool)
         border[tuple(slice(a, a + d) for d, (a, _) in zip(x.shape, widths))] = False
         out = where(border, constant_values, out)

@@ -282,3 +282,31 @@ def test_a_step_computing_only_gradients_checks_its_labels(backend: str) -> None
     np.testing.assert_array_equal(w.value, np.eye(3))  # nothing lost
     step(np.eye(3, dtype=np.float32), np.array([0, 2, 1]))
     assert not np.array_equal(w.value, np.eye(3))
+
+
+def test_integer_corners_found_by_a_review_agree_with_numpy_in_every_mode() -> None:
+    """From a break-it review of integer and dtype corners: the mean and variance of int64
+    wrapped in an int64 sum (NumPy accumulates in float64); tied zeros of opposite signs gave
+    max/min the first natively and NumPy's pick in the reference (now the first everywhere, as
+    PyTorch's reductions along an axis); big-endian arrays were refused as variables and
+    constants; pad's float value turned an int tensor float (NumPy casts the value)."""
+    big = gc.placeholder((4,), "int64")
+    zeros = gc.placeholder((3, 2), "float64")
+    small = gc.placeholder((3,), "int8")
+    outs = [gc.mean(big), gc.var(big), gc.max(zeros, axis=1), gc.min(zeros, axis=1), gc.min(zeros, axis=0),
+            gc.pad(small, 1, constant_values=0.5), gc.constant(np.arange(3, dtype=">f8")) + 1.0]
+    feeds = (np.full(4, 2**62), np.array([[0.0, -0.0], [-0.0, 0.0], [0.0, 0.0]]), np.arange(3, dtype=np.int8))
+    results = [gc.compile([big, zeros, small], outs, **options)(*feeds)
+               for options in ({}, {"optimize": False}, {"backend": "numpy"})]
+    results.append([np.asarray(o) for o in [
+        gc.mean(gc.eager.tensor(feeds[0])), gc.var(gc.eager.tensor(feeds[0])),
+        gc.max(gc.eager.tensor(feeds[1]), axis=1), gc.min(gc.eager.tensor(feeds[1]), axis=1),
+        gc.min(gc.eager.tensor(feeds[1]), axis=0), gc.pad(gc.eager.tensor(feeds[2]), 1, constant_values=0.5),
+        gc.eager.tensor(np.arange(3, dtype=">f8")) + 1.0]])
+    for mean, var, top, bottom, columns, padded, shifted in results:
+        assert float(mean) == 2.0**62 and float(var) == 0.0
+        assert np.signbit(top).tolist() == np.signbit(bottom).tolist() == [False, True, False]
+        assert np.signbit(columns).tolist() == [False, True]
+        assert padded.dtype == np.int8 and padded.tolist() == [0, 0, 1, 2, 0]
+        assert shifted.tolist() == [1.0, 2.0, 3.0]
+    assert gc.variable(np.arange(3, dtype=">i4")).dtype == np.int32
