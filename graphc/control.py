@@ -92,7 +92,8 @@ def _as_loop(fn: Callable[[Any, Any], tuple[Any, Any]], carry_leaves: list[Any],
     y_out = [lift(y)[0] for y in y_leaves if y is not None]  # a None among the ys stays None
     if any(v.op.leaf == "recipe" for v in (*c_out, *y_out)):
         return RECORD
-    if any(eager.is_eager(v) for v in (*c_out, *y_out)) or _draws([*c_out, *y_out], first):
+    drew = stream_position() != streams  # a draw its results do not read still takes a stream each step
+    if any(eager.is_eager(v) for v in (*c_out, *y_out)) or drew or _draws([*c_out, *y_out], first):
         advance_streams(streams)  # the trace is dropped, and the streams its draws took with it
         return None  # each step draws its own random numbers: unrolled
     results = make_loop(carry_leaves, x_leaves, c_in, x_in, c_out, y_out, n, reverse)

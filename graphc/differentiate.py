@@ -52,7 +52,12 @@ def _matching(values: Any, like: list[Node], tree: Any, what: str) -> list[Node]
     out = []
     for v, t in zip(leaves, like):
         if not isinstance(v, Node):
-            (v,) = lift(np.asarray(v, dtype=t.dtype))
+            try:
+                if v is None:  # JAX's empty subtree: no value where a tensor needs one
+                    raise TypeError("None")
+                (v,) = lift(np.asarray(v, dtype=t.dtype))
+            except (TypeError, ValueError) as exc:
+                raise ShapeError(f"{what}: expected a tensor or an array for {t.name} ({t.type}), got {v!r}") from exc
         if v.shape != t.shape:
             raise ShapeError(
                 f"{what}: expected shape {t.shape} to match {t.name}, got {type_string(v.shape, v.dtype)}"

@@ -523,16 +523,22 @@ class SpecializingFunction(_Counted):
         Outputs are stacked along axis 0 where every step's has the same shape, else lists of
         per-step arrays. Either every step happens or none does."""
         given = _given(self.inputs, args, kwargs)
-        if not any(isinstance(v, (list, tuple)) and len({np.shape(x) for x in v}) > 1 for v in given.values()):
+        for p, v in given.items():
+            if isinstance(v, (list, tuple)) and not v:
+                raise FeedError(f"run_many: input {p.name!r} is an empty list: no step says what sizes to build the"
+                                " program for (zero steps of known sizes: empty stacked arrays)")
+            if not isinstance(v, (list, tuple)) and not _leading(v):
+                raise FeedError(f"run_many: input {p.name!r} needs a leading steps axis, got a scalar")
+        if not any(isinstance(v, (list, tuple)) and len({_shape(x) for x in v}) > 1 for v in given.values()):
             stacked = _checked_feeds(given, stacked=True)
             program = self.program(*(stacked[p].shape[1:] for p in self._declared))
             with STEP_LOCK:
                 n = next(iter(stacked.values())).shape[0] if stacked else 1
                 return self._run(program, lambda: program.run_many(*(stacked[p] for p in self.inputs)), n)
-        counts = {len(v) for v in given.values()}
+        counts = {len(v) if isinstance(v, (list, tuple)) else _leading(v)[0] for v in given.values()}
         if len(counts) > 1:
             raise FeedError(f"run_many: feeds have different numbers of steps {sorted(counts)}")
-        steps = [_checked_feeds({p: v[i] for p, v in given.items()}) for i in range(counts.pop())]
+        steps = [_checked_feeds({p: v[i] for p, v in given.items()}, what=f" at step {i}") for i in range(counts.pop())]
         runs: list[tuple[Function, list[dict[Node, np.ndarray]]]] = []
         for feeds in steps:  # consecutive steps of equal shapes run as one
             program = self.program(*(feeds[p].shape for p in self._declared))
@@ -676,20 +682,35 @@ def _given(inputs: list[Node], args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     return {p: given[p] for p in inputs}
 
 
-def _checked_feeds(given: dict[Node, Any], stacked: bool = False) -> dict[Node, np.ndarray]:
-    """The values checked against their placeholders (with a leading steps axis when `stacked`)."""
+def _shape(value: Any) -> Any:
+    """The shape of an array-like value; a ragged list's (no shape) is an object of its own."""
+    try:
+        return np.shape(value)
+    except ValueError:
+        return object()
+
+
+def _leading(value: Any) -> tuple[int, ...]:
+    """The size of a stacked feed's leading (steps) axis, as a 1-tuple; () for a scalar."""
+    shape = _shape(value)
+    return shape[:1] if isinstance(shape, tuple) else (len(value),)
+
+
+def _checked_feeds(given: dict[Node, Any], stacked: bool = False, what: str = "") -> dict[Node, np.ndarray]:
+    """The values checked against their placeholders (with a leading steps axis when `stacked`;
+    `what` said after the input's name)."""
     feeds = {}
     for p, value in given.items():
         if stacked and isinstance(value, (list, tuple)):  # per-step values, each checked as a feed
             steps = [check_feed(v, p.shape, p.dtype, f"input {p.name!r} at step {i}") for i, v in enumerate(value)]
             feeds[p] = np.stack(steps) if steps else np.zeros((0, *(d or 0 for d in p.shape)), p.dtype)
         elif stacked:
-            lead = np.shape(value)[:1]
+            lead = _leading(value)
             if not lead:
                 raise FeedError(f"run_many: input {p.name!r} needs a leading steps axis, got a scalar")
             feeds[p] = check_feed(value, lead + p.shape, p.dtype, f"input {p.name!r} (stacked)")
         else:
-            feeds[p] = check_feed(value, p.shape, p.dtype, f"input {p.name!r}")
+            feeds[p] = check_feed(value, p.shape, p.dtype, f"input {p.name!r}{what}")
     return feeds
 
 

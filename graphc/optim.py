@@ -180,9 +180,15 @@ def _optimizer(rule: _Rule, loss: Node | None, params: Any, lr: Any, given: Sequ
     """The updates of one compiled step, or, for eager tensors, an optimizer to step."""
     items = _listed(params)
     if items and all(eager.is_eager(p) for p in items):
+        if given is not None:
+            raise GraphError(f"{rule.kind}: an eager optimizer steps with each parameter's .grad; put given"
+                             " gradients there (p.grad = g) instead of grads=")
         return EagerOptimizer(rule, items, lr)
     ps = _params(items)
-    if isinstance(params, Mapping) and isinstance(given, Mapping):  # a dict's meaning is its keys
+    if isinstance(given, Mapping):  # a dict's meaning is its keys
+        if not isinstance(params, Mapping):
+            raise GraphError("grads= is a dict, which pairs with parameters given as a dict of the same keys;"
+                             " give grads= as a list in the parameters' order")
         if set(given) != set(params):
             raise GraphError(f"grads= must have the keys of params: expected {sorted(map(repr, params))},"
                              f" got {sorted(map(repr, given))}")

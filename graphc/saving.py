@@ -176,7 +176,7 @@ def _load_function(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> F
                 object.__setattr__(nodes[i], "grad_of", grad_of)
         except GraphcError as exc:
             raise GraphcError(f"load: node {i} ({e.get('op') if isinstance(e, dict) else e!r}): {exc.detail}") from None
-        except (TypeError, ValueError, KeyError, IndexError, RecursionError) as exc:
+        except (TypeError, ValueError, KeyError, IndexError, RecursionError, OverflowError) as exc:
             raise GraphcError(f"load: node {i} is damaged ({type(exc).__name__}: {exc})") from None
     try:
         inputs = [nodes[k] for k in manifest["inputs"]]

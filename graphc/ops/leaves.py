@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import eager, recipes
 from ..builder import check_shape, constant
-from ..dtypes import as_dtype, is_int
+from ..dtypes import array_of, as_dtype, is_int
 from ..errors import GraphError
 from ..ir import Node, Variable
 from ..opdef import OpDef, register
@@ -26,7 +26,7 @@ FULL = register(
         "full",
         "leaf",
         0,
-        lambda shape, dtype, value: (shape, dtype),
+        lambda shape, dtype, value: (shape, np.dtype(array_of(value, dtype, "full").dtype)),  # a value the dtype holds
         lambda shape, dtype, value: np.full(shape, value, dtype),
         doc="an array of one repeated value",
         leaf="literal",

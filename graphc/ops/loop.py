@@ -74,6 +74,11 @@ def _infer_loop(*inputs: Any, body: Body) -> tuple[tuple[int, ...], np.dtype]:
         want = (body.length, *p.shape) if stacked else p.shape
         if tuple(x.shape) != want or np.dtype(x.dtype) != p.dtype:
             raise ShapeError(f"input {k} of a loop must be {type_string(want, p.dtype)}, got {type_string(x.shape, x.dtype)}")
+    if body.carries > min(len(phs), body.outputs):
+        raise ShapeError(f"a loop of {body.carries} carries whose body takes {len(phs)} values and gives {body.outputs}")
+    for k, (out, p) in enumerate(zip(body.graph.outputs[:body.carries], phs)):
+        if out.shape != p.shape or out.dtype != p.dtype:  # each step's carry goes back in its place
+            raise ShapeError(f"carry {k} of a loop enters as {p.type} and leaves its body as {out.type}")
     return (0,), np.dtype(np.uint8)
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from ..builder import apply, check_shape, is_tensor, lift
-from ..dtypes import array_of, as_dtype, is_int, result_type
-from ..errors import FeedError, GraphError, ShapeError
+from ..dtypes import as_dtype, is_int, result_type
+from ..errors import DTypeError, FeedError, GraphError, ShapeError
 from ..opdef import OpDef, register
 from .elementwise import cast, promote, where
 from .leaves import zeros_like
@@ -473,13 +473,22 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Any]:
     return [getitem(x, (*lead, slice(a, max(a, b)))) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def _numpy_pad_value(value: Any, dtype: np.dtype) -> np.ndarray:
+    """The value NumPy's pad writes into an array of `dtype` for `value` (its own conversion:
+    -1 becomes 255 in uint8, 0.5 becomes 0 in int8), or a DTypeError where NumPy refuses it."""
+    try:
+        return np.pad(np.zeros(1, dtype), 1, constant_values=value)[:1].reshape(())
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise DTypeError(f"pad: constant_values {value!r} cannot pad a {dtype.name} tensor ({exc})") from None
+
+
 def pad(x: Any, pad_width: Any, constant_values: Any = 0) -> Any:
     """x surrounded by `constant_values` (NumPy's pad, constant mode): pad_width an int, a
     (before, after) pair, or one pair per axis; the value takes x's dtype, as NumPy's does (0.5
     pads an int tensor with 0)."""
     (x,) = lift(x)
     constant_values = cast(constant_values, x.dtype) if is_tensor(constant_values) else \
-        array_of(constant_values, x.dtype, "pad: constant_values")
+        _numpy_pad_value(constant_values, x.dtype)
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2) if np.ndim(pad_width) else
                              np.full((1, 2), pad_width, np.int64), (x.ndim, 2)) if x.ndim else np.zeros((0, 2), np.int64)
     if (widths < 0).any():
@@ -487,7 +496,7 @@ def pad(x: Any, pad_width: Any, constant_values: Any = 0) -> Any:
     shape = tuple(int(d + a + b) for d, (a, b) in zip(x.shape, widths))
     key = tuple((int(a), int(a) + d, 1) for d, (a, _) in zip(x.shape, widths))
     out = apply(SCATTER_INDEX, (x,), shape=shape, key=key)
-    if is_tensor(constant_values) or constant_values != 0:
+    if is_tensor(constant_values) or constant_values != 0 or np.signbit(constant_values):
         border = np.ones(shape, bool)
         border[tuple(slice(a, a + d) for d, (a, _) in zip(x.shape, widths))] = False
         out = where(border, constant_values, out)
@@ -526,6 +535,8 @@ def repeat(x: Any, repeats: Any, axis: int | None = None) -> Any:
     counts = np.broadcast_to(given.astype(np.int64), (n,))
     if (counts < 0).any():
         raise ShapeError(f"repeat: counts must be non-negative, got {repeats!r}")
+    if counts.sum(dtype=np.float64) * builtins.max(x.size // builtins.max(n, 1), 1) >= 2.0**62:
+        raise ShapeError(f"repeat: counts {repeats!r} make more elements than an array can hold")
     return take(x, np.repeat(np.arange(x.shape[axis]), counts), axis)
 
 

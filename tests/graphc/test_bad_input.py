@@ -151,6 +151,16 @@ def test_a_huge_placeholder_compiles_without_allocating_it() -> None:
         (lambda x: gc.optim.sgd(gc.sum(x), [gc.variable(np.ones(2))], "0.1"), gc.GraphError, "learning rate"),
         (lambda x: gc.repeat(x, [1, 2], axis=1), gc.ShapeError, "an int or 3 ints"),  # was NumPy's ValueError
         (lambda x: gc.repeat(x, 1.5), gc.ShapeError, "an int or 6 ints"),  # was truncated to 1
+        (lambda x: gc.repeat(x, [2**62, 2**62], axis=0), gc.ShapeError, "more elements than an array can hold"),
+        (lambda x: gc.pad(gc.cast(x, "int8"), 1, constant_values=np.nan), gc.DTypeError, "cannot pad a int8"),
+        # a None or a string where a cotangent goes: was NaN, or a raw error
+        (lambda x: gc.vjp(gc.sum(x), x, None), gc.ShapeError, "expected a tensor or an array for"),
+        (lambda x: gc.jvp(x * 2.0, {"x": x}, {"x": "abc"}), gc.ShapeError, "expected a tensor or an array for"),
+        # a dict of gradients beside a list of parameters: which is which?
+        (lambda x: gc.optim.sgd(None, [gc.variable(np.ones(2), name="a")], 0.1, grads={"a": x[0, :2]}), gc.GraphError,
+         "grads= is a dict"),
+        (lambda x: gc.optim.sgd(None, [eager.tensor(np.ones(2), requires_grad=True)], 0.1, grads=[x]), gc.GraphError,
+         "an eager optimizer steps with each parameter's .grad"),
         (lambda x: gc.optim.sgd(gc.sum(x), [gc.variable(np.ones(2, np.int64), name="steps")], 0.1),
          gc.GraphError, "float variables; got steps of dtype int64"),
     ],

@@ -152,18 +152,23 @@ def test_a_scan_drawing_random_numbers_takes_the_streams_eager_mode_takes() -> N
     # its draws had taken, so every draw after it differed from unroll=True and from eager mode
     xv, xsv = np.linspace(0.1, 1.0, 6), np.full((3, 6), 0.5)
 
-    def model(x: Any, xs: Any, unroll: bool) -> Any:
-        c, _ = gc.scan(lambda c, t: (gc.dropout(c + t, 0.5), None), x, xs, unroll=unroll)
+    def model(x: Any, xs: Any, unroll: bool, unused: bool) -> Any:
+        def step(c: Any, t: Any) -> Any:
+            gc.random_normal((6,))  # a draw the step does not read takes a stream too
+            return (c + t if unused else gc.dropout(c + t, 0.5)), None
+
+        c, _ = gc.scan(step, x, xs, unroll=unroll)
         return gc.sum(c) + gc.sum(gc.dropout(x, 0.5) * 100.0)
 
-    got = []
-    for unroll in (False, True):
+    for unused in (False, True):
+        got = []
+        for unroll in (False, True):
+            gc.set_seed(3)
+            x, xs = gc.placeholder((6,), "float64"), gc.placeholder((3, 6), "float64")
+            got.append(float(gc.compile([x, xs], model(x, xs, unroll, unused), backend="numpy")(xv, xsv)))
         gc.set_seed(3)
-        x, xs = gc.placeholder((6,), "float64"), gc.placeholder((3, 6), "float64")
-        got.append(float(gc.compile([x, xs], model(x, xs, unroll), backend="numpy")(xv, xsv)))
-    gc.set_seed(3)
-    got.append(float(np.asarray(model(eager.tensor(xv), eager.tensor(xsv), False))))
-    assert got[0] == got[1] == got[2]
+        got.append(float(np.asarray(model(eager.tensor(xv), eager.tensor(xsv), False, unused))))
+        assert got[0] == got[1] == got[2], unused
 
 
 def test_a_none_among_a_scans_ys_stays_none() -> None:

@@ -310,3 +310,13 @@ def test_integer_corners_found_by_a_review_agree_with_numpy_in_every_mode() -> N
         assert padded.dtype == np.int8 and padded.tolist() == [0, 0, 1, 2, 0]
         assert shifted.tolist() == [1.0, 2.0, 3.0]
     assert gc.variable(np.arange(3, dtype=">i4")).dtype == np.int32
+
+
+def test_pad_writes_the_value_numpy_pad_writes() -> None:
+    """From a break-it review: -0.0 padded +0.0 (a `!= 0` shortcut), and -1.0 was refused for
+    uint8, where NumPy's pad writes 255."""
+    x, u = gc.placeholder((2,), "float64"), gc.placeholder((2,), "uint8")
+    padded, wrapped = gc.compile([x, u], [gc.pad(x, 1, constant_values=-0.0), gc.pad(u, 1, constant_values=-1.0)])(
+        np.ones(2), np.ones(2, np.uint8))
+    assert np.signbit(padded).tolist() == [True, False, False, True]
+    assert wrapped.tolist() == np.pad(np.ones(2, np.uint8), 1, constant_values=-1.0).tolist() == [255, 1, 1, 255]

@@ -149,6 +149,7 @@ def _saved_function(tmp_path: pathlib.Path) -> tuple[dict, dict]:  # type: ignor
     (lambda m: m.update(tree={"kind": "list", "keys": None, "children": [[None, 1], [None, 1]]}), "2 values for 1"),
     (lambda m: m.update(steps=10**30), "a step count must be an int"),
     (lambda m: m.update(steps=1.5), "a step count must be an int"),
+    (lambda m: m["nodes"][1].update(grad_of={"rank": float("inf")}), "damaged"),
 ])
 def test_a_crafted_manifest_is_refused(damage, message, tmp_path: pathlib.Path) -> None:  # type: ignore[no-untyped-def]
     manifest, arrays = _saved_function(tmp_path)
@@ -188,3 +189,35 @@ def test_save_refuses_what_it_cannot_store(tmp_path: pathlib.Path) -> None:
         gc.save(tmp_path / "x.npz", gc.compile([x], {(1, 2): x * 2.0}, backend="numpy"))  # JSON has no tuples
     with pytest.raises(gc.GraphcError, match="save: cannot write"):
         gc.save(tmp_path, [gc.variable(np.zeros(2))])  # a folder
+
+
+def test_a_loop_whose_carries_change_type_is_refused(tmp_path: pathlib.Path) -> None:
+    # from a break-it review: a file whose loop body returns its carries in the other order
+    # loaded, and natively read and wrote past a 2-element buffer
+    x = gc.placeholder((3, 4), "float64", name="xs")
+    (c1, c2), _ = gc.scan(lambda c, t: ((c[0] * t, c[1] * 2.0), None), (gc.constant(np.ones(4)), gc.constant(np.ones(2))), x)
+    gc.save(tmp_path / "scan.npz", gc.compile([x], [c1, c2], backend="numpy"))
+    with np.load(tmp_path / "scan.npz") as archive:
+        arrays = {k: archive[k] for k in archive.files if k != "graphc.json"}
+        manifest = json.loads(bytes(archive["graphc.json"]).decode())
+    body = next(n for n in manifest["nodes"] if n["op"] == "loop")["attrs"]["body"]["body"]
+    body["outputs"] = body["outputs"][::-1]
+    items = [n for n in manifest["nodes"] if n["op"] == "loop_output"]
+    items[0]["shape"], items[1]["shape"] = [2], [4]
+    (tmp_path / "bad.npz").write_bytes(_archive(manifest, **arrays))
+    with pytest.raises(gc.GraphcError, match="carry 0 of a loop enters as f64\\[4\\] and leaves its body as f64\\[2\\]"):
+        gc.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("value,message", [({"int": 10**400}, "does not fit"), ("abc", "cannot make")])
+def test_a_fill_of_a_value_its_dtype_cannot_hold_is_refused(value: object, message: str, tmp_path: pathlib.Path) -> None:
+    # from a break-it review: such a file loaded, then failed with a raw error while compiling
+    x = gc.placeholder((2,), "float64", name="x")
+    gc.save(tmp_path / "f.npz", gc.compile([x], gc.grad(gc.sum(x * x), x), optimize=False, backend="numpy"))
+    with np.load(tmp_path / "f.npz") as archive:
+        arrays = {k: archive[k] for k in archive.files if k != "graphc.json"}
+        manifest = json.loads(bytes(archive["graphc.json"]).decode())
+    next(n for n in manifest["nodes"] if n["op"] == "full")["attrs"]["value"] = value
+    (tmp_path / "bad.npz").write_bytes(_archive(manifest, **arrays))
+    with pytest.raises(gc.GraphcError, match=message):
+        gc.load(tmp_path / "bad.npz")

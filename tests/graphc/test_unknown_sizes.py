@@ -348,3 +348,16 @@ def test_a_function_keeping_a_tensor_between_runs_is_told_why_it_fails() -> None
     v = gc.placeholder((None, 1), "float64", name="v")
     with pytest.raises(gc.ShapeError, match="keep a tensor from one run for the next"):
         gc.cond(gc.sum(v) > 0.0, lambda a: a * cached(a), lambda a: a * 2.0, v)
+
+
+def test_run_many_of_call_time_sizes_says_what_is_wrong_with_its_lists() -> None:
+    # from a break-it review: raw NumPy and Python errors, or a program built at size 0
+    y, t = gc.placeholder((None, 2), "float32", name="y"), gc.placeholder((), "float32", name="t")
+    f = gc.compile([y, t], [gc.sum(y, axis=0) * t, gc.max(y)])
+    for args, message in [(([[[1.0, 2.0]], [[1.0, 2.0], [3.0]]], [1.0, 2.0]), "input 'y' at step 1 expects"),
+                          (([np.ones((3, 2)), np.ones((1, 2))], np.float32(1.0)), "'t' needs a leading steps axis"),
+                          (([], []), "'y' is an empty list")]:
+        with pytest.raises(gc.FeedError, match=message):
+            f.run_many(*args)
+    sums, _ = f.run_many([np.ones((3, 2)), np.ones((1, 2))], [1.0, 2.0])
+    assert sums.tolist() == [[3.0, 3.0], [2.0, 2.0]]
