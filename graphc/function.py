@@ -129,7 +129,7 @@ class Function(_Counted):
         # A training step's first output, step by step, when it is a float scalar (its loss).
         first = self._outputs[0] if self._outputs else None
         self._records_loss = bool(self._updates) and first is not None and first.shape == () and first.dtype.kind == "f"
-        self._losses: list[np.ndarray] = []
+        self._losses = LossLog()
         named = _check_options(memory_budget, backend, disable, threads)
         self.optimize, self.check_numerics, self.cache, self.backend = optimize, check_numerics, cache, backend
         # The options this function was compiled with, as `gc.save` records them.
@@ -222,7 +222,7 @@ class Function(_Counted):
             outs = self._run(feeds)
             outs = self._keep_flow(outs, [o[()] for o in outs[len(self._outputs):]])
             if self._records_loss:
-                self._losses.append(np.array(outs[0], np.float64).reshape(1))
+                self._losses.add(np.array(outs[0], np.float64).reshape(1))
         return unflatten(self._out_tree, outs)
 
     def run_many(self, /, *args: Any, **kwargs: Any) -> Any:
@@ -252,7 +252,7 @@ class Function(_Counted):
                 raise
             columns = self._keep_flow(columns, [c[-1] for c in columns[len(self._outputs):]])
             if self._records_loss:
-                self._losses.append(np.array(columns[0], np.float64))
+                self._losses.add(np.array(columns[0], np.float64))
         return unflatten(self._out_tree, columns)
 
     def _keep_flow(self, outs: list[np.ndarray], flow: list[np.ndarray]) -> list[np.ndarray]:
@@ -264,9 +264,7 @@ class Function(_Counted):
     def losses(self) -> np.ndarray:
         """A training step's loss (its first output, a float scalar) at every step it ran, the
         last 1,000,000 kept; empty for other functions."""
-        if len(self._losses) > 1:
-            self._losses = [np.concatenate(self._losses)[-1_000_000:]]
-        return self._losses[0].copy() if self._losses else np.zeros(0)
+        return self._losses.values()
 
     def gradient_flow(self) -> GradientFlow | None:
         """Gradient norms and dead-ReLU fractions of the last step (compile with
@@ -467,7 +465,7 @@ class SpecializingFunction(_Counted):
         self._programs: dict[tuple[tuple[int, ...], ...], Function] = {}
         self._latest: Function | None = None
         self._steps = 0
-        self._losses: list[Any] = []
+        self._losses = LossLog()
         for found in _CAPTURES:  # its programs are captured as they are built
             found.append(self)  # type: ignore[arg-type]
 
@@ -549,7 +547,7 @@ class SpecializingFunction(_Counted):
         with STEP_LOCK:
             variables = {id(v): v for program, _ in runs for v in program._variables}.values()
             saved = [(v, v.store.array.copy()) for v in variables]
-            first_step, losses = self._steps, len(self._losses)
+            first_step, losses = self._steps, self._losses.added
             try:
                 columns = [flatten(self._run(program, lambda program=program, run=run: program.run_many(
                     *(np.stack([feeds[p] for feeds in run]) for p in self.inputs)), len(run)))[0]
@@ -558,7 +556,7 @@ class SpecializingFunction(_Counted):
                 for v, array in saved:
                     v.store.array = array
                 self._steps = first_step
-                del self._losses[losses:]
+                self._losses.drop_since(losses)
                 raise
         outs: list[Any] = []
         for parts in zip(*columns):
@@ -576,15 +574,13 @@ class SpecializingFunction(_Counted):
         finally:
             self._steps = program._steps
         if program._records_loss:
-            self._losses.append(program._losses.pop())
+            self._losses.add(program._losses.take_last())
         self._latest = program
         return result
 
     def losses(self) -> np.ndarray:
         """The training step's loss at every step it ran, whatever the sizes (see `Function.losses`)."""
-        if len(self._losses) > 1:
-            self._losses = [np.concatenate(self._losses)[-1_000_000:]]
-        return self._losses[0].copy() if self._losses else np.zeros(0)
+        return self._losses.values()
 
     def _shown(self, what: str) -> Function:
         """The program looking inside shows: the latest call's."""
@@ -680,6 +676,53 @@ def _given(inputs: list[Node], args: tuple[Any, ...], kwargs: dict[str, Any]) ->
         if p not in given:
             raise FeedError(f"missing input {p.name!r} ({p.type}, created at {p.location}); the inputs are {signature}")
     return {p: given[p] for p in inputs}
+
+
+LOSSES_KEPT = 1_000_000  # the most recent losses a training step keeps
+
+
+class LossLog:
+    """A training step's losses, the last LOSSES_KEPT of them: added per call in O(1), in one
+    buffer that grows by doubling to twice LOSSES_KEPT and then slides, so memory stays bounded
+    however long training runs."""
+
+    def __init__(self) -> None:
+        self._data = np.zeros(0)
+        self._n = 0  # values held, the newest last
+        self.added = 0  # values ever added (what `drop_since` counts from)
+        self._last = 0  # how many the latest `add` brought
+
+    def add(self, values: np.ndarray) -> None:
+        values = values[-LOSSES_KEPT:]
+        if self._n + len(values) > len(self._data):
+            if len(self._data) < 2 * LOSSES_KEPT:  # grow
+                grown = np.zeros(min(max(2 * len(self._data), self._n + len(values), 1024), 2 * LOSSES_KEPT))
+                grown[:self._n] = self._data[:self._n]
+                self._data = grown
+            if self._n + len(values) > len(self._data):  # full: keep the newest, slid to the front
+                keep = LOSSES_KEPT - len(values)
+                self._data[:keep] = self._data[self._n - keep:self._n]
+                self._n = keep
+        self._data[self._n:self._n + len(values)] = values
+        self._n += len(values)
+        self.added += len(values)
+        self._last = len(values)
+
+    def values(self) -> np.ndarray:
+        return self._data[max(self._n - LOSSES_KEPT, 0):self._n].copy()
+
+    def take_last(self) -> np.ndarray:
+        """The values the latest `add` brought, taken out."""
+        taken = self._data[self._n - self._last:self._n].copy()
+        self.drop_since(self.added - self._last)
+        return taken
+
+    def drop_since(self, added: int) -> None:
+        """Forget the values added after the first `added` (a failed run's)."""
+        gone = min(self.added - added, self._n)
+        self._n -= gone
+        self.added -= gone
+        self._last = 0
 
 
 def _shape(value: Any) -> Any:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -127,6 +128,8 @@ class Node(Operators):
 # Held for every compiled step and every read or write of a variable's value: a variable
 # shared by several functions is only ever seen between whole steps.
 STEP_LOCK = threading.RLock()
+# A child forked while another thread held it would wait for that thread forever: it starts free.
+os.register_at_fork(after_in_child=STEP_LOCK._at_fork_reinit)  # type: ignore[attr-defined]
 
 
 class VariableStore:

@@ -25,10 +25,8 @@ import dataclasses
 import functools
 import hashlib
 import io
-import os
 import pathlib
 import pickle
-import threading
 import types
 import warnings
 from collections.abc import Sequence
@@ -38,6 +36,7 @@ import numpy as np
 
 from . import passes
 from .backends.numba.lowering import LoweredProgram
+from .backends.numba.machine_code import write_atomically
 from .backends.numba.program import program_folder
 from .errors import GraphcWarning
 from .ir import Graph, Node, nodes_created
@@ -209,13 +208,10 @@ def save(key: str, named: list[Node], graph: Graph, lowered: LoweredProgram) -> 
                       " again next time. Please report it.", GraphcWarning, stacklevel=user_stacklevel())
         return
     payload = buffer.getvalue()
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
-        with open(tmp, "wb") as out:
-            out.write(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
-        os.replace(tmp, path)
+        write_atomically(path, MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
     except OSError:  # a full disk: the program is compiled again next time
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 def load(key: str, named: list[Node]) -> tuple[Graph, LoweredProgram] | None:

@@ -27,7 +27,7 @@ from .dtypes import as_dtype
 from .errors import GraphcError
 from .function import Function, SpecializingFunction
 from .function import compile as compile_function
-from .ir import Graph, Node, Variable, nodes_created, topological_order, verify
+from .ir import STEP_LOCK, Graph, Node, Variable, nodes_created, topological_order, verify
 from .opdef import REGISTRY
 from .ops.conditional import Branches
 from .ops.leaves import PLACEHOLDER, VARIABLE, placeholder, variable
@@ -52,10 +52,11 @@ def save(path: str | os.PathLike[str], obj: Any) -> None:
             " replaying Python calls, which a file cannot hold; save one size's program"
             " (gc.save(path, f.program((32, 784), ...))) or the variables"
         )
-    if isinstance(obj, Function):
-        manifest = _function_manifest(obj, arrays)
-    else:
-        manifest = _variables_manifest(obj, arrays)
+    with STEP_LOCK:  # the values of whole steps (another thread may be training), copied
+        if isinstance(obj, Function):
+            manifest = _function_manifest(obj, arrays)
+        else:
+            manifest = _variables_manifest(obj, arrays)
     manifest["graphc"] = FORMAT
     arrays[MANIFEST] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
     buffer = io.BytesIO()
@@ -107,7 +108,7 @@ def _variables_manifest(obj: Any, arrays: dict[str, np.ndarray]) -> dict[str, An
     for i, v in enumerate(values):
         if not isinstance(v, Variable):
             raise GraphcError(f"save: item {keys[i] if keys else i} is not a variable, got {v!r}")
-        arrays[f"v{i}"] = v.store.array
+        arrays[f"v{i}"] = v.store.array.copy()
         names.append(v.name)
     return {"kind": "variables", "keys": keys, "names": names}
 
@@ -144,7 +145,7 @@ def _function_manifest(f: Function, arrays: dict[str, np.ndarray]) -> dict[str, 
         if n.grad_of is not None:
             entry["grad_of"] = {"node": at[n.grad_of]} if n.grad_of in at else {"rank": ranks[n.grad_of]}
         if isinstance(n, Variable):
-            arrays[f"n{i}"] = n.store.array
+            arrays[f"n{i}"] = n.store.array.copy()
         else:
             entry["attrs"] = {k: _encode(v, arrays, f"n{i}.{k}") for k, v in n.attrs.items()}
         nodes.append(entry)

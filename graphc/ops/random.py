@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +33,7 @@ class _SeedState:
 
 
 _state = _SeedState()
+os.register_at_fork(after_in_child=_state.lock._at_fork_reinit)  # type: ignore[attr-defined]
 
 
 def _check_seed(seed: Any) -> int:

@@ -153,3 +153,77 @@ def test_compiling_leaves_the_garbage_collector_as_it_found_it() -> None:
             assert collector.isenabled() == enabled
         finally:
             collector.enable()
+
+
+def test_the_loss_log_keeps_the_newest_losses_in_bounded_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    # from a robustness review: every call added an array to a list, trimmed only when read
+    # (75 MiB after 300,000 calls); now one buffer of at most twice the kept count
+    from graphc import function
+
+    monkeypatch.setattr(function, "LOSSES_KEPT", 10)
+    log, every = function.LossLog(), []
+    for k in range(60):
+        values = np.arange(k % 4 + 1, dtype=np.float64) + 100 * k
+        log.add(values)
+        every += values.tolist()
+        assert log.values().tolist() == every[-10:] and len(log._data) <= 20
+    mark = log.added
+    log.add(np.array([1.0, 2.0]))
+    assert log.take_last().tolist() == [1.0, 2.0] and log.values().tolist() == every[-10:]
+    log.add(np.array([3.0]))
+    log.drop_since(mark)
+    assert log.values().tolist() == every[-10:] and log.added == mark
+
+
+def test_a_save_while_another_thread_trains_holds_whole_steps(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # from a robustness review: gc.save read the variables without the step lock, and every
+    # checkpoint taken during training mixed two steps (even within one array)
+    import threading
+
+    w, n = gc.variable(np.zeros(200_000), name="w"), gc.variable(np.zeros(()), name="n")
+    step = gc.compile([], [], updates={w: w + 1.0, n: n + 1.0})
+    stop = threading.Event()
+    trainer = threading.Thread(target=lambda: [step() for _ in iter(stop.is_set, True)])
+    trainer.start()
+    try:
+        for k in range(5):
+            gc.save(tmp_path / f"c{k}.npz", [w, n])
+    finally:
+        stop.set()
+        trainer.join()
+    for k in range(5):
+        saved_w, saved_n = gc.load(tmp_path / f"c{k}.npz")
+        assert np.all(saved_w == saved_n)
+
+
+def test_a_child_forked_while_a_thread_runs_steps_can_run_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # from a robustness review: the child inherited the step lock held by a thread it does not
+    # have, and its first call waited forever
+    import multiprocessing
+    import threading
+    import warnings
+
+    x = gc.placeholder((64, 64), "float32")
+    f = gc.compile([x], gc.sum(gc.tanh(x @ x)))
+    data = np.ones((64, 64), np.float32) / 64
+    stop = threading.Event()
+    busy = threading.Thread(target=lambda: [f(data) for _ in iter(stop.is_set, True)])
+    busy.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # Python's "fork with threads"
+            _INHERITED[:] = [f, data]  # what the children find as they are forked
+            for _ in range(3):
+                with multiprocessing.get_context("fork").Pool(1) as pool:
+                    assert pool.apply_async(_call_inherited).get(timeout=60) == float(f(data))
+    finally:
+        stop.set()
+        busy.join()
+
+
+_INHERITED: list = []  # type: ignore[type-arg]
+
+
+def _call_inherited() -> float:
+    f, data = _INHERITED
+    return float(f(data))

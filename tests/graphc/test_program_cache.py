@@ -242,3 +242,17 @@ def test_a_well_formed_file_that_is_not_a_program_is_ignored(own_cache: pathlib.
         f, _ = _step()
         assert not f.from_program_cache
         np.testing.assert_array_equal(f(X, LABELS)[0], _step(cache=False)[0](X, LABELS)[0])
+
+
+def test_a_failed_cache_write_leaves_no_piece_behind(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # from a robustness review: on a full disk, kernels' and machine code's writes left their
+    # temporary files behind, one more each compile
+    from graphc.backends.numba import machine_code
+
+    def full_disk(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(machine_code.os, "replace", full_disk)
+    with pytest.raises(OSError):
+        machine_code.write_atomically(tmp_path / "kernel.py", b"text")
+    assert list(tmp_path.iterdir()) == []

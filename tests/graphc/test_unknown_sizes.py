@@ -302,7 +302,7 @@ def test_the_loss_curve_costs_the_same_at_every_step() -> None:
     f = gc.compile([x], loss, updates={w: w - 0.01}, backend="numpy")
     for _ in range(5):
         f(np.ones((3, 2), np.float32))
-    assert [len(p._losses) for p in f._programs.values()] == [0]  # handed over, not kept twice
+    assert [len(p.losses()) for p in f._programs.values()] == [0]  # handed over, not kept twice
     assert len(f.losses()) == 5
 
 

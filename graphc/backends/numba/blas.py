@@ -139,6 +139,16 @@ _users = 0  # the library's count before the first of them started
 _current = 0  # the library's count while they run
 
 
+def _forked() -> None:
+    """In a child forked while other threads ran steps: those calls never end there."""
+    global _running
+    _calls._at_fork_reinit()  # type: ignore[attr-defined]
+    _running = 0
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 def use_threads(n: int) -> int:
     """Make the BLAS run `n` threads for a call starting now; 1 if the library's count is to be
     given back when the call ends (`restore_threads`), 0 when beyond control. The count is the

@@ -55,10 +55,20 @@ def save(path: pathlib.Path, library: Any, symbol: str) -> None:
     assert kind == "object"
     header = json.dumps({"file": path.name, "library": name, "symbol": symbol, "object": len(objects),
                          "bitcode": len(bitcode), "sha256": hashlib.sha256(objects + bitcode).hexdigest()})
+    write_atomically(path, MAGIC + header.encode() + b"\n" + objects + bitcode)
+
+
+def write_atomically(path: pathlib.Path, data: bytes) -> None:
+    """`data` as the file `path`, whole or not at all: written beside it, then renamed over it
+    (a reader sees the old file or the new one). An OSError (a full disk) leaves no piece behind."""
     tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-    with open(tmp, "wb") as out:
-        out.write(MAGIC + header.encode() + b"\n" + objects + bitcode)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load(path: pathlib.Path) -> tuple[Any, int] | None:

@@ -81,6 +81,9 @@ f32, f64, i8, i16, i32, i64, u8, b1 = (
 '''
 _load_lock = threading.Lock()
 _compile_lock = threading.RLock()
+# A child forked while another thread compiled starts with them free.
+os.register_at_fork(after_in_child=_load_lock._at_fork_reinit)  # type: ignore[attr-defined]
+os.register_at_fork(after_in_child=_compile_lock._at_fork_reinit)  # type: ignore[attr-defined]
 _OPTIONS: dict[str, Any] = dict(error_model="numpy", boundscheck=False)
 _compiled: dict[str, Any] = {}  # module name -> (address, its code library, source file, whether loaded from the cache)
 _private_dir: pathlib.Path | None = None
@@ -210,9 +213,7 @@ def _load(text: str, folder: pathlib.Path | None) -> tuple[ModuleType, pathlib.P
         try:
             # Never rewrite a file that is already right (one write per kernel, ever).
             if path is not None and (not path.exists() or path.read_text(errors="replace") != text):
-                tmp = path.parent / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-                tmp.write_text(text)
-                os.replace(tmp, path)
+                machine_code.write_atomically(path, text.encode())
         except OSError as exc:
             _warn_once(f"graphc: cannot write generated code in {str(folder)!r} ({exc.strerror or exc});"
                        " compiling it in memory")
