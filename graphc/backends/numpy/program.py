@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,8 +24,10 @@ class ReferenceProgram:
     def __call__(self, feeds: list[np.ndarray], step: int) -> list[np.ndarray]:
         """One step on `feeds` (in placeholder order); variables take their new values (copies)."""
         values = evaluate(self.graph, dict(zip(self.graph.inputs, feeds)), step, self.check_numerics)
-        for (var, _), new in zip(self.updates, values[self.n_outputs:]):
-            var.store.array = np.array(new, dtype=var.dtype, order="C")  # a copy: values may alias
+        new = [np.array(v, dtype=var.dtype, order="C") for (var, _), v in zip(self.updates, values[self.n_outputs:])]
+        # Every variable takes its copy in one loop run by C, which Ctrl-C cannot split (Python
+        # looks for signals between bytecodes): all of them change, or none.
+        collections.deque(map(setattr, [var.store for var, _ in self.updates], itertools.repeat("array"), new), maxlen=0)
         return [np.array(v) for v in values[:self.n_outputs]]
 
     def run_many(self, stacked: list[np.ndarray], n_steps: int, step0: int) -> list[np.ndarray]:
