@@ -306,7 +306,7 @@ def check_unknown_sizes(b: Built) -> list[Mismatch]:
     unknown = next((i for i, n in enumerate(b.inputs) if n.op.leaf == "fed" and n.ndim >= 1), None)
     if unknown is None:
         return []
-    if any(programs._scan_dropping in s.args for s in b.program.steps):
+    if any(a is programs._scan_dropping for s in b.program.steps for a in s.args):
         return []  # a scan of open length drawing in its steps: later draws take streams of their own (documented)
     try:
         open_ = build(b.program, b.feeds, second_order=True, unknown=unknown)
