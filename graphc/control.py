@@ -23,7 +23,7 @@ from . import eager
 from .builder import is_tensor, lift
 from .dtypes import type_string
 from .errors import GraphcError, GraphError
-from .ir import Node, nodes_created, topological_order
+from .ir import Node, nodes_created
 from .ops import constant, placeholder, stack
 from .ops.conditional import make_cond
 from .ops.loop import make_loop
@@ -79,7 +79,7 @@ def _as_loop(fn: Callable[[Any, Any], tuple[Any, Any]], carry_leaves: list[Any],
              x_leaves: list[Any], x_tree: Any, n: int, reverse: bool) -> Any:
     """The scan as one loop node, its body traced once; None if the body draws random numbers,
     RECORD if it reads a tensor of sizes given at call time (recorded, not computed)."""
-    first, streams = nodes_created(), stream_position()
+    streams = stream_position()
     c_in = [placeholder(c.shape, c.dtype) for c in carry_leaves]
     x_in = [placeholder(x.shape[1:], x.dtype) for x in x_leaves]
     try:
@@ -92,8 +92,8 @@ def _as_loop(fn: Callable[[Any, Any], tuple[Any, Any]], carry_leaves: list[Any],
     y_out = [lift(y)[0] for y in y_leaves if y is not None]  # a None among the ys stays None
     if any(v.op.leaf == "recipe" for v in (*c_out, *y_out)):
         return RECORD
-    drew = stream_position() != streams  # a draw its results do not read still takes a stream each step
-    if any(eager.is_eager(v) for v in (*c_out, *y_out)) or drew or _draws([*c_out, *y_out], first):
+    drew = stream_position() != streams  # each draw made a stream its own, read or not: one per step
+    if any(eager.is_eager(v) for v in (*c_out, *y_out)) or drew:
         advance_streams(streams)  # the trace is dropped, and the streams its draws took with it
         return None  # each step draws its own random numbers: unrolled
     results = make_loop(carry_leaves, x_leaves, c_in, x_in, c_out, y_out, n, reverse)
@@ -219,16 +219,6 @@ def cond(pred: Any, true_fn: Callable[..., Any], false_fn: Callable[..., Any], *
         return (true_fn if bool(eager.to_eager(pred).data) else false_fn)(*operands)
     results = iter(make_cond(p, [a for a, _ in outputs], [b for _, b in outputs], first))
     return unflatten(out_tree, [next(results) if a is not None else None for a in t_leaves])
-
-
-def _draws(outputs: list[Any], first: int) -> bool:
-    """Whether what `outputs` read, among the nodes created since counter `first`, draws random
-    numbers (in the graphs of the loops and conds among them too)."""
-    for m in topological_order(outputs):
-        if m.id > first and (m.op.needs_step or m.op.tuple_value and any(
-                _draws(list(g.outputs), -1) for g in m.attrs["body"].graphs)):
-            return True
-    return False
 
 
 def _branch_results(true_out: Any, false_out: Any) -> tuple[list[Any], list[Any], Any]:
